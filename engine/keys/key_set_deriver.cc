@@ -1,0 +1,87 @@
+#include "engine/keys/key_set_deriver.h"
+
+#include "engine/base/sha256.h"
+
+namespace mcx {
+namespace {
+
+// 04 || Gx || Gy of P-256, the first input of HS.
+const P256Point& EncodedP256Generator() {
+  static const P256Point g = [] {
+    P256Point out{};
+    (void)EncodePoint(P256Group(), EC_GROUP_get0_generator(P256Group()), out);
+    return out;
+  }();
+  return g;
+}
+
+// Constant-time test for an all-zero buffer.
+bool IsZero(ByteView b) {
+  uint8_t acc = 0;
+  for (uint8_t x : b) acc |= x;
+  return acc == 0;
+}
+
+}  // namespace
+
+KeySetDeriver::KeySetDeriver(CommunityParameters params, const MasterSecrets& secrets, KmsPublicKeys pub,
+                             const SakkeKernel& sakke, const EccsiKernel& eccsi)
+    : params_(std::move(params)), secrets_(secrets), pub_(pub), sakke_(sakke), eccsi_(eccsi) {}
+
+Status KeySetDeriver::ReceiverSecretKey(ByteView id, SecretBytes& rsk) const {
+  SakkePoint point;
+  Status st = sakke_.ReceiverSecretKey(id, secrets_.z, point);
+  if (st.ok()) rsk = SecretBytes(point);
+  SecureWipe(point.data(), point.size());
+  return st;
+}
+
+Result<SigningKeyPair> KeySetDeriver::SigningKeyWith(ByteView id, const SecretBytes& v) const {
+  SigningKeyPair pair;
+  MCX_RETURN_IF_ERROR(eccsi_.MultiplyGenerator(v, pair.pvt));
+
+  const Sha256Digest hs = Sha256({EncodedP256Generator(), pub_.kpak, id, pair.pvt});
+
+  // HS is public (a hash of public values); HS = 0 mod q is checked as an integer.
+  ossl::Bn h = ossl::NewBn();
+  ossl::BnCtx ctx(BN_CTX_new());
+  BN_bin2bn(hs.data(), static_cast<int>(hs.size()), h.get());
+  BN_nnmod(h.get(), h.get(), P256Order(), ctx.get());
+  if (BN_is_zero(h.get())) return Status::InvalidArgument("HS is 0 mod q; draw another v");
+
+  MCX_RETURN_IF_ERROR(eccsi_.SigningKey(secrets_.ksak, hs, v, pair.ssk));
+  if (IsZero(pair.ssk.view())) return Status::InvalidArgument("SSK is 0; draw another v");
+  return pair;
+}
+
+Result<SigningKeyPair> KeySetDeriver::SigningKey(ByteView id, RandomSource& rng) const {
+  // SSK or HS is 0 with probability about 2^-255 per try; a handful of tries is plenty.
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    Result<SecretBytes> v = DrawScalar(rng, P256Order(), kP256ScalarBytes, 1);
+    if (!v.ok()) return v.status().Annotate("drawing ECCSI's v");
+    Result<SigningKeyPair> pair = SigningKeyWith(id, *v);
+    if (pair.ok() || pair.status().code() != Status::Code::kInvalidArgument) return pair;
+  }
+  return Status::Unavailable("SSK or HS was 0 eight times in a row: the random source is broken");
+}
+
+Result<KeySet> KeySetDeriver::Derive(const std::string& user_uri, uint64_t key_period_no,
+                                     RandomSource& rng) const {
+  Result<Uid> uid = MikeySakkeUid(user_uri, params_, key_period_no);
+  if (!uid.ok()) return uid.status();
+  Result<KeyPeriod> period = KeyPeriod::Numbered(params_, key_period_no);
+  if (!period.ok()) return period.status();
+
+  KeySet ks;
+  ks.user_uri = user_uri;
+  ks.period = *period;
+  ks.uid = *uid;
+  MCX_RETURN_IF_ERROR(ReceiverSecretKey(ks.uid, ks.rsk).Annotate("deriving the RSK of " + user_uri));
+  Result<SigningKeyPair> pair = SigningKey(ks.uid, rng);
+  if (!pair.ok()) return pair.status().Annotate("deriving the SSK of " + user_uri);
+  ks.ssk = std::move(pair->ssk);
+  ks.pvt = pair->pvt;
+  return ks;
+}
+
+}  // namespace mcx

@@ -1,0 +1,52 @@
+// KeySetDeriver: turns (master secrets, identity, key period, randomness) into a KeySet.
+//
+// This is the seam where key derivation happens: one function of the master secrets, the UID and
+// fresh randomness (ECCSI's v). Everything a derivation needs is fixed at construction, so one
+// deriver serves many threads at once; each call takes the caller's RandomSource.
+//
+//   RSK = [(a + z)^-1 mod q] P, a = UID                      (RFC 6508 6.1.1)
+//   PVT = [v] G, HS = SHA-256(G || KPAK || UID || PVT),
+//   SSK = (KSAK + HS * v) mod q, retried while SSK or HS is 0 (RFC 6507 5.1.1)
+#pragma once
+
+#include <memory>
+
+#include "engine/base/random_source.h"
+#include "engine/keys/community_parameters.h"
+#include "engine/keys/key_set.h"
+#include "engine/keys/master_secrets.h"
+
+namespace mcx {
+
+struct SigningKeyPair {
+  SecretBytes ssk;
+  P256Point pvt{};
+};
+
+class KeySetDeriver {
+ public:
+  // The kernels must outlive the deriver.
+  KeySetDeriver(CommunityParameters params, const MasterSecrets& secrets, KmsPublicKeys pub,
+                const SakkeKernel& sakke, const EccsiKernel& eccsi);
+
+  const CommunityParameters& params() const { return params_; }
+  const KmsPublicKeys& public_keys() const { return pub_; }
+
+  Result<KeySet> Derive(const std::string& user_uri, uint64_t key_period_no, RandomSource& rng) const;
+
+  // The two halves, for an arbitrary identifier (the RFC test vectors use a non-UID one).
+  Status ReceiverSecretKey(ByteView id, SecretBytes& rsk) const;
+  Result<SigningKeyPair> SigningKey(ByteView id, RandomSource& rng) const;
+  // One attempt with a given v (the RFC 6507 test vector fixes it). Fails with InvalidArgument
+  // when SSK or HS is 0 mod q; SigningKey() then draws a fresh v.
+  Result<SigningKeyPair> SigningKeyWith(ByteView id, const SecretBytes& v) const;
+
+ private:
+  CommunityParameters params_;
+  const MasterSecrets& secrets_;
+  KmsPublicKeys pub_;
+  const SakkeKernel& sakke_;
+  const EccsiKernel& eccsi_;
+};
+
+}  // namespace mcx

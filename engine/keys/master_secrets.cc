@@ -1,0 +1,57 @@
+#include "engine/keys/master_secrets.h"
+
+namespace mcx {
+namespace {
+
+// Whether min <= value < order, for a secret value. Used only on candidates and on secrets
+// loaded from storage; a rejected candidate reveals nothing about the accepted one.
+bool InRange(ByteView value, const BIGNUM* order, unsigned min) {
+  ossl::Bn v = ossl::NewSecretBn();
+  BN_bin2bn(value.data(), static_cast<int>(value.size()), v.get());
+  ossl::Bn lo = ossl::NewBn();
+  BN_set_word(lo.get(), min);
+  return BN_cmp(v.get(), lo.get()) >= 0 && BN_cmp(v.get(), order) < 0;
+}
+
+}  // namespace
+
+Result<SecretBytes> DrawScalar(RandomSource& rng, const BIGNUM* order, size_t len, unsigned min) {
+  const int bits = BN_num_bits(order);
+  const int top_bits = bits - 8 * static_cast<int>(len - 1);  // bits used in the first octet
+  const uint8_t mask = static_cast<uint8_t>((1u << top_bits) - 1);
+  SecretBytes out(len);
+  // Each try succeeds with probability above 1/2; 128 failures in a row means a broken source.
+  for (int attempt = 0; attempt < 128; ++attempt) {
+    MCX_RETURN_IF_ERROR(rng.Fill(out.span()));
+    out.data()[0] &= mask;
+    if (InRange(out.view(), order, min)) return out;
+  }
+  return Status::Unavailable("the random source keeps returning out-of-range values; it is not random");
+}
+
+Result<MasterSecrets> GenerateMasterSecrets(RandomSource& rng) {
+  MasterSecrets s;
+  Result<SecretBytes> z = DrawScalar(rng, SakkeOrder(), sakke::kScalarBytes, 2);
+  if (!z.ok()) return z.status().Annotate("drawing the SAKKE master secret");
+  Result<SecretBytes> ksak = DrawScalar(rng, P256Order(), kP256ScalarBytes, 1);
+  if (!ksak.ok()) return ksak.status().Annotate("drawing the ECCSI KSAK");
+  s.z = std::move(z).value();
+  s.ksak = std::move(ksak).value();
+  return s;
+}
+
+Result<KmsPublicKeys> DerivePublicKeys(const MasterSecrets& secrets, const SakkeKernel& sakke,
+                                       const EccsiKernel& eccsi) {
+  if (secrets.z.size() != sakke::kScalarBytes || !InRange(secrets.z.view(), SakkeOrder(), 2)) {
+    return Status::DataLoss("the SAKKE master secret is not a 128-octet integer in [2, q-1]");
+  }
+  if (secrets.ksak.size() != kP256ScalarBytes || !InRange(secrets.ksak.view(), P256Order(), 1)) {
+    return Status::DataLoss("the ECCSI KSAK is not a 32-octet integer in [1, q-1]");
+  }
+  KmsPublicKeys pub;
+  MCX_RETURN_IF_ERROR(sakke.MultiplyGenerator(secrets.z, pub.z_pub));
+  MCX_RETURN_IF_ERROR(eccsi.MultiplyGenerator(secrets.ksak, pub.kpak));
+  return pub;
+}
+
+}  // namespace mcx

@@ -1,0 +1,32 @@
+// EccsiKernel: the P-256 arithmetic behind an ECCSI signing key (RFC 6507 section 5.1.1).
+//
+// PVT = [v]G for a random v, and SSK = (KSAK + HS * v) mod q. The generic kernel uses OpenSSL's
+// P-256 (its fixed-base code is constant time). Safe to call from many threads at once.
+#pragma once
+
+#include <memory>
+
+#include "engine/base/bytes.h"
+#include "engine/base/secret.h"
+#include "engine/base/status.h"
+#include "engine/math/curves.h"
+
+namespace mcx {
+
+class EccsiKernel {
+ public:
+  virtual ~EccsiKernel() = default;
+  virtual const char* Name() const = 0;
+
+  // out = [k]G for a secret k of 32 octets in [1, q-1].
+  virtual Status MultiplyGenerator(const SecretBytes& k, P256Point& out) const = 0;
+
+  // ssk = (ksak + hs * v) mod q, 32 octets big-endian. ksak and v are 32 octets; hs is the
+  // 32-octet hash. The result may be zero; the caller checks and draws a fresh v.
+  virtual Status SigningKey(const SecretBytes& ksak, ByteView hs, const SecretBytes& v,
+                            SecretBytes& ssk) const = 0;
+};
+
+std::unique_ptr<EccsiKernel> NewGenericEccsiKernel();
+
+}  // namespace mcx

@@ -1,0 +1,36 @@
+// SakkeKernel: the arithmetic behind a SAKKE receiver secret key (RFC 6508 section 6.1.1).
+//
+// An RSK is [(a + z)^-1 mod q] P for the identifier a and the master secret z: one inversion
+// mod q and one fixed-base scalar multiplication on the 1024-bit curve, the whole cost of a key
+// set. The generic kernel here uses OpenSSL and is the reference that faster kernels are tested
+// against. Implementations are safe to call from many threads at once.
+#pragma once
+
+#include <memory>
+
+#include "engine/base/bytes.h"
+#include "engine/base/secret.h"
+#include "engine/base/status.h"
+#include "engine/math/curves.h"
+
+namespace mcx {
+
+class SakkeKernel {
+ public:
+  virtual ~SakkeKernel() = default;
+  virtual const char* Name() const = 0;
+
+  // out = [(a + z)^-1 mod q] P. `a` is the identifier read as a big-endian integer (any length);
+  // `z` is 128 octets big-endian in [2, q-1]. Fails with InvalidArgument in the degenerate case
+  // a + z = 0 mod q (probability about 2^-1020 for a random z).
+  virtual Status ReceiverSecretKey(ByteView a, const SecretBytes& z, SakkePoint& out) const = 0;
+
+  // out = [k] P for a secret k of 128 octets in [1, q-1] (the KMS public key Z = [z]P).
+  virtual Status MultiplyGenerator(const SecretBytes& k, SakkePoint& out) const = 0;
+};
+
+// OpenSSL BIGNUM and EC: correct, constant-time where OpenSSL is (BN_FLG_CONSTTIME inversion and
+// its Montgomery ladder), and slow (milliseconds per RSK).
+std::unique_ptr<SakkeKernel> NewGenericSakkeKernel();
+
+}  // namespace mcx
