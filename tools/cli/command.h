@@ -1,0 +1,19 @@
+// Each subcommand registers itself on the application and reports its exit status through the
+// shared CommandResult. Subcommands print operator-facing errors to stderr in one place (main).
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include "engine/base/status.h"
+
+namespace mcx::cli {
+
+struct CommandResult {
+  Status status;
+  int exit_code = 0;  // set by commands that exit non-zero without an error (e.g. skipped input)
+};
+
+void RegisterDemoCommand(CLI::App& app, CommandResult& result);
+void RegisterVerifyCommand(CLI::App& app, CommandResult& result);
+
+}  // namespace mcx::cli
