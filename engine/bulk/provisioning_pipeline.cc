@@ -1,0 +1,156 @@
+#include "engine/bulk/provisioning_pipeline.h"
+
+#include <chrono>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include <tbb/global_control.h>
+#include <tbb/parallel_pipeline.h>
+#include <tbb/task_arena.h>
+
+namespace mcx {
+namespace {
+
+// One unit of work flowing through the pipeline: a few identities times every period.
+struct WorkBatch {
+  std::vector<Identity> identities;
+  std::vector<SealedKeySet> sealed;  // filled by the derive stage
+  uint64_t present = 0;
+  std::vector<std::pair<size_t, std::string>> failures;  // (index into pairs, reason)
+};
+
+}  // namespace
+
+ProvisioningPipeline::ProvisioningPipeline(const KeySetDeriver& deriver, RandomSource& rng, const KeySetCipher& cipher,
+                                           KeyStore& store)
+    : deriver_(deriver), rng_(rng), cipher_(cipher), store_(store) {}
+
+Result<ProvisionSummary> ProvisioningPipeline::Run(IdentityReader& reader, const ProvisionPlan& plan,
+                                                   ProvisionProgress& progress, const FailedPairSink& failed_sink) {
+  if (plan.periods.empty()) return Status::InvalidArgument("no key periods to provision");
+  const int threads = plan.threads > 0 ? plan.threads : static_cast<int>(std::thread::hardware_concurrency());
+  const size_t per_batch = std::max<size_t>(1, plan.identities_per_batch);
+  const auto start = std::chrono::steady_clock::now();
+
+  std::mutex error_mu;
+  Status first_error;
+  std::atomic<bool> stop{false};
+  auto fail = [&](Status st) {
+    std::lock_guard<std::mutex> lock(error_mu);
+    if (first_error.ok()) first_error = std::move(st);
+    stop.store(true);
+  };
+
+  std::vector<SealedKeySet> pending;  // owned by the serial write stage
+  pending.reserve(plan.records_per_commit + per_batch * plan.periods.size());
+  auto flush = [&]() {
+    if (pending.empty()) return;
+    Result<size_t> n = store_.InsertBatch(pending);
+    if (!n.ok()) {
+      fail(n.status().Annotate("writing key sets to the store"));
+      return;
+    }
+    progress.issued.fetch_add(*n);
+    // Records that lost a race with another writer were already present.
+    progress.present.fetch_add(pending.size() - *n);
+    pending.clear();
+  };
+
+  // The arena bounds derivation to `threads` workers; max_live_tokens bounds memory.
+  tbb::task_arena arena(threads);
+  arena.execute([&] {
+    tbb::parallel_pipeline(
+        static_cast<size_t>(threads) * 4,
+        tbb::make_filter<void, std::shared_ptr<WorkBatch>>(
+            tbb::filter_mode::serial_in_order,
+            [&](tbb::flow_control& fc) -> std::shared_ptr<WorkBatch> {
+              if (stop.load()) {
+                fc.stop();
+                return nullptr;
+              }
+              auto batch = std::make_shared<WorkBatch>();
+              while (batch->identities.size() < per_batch) {
+                Result<std::optional<Identity>> id = reader.Next();
+                if (!id.ok()) {
+                  fail(id.status());
+                  break;
+                }
+                if (!id->has_value()) break;
+                batch->identities.push_back(std::move(**id));
+              }
+              if (batch->identities.empty()) {
+                fc.stop();
+                return nullptr;
+              }
+              progress.identities.fetch_add(batch->identities.size());
+              return batch;
+            }) &
+            tbb::make_filter<std::shared_ptr<WorkBatch>, std::shared_ptr<WorkBatch>>(
+                tbb::filter_mode::parallel,
+                [&](std::shared_ptr<WorkBatch> batch) {
+                  if (!batch || stop.load()) return batch;
+                  batch->sealed.reserve(batch->identities.size() * plan.periods.size());
+                  size_t index = 0;
+                  for (const Identity& who : batch->identities) {
+                    for (uint64_t period : plan.periods) {
+                      const size_t this_pair = index++;
+                      Result<bool> have = store_.Contains(who.uri, period);
+                      if (!have.ok()) {
+                        fail(have.status().Annotate("checking the store"));
+                        return batch;
+                      }
+                      if (*have) {
+                        ++batch->present;
+                        continue;
+                      }
+                      Result<KeySet> ks = deriver_.Derive(who.uri, period, rng_);
+                      if (!ks.ok()) {
+                        if (ks.status().code() == Status::Code::kInvalidArgument) {
+                          batch->failures.emplace_back(this_pair, ks.status().message());
+                          continue;
+                        }
+                        fail(ks.status());
+                        return batch;
+                      }
+                      Result<SealedKeySet> sealed = cipher_.Seal(*ks);
+                      if (!sealed.ok()) {
+                        fail(sealed.status());
+                        return batch;
+                      }
+                      batch->sealed.push_back(std::move(sealed).value());
+                    }
+                  }
+                  return batch;
+                }) &
+            tbb::make_filter<std::shared_ptr<WorkBatch>, void>(
+                tbb::filter_mode::serial_in_order, [&](std::shared_ptr<WorkBatch> batch) {
+                  if (!batch || stop.load()) return;
+                  progress.present.fetch_add(batch->present);
+                  for (const auto& [pair, reason] : batch->failures) {
+                    progress.failed.fetch_add(1);
+                    if (failed_sink) {
+                      failed_sink(batch->identities[pair / plan.periods.size()],
+                                  plan.periods[pair % plan.periods.size()], reason);
+                    }
+                  }
+                  for (auto& r : batch->sealed) pending.push_back(std::move(r));
+                  if (pending.size() >= plan.records_per_commit) flush();
+                }));
+  });
+  if (!stop.load()) flush();
+  if (!first_error.ok()) return first_error;
+
+  ProvisionSummary s;
+  s.identities = progress.identities.load();
+  s.pairs = s.identities * plan.periods.size();
+  s.issued = progress.issued.load();
+  s.present = progress.present.load();
+  s.failed = progress.failed.load();
+  s.skipped_lines = reader.skipped();
+  s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  s.threads = threads;
+  return s;
+}
+
+}  // namespace mcx

@@ -1,0 +1,62 @@
+// ProvisioningPipeline: issues key sets for a population x key periods into the store.
+//
+// A oneTBB parallel_pipeline with a bounded number of batches in flight, so memory stays flat
+// however long the input is:
+//   read (serial, in order)   identities from the IdentityReader, expanded to (identity, period)
+//   derive (parallel)         skip pairs already stored, derive and seal the rest
+//   write (serial, in order)  gather sealed records and commit them in batched transactions
+// Exact and resumable: pairs in the store are skipped, and a run killed at any moment leaves only
+// whole committed transactions, so a rerun completes it with no duplicates.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <vector>
+
+#include "engine/base/random_source.h"
+#include "engine/bulk/identity_reader.h"
+#include "engine/keys/key_set_deriver.h"
+#include "engine/store/key_store.h"
+
+namespace mcx {
+
+struct ProvisionPlan {
+  std::vector<uint64_t> periods;   // KeyPeriodNo values to issue for every identity
+  int threads = 0;                 // derivation threads; 0 means one per core
+  size_t identities_per_batch = 16;
+  size_t records_per_commit = 2048;
+};
+
+// Live counters, readable from another thread for progress display.
+struct ProvisionProgress {
+  std::atomic<uint64_t> identities{0};  // valid identities read
+  std::atomic<uint64_t> issued{0};      // key sets newly committed
+  std::atomic<uint64_t> present{0};     // pairs already in the store
+  std::atomic<uint64_t> failed{0};      // pairs that could not be keyed (reported)
+};
+
+struct ProvisionSummary {
+  uint64_t identities = 0, pairs = 0, issued = 0, present = 0, failed = 0, skipped_lines = 0;
+  double seconds = 0;
+  int threads = 0;
+};
+
+// Called for a pair that could not be keyed (e.g. the degenerate a + z = 0 case).
+using FailedPairSink = std::function<void(const Identity& who, uint64_t period, const std::string& reason)>;
+
+class ProvisioningPipeline {
+ public:
+  // All references must outlive Run(). `rng` supplies ECCSI's v and must be thread-safe.
+  ProvisioningPipeline(const KeySetDeriver& deriver, RandomSource& rng, const KeySetCipher& cipher, KeyStore& store);
+
+  Result<ProvisionSummary> Run(IdentityReader& reader, const ProvisionPlan& plan, ProvisionProgress& progress,
+                               const FailedPairSink& failed_sink = nullptr);
+
+ private:
+  const KeySetDeriver& deriver_;
+  RandomSource& rng_;
+  const KeySetCipher& cipher_;
+  KeyStore& store_;
+};
+
+}  // namespace mcx

@@ -1,0 +1,52 @@
+// KeyStore: where a KMS keeps its state and the key sets it has issued.
+//
+// Key sets are keyed by (user URI, KeyPeriodNo) within one KMS certificate and are written once:
+// a key set that exists is never replaced, so an SSK/PVT pair once handed out stays the one the
+// KMS serves. Records arrive and leave sealed (see KeySetCipher); the store never sees an RSK or
+// SSK in the clear. Small named blobs hold the KMS state (community parameters, certificate,
+// sealed master secrets, the sealed data key).
+//
+// The interface is narrow so that another database (PostgreSQL for replicas sharing one store)
+// can implement it without touching the engine. Implementations are safe to use from many
+// threads at once; writes are durable when a call returns OK.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "engine/base/bytes.h"
+#include "engine/base/status.h"
+#include "engine/store/key_set_cipher.h"
+
+namespace mcx {
+
+enum class KeySetState : int { kIssued = 0, kDelivered = 1, kRevoked = 2 };
+
+class KeyStore {
+ public:
+  virtual ~KeyStore() = default;
+
+  // Inserts every record whose (user URI, KeyPeriodNo) is not yet present, in one transaction,
+  // and returns how many were new. Either all of the batch is committed or none of it.
+  virtual Result<size_t> InsertBatch(std::span<const SealedKeySet> records) = 0;
+
+  // Inserts `record` unless one exists, then returns the stored one (which wins a race).
+  virtual Result<SealedKeySet> InsertOrGet(const SealedKeySet& record) = 0;
+
+  virtual Result<std::optional<SealedKeySet>> Find(const std::string& user_uri, uint64_t key_period_no) = 0;
+  virtual Result<bool> Contains(const std::string& user_uri, uint64_t key_period_no) = 0;
+  virtual Result<uint64_t> CountKeySets() = 0;
+  virtual Status SetState(const std::string& user_uri, uint64_t key_period_no, KeySetState state) = 0;
+
+  // Named KMS state.
+  virtual Status PutBlob(std::string_view name, ByteView value) = 0;
+  virtual Result<std::optional<Bytes>> GetBlob(std::string_view name) = 0;
+
+  // A cheap round trip, for readiness checks.
+  virtual Status Ping() = 0;
+};
+
+}  // namespace mcx

@@ -1,0 +1,325 @@
+#include "engine/store/sqlite_key_store.h"
+
+#include <mutex>
+#include <vector>
+
+#include <sqlite3.h>
+
+namespace mcx {
+namespace {
+
+struct DbClose { void operator()(sqlite3* db) const { sqlite3_close_v2(db); } };
+struct StmtFinalize { void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); } };
+using Db = std::unique_ptr<sqlite3, DbClose>;
+using Stmt = std::unique_ptr<sqlite3_stmt, StmtFinalize>;
+
+// SQLite's own words plus what an operator can do about the usual causes.
+Status SqliteError(sqlite3* db, int rc, const std::string& what) {
+  std::string msg = what + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+  switch (rc & 0xff) {
+    case SQLITE_FULL:
+      return Status::Unavailable(msg + " — the disk is full: free space, then run again (nothing committed was lost)");
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      return Status::Unavailable(msg + " — the store is locked by another process; retry");
+    case SQLITE_CANTOPEN:
+    case SQLITE_PERM:
+    case SQLITE_READONLY:
+      return Status::Unavailable(msg + " — check that the data directory exists and is writable");
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+      return Status::DataLoss(msg + " — the store file is damaged or not an mcx-kms store");
+    default:
+      return Status::Unavailable(msg);
+  }
+}
+
+constexpr const char* kSchemaV1 = R"sql(
+CREATE TABLE IF NOT EXISTS kms_state (
+  name  TEXT PRIMARY KEY,
+  value BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS key_sets (
+  cert_uri      TEXT    NOT NULL,
+  user_uri      TEXT    NOT NULL,
+  key_period_no INTEGER NOT NULL,
+  valid_from    INTEGER NOT NULL,
+  valid_to      INTEGER NOT NULL,
+  uid           BLOB    NOT NULL,
+  pvt           BLOB    NOT NULL,
+  nonce         BLOB    NOT NULL,
+  sealed        BLOB    NOT NULL,   -- AES-256-GCM(RSK || SSK) || tag, see KeySetCipher
+  issued_at     INTEGER NOT NULL,   -- Unix seconds
+  state         INTEGER NOT NULL DEFAULT 0,  -- 0 issued, 1 delivered, 2 revoked
+  PRIMARY KEY (cert_uri, user_uri, key_period_no)
+) WITHOUT ROWID;
+)sql";
+
+class SqliteKeyStore final : public KeyStore {
+ public:
+  SqliteKeyStore(std::filesystem::path path, std::string cert_uri)
+      : path_(std::move(path)), cert_uri_(std::move(cert_uri)) {}
+
+  Status Open() {
+    Result<Db> w = Connect(/*create=*/true);
+    if (!w.ok()) return w.status();
+    writer_ = std::move(w).value();
+    MCX_RETURN_IF_ERROR(Exec(writer_.get(), "PRAGMA journal_mode=WAL", "enabling WAL"));
+    return Migrate();
+  }
+
+  Result<size_t> InsertBatch(std::span<const SealedKeySet> records) override {
+    std::lock_guard<std::mutex> lock(write_mu_);
+    sqlite3* db = writer_.get();
+    MCX_RETURN_IF_ERROR(Exec(db, "BEGIN IMMEDIATE", "starting a write transaction"));
+    size_t inserted = 0;
+    Stmt st;
+    Status s = Prepare(db, kInsertSql, st);
+    for (size_t i = 0; s.ok() && i < records.size(); ++i) {
+      s = BindRecord(st.get(), records[i]);
+      int rc = s.ok() ? sqlite3_step(st.get()) : SQLITE_OK;
+      if (s.ok() && rc != SQLITE_DONE) s = SqliteError(db, rc, "inserting a key set");
+      if (s.ok()) inserted += static_cast<size_t>(sqlite3_changes(db));
+      sqlite3_reset(st.get());
+    }
+    if (s.ok()) s = Exec(db, "COMMIT", "committing key sets");
+    if (!s.ok()) {
+      (void)Exec(db, "ROLLBACK", "rolling back");
+      return s;
+    }
+    return inserted;
+  }
+
+  Result<SealedKeySet> InsertOrGet(const SealedKeySet& record) override {
+    Result<size_t> n = InsertBatch(std::span<const SealedKeySet>(&record, 1));
+    if (!n.ok()) return n.status();
+    if (*n == 1) return record;
+    Result<std::optional<SealedKeySet>> found = Find(record.user_uri, record.period.number);
+    if (!found.ok()) return found.status();
+    if (!found->has_value()) return Status::Internal("a key set vanished between insert and read");
+    return std::move(**found);
+  }
+
+  Result<std::optional<SealedKeySet>> Find(const std::string& user_uri, uint64_t key_period_no) override {
+    Reader r(*this);
+    if (!r.ok()) return r.status();
+    Stmt st;
+    MCX_RETURN_IF_ERROR(Prepare(r.db(), kFindSql, st));
+    BindKey(st.get(), user_uri, key_period_no);
+    int rc = sqlite3_step(st.get());
+    if (rc == SQLITE_DONE) return std::optional<SealedKeySet>();
+    if (rc != SQLITE_ROW) return SqliteError(r.db(), rc, "reading a key set");
+    return std::optional<SealedKeySet>(ReadRecord(st.get(), user_uri, key_period_no));
+  }
+
+  Result<bool> Contains(const std::string& user_uri, uint64_t key_period_no) override {
+    Reader r(*this);
+    if (!r.ok()) return r.status();
+    Stmt st;
+    MCX_RETURN_IF_ERROR(Prepare(r.db(), kContainsSql, st));
+    BindKey(st.get(), user_uri, key_period_no);
+    int rc = sqlite3_step(st.get());
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    return SqliteError(r.db(), rc, "looking up a key set");
+  }
+
+  Result<uint64_t> CountKeySets() override {
+    Reader r(*this);
+    if (!r.ok()) return r.status();
+    Stmt st;
+    MCX_RETURN_IF_ERROR(Prepare(r.db(), "SELECT count(*) FROM key_sets WHERE cert_uri = ?1", st));
+    sqlite3_bind_text(st.get(), 1, cert_uri_.data(), static_cast<int>(cert_uri_.size()), SQLITE_STATIC);
+    int rc = sqlite3_step(st.get());
+    if (rc != SQLITE_ROW) return SqliteError(r.db(), rc, "counting key sets");
+    return static_cast<uint64_t>(sqlite3_column_int64(st.get(), 0));
+  }
+
+  Status SetState(const std::string& user_uri, uint64_t key_period_no, KeySetState state) override {
+    std::lock_guard<std::mutex> lock(write_mu_);
+    Stmt st;
+    MCX_RETURN_IF_ERROR(Prepare(writer_.get(),
+                                "UPDATE key_sets SET state = ?4 WHERE cert_uri = ?1 AND user_uri = ?2 AND key_period_no = ?3",
+                                st));
+    BindKey(st.get(), user_uri, key_period_no);
+    sqlite3_bind_int(st.get(), 4, static_cast<int>(state));
+    int rc = sqlite3_step(st.get());
+    if (rc != SQLITE_DONE) return SqliteError(writer_.get(), rc, "updating a key set's state");
+    if (sqlite3_changes(writer_.get()) == 0) {
+      return Status::NotFound("no key set of " + user_uri + " for period " + std::to_string(key_period_no));
+    }
+    return Status::Ok();
+  }
+
+  Status PutBlob(std::string_view name, ByteView value) override {
+    std::lock_guard<std::mutex> lock(write_mu_);
+    Stmt st;
+    MCX_RETURN_IF_ERROR(Prepare(writer_.get(), "INSERT OR REPLACE INTO kms_state(name, value) VALUES (?1, ?2)", st));
+    sqlite3_bind_text(st.get(), 1, name.data(), static_cast<int>(name.size()), SQLITE_STATIC);
+    sqlite3_bind_blob(st.get(), 2, value.data(), static_cast<int>(value.size()), SQLITE_STATIC);
+    int rc = sqlite3_step(st.get());
+    if (rc != SQLITE_DONE) return SqliteError(writer_.get(), rc, "saving KMS state '" + std::string(name) + "'");
+    return Status::Ok();
+  }
+
+  Result<std::optional<Bytes>> GetBlob(std::string_view name) override {
+    Reader r(*this);
+    if (!r.ok()) return r.status();
+    Stmt st;
+    MCX_RETURN_IF_ERROR(Prepare(r.db(), "SELECT value FROM kms_state WHERE name = ?1", st));
+    sqlite3_bind_text(st.get(), 1, name.data(), static_cast<int>(name.size()), SQLITE_STATIC);
+    int rc = sqlite3_step(st.get());
+    if (rc == SQLITE_DONE) return std::optional<Bytes>();
+    if (rc != SQLITE_ROW) return SqliteError(r.db(), rc, "reading KMS state '" + std::string(name) + "'");
+    const auto* p = static_cast<const uint8_t*>(sqlite3_column_blob(st.get(), 0));
+    return std::optional<Bytes>(Bytes(p, p + sqlite3_column_bytes(st.get(), 0)));
+  }
+
+  Status Ping() override {
+    Reader r(*this);
+    if (!r.ok()) return r.status();
+    return Exec(r.db(), "SELECT 1 FROM kms_state LIMIT 1", "checking the store");
+  }
+
+ private:
+  static constexpr const char* kInsertSql =
+      "INSERT OR IGNORE INTO key_sets (cert_uri, user_uri, key_period_no, valid_from, valid_to, uid, pvt, nonce, "
+      "sealed, issued_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, unixepoch())";
+  static constexpr const char* kFindSql =
+      "SELECT valid_from, valid_to, uid, pvt, nonce, sealed FROM key_sets "
+      "WHERE cert_uri = ?1 AND user_uri = ?2 AND key_period_no = ?3";
+  static constexpr const char* kContainsSql =
+      "SELECT 1 FROM key_sets WHERE cert_uri = ?1 AND user_uri = ?2 AND key_period_no = ?3";
+
+  // Borrows a read connection from the pool for one call.
+  class Reader {
+   public:
+    explicit Reader(SqliteKeyStore& store) : store_(store) {
+      std::lock_guard<std::mutex> lock(store_.pool_mu_);
+      if (!store_.pool_.empty()) {
+        db_ = std::move(store_.pool_.back());
+        store_.pool_.pop_back();
+      }
+      if (!db_) {
+        Result<Db> d = store_.Connect(/*create=*/false);
+        if (d.ok()) db_ = std::move(d).value(); else status_ = d.status();
+      }
+    }
+    ~Reader() {
+      if (!db_) return;
+      std::lock_guard<std::mutex> lock(store_.pool_mu_);
+      if (store_.pool_.size() < 16) store_.pool_.push_back(std::move(db_));
+    }
+    bool ok() const { return status_.ok(); }
+    const Status& status() const { return status_; }
+    sqlite3* db() const { return db_.get(); }
+
+   private:
+    SqliteKeyStore& store_;
+    Db db_;
+    Status status_;
+  };
+
+  Result<Db> Connect(bool create) {
+    sqlite3* raw = nullptr;
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
+    int rc = sqlite3_open_v2(path_.c_str(), &raw, flags, nullptr);
+    Db db(raw);
+    if (rc != SQLITE_OK) return SqliteError(db.get(), rc, "opening the store " + path_.string());
+    sqlite3_busy_timeout(db.get(), 10000);
+    MCX_RETURN_IF_ERROR(Exec(db.get(), "PRAGMA synchronous=NORMAL", "configuring the store"));
+    return db;
+  }
+
+  static Status Exec(sqlite3* db, const char* sql, const std::string& what) {
+    int rc = sqlite3_exec(db, sql, nullptr, nullptr, nullptr);
+    return rc == SQLITE_OK ? Status::Ok() : SqliteError(db, rc, what);
+  }
+
+  static Status Prepare(sqlite3* db, const char* sql, Stmt& out) {
+    sqlite3_stmt* raw = nullptr;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &raw, nullptr);
+    out.reset(raw);
+    return rc == SQLITE_OK ? Status::Ok() : SqliteError(db, rc, "preparing a store query");
+  }
+
+  Status Migrate() {
+    sqlite3* db = writer_.get();
+    Stmt st;
+    MCX_RETURN_IF_ERROR(Prepare(db, "PRAGMA user_version", st));
+    if (sqlite3_step(st.get()) != SQLITE_ROW) return SqliteError(db, SQLITE_ERROR, "reading the schema version");
+    const int version = sqlite3_column_int(st.get(), 0);
+    st.reset();
+    if (version > kStoreSchemaVersion) {
+      return Status::Unavailable("the store " + path_.string() + " has schema version " + std::to_string(version) +
+                                 ", newer than this mcx-kms understands (" + std::to_string(kStoreSchemaVersion) +
+                                 "): upgrade mcx-kms");
+    }
+    if (version == kStoreSchemaVersion) return Status::Ok();
+    // Migrations run in order, each in the same transaction as its version bump.
+    MCX_RETURN_IF_ERROR(Exec(db, "BEGIN IMMEDIATE", "starting the schema migration"));
+    Status s = Status::Ok();
+    if (version < 1) s = Exec(db, kSchemaV1, "creating the schema");
+    if (s.ok()) s = Exec(db, "PRAGMA user_version = 1", "recording the schema version");
+    if (s.ok()) s = Exec(db, "COMMIT", "committing the schema migration");
+    if (!s.ok()) (void)Exec(db, "ROLLBACK", "rolling back");
+    return s;
+  }
+
+  void BindKey(sqlite3_stmt* st, const std::string& user_uri, uint64_t key_period_no) const {
+    sqlite3_bind_text(st, 1, cert_uri_.data(), static_cast<int>(cert_uri_.size()), SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, user_uri.data(), static_cast<int>(user_uri.size()), SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, static_cast<sqlite3_int64>(key_period_no));
+  }
+
+  Status BindRecord(sqlite3_stmt* st, const SealedKeySet& r) const {
+    BindKey(st, r.user_uri, r.period.number);
+    // NTP seconds fit in SQLite's signed 64 bits until the year 292 billion; store the bits as is.
+    sqlite3_bind_int64(st, 4, static_cast<sqlite3_int64>(r.period.valid_from));
+    sqlite3_bind_int64(st, 5, static_cast<sqlite3_int64>(r.period.valid_to));
+    sqlite3_bind_blob(st, 6, r.uid.data(), static_cast<int>(r.uid.size()), SQLITE_STATIC);
+    sqlite3_bind_blob(st, 7, r.pvt.data(), static_cast<int>(r.pvt.size()), SQLITE_STATIC);
+    sqlite3_bind_blob(st, 8, r.nonce.data(), static_cast<int>(r.nonce.size()), SQLITE_STATIC);
+    sqlite3_bind_blob(st, 9, r.sealed.data(), static_cast<int>(r.sealed.size()), SQLITE_STATIC);
+    return Status::Ok();
+  }
+
+  template <size_t N>
+  static void CopyColumn(sqlite3_stmt* st, int col, std::array<uint8_t, N>& out) {
+    const auto* p = static_cast<const uint8_t*>(sqlite3_column_blob(st, col));
+    size_t n = std::min<size_t>(N, static_cast<size_t>(sqlite3_column_bytes(st, col)));
+    out.fill(0);
+    if (p) std::copy(p, p + n, out.begin());
+  }
+
+  static SealedKeySet ReadRecord(sqlite3_stmt* st, const std::string& user_uri, uint64_t key_period_no) {
+    SealedKeySet r;
+    r.user_uri = user_uri;
+    r.period.number = key_period_no;
+    r.period.valid_from = static_cast<NtpSeconds>(sqlite3_column_int64(st, 0));
+    r.period.valid_to = static_cast<NtpSeconds>(sqlite3_column_int64(st, 1));
+    // A column of the wrong size is copied short and then fails to open: the GCM tag covers it.
+    CopyColumn(st, 2, r.uid);
+    CopyColumn(st, 3, r.pvt);
+    CopyColumn(st, 4, r.nonce);
+    CopyColumn(st, 5, r.sealed);
+    return r;
+  }
+
+  std::filesystem::path path_;
+  std::string cert_uri_;
+  std::mutex write_mu_;
+  Db writer_;
+  std::mutex pool_mu_;
+  std::vector<Db> pool_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<KeyStore>> OpenSqliteKeyStore(const std::filesystem::path& path, const std::string& cert_uri) {
+  auto store = std::make_unique<SqliteKeyStore>(path, cert_uri);
+  MCX_RETURN_IF_ERROR(store->Open());
+  return std::unique_ptr<KeyStore>(std::move(store));
+}
+
+}  // namespace mcx

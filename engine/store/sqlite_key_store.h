@@ -1,0 +1,21 @@
+// SqliteKeyStore: the embedded KeyStore, one SQLite database in WAL mode.
+//
+// Writes go through one connection under a mutex (SQLite has one writer anyway); reads use a
+// small pool of connections so that many server threads can read at once. The schema carries a
+// version and migrations run at open. A run killed at any moment leaves only whole, committed
+// transactions (SQLite's journal guarantees it), so a rerun of a bulk job completes it exactly.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+
+#include "engine/store/key_store.h"
+
+namespace mcx {
+
+inline constexpr int kStoreSchemaVersion = 1;
+
+// Opens or creates the database at `path` for the KMS certificate `cert_uri`.
+Result<std::unique_ptr<KeyStore>> OpenSqliteKeyStore(const std::filesystem::path& path, const std::string& cert_uri);
+
+}  // namespace mcx

@@ -1,0 +1,26 @@
+// A KMS held in memory for tests: community parameters, fresh master secrets, generic kernels.
+#pragma once
+
+#include <memory>
+
+#include "engine/keys/key_set_deriver.h"
+
+namespace mcx::testing {
+
+struct TestKms {
+  std::unique_ptr<SakkeKernel> sakke = NewGenericSakkeKernel();
+  std::unique_ptr<EccsiKernel> eccsi = NewGenericEccsiKernel();
+  CommunityParameters params = *CommunityParameters::Make("kms.example.org", 2592000, 0);
+  MasterSecrets secrets;
+  KmsPublicKeys pub;
+  std::unique_ptr<KeySetDeriver> deriver;
+
+  TestKms() {
+    OpenSslRandom rng;
+    secrets = *GenerateMasterSecrets(rng);
+    pub = *DerivePublicKeys(secrets, *sakke, *eccsi);
+    deriver = std::make_unique<KeySetDeriver>(params, secrets, pub, *sakke, *eccsi);
+  }
+};
+
+}  // namespace mcx::testing
