@@ -1,0 +1,39 @@
+#include "engine/service/stored_key_service.h"
+
+namespace mcx {
+
+StoredKeyService::StoredKeyService(KmsCertificate certificate, const KeySetDeriver& deriver, RandomSource& rng,
+                                   const KeySetCipher& cipher, KeyStore& store, std::function<Status()> hsm_ping)
+    : certificate_(std::move(certificate)),
+      deriver_(deriver),
+      rng_(rng),
+      cipher_(cipher),
+      store_(store),
+      hsm_ping_(std::move(hsm_ping)) {}
+
+Result<KeySet> StoredKeyService::KeySetAt(const std::string& user_uri, NtpSeconds t) {
+  MCX_RETURN_IF_ERROR(ValidateUserUri(user_uri));
+  Result<KeyPeriod> period = KeyPeriod::Containing(certificate_.params, t);
+  if (!period.ok()) return period.status();
+
+  Result<std::optional<SealedKeySet>> found = store_.Find(user_uri, period->number);
+  if (!found.ok()) return found.status();
+  if (found->has_value()) return cipher_.Open(**found);
+
+  Result<KeySet> fresh = deriver_.Derive(user_uri, period->number, rng_);
+  if (!fresh.ok()) return fresh.status();
+  Result<SealedKeySet> sealed = cipher_.Seal(*fresh);
+  if (!sealed.ok()) return sealed.status();
+  Result<SealedKeySet> kept = store_.InsertOrGet(*sealed);
+  if (!kept.ok()) return kept.status();
+  if (kept->nonce == sealed->nonce) return fresh;  // ours was stored
+  return cipher_.Open(*kept);                      // another request stored one first
+}
+
+Status StoredKeyService::Ready() {
+  MCX_RETURN_IF_ERROR(store_.Ping().Annotate("store"));
+  if (hsm_ping_) MCX_RETURN_IF_ERROR(hsm_ping_().Annotate("HSM"));
+  return Status::Ok();
+}
+
+}  // namespace mcx

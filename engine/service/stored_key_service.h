@@ -1,0 +1,37 @@
+// StoredKeyService: the KeyService of a KMS with a store.
+//
+// A key set asked for is served from the store when it was issued before (pre-provisioned in
+// bulk, or asked for earlier); otherwise it is derived, sealed and stored first. When two
+// requests race for the same new key set, the store keeps the first and both callers get it, so
+// a user never sees two SSK/PVT pairs for one period.
+#pragma once
+
+#include <functional>
+
+#include "engine/base/random_source.h"
+#include "engine/keys/key_set_deriver.h"
+#include "engine/service/key_service.h"
+#include "engine/store/key_store.h"
+
+namespace mcx {
+
+class StoredKeyService final : public KeyService {
+ public:
+  // All references must outlive the service. `hsm_ping` checks the HSM for Ready().
+  StoredKeyService(KmsCertificate certificate, const KeySetDeriver& deriver, RandomSource& rng,
+                   const KeySetCipher& cipher, KeyStore& store, std::function<Status()> hsm_ping);
+
+  const KmsCertificate& certificate() const override { return certificate_; }
+  Result<KeySet> KeySetAt(const std::string& user_uri, NtpSeconds t) override;
+  Status Ready() override;
+
+ private:
+  KmsCertificate certificate_;
+  const KeySetDeriver& deriver_;
+  RandomSource& rng_;
+  const KeySetCipher& cipher_;
+  KeyStore& store_;
+  std::function<Status()> hsm_ping_;
+};
+
+}  // namespace mcx
