@@ -6,7 +6,7 @@
 #include "engine/bulk/provisioning_pipeline.h"
 #include "engine/keys/client_check.h"
 #include "engine/store/sqlite_key_store.h"
-#include "tests/support/temp_dir.h"
+#include "tests/support/test_store.h"
 #include "tests/support/test_kms.h"
 
 namespace mcx {
@@ -14,12 +14,6 @@ namespace {
 
 class ProvisioningPipelineTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    SecretBytes key(kDataKeyBytes);
-    ASSERT_TRUE(rng_.Fill(key.span()).ok());
-    cipher_ = std::make_unique<KeySetCipher>(std::move(key), "kms.example.org.cert");
-    store_ = std::move(OpenSqliteKeyStore(dir_.path() / "store.sqlite", "kms.example.org.cert")).value();
-  }
   std::filesystem::path Users(int n, const std::string& extra = "") {
     std::filesystem::path p = dir_.path() / "users.txt";
     std::ofstream out(p);
@@ -42,9 +36,10 @@ class ProvisioningPipelineTest : public ::testing::Test {
 
   static testing::TestKms kms_;
   OpenSslRandom rng_;
-  testing::TempDir dir_;
-  std::unique_ptr<KeySetCipher> cipher_;
-  std::unique_ptr<KeyStore> store_;
+  testing::TestStore t_;
+  const testing::TempDir& dir_ = t_.dir;
+  std::unique_ptr<KeySetCipher>& cipher_ = t_.cipher;
+  std::unique_ptr<KeyStore>& store_ = t_.store;
   std::map<uint64_t, std::string> bad_;
 };
 testing::TestKms ProvisioningPipelineTest::kms_;

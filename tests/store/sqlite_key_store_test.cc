@@ -4,7 +4,7 @@
 
 #include "engine/keys/client_check.h"
 #include "engine/store/sqlite_key_store.h"
-#include "tests/support/temp_dir.h"
+#include "tests/support/test_store.h"
 #include "tests/support/test_kms.h"
 
 namespace mcx {
@@ -12,16 +12,7 @@ namespace {
 
 class SqliteKeyStoreTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    OpenSslRandom rng;
-    SecretBytes key(kDataKeyBytes);
-    ASSERT_TRUE(rng.Fill(key.span()).ok());
-    cipher_ = std::make_unique<KeySetCipher>(std::move(key), "kms.example.org.cert");
-    Result<std::unique_ptr<KeyStore>> s = OpenSqliteKeyStore(db_path(), "kms.example.org.cert");
-    ASSERT_TRUE(s.ok()) << s.status().ToString();
-    store_ = std::move(s).value();
-  }
-  std::filesystem::path db_path() const { return dir_.path() / "store.sqlite"; }
+  std::filesystem::path db_path() const { return t_.db_path(); }
   KeySet Issue(const std::string& uri, uint64_t period) {
     OpenSslRandom rng;
     Result<KeySet> ks = kms_.deriver->Derive(uri, period, rng);
@@ -38,9 +29,10 @@ class SqliteKeyStoreTest : public ::testing::Test {
   }
 
   static testing::TestKms kms_;
-  testing::TempDir dir_;
-  std::unique_ptr<KeySetCipher> cipher_;
-  std::unique_ptr<KeyStore> store_;
+  testing::TestStore t_;
+  const testing::TempDir& dir_ = t_.dir;
+  std::unique_ptr<KeySetCipher>& cipher_ = t_.cipher;
+  std::unique_ptr<KeyStore>& store_ = t_.store;
 };
 testing::TestKms SqliteKeyStoreTest::kms_;
 

@@ -5,7 +5,7 @@
 #include "engine/keys/client_check.h"
 #include "engine/service/stored_key_service.h"
 #include "engine/store/sqlite_key_store.h"
-#include "tests/support/temp_dir.h"
+#include "tests/support/test_store.h"
 #include "tests/support/test_kms.h"
 
 namespace mcx {
@@ -14,22 +14,18 @@ namespace {
 class StoredKeyServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    SecretBytes key(kDataKeyBytes);
-    ASSERT_TRUE(rng_.Fill(key.span()).ok());
-    cipher_ = std::make_unique<KeySetCipher>(std::move(key), "kms.example.org.cert");
-    store_ = std::move(OpenSqliteKeyStore(dir_.path() / "store.sqlite", "kms.example.org.cert")).value();
     KmsCertificate cert;
     cert.params = kms_.params;
     cert.keys = kms_.pub;
-    cert.cert_uri = "kms.example.org.cert";
+    cert.cert_uri = testing::kTestCertUri;
     service_ = std::make_unique<StoredKeyService>(cert, *kms_.deriver, rng_, *cipher_, *store_,
                                                   [this] { return hsm_up_ ? Status::Ok() : Status::Unavailable("token gone"); });
   }
   static testing::TestKms kms_;
   OpenSslRandom rng_;
-  testing::TempDir dir_;
-  std::unique_ptr<KeySetCipher> cipher_;
-  std::unique_ptr<KeyStore> store_;
+  testing::TestStore t_;
+  std::unique_ptr<KeySetCipher>& cipher_ = t_.cipher;
+  std::unique_ptr<KeyStore>& store_ = t_.store;
   std::unique_ptr<StoredKeyService> service_;
   bool hsm_up_ = true;
 };
