@@ -85,6 +85,16 @@ class GenericEccsiKernel final : public EccsiKernel {
 
 }  // namespace
 
+Status SakkeKernel::ReceiverSecretKeys(std::span<const ByteView> ids, const SecretBytes& z,
+                                       std::span<SakkePoint> out) const {
+  if (ids.size() != out.size()) return Status::Internal("ReceiverSecretKeys: ids and out differ in size");
+  for (size_t i = 0; i < ids.size(); ++i) {
+    Status st = ReceiverSecretKey(ids[i], z, out[i]);
+    if (!st.ok()) return st.Annotate("identifier #" + std::to_string(i));
+  }
+  return Status::Ok();
+}
+
 std::unique_ptr<SakkeKernel> NewGenericSakkeKernel() { return std::make_unique<GenericSakkeKernel>(); }
 std::unique_ptr<EccsiKernel> NewGenericEccsiKernel() { return std::make_unique<GenericEccsiKernel>(); }
 
