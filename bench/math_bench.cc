@@ -10,7 +10,7 @@
 #include "engine/keys/key_set_deriver.h"
 #include "engine/math/fixed_base.h"
 #include "engine/math/lane_field.h"
-#include "engine/math/mont1024.h"
+#include "engine/math/montgomery.h"
 
 namespace mcx {
 namespace {

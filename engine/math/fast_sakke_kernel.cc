@@ -29,7 +29,7 @@ Limbs1024 ReduceIdentifier(ByteView a) {
 // kernel's contract, so the bit is public (a failure reveals only a caller bug).
 Result<Limbs1024> LoadSecretScalar(const SecretBytes& k) {
   if (k.size() != sakke::kScalarBytes) return Status::InvalidArgument("a SAKKE scalar must be 128 octets");
-  Limbs1024 v = LimbsFromBytes(k.view());
+  Limbs1024 v = LimbsFromBytes<kLimbs1024>(k.view());
   uint64_t in_range = LessThanMask(v, SakkeOrderModulus().m);
   Declassify(&in_range, sizeof in_range);
   if (in_range == 0) return Status::InvalidArgument("a SAKKE scalar is not below q");

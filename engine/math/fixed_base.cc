@@ -35,7 +35,7 @@ void StoreEntries(const LaneField& field, const EC_GROUP* group, std::vector<oss
     EC_POINT_get_affine_coordinates(group, pts[j].get(), x.get(), y.get(), ctx);
     BN_bn2binpad(x.get(), bx, sizeof bx);
     BN_bn2binpad(y.get(), by, sizeof by);
-    field.encode_entry(out + j * field.entry_words, LimbsFromBytes(bx), LimbsFromBytes(by));
+    field.encode_entry(out + j * field.entry_words, LimbsFromBytes<kLimbs1024>(bx), LimbsFromBytes<kLimbs1024>(by));
   }
 }
 
@@ -151,8 +151,8 @@ class Batch {
       SubMod(p, neg_y, zero, y);
       Select(y, flip_[l], neg_y, y);
       out[l][0] = 0x04;
-      LimbsToBytes(x, std::span<uint8_t, 128>(out[l].data() + 1, 128));
-      LimbsToBytes(y, std::span<uint8_t, 128>(out[l].data() + 129, 128));
+      LimbsToBytes<kLimbs1024>(x, std::span<uint8_t, 128>(out[l].data() + 1, 128));
+      LimbsToBytes<kLimbs1024>(y, std::span<uint8_t, 128>(out[l].data() + 129, 128));
     }
     return Status::Ok();
   }

@@ -21,7 +21,7 @@
 #include "engine/base/status.h"
 #include "engine/math/curves.h"
 #include "engine/math/lane_field.h"
-#include "engine/math/mont1024.h"
+#include "engine/math/montgomery.h"
 
 namespace mcx {
 

@@ -12,7 +12,7 @@
 #include <span>
 
 #include "engine/base/status.h"
-#include "engine/math/mont1024.h"
+#include "engine/math/montgomery.h"
 
 namespace mcx {
 

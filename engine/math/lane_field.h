@@ -16,7 +16,7 @@
 #include <cstdint>
 
 #include "engine/base/status.h"
-#include "engine/math/mont1024.h"
+#include "engine/math/montgomery.h"
 
 namespace mcx {
 

@@ -1,4 +1,4 @@
-// The portable LaneField: one lane, the 16-limb Montgomery arithmetic of mont1024.h.
+// The portable LaneField: one lane, the 16-limb Montgomery arithmetic of montgomery.h.
 #include <cstdlib>
 #include <cstring>
 #include <string_view>
