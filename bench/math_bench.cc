@@ -74,7 +74,7 @@ struct Kms {
   MasterSecrets secrets;
   KmsPublicKeys pub;
   std::unique_ptr<SakkeKernel> sakke;
-  std::unique_ptr<EccsiKernel> eccsi = NewGenericEccsiKernel();
+  std::unique_ptr<EccsiKernel> eccsi = NewFastEccsiKernel();
   std::unique_ptr<KeySetDeriver> deriver;
   OpenSslRandom rng;
 
