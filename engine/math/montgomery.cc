@@ -16,16 +16,23 @@ int HexDigit(char c) {
   return c - 'A' + 10;
 }
 
+// d = a - b over N limbs; returns the final borrow (0 or 1). d may be null (comparison only).
+template <size_t N>
+uint64_t SubBorrow(uint64_t* d, const uint64_t* a, const uint64_t* b) {
+  uint64_t borrow = 0;
+  for (size_t i = 0; i < N; ++i) {
+    u128 x = static_cast<u128>(a[i]) - b[i] - borrow;
+    if (d != nullptr) d[i] = static_cast<uint64_t>(x);  // d is fixed per call site, not secret
+    borrow = static_cast<uint64_t>(x >> 64) & 1;
+  }
+  return borrow;
+}
+
 // r = t - m over N+1 limbs if that does not borrow, else t; t < 2m.
 template <size_t N>
 void ReduceOnce(const Limbs<N>& m, Limbs<N>& r, const uint64_t t[N + 1]) {
   Limbs<N> d;
-  uint64_t borrow = 0;
-  for (size_t i = 0; i < N; ++i) {
-    u128 x = static_cast<u128>(t[i]) - m[i] - borrow;
-    d[i] = static_cast<uint64_t>(x);
-    borrow = static_cast<uint64_t>(x >> 64) & 1;
-  }
+  const uint64_t borrow = SubBorrow<N>(d.data(), t, m.data());
   // t - m < 0 exactly when the top limb cannot absorb the borrow.
   const uint64_t keep_t = 0 - static_cast<uint64_t>(t[N] < borrow);
   for (size_t i = 0; i < N; ++i) r[i] = (t[i] & keep_t) | (d[i] & ~keep_t);
@@ -116,13 +123,7 @@ void AddMod(const Modulus<N>& mod, Limbs<N>& r, const Limbs<N>& a, const Limbs<N
 template <size_t N>
 void SubMod(const Modulus<N>& mod, Limbs<N>& r, const Limbs<N>& a, const Limbs<N>& b) {
   Limbs<N> d;
-  uint64_t borrow = 0;
-  for (size_t i = 0; i < N; ++i) {
-    u128 x = static_cast<u128>(a[i]) - b[i] - borrow;
-    d[i] = static_cast<uint64_t>(x);
-    borrow = static_cast<uint64_t>(x >> 64) & 1;
-  }
-  const uint64_t add_back = 0 - borrow;  // a < b: add m once
+  const uint64_t add_back = 0 - SubBorrow<N>(d.data(), a.data(), b.data());  // a < b: add m once
   uint64_t carry = 0;
   for (size_t i = 0; i < N; ++i) {
     u128 x = static_cast<u128>(d[i]) + (mod.m[i] & add_back) + carry;
@@ -133,12 +134,7 @@ void SubMod(const Modulus<N>& mod, Limbs<N>& r, const Limbs<N>& a, const Limbs<N
 
 template <size_t N>
 uint64_t LessThanMask(const Limbs<N>& a, const Limbs<N>& b) {
-  uint64_t borrow = 0;
-  for (size_t i = 0; i < N; ++i) {
-    u128 x = static_cast<u128>(a[i]) - b[i] - borrow;
-    borrow = static_cast<uint64_t>(x >> 64) & 1;
-  }
-  return 0 - borrow;
+  return 0 - SubBorrow<N>(nullptr, a.data(), b.data());
 }
 
 template <size_t N>
