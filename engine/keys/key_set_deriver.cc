@@ -84,4 +84,46 @@ Result<KeySet> KeySetDeriver::Derive(const std::string& user_uri, uint64_t key_p
   return ks;
 }
 
+std::vector<Result<KeySet>> KeySetDeriver::DeriveBatch(std::span<const std::string> user_uris,
+                                                       uint64_t key_period_no, RandomSource& rng) const {
+  const size_t n = user_uris.size();
+  std::vector<Result<KeySet>> out(n, Result<KeySet>(Status::Internal("not derived")));
+  std::vector<KeySet> sets(n);
+  std::vector<ByteView> ids;
+  std::vector<size_t> index;  // user of ids[j]
+  for (size_t i = 0; i < n; ++i) {
+    Result<Uid> uid = MikeySakkeUid(user_uris[i], params_, key_period_no);
+    if (!uid.ok()) { out[i] = uid.status(); continue; }
+    Result<KeyPeriod> period = KeyPeriod::Numbered(params_, key_period_no);
+    if (!period.ok()) { out[i] = period.status(); continue; }
+    sets[i].user_uri = user_uris[i];
+    sets[i].period = *period;
+    sets[i].uid = *uid;
+    ids.push_back(sets[i].uid);
+    index.push_back(i);
+  }
+
+  std::vector<SakkePoint> points(ids.size());
+  const bool batch_ok = sakke_.ReceiverSecretKeys(ids, secrets_.z, points).ok();
+  for (size_t j = 0; j < ids.size(); ++j) {
+    const size_t i = index[j];
+    KeySet& ks = sets[i];
+    if (batch_ok) {
+      ks.rsk = SecretBytes(points[j]);
+    } else {
+      // A failed batch (an identifier with a + z = 0, or an internal error) is redone one by one
+      // so that each user gets exactly the outcome Derive() would give.
+      Status st = ReceiverSecretKey(ks.uid, ks.rsk);
+      if (!st.ok()) { out[i] = st.Annotate("deriving the RSK of " + ks.user_uri); continue; }
+    }
+    Result<SigningKeyPair> pair = SigningKey(ks.uid, rng);
+    if (!pair.ok()) { out[i] = pair.status().Annotate("deriving the SSK of " + ks.user_uri); continue; }
+    ks.ssk = std::move(pair->ssk);
+    ks.pvt = pair->pvt;
+    out[i] = std::move(ks);
+  }
+  SecureWipe(points.data(), points.size() * sizeof(SakkePoint));
+  return out;
+}
+
 }  // namespace mcx

@@ -10,6 +10,8 @@
 #pragma once
 
 #include <memory>
+#include <span>
+#include <vector>
 
 #include "engine/base/random_source.h"
 #include "engine/keys/community_parameters.h"
@@ -33,6 +35,11 @@ class KeySetDeriver {
   const KmsPublicKeys& public_keys() const { return pub_; }
 
   Result<KeySet> Derive(const std::string& user_uri, uint64_t key_period_no, RandomSource& rng) const;
+  // Key sets for many users in one key period: element i is what Derive(user_uris[i], ...) returns
+  // (same values, same errors), but the RSKs are computed together through the kernel's batch
+  // entry point, which is several times faster per key set on the fast kernels.
+  std::vector<Result<KeySet>> DeriveBatch(std::span<const std::string> user_uris, uint64_t key_period_no,
+                                          RandomSource& rng) const;
 
   // The two halves, for an arbitrary identifier (the RFC test vectors use a non-UID one).
   Status ReceiverSecretKey(ByteView id, SecretBytes& rsk) const;

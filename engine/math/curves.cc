@@ -63,6 +63,17 @@ Result<ossl::Point> DecodePoint(const EC_GROUP* group, ByteView encoded, const c
   return pt;
 }
 
+Status MultiplyGeneratorWithOpenSsl(const EC_GROUP* group, ByteView k, std::span<uint8_t> out) {
+  ossl::BnCtx ctx(BN_CTX_new());
+  ossl::Bn scalar = ossl::NewSecretBn();
+  if (scalar) BN_bin2bn(k.data(), static_cast<int>(k.size()), scalar.get());
+  ossl::Point r(EC_POINT_new(group));
+  if (!ctx || !scalar || !r || EC_POINT_mul(group, r.get(), scalar.get(), nullptr, nullptr, ctx.get()) != 1) {
+    return Status::Internal("scalar multiplication failed in OpenSSL");
+  }
+  return EncodePoint(group, r.get(), out);
+}
+
 Status EncodePoint(const EC_GROUP* group, const EC_POINT* point, std::span<uint8_t> out) {
   if (EC_POINT_is_at_infinity(group, point)) return Status::Internal("cannot encode the point at infinity");
   ossl::BnCtx ctx(BN_CTX_new());

@@ -29,6 +29,9 @@ const BIGNUM* P256Order();   // n of P-256 (called q in RFC 6507)
 // Decodes an uncompressed point and checks that it lies on the curve and is not infinity.
 // `what` names the value in the error ("PVT", "RSK", ...).
 Result<ossl::Point> DecodePoint(const EC_GROUP* group, ByteView encoded, const char* what);
+// out = [k]G, encoded, with OpenSSL's generator multiplication (constant-time: its ladder for
+// SAKKE, nistz256's fixed-base code for P-256). k is secret, big-endian.
+Status MultiplyGeneratorWithOpenSsl(const EC_GROUP* group, ByteView k, std::span<uint8_t> out);
 // Encodes a point as 04 || x || y at the curve's fixed length; fails for the point at infinity.
 Status EncodePoint(const EC_GROUP* group, const EC_POINT* point, std::span<uint8_t> out);
 

@@ -12,16 +12,6 @@ ossl::Bn SecretToBn(ByteView bytes) {
   return b;
 }
 
-Status MultiplyGeneratorOf(const EC_GROUP* group, ByteView k, std::span<uint8_t> out) {
-  ossl::BnCtx ctx(BN_CTX_new());
-  ossl::Bn scalar = SecretToBn(k);
-  ossl::Point r(EC_POINT_new(group));
-  if (!ctx || !scalar || !r || EC_POINT_mul(group, r.get(), scalar.get(), nullptr, nullptr, ctx.get()) != 1) {
-    return Status::Internal("scalar multiplication failed in OpenSSL");
-  }
-  return EncodePoint(group, r.get(), out);
-}
-
 class GenericSakkeKernel final : public SakkeKernel {
  public:
   const char* Name() const override { return "generic (OpenSSL)"; }
@@ -46,13 +36,13 @@ class GenericSakkeKernel final : public SakkeKernel {
     }
     uint8_t k[sakke::kScalarBytes];
     BN_bn2binpad(inv.get(), k, sizeof k);
-    Status st = MultiplyGeneratorOf(SakkeGroup(), ByteView(k, sizeof k), out);
+    Status st = MultiplyGeneratorWithOpenSsl(SakkeGroup(), ByteView(k, sizeof k), out);
     SecureWipe(k, sizeof k);
     return st;
   }
 
   Status MultiplyGenerator(const SecretBytes& k, SakkePoint& out) const override {
-    return MultiplyGeneratorOf(SakkeGroup(), k.view(), out);
+    return MultiplyGeneratorWithOpenSsl(SakkeGroup(), k.view(), out);
   }
 };
 
@@ -61,7 +51,7 @@ class GenericEccsiKernel final : public EccsiKernel {
   const char* Name() const override { return "generic (OpenSSL)"; }
 
   Status MultiplyGenerator(const SecretBytes& k, P256Point& out) const override {
-    return MultiplyGeneratorOf(P256Group(), k.view(), out);
+    return MultiplyGeneratorWithOpenSsl(P256Group(), k.view(), out);
   }
 
   Status SigningKey(const SecretBytes& ksak, ByteView hs, const SecretBytes& v,
@@ -84,6 +74,16 @@ class GenericEccsiKernel final : public EccsiKernel {
 };
 
 }  // namespace
+
+Status SakkeKernel::ReceiverSecretKeys(std::span<const ByteView> ids, const SecretBytes& z,
+                                       std::span<SakkePoint> out) const {
+  if (ids.size() != out.size()) return Status::Internal("ReceiverSecretKeys: ids and out differ in size");
+  for (size_t i = 0; i < ids.size(); ++i) {
+    Status st = ReceiverSecretKey(ids[i], z, out[i]);
+    if (!st.ok()) return st.Annotate("identifier #" + std::to_string(i));
+  }
+  return Status::Ok();
+}
 
 std::unique_ptr<SakkeKernel> NewGenericSakkeKernel() { return std::make_unique<GenericSakkeKernel>(); }
 std::unique_ptr<EccsiKernel> NewGenericEccsiKernel() { return std::make_unique<GenericEccsiKernel>(); }

@@ -7,11 +7,13 @@
 #pragma once
 
 #include <memory>
+#include <span>
 
 #include "engine/base/bytes.h"
 #include "engine/base/secret.h"
 #include "engine/base/status.h"
 #include "engine/math/curves.h"
+#include "engine/math/lane_field.h"
 
 namespace mcx {
 
@@ -27,10 +29,24 @@ class SakkeKernel {
 
   // out = [k] P for a secret k of 128 octets in [1, q-1] (the KMS public key Z = [z]P).
   virtual Status MultiplyGenerator(const SecretBytes& k, SakkePoint& out) const = 0;
+
+  // out[i] = the RSK of ids[i], for bulk derivation; the same values as ReceiverSecretKey one at
+  // a time, which is what this default does. Fast kernels share work across the batch. On error
+  // (InvalidArgument naming the index of an identifier with a + z = 0 mod q, or Internal) the
+  // contents of out are unspecified.
+  virtual Status ReceiverSecretKeys(std::span<const ByteView> ids, const SecretBytes& z,
+                                    std::span<SakkePoint> out) const;
 };
 
 // OpenSSL BIGNUM and EC: correct, constant-time where OpenSSL is (BN_FLG_CONSTTIME inversion and
 // its Montgomery ladder), and slow (milliseconds per RSK).
 std::unique_ptr<SakkeKernel> NewGenericSakkeKernel();
+
+// Own 1024-bit arithmetic: fixed-base tables, batched affine additions, blinded inversions
+// (fixed_base.h). Constant time in z and the scalar. `path` picks the field arithmetic; an
+// unavailable path falls back to portable. The table is built on first use (well under a second).
+std::unique_ptr<SakkeKernel> NewFastSakkeKernel(MathPath path);
+// The fast kernel on BestMathPath(): AVX-512 IFMA when the CPU has it, unless MCX_MATH_PATH=portable.
+std::unique_ptr<SakkeKernel> NewBestSakkeKernel();
 
 }  // namespace mcx

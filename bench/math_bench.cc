@@ -1,0 +1,157 @@
+// Speed of the SAKKE and ECCSI arithmetic, one core. Rates are in items_per_second (an item is
+// one field multiplication per lane, one RSK, one SSK+PVT pair or one key set).
+//
+//   build/bench/math_bench --benchmark_filter=Rsk
+#include <benchmark/benchmark.h>
+
+#include <string>
+#include <vector>
+
+#include "engine/keys/key_set_deriver.h"
+#include "engine/math/fixed_base.h"
+#include "engine/math/lane_field.h"
+#include "engine/math/montgomery.h"
+
+namespace mcx {
+namespace {
+
+const MathPath kPaths[] = {MathPath::kPortable, MathPath::kIfma};
+
+bool Skip(benchmark::State& state, MathPath path) {
+  if (path == MathPath::kIfma && IfmaLaneField() == nullptr) {
+    state.SkipWithError("this CPU has no AVX-512 IFMA");
+    return true;
+  }
+  return false;
+}
+
+// A vector of the path's field elements holding a, encoded the way the table stores points.
+std::vector<uint64_t> FieldVector(const LaneField& f, const Limbs1024& a) {
+  std::vector<uint64_t> entry(f.entry_words), v(f.words);
+  for (int lane = 0; lane < f.lanes; ++lane) {
+    f.encode_entry(entry.data(), a, a);
+    std::vector<uint64_t> y(f.words);
+    f.select(v.data(), y.data(), lane, entry.data(), 1, 0);
+  }
+  return v;
+}
+
+void BM_FieldMul(benchmark::State& state) {
+  const MathPath path = kPaths[state.range(0)];
+  if (Skip(state, path)) return;
+  const LaneField& f = LaneFieldFor(path);
+  Limbs1024 a{};
+  a[0] = 12345;
+  a[9] = 678;
+  std::vector<uint64_t> x = FieldVector(f, a), y = FieldVector(f, a);
+  for (auto _ : state) {
+    f.mul(x.data(), x.data(), y.data());
+    benchmark::DoNotOptimize(x.data());
+  }
+  state.SetItemsProcessed(state.iterations() * f.lanes);
+  state.SetLabel(f.name);
+}
+BENCHMARK(BM_FieldMul)->DenseRange(0, 1);
+
+void BM_FieldSqr(benchmark::State& state) {
+  const MathPath path = kPaths[state.range(0)];
+  if (Skip(state, path)) return;
+  const LaneField& f = LaneFieldFor(path);
+  Limbs1024 a{};
+  a[0] = 12345;
+  std::vector<uint64_t> x = FieldVector(f, a);
+  for (auto _ : state) {
+    f.sqr(x.data(), x.data());
+    benchmark::DoNotOptimize(x.data());
+  }
+  state.SetItemsProcessed(state.iterations() * f.lanes);
+  state.SetLabel(f.name);
+}
+BENCHMARK(BM_FieldSqr)->DenseRange(0, 1);
+
+// The KMS of RFC 6508's example, with a random z.
+struct Kms {
+  MasterSecrets secrets;
+  KmsPublicKeys pub;
+  std::unique_ptr<SakkeKernel> sakke;
+  std::unique_ptr<EccsiKernel> eccsi = NewFastEccsiKernel();
+  std::unique_ptr<KeySetDeriver> deriver;
+  OpenSslRandom rng;
+
+  explicit Kms(std::unique_ptr<SakkeKernel> kernel) : sakke(std::move(kernel)) {
+    secrets = *GenerateMasterSecrets(rng);
+    pub = *DerivePublicKeys(secrets, *sakke, *eccsi);
+    auto params = CommunityParameters::Make("kms.example.org", kDefaultUserKeyPeriod, 0);
+    deriver = std::make_unique<KeySetDeriver>(*params, secrets, pub, *sakke, *eccsi);
+  }
+};
+
+std::vector<std::string> Users(size_t n) {
+  std::vector<std::string> users;
+  for (size_t i = 0; i < n; ++i) users.push_back("sip:user" + std::to_string(i) + "@example.org");
+  return users;
+}
+
+std::unique_ptr<SakkeKernel> KernelFor(int64_t which) {
+  if (which == 2) return NewGenericSakkeKernel();
+  return NewFastSakkeKernel(kPaths[which]);
+}
+
+// range(0): 0 portable, 1 IFMA, 2 generic OpenSSL. range(1): batch size (1 = one at a time).
+void BM_Rsk(benchmark::State& state) {
+  if (state.range(0) < 2 && Skip(state, kPaths[state.range(0)])) return;
+  Kms kms(KernelFor(state.range(0)));
+  const size_t batch = static_cast<size_t>(state.range(1));
+  std::vector<Bytes> ids;
+  for (const std::string& u : Users(batch)) ids.emplace_back(u.begin(), u.end());
+  std::vector<ByteView> views(ids.begin(), ids.end());
+  std::vector<SakkePoint> out(batch);
+  for (auto _ : state) {
+    Status st = batch == 1 ? kms.sakke->ReceiverSecretKey(views[0], kms.secrets.z, out[0])
+                           : kms.sakke->ReceiverSecretKeys(views, kms.secrets.z, out);
+    if (!st.ok()) state.SkipWithError(st.ToString().c_str());
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(batch));
+  state.SetLabel(kms.sakke->Name());
+}
+BENCHMARK(BM_Rsk)->Args({0, 1})->Args({0, 64})->Args({1, 1})->Args({1, 64})->Args({1, 256})
+    ->Args({2, 1})->Unit(benchmark::kMicrosecond);
+
+void BM_SskPvt(benchmark::State& state) {
+  Kms kms(NewGenericSakkeKernel());
+  const std::string uid = "sip:user@example.org";
+  for (auto _ : state) {
+    Result<SigningKeyPair> pair = kms.deriver->SigningKey(AsBytes(uid), kms.rng);
+    if (!pair.ok()) state.SkipWithError(pair.status().ToString().c_str());
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.SetLabel(kms.eccsi->Name());
+}
+BENCHMARK(BM_SskPvt)->Unit(benchmark::kMicrosecond);
+
+// Whole key sets (UID, RSK, SSK, PVT). range(0) as BM_Rsk; range(1): 1 = Derive one at a time,
+// else DeriveBatch of that many users.
+void BM_KeySet(benchmark::State& state) {
+  if (state.range(0) < 2 && Skip(state, kPaths[state.range(0)])) return;
+  Kms kms(KernelFor(state.range(0)));
+  const size_t batch = static_cast<size_t>(state.range(1));
+  const std::vector<std::string> users = Users(batch);
+  for (auto _ : state) {
+    if (batch == 1) {
+      Result<KeySet> ks = kms.deriver->Derive(users[0], 1000, kms.rng);
+      if (!ks.ok()) state.SkipWithError(ks.status().ToString().c_str());
+    } else {
+      std::vector<Result<KeySet>> sets = kms.deriver->DeriveBatch(users, 1000, kms.rng);
+      if (!sets[0].ok()) state.SkipWithError(sets[0].status().ToString().c_str());
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(batch));
+  state.SetLabel(kms.sakke->Name());
+}
+BENCHMARK(BM_KeySet)->Args({0, 1})->Args({0, 64})->Args({1, 1})->Args({1, 64})->Args({1, 256})
+    ->Unit(benchmark::kMicrosecond);
+
+}  // namespace
+}  // namespace mcx
+
+BENCHMARK_MAIN();

@@ -1,0 +1,104 @@
+// The fast SAKKE kernel: (a + z)^-1 mod q by blinded batch inversion, then fixed_base.h.
+#include <gmp.h>
+
+#include <vector>
+
+#include "engine/math/ct_audit.h"
+#include "engine/math/fixed_base.h"
+#include "engine/math/inverse.h"
+#include "engine/math/sakke_kernel.h"
+
+namespace mcx {
+namespace {
+
+// a mod q for a public identifier of any length (variable time is fine: a is public).
+Limbs1024 ReduceIdentifier(ByteView a) {
+  const Modulus1024& q = SakkeOrderModulus();
+  mpz_t az, qz;
+  mpz_inits(az, qz, nullptr);
+  mpz_import(az, a.size(), 1, 1, 0, 0, a.data());
+  mpz_import(qz, kLimbs1024, -1, sizeof(uint64_t), 0, 0, q.m.data());
+  mpz_mod(az, az, qz);
+  Limbs1024 r{};
+  mpz_export(r.data(), nullptr, -1, sizeof(uint64_t), 0, 0, az);
+  mpz_clears(az, qz, nullptr);
+  return r;
+}
+
+// z as limbs, checked to be below q. The check's outcome is declassified: z < q holds by the
+// kernel's contract, so the bit is public (a failure reveals only a caller bug).
+Result<Limbs1024> LoadSecretScalar(const SecretBytes& k) {
+  if (k.size() != sakke::kScalarBytes) return Status::InvalidArgument("a SAKKE scalar must be 128 octets");
+  Limbs1024 v = LimbsFromBytes<kLimbs1024>(k.view());
+  uint64_t in_range = LessThanMask(v, SakkeOrderModulus().m);
+  Declassify(&in_range, sizeof in_range);
+  if (in_range == 0) return Status::InvalidArgument("a SAKKE scalar is not below q");
+  return v;
+}
+
+class FastSakkeKernel final : public SakkeKernel {
+ public:
+  explicit FastSakkeKernel(const LaneField& field) : field_(field) {
+    name_ = std::string("fast (") + field.name + ")";
+  }
+  const char* Name() const override { return name_.c_str(); }
+
+  Status ReceiverSecretKey(ByteView a, const SecretBytes& z, SakkePoint& out) const override {
+    const ByteView ids[1] = {a};
+    return ReceiverSecretKeys(ids, z, std::span<SakkePoint>(&out, 1));
+  }
+
+  Status MultiplyGenerator(const SecretBytes& k, SakkePoint& out) const override {
+    Result<Limbs1024> kk = LoadSecretScalar(k);
+    if (!kk.ok()) return kk.status();
+    uint64_t zero = IsZeroMask(*kk);
+    Declassify(&zero, sizeof zero);  // k != 0 by contract; the bit is public
+    if (zero != 0) return Status::InvalidArgument("the SAKKE scalar is zero");
+    const Limbs1024 scalars[1] = {*kk};
+    Status st = MultiplyBaseBatch(field_, scalars, std::span<SakkePoint>(&out, 1));
+    SecureWipe(&*kk, sizeof(Limbs1024));
+    return st;
+  }
+
+  Status ReceiverSecretKeys(std::span<const ByteView> ids, const SecretBytes& z,
+                            std::span<SakkePoint> out) const override {
+    if (ids.size() != out.size()) return Status::Internal("ReceiverSecretKeys: ids and out differ in size");
+    Result<Limbs1024> zz = LoadSecretScalar(z);
+    if (!zz.ok()) return zz.status();
+    const Modulus1024& q = SakkeOrderModulus();
+    std::vector<Limbs1024> s(ids.size()), scratch(ids.size());
+    Status st;
+    for (size_t i = 0; i < ids.size() && st.ok(); ++i) {
+      AddMod(q, s[i], ReduceIdentifier(ids[i]), *zz);
+      // Declassified: whether a + z = 0 is the documented error outcome (probability ~2^-1020).
+      uint64_t zero = IsZeroMask(s[i]);
+      Declassify(&zero, sizeof zero);
+      if (zero != 0) {
+        st = Status::InvalidArgument(
+            "identifier #" + std::to_string(i) +
+            " cannot be keyed under this KMS's master secret (a + z = 0 mod q, a degenerate case of "
+            "negligible probability): rotate the SAKKE master secret");
+      }
+    }
+    if (st.ok()) st = BatchInverse(q, s, scratch);
+    if (st.ok()) st = MultiplyBaseBatch(field_, s, out);
+    SecureWipe(s.data(), s.size() * sizeof(Limbs1024));
+    SecureWipe(scratch.data(), scratch.size() * sizeof(Limbs1024));
+    SecureWipe(&*zz, sizeof(Limbs1024));
+    return st;
+  }
+
+ private:
+  const LaneField& field_;
+  std::string name_;
+};
+
+}  // namespace
+
+std::unique_ptr<SakkeKernel> NewFastSakkeKernel(MathPath path) {
+  return std::make_unique<FastSakkeKernel>(LaneFieldFor(path));
+}
+
+std::unique_ptr<SakkeKernel> NewBestSakkeKernel() { return NewFastSakkeKernel(BestMathPath()); }
+
+}  // namespace mcx

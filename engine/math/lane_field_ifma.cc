@@ -1,0 +1,299 @@
+// The AVX-512 IFMA LaneField: 8 lanes of 20 x 52-bit limbs, Montgomery with R = 2^1040.
+//
+// A vector is 20 limb-vectors of 8 lanes (word [j * 8 + lane] is limb j of lane); each lane is a
+// separate field element, so eight independent computations advance together. vpmadd52luq and
+// vpmadd52huq add the low and high 52 bits of a 52 x 52-bit product to 64-bit accumulators,
+// leaving 12 bits of headroom: a column collects at most 80 terms (< 2^59), so carries are
+// propagated once per multiplication, not per step.
+//
+// Bounds: every function returns limbs below 2^52 (top limb excepted) and values below 2p.
+// Montgomery multiplication of values below 2p gives a value below p + 4p^2/R < 2p, so no final
+// subtraction is needed; sub() adds 2p and subtracts 2p back under a lane mask.
+//
+// Only this file is compiled for AVX-512, function by function (target attribute); nothing here
+// runs unless IfmaLaneField() found the instructions at run time.
+#include "engine/math/lane_field.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "engine/math/inverse.h"
+
+#define MCX_IFMA __attribute__((target("avx512f,avx512ifma")))
+
+namespace mcx {
+namespace {
+
+constexpr int kN = 20;  // limbs of 52 bits
+constexpr int kLanes = 8;
+constexpr uint64_t kMask52 = (uint64_t{1} << 52) - 1;
+
+// Plain integers in radix 2^52 (one lane's worth).
+using Limbs52 = uint64_t[kN];
+
+void To52(const Limbs1024& a, uint64_t* out) {
+  for (int j = 0; j < kN; ++j) {
+    const int bit = 52 * j, limb = bit / 64, shift = bit % 64;
+    uint64_t v = a[limb] >> shift;
+    if (shift > 12 && limb + 1 < 16) v |= a[limb + 1] << (64 - shift);
+    out[j] = v & kMask52;
+  }
+}
+
+// From normalized limbs of a value below 2^1024.
+void From52(const uint64_t* in, Limbs1024& out) {
+  out.fill(0);
+  for (int j = 0; j < kN; ++j) {
+    const int bit = 52 * j, limb = bit / 64, shift = bit % 64;
+    out[limb] |= in[j] << shift;
+    if (shift > 12 && limb + 1 < 16) out[limb + 1] |= in[j] >> (64 - shift);
+  }
+}
+
+struct Constants {
+  Limbs52 p, p2, r2, r3;  // p, 2p, R^2 mod p, R^3 mod p (R = 2^1040), radix 2^52
+  uint64_t k0;            // -p^-1 mod 2^52
+};
+
+// Public constants, computed once at first use (a few thousand modular doublings).
+Constants MakeConstants() {
+  const Modulus1024& mod = SakkeFieldModulus();
+  Constants c{};
+  To52(mod.m, c.p);
+  // 2p exceeds 1024 bits; build it in radix 2^52 directly.
+  uint64_t carry = 0;
+  for (int j = 0; j < kN; ++j) {
+    const uint64_t v = (c.p[j] << 1) + carry;
+    c.p2[j] = v & kMask52;
+    carry = v >> 52;
+  }
+  Limbs1024 x{};
+  x[0] = 1;
+  for (int i = 0; i < 2080; ++i) AddMod(mod, x, x, x);  // 2^2080 = R^2 mod p
+  To52(x, c.r2);
+  for (int i = 0; i < 1040; ++i) AddMod(mod, x, x, x);  // 2^3120 = R^3 mod p
+  To52(x, c.r3);
+  uint64_t inv = 1;
+  for (int i = 0; i < 6; ++i) inv *= 2 - c.p[0] * inv;
+  c.k0 = (0 - inv) & kMask52;
+  return c;
+}
+
+const Constants& K() {
+  static const Constants c = MakeConstants();
+  return c;
+}
+
+MCX_IFMA inline __m512i Lo(__m512i acc, __m512i a, __m512i b) { return _mm512_madd52lo_epu64(acc, a, b); }
+MCX_IFMA inline __m512i Hi(__m512i acc, __m512i a, __m512i b) { return _mm512_madd52hi_epu64(acc, a, b); }
+MCX_IFMA inline __m512i Load(const uint64_t* p) { return _mm512_loadu_si512(p); }
+MCX_IFMA inline void Store(uint64_t* p, __m512i v) { _mm512_storeu_si512(p, v); }
+// The zero-masking forms with a full mask: GCC 12's plain forms start from an "undefined" vector
+// that trips -Wuninitialized.
+MCX_IFMA inline __m512i ShiftRight(__m512i v) { return _mm512_maskz_srli_epi64(0xff, v, 52); }
+MCX_IFMA inline __m512i ShiftRightSigned(__m512i v) { return _mm512_maskz_srai_epi64(0xff, v, 52); }
+
+// Operand scanning: for each limb b_i, acc += a*b_i, then acc += m*p with m chosen to clear the
+// lowest limb, then shift down by one limb.
+MCX_IFMA void Mul(uint64_t* r, const uint64_t* a, const uint64_t* b) {
+  const Constants& c = K();
+  const __m512i k0 = _mm512_set1_epi64(static_cast<int64_t>(c.k0));
+  const __m512i zero = _mm512_setzero_si512();
+  __m512i acc[kN + 1];
+  for (int j = 0; j <= kN; ++j) acc[j] = zero;
+#pragma GCC unroll 20
+  for (int i = 0; i < kN; ++i) {
+    const __m512i bi = Load(b + i * kLanes);
+#pragma GCC unroll 20
+    for (int j = 0; j < kN; ++j) {
+      const __m512i aj = Load(a + j * kLanes);
+      acc[j] = Lo(acc[j], aj, bi);
+      acc[j + 1] = Hi(acc[j + 1], aj, bi);
+    }
+    const __m512i m = Lo(zero, acc[0], k0);
+#pragma GCC unroll 20
+    for (int j = 0; j < kN; ++j) {
+      const __m512i pj = _mm512_set1_epi64(static_cast<int64_t>(c.p[j]));
+      acc[j] = Lo(acc[j], m, pj);
+      acc[j + 1] = Hi(acc[j + 1], m, pj);
+    }
+    acc[1] = _mm512_add_epi64(acc[1], ShiftRight(acc[0]));
+#pragma GCC unroll 20
+    for (int j = 0; j < kN; ++j) acc[j] = acc[j + 1];
+    acc[kN] = zero;
+  }
+  const __m512i mask = _mm512_set1_epi64(static_cast<int64_t>(kMask52));
+#pragma GCC unroll 20
+  for (int j = 0; j + 1 < kN; ++j) {
+    acc[j + 1] = _mm512_add_epi64(acc[j + 1], ShiftRight(acc[j]));
+    Store(r + j * kLanes, _mm512_and_si512(acc[j], mask));
+  }
+  Store(r + (kN - 1) * kLanes, acc[kN - 1]);
+}
+
+MCX_IFMA void Sqr(uint64_t* r, const uint64_t* a) { Mul(r, a, a); }
+
+// t (signed limbs) normalized by arithmetic carries; returns the (possibly negative) top limb.
+MCX_IFMA inline void Normalize(__m512i* t) {
+  const __m512i mask = _mm512_set1_epi64(static_cast<int64_t>(kMask52));
+#pragma GCC unroll 20
+  for (int j = 0; j + 1 < kN; ++j) {
+    t[j + 1] = _mm512_add_epi64(t[j + 1], ShiftRightSigned(t[j]));
+    t[j] = _mm512_and_si512(t[j], mask);
+  }
+}
+
+// r = t - c if that is not negative, else t; lane by lane, by mask. t, c normalized.
+MCX_IFMA inline void SubtractIfNotNegative(uint64_t* r, const __m512i* t, const uint64_t* c) {
+  __m512i u[kN];
+#pragma GCC unroll 20
+  for (int j = 0; j < kN; ++j) u[j] = _mm512_sub_epi64(t[j], _mm512_set1_epi64(static_cast<int64_t>(c[j])));
+  Normalize(u);
+  const __mmask8 negative = _mm512_cmplt_epi64_mask(u[kN - 1], _mm512_setzero_si512());
+#pragma GCC unroll 20
+  for (int j = 0; j < kN; ++j) Store(r + j * kLanes, _mm512_mask_blend_epi64(negative, u[j], t[j]));
+}
+
+MCX_IFMA void Sub(uint64_t* r, const uint64_t* a, const uint64_t* b) {
+  const Constants& c = K();
+  __m512i t[kN];
+#pragma GCC unroll 20
+  for (int j = 0; j < kN; ++j) {
+    t[j] = _mm512_add_epi64(_mm512_sub_epi64(Load(a + j * kLanes), Load(b + j * kLanes)),
+                            _mm512_set1_epi64(static_cast<int64_t>(c.p2[j])));
+  }
+  Normalize(t);  // a - b + 2p, in [0, 4p)
+  SubtractIfNotNegative(r, t, c.p2);
+}
+
+// out = lane `lane` of a, fully reduced (below p), as a plain integer of 16 limbs.
+MCX_IFMA void ExtractCanonical(Limbs1024& out, const uint64_t* a, int lane) {
+  __m512i t[kN];
+  for (int j = 0; j < kN; ++j) t[j] = Load(a + j * kLanes);
+  alignas(64) uint64_t reduced[kN * kLanes];
+  SubtractIfNotNegative(reduced, t, K().p);
+  uint64_t limbs[kN];
+  for (int j = 0; j < kN; ++j) limbs[j] = reduced[j * kLanes + lane];
+  From52(limbs, out);
+}
+
+MCX_IFMA void Broadcast(uint64_t* v, const uint64_t* limbs) {
+  for (int j = 0; j < kN; ++j) Store(v + j * kLanes, _mm512_set1_epi64(static_cast<int64_t>(limbs[j])));
+}
+
+MCX_IFMA void Permute(uint64_t* r, const uint64_t* a, int distance) {
+  const __m512i lanes = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
+  const __m512i idx = _mm512_xor_si512(lanes, _mm512_set1_epi64(distance));
+  for (int j = 0; j < kN; ++j) Store(r + j * kLanes, _mm512_maskz_permutexvar_epi64(0xff, idx, Load(a + j * kLanes)));
+}
+
+// Lane-wise inverses from one inversion: products over lane pairs, quads and all eight (each
+// lane ends up holding the product of its group), invert the total, then unwind:
+// 1/V_k = 1/V_{k+1} * (the partner group's product).
+MCX_IFMA Status Invert(uint64_t* r, const uint64_t* a) {
+  alignas(64) uint64_t v[4][kN * kLanes];
+  alignas(64) uint64_t perm[kN * kLanes];
+  std::memcpy(v[0], a, sizeof v[0]);
+  for (int k = 0; k < 3; ++k) {
+    Permute(perm, v[k], 1 << k);
+    Mul(v[k + 1], v[k], perm);
+  }
+  // v[3] holds xR for x the product of all lanes; its plain inverse 1/(xR) times R^3/R is (1/x)R.
+  Limbs1024 total, inv;
+  ExtractCanonical(total, v[3], 0);
+  MCX_RETURN_IF_ERROR(BlindedInverse(SakkeFieldModulus(), total, inv));
+  uint64_t limbs[kN];
+  To52(inv, limbs);
+  alignas(64) uint64_t acc[kN * kLanes];
+  alignas(64) uint64_t r3[kN * kLanes];
+  Broadcast(acc, limbs);
+  Broadcast(r3, K().r3);
+  Mul(acc, acc, r3);
+  for (int k = 2; k >= 0; --k) {
+    Permute(perm, v[k], 1 << k);
+    Mul(acc, acc, perm);
+  }
+  std::memcpy(r, acc, sizeof acc);
+  return Status::Ok();
+}
+
+// Table entries: x then y, one lane's 20 limbs each, Montgomery form, fully reduced.
+MCX_IFMA void EncodeEntry(uint64_t* entry, const Limbs1024& x, const Limbs1024& y) {
+  alignas(64) uint64_t v[kN * kLanes];
+  alignas(64) uint64_t r2[kN * kLanes];
+  Broadcast(r2, K().r2);
+  const Limbs1024* coords[2] = {&x, &y};
+  for (int k = 0; k < 2; ++k) {
+    uint64_t limbs[kN];
+    To52(*coords[k], limbs);
+    Broadcast(v, limbs);
+    Mul(v, v, r2);
+    Limbs1024 canonical;
+    ExtractCanonical(canonical, v, 0);
+    To52(canonical, entry + k * kN);
+  }
+}
+
+MCX_IFMA void Select(uint64_t* x, uint64_t* y, int lane, const uint64_t* entries, size_t count, uint32_t index) {
+  constexpr int kVecs = 2 * kN / kLanes;  // 5 vectors of 8 words per entry
+  __m512i acc[kVecs];
+  for (int v = 0; v < kVecs; ++v) acc[v] = _mm512_setzero_si512();
+  const __m512i want = _mm512_set1_epi64(index);
+  for (size_t e = 0; e < count; ++e) {
+    const __mmask8 hit = _mm512_cmpeq_epi64_mask(_mm512_set1_epi64(static_cast<int64_t>(e)), want);
+    const uint64_t* entry = entries + e * 2 * kN;
+    for (int v = 0; v < kVecs; ++v) acc[v] = _mm512_mask_mov_epi64(acc[v], hit, Load(entry + v * kLanes));
+  }
+  alignas(64) uint64_t point[2 * kN];
+  for (int v = 0; v < kVecs; ++v) Store(point + v * kLanes, acc[v]);
+  for (int j = 0; j < kN; ++j) {
+    x[j * kLanes + lane] = point[j];
+    y[j * kLanes + lane] = point[kN + j];
+  }
+}
+
+// y = p - y where negate is set; y is a table entry (below p), so p - y is in (0, p].
+MCX_IFMA void NegateLanes(uint64_t* y, const uint64_t* negate) {
+  const Constants& c = K();
+  const __mmask8 flip = _mm512_cmpneq_epi64_mask(Load(negate), _mm512_setzero_si512());
+  __m512i t[kN];
+  for (int j = 0; j < kN; ++j) t[j] = _mm512_sub_epi64(_mm512_set1_epi64(static_cast<int64_t>(c.p[j])), Load(y + j * kLanes));
+  Normalize(t);
+  for (int j = 0; j < kN; ++j) Store(y + j * kLanes, _mm512_mask_blend_epi64(flip, Load(y + j * kLanes), t[j]));
+}
+
+MCX_IFMA void ToPlain(Limbs1024& out, const uint64_t* a, int lane) {
+  alignas(64) uint64_t one[kN * kLanes] = {};
+  for (int l = 0; l < kLanes; ++l) one[l] = 1;
+  alignas(64) uint64_t v[kN * kLanes];
+  Mul(v, a, one);
+  ExtractCanonical(out, v, lane);
+}
+
+bool CpuHasIfma() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512ifma");
+}
+
+}  // namespace
+
+const LaneField* IfmaLaneField() {
+  static const LaneField field = {
+      "AVX-512 IFMA (8 lanes x 20 x 52-bit limbs)", kLanes, kN * kLanes, 2 * kN, 6,
+      Mul, Sqr, Sub, Invert, EncodeEntry, Select, NegateLanes, ToPlain,
+  };
+  static const bool available = CpuHasIfma();
+  return available ? &field : nullptr;
+}
+
+}  // namespace mcx
+
+#else  // not x86-64 with GCC or Clang
+
+namespace mcx {
+const LaneField* IfmaLaneField() { return nullptr; }
+}  // namespace mcx
+
+#endif
