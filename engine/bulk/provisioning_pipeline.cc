@@ -91,29 +91,38 @@ Result<ProvisionSummary> ProvisioningPipeline::Run(IdentityReader& reader, const
                 [&](std::shared_ptr<WorkBatch> batch) {
                   if (!batch || stop.load()) return batch;
                   batch->sealed.reserve(batch->identities.size() * plan.periods.size());
-                  size_t index = 0;
-                  for (const Identity& who : batch->identities) {
-                    for (uint64_t period : plan.periods) {
-                      const size_t this_pair = index++;
-                      Result<bool> have = store_.Contains(who.uri, period);
+                  std::vector<std::string> missing;
+                  std::vector<size_t> missing_pair;  // index into (identity x period) pairs
+                  for (size_t p = 0; p < plan.periods.size(); ++p) {
+                    const uint64_t period = plan.periods[p];
+                    missing.clear();
+                    missing_pair.clear();
+                    for (size_t i = 0; i < batch->identities.size(); ++i) {
+                      Result<bool> have = store_.Contains(batch->identities[i].uri, period);
                       if (!have.ok()) {
                         fail(have.status().Annotate("checking the store"));
                         return batch;
                       }
                       if (*have) {
                         ++batch->present;
-                        continue;
+                      } else {
+                        missing.push_back(batch->identities[i].uri);
+                        missing_pair.push_back(i * plan.periods.size() + p);
                       }
-                      Result<KeySet> ks = deriver_.Derive(who.uri, period, rng_);
-                      if (!ks.ok()) {
-                        if (ks.status().code() == Status::Code::kInvalidArgument) {
-                          batch->failures.emplace_back(this_pair, ks.status().message());
+                    }
+                    // One batched derivation per period: the fast kernels share their
+                    // inversions across the batch.
+                    std::vector<Result<KeySet>> sets = deriver_.DeriveBatch(missing, period, rng_);
+                    for (size_t k = 0; k < sets.size(); ++k) {
+                      if (!sets[k].ok()) {
+                        if (sets[k].status().code() == Status::Code::kInvalidArgument) {
+                          batch->failures.emplace_back(missing_pair[k], sets[k].status().message());
                           continue;
                         }
-                        fail(ks.status());
+                        fail(sets[k].status());
                         return batch;
                       }
-                      Result<SealedKeySet> sealed = cipher_.Seal(*ks);
+                      Result<SealedKeySet> sealed = cipher_.Seal(*sets[k]);
                       if (!sealed.ok()) {
                         fail(sealed.status());
                         return batch;

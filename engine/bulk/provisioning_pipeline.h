@@ -23,7 +23,7 @@ namespace mcx {
 struct ProvisionPlan {
   std::vector<uint64_t> periods;   // KeyPeriodNo values to issue for every identity
   int threads = 0;                 // derivation threads; 0 means one per core
-  size_t identities_per_batch = 16;
+  size_t identities_per_batch = 64;  // the fast kernels batch their inversions this wide
   size_t records_per_commit = 2048;
 };
 

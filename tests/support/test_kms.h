@@ -1,4 +1,5 @@
-// A KMS held in memory for tests: community parameters, fresh master secrets, generic kernels.
+// A KMS held in memory for tests: community parameters, fresh master secrets, and the kernels the
+// engine uses in production (the fastest this CPU has).
 #pragma once
 
 #include <memory>
@@ -8,8 +9,8 @@
 namespace mcx::testing {
 
 struct TestKms {
-  std::unique_ptr<SakkeKernel> sakke = NewGenericSakkeKernel();
-  std::unique_ptr<EccsiKernel> eccsi = NewGenericEccsiKernel();
+  std::unique_ptr<SakkeKernel> sakke = NewBestSakkeKernel();
+  std::unique_ptr<EccsiKernel> eccsi = NewFastEccsiKernel();
   CommunityParameters params = *CommunityParameters::Make("kms.example.org", 2592000, 0);
   MasterSecrets secrets;
   KmsPublicKeys pub;
