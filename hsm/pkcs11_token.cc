@@ -27,14 +27,15 @@ Pkcs11Token::~Pkcs11Token() {
 }
 
 Result<Pkcs11Token::Lease> Pkcs11Token::Acquire() {
+  std::optional<Pkcs11Session> pooled;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!free_.empty()) {
-      Pkcs11Session s = std::move(free_.back());
+      pooled.emplace(std::move(free_.back()));
       free_.pop_back();
-      return Lease(this, std::move(s));
     }
   }
+  if (pooled.has_value()) return Lease(this, std::move(*pooled));
   Result<Pkcs11Session> s = Pkcs11Session::Open(module_, slot_, label_, /*read_write=*/true);
   if (!s.ok()) return s.status();
   return Lease(this, std::move(s).value());

@@ -30,7 +30,7 @@ class Pkcs11Token {
   class Lease {
    public:
     Lease(Pkcs11Token* token, Pkcs11Session session) : token_(token), session_(std::move(session)) {}
-    Lease(Lease&& o) noexcept = default;
+    Lease(Lease&& o) noexcept : token_(o.token_), session_(std::move(o.session_)) { o.session_.reset(); }
     Lease& operator=(Lease&&) = delete;
     ~Lease();
     Pkcs11Session* operator->() { return &*session_; }

@@ -26,9 +26,9 @@ Result<std::vector<TokenRequirement>> CheckTokenRequirements(const Pkcs11Module&
   MCX_RETURN_IF_ERROR(Pkcs11Error(module.fn()->C_GetTokenInfo(slot, &ti),
                                   "reading the token information of slot " + std::to_string(slot)));
   std::vector<TokenRequirement> r;
-  r.push_back({"CKM_AES_KEY_GEN", "generate the AES-256 key-encryption key (CKF_GENERATE, 32-octet keys)",
+  r.push_back({"CKM_AES_KEY_GEN", "the AES-256 key-encryption key (CKF_GENERATE, 32-octet keys)",
                HasMechanism(module, slot, CKM_AES_KEY_GEN, CKF_GENERATE, 32)});
-  r.push_back({"CKM_AES_GCM", "seal and unseal the master secrets (CKF_ENCRYPT, CKF_DECRYPT)",
+  r.push_back({"CKM_AES_GCM", "sealing and unsealing the master secrets (CKF_ENCRYPT, CKF_DECRYPT)",
                HasMechanism(module, slot, CKM_AES_GCM, CKF_ENCRYPT | CKF_DECRYPT, 0)});
   r.push_back({"random generator", "master secrets, IVs and ECCSI's v (CKF_RNG, C_GenerateRandom)",
                (ti.flags & CKF_RNG) != 0});
@@ -40,7 +40,7 @@ Status RequireTokenRequirements(const Pkcs11Module& module, CK_SLOT_ID slot, con
   if (!reqs.ok()) return reqs.status();
   std::string missing;
   for (const TokenRequirement& r : *reqs) {
-    if (!r.met) missing += (missing.empty() ? "" : "; ") + r.name + " (to " + r.needed + ")";
+    if (!r.met) missing += (missing.empty() ? "" : "; ") + r.name + " (for " + r.needed + ")";
   }
   if (missing.empty()) return Status::Ok();
   return Status::InvalidArgument("token '" + label + "' lacks what mcx-kms needs: " + missing +

@@ -15,7 +15,7 @@ namespace mcx::hsm {
 
 struct TokenRequirement {
   std::string name;    // "CKM_AES_GCM"
-  std::string needed;  // what for, and which flags
+  std::string needed;  // what it is for, and which flags
   bool met = false;
 };
 
