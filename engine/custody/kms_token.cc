@@ -28,7 +28,7 @@ Result<KmsToken> OpenKmsToken(const KmsConfig& config, const SecretBytes* pin) {
   Result<std::unique_ptr<hsm::Pkcs11Token>> token = hsm::Pkcs11Token::Open(t.module, config.token_label, pin);
   if (!token.ok()) {
     if (token.status().code() == Status::Code::kPermissionDenied && config.pin.kind != hsm::PinSource::Kind::kNone) {
-      return token.status().Annotate("with the PIN from " + config.pin.Describe());
+      return token.status().Annotate("using the PIN from " + config.pin.Describe());
     }
     return token.status();
   }
