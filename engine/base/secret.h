@@ -1,14 +1,15 @@
 // SecretBytes: a fixed-capacity buffer for secret material (master secrets, scalars).
 //
 // It is wiped when destroyed or moved from, never printed, and compared only in constant time.
-// Where the memory itself must be guarded (mlock, excluded from core dumps), the HSM layer
-// allocates it from its guarded arena; this type only guarantees the wiping.
+// A SecretBytes allocated while a GuardedSecretScope is active on the thread (see
+// guarded_memory.h), or copied from a guarded one, lives in guarded memory: locked in RAM and
+// excluded from core dumps. Others live on the ordinary heap, which keeps the hot path (one
+// SecretBytes per RSK and SSK) free of system calls.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <span>
-#include <vector>
 
 namespace mcx {
 
@@ -18,30 +19,29 @@ void SecureWipe(void* p, size_t n);
 class SecretBytes {
  public:
   SecretBytes() = default;
-  explicit SecretBytes(size_t n) : data_(n, 0) {}
-  explicit SecretBytes(std::span<const uint8_t> b) : data_(b.begin(), b.end()) {}
-  SecretBytes(const SecretBytes& o) = default;
-  SecretBytes& operator=(const SecretBytes& o) {
-    if (this != &o) { Wipe(); data_ = o.data_; }
-    return *this;
-  }
-  SecretBytes(SecretBytes&& o) noexcept : data_(std::move(o.data_)) { o.data_.clear(); }
-  SecretBytes& operator=(SecretBytes&& o) noexcept {
-    if (this != &o) { Wipe(); data_ = std::move(o.data_); o.data_.clear(); }
-    return *this;
-  }
-  ~SecretBytes() { Wipe(); }
+  explicit SecretBytes(size_t n);                      // n zero octets
+  explicit SecretBytes(std::span<const uint8_t> b);   // a copy of b
+  SecretBytes(const SecretBytes& o);
+  SecretBytes& operator=(const SecretBytes& o);
+  SecretBytes(SecretBytes&& o) noexcept;
+  SecretBytes& operator=(SecretBytes&& o) noexcept;
+  ~SecretBytes() { Release(); }
 
-  uint8_t* data() { return data_.data(); }
-  const uint8_t* data() const { return data_.data(); }
-  size_t size() const { return data_.size(); }
-  bool empty() const { return data_.empty(); }
-  std::span<const uint8_t> view() const { return {data_.data(), data_.size()}; }
-  std::span<uint8_t> span() { return {data_.data(), data_.size()}; }
+  uint8_t* data() { return data_; }
+  const uint8_t* data() const { return data_; }
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  std::span<const uint8_t> view() const { return {data_, size_}; }
+  std::span<uint8_t> span() { return {data_, size_}; }
+  // Whether the octets live in guarded memory.
+  bool guarded() const { return guarded_; }
 
  private:
-  void Wipe() { if (!data_.empty()) SecureWipe(data_.data(), data_.size()); }
-  std::vector<uint8_t> data_;
+  void Allocate(size_t n, bool guarded);
+  void Release();
+  uint8_t* data_ = nullptr;
+  size_t size_ = 0;
+  bool guarded_ = false;
 };
 
 // Constant-time equality of two equal-length buffers.

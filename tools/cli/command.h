@@ -14,6 +14,8 @@ struct CommandResult {
 };
 
 void RegisterDemoCommand(CLI::App& app, CommandResult& result);
+void RegisterHsmCommand(CLI::App& app, CommandResult& result);
+void RegisterInitCommand(CLI::App& app, CommandResult& result);
 void RegisterVerifyCommand(CLI::App& app, CommandResult& result);
 
 }  // namespace mcx::cli

@@ -1,5 +1,7 @@
-// `mcx-kms demo`: create a throw-away KMS in memory, issue key sets for a sample population for
-// the current key period, check every one as a device would, and report the issue rate.
+// `mcx-kms demo`: issue key sets for a sample population for the current key period, check every
+// one as a device would, and report the issue rate. In a directory that holds a KMS (or with
+// --data-dir) it uses that KMS's custody: master secrets unsealed by its HSM, randomness from the
+// HSM. Elsewhere it creates a throw-away KMS in memory with OpenSSL's generator.
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -11,9 +13,12 @@
 #include <tbb/global_control.h>
 #include <tbb/parallel_for.h>
 
+#include "engine/custody/key_set_source.h"
+#include "engine/custody/kms_custody.h"
 #include "engine/keys/client_check.h"
-#include "engine/keys/key_set_deriver.h"
+#include "engine/keys/key_set_source.h"
 #include "tools/cli/command.h"
+#include "tools/cli/kms_options.h"
 
 namespace mcx::cli {
 namespace {
@@ -23,6 +28,18 @@ struct DemoOptions {
   std::string kms_uri = "kms.example.org";
   std::string domain = "example.org";
   int threads = 0;  // 0: every core
+  bool kms_uri_given = false;
+  KmsLocation loc;
+};
+
+// Where the demo's key sets come from: a KMS's custody, or a throw-away KMS in memory.
+struct DemoKms {
+  std::unique_ptr<KmsCustody> custody;           // with a KMS
+  OpenSslRandom os_rng;                          // throw-away
+  std::optional<MasterSecrets> secrets;          // throw-away
+  std::unique_ptr<KeySetSource> source;
+  CommunityParameters params;
+  KmsPublicKeys pub;
 };
 
 std::string SampleUser(const std::string& domain, int i) {
@@ -36,16 +53,36 @@ Status RunDemo(const DemoOptions& opt) {
   const int threads = opt.threads > 0 ? opt.threads : static_cast<int>(std::thread::hardware_concurrency());
   tbb::global_control limit(tbb::global_control::max_allowed_parallelism, static_cast<size_t>(threads));
 
-  Result<CommunityParameters> params = CommunityParameters::Make(opt.kms_uri, kDefaultUserKeyPeriod, 0);
-  if (!params.ok()) return params.status();
-  OpenSslRandom rng;
   auto sakke = NewBestSakkeKernel();
   auto eccsi = NewFastEccsiKernel();
-  Result<MasterSecrets> secrets = GenerateMasterSecrets(rng);
-  if (!secrets.ok()) return secrets.status();
-  Result<KmsPublicKeys> pub = DerivePublicKeys(*secrets, *sakke, *eccsi);
-  if (!pub.ok()) return pub.status();
-  KeySetDeriver deriver(*params, *secrets, *pub, *sakke, *eccsi);
+  DemoKms kms;
+  if (opt.loc.data_dir_given() || HasKmsConfig(opt.loc.DataDir())) {
+    Result<KmsConfig> config = LoadKmsConfig(opt.loc);
+    if (!config.ok()) return config.status();
+    if (opt.kms_uri_given && opt.kms_uri != config->params.kms_uri) {
+      return Status::InvalidArgument("--kms-uri " + opt.kms_uri + " differs from this KMS's URI " +
+                                     config->params.kms_uri + "; drop --kms-uri to use the KMS in " +
+                                     config->data_dir.string());
+    }
+    Result<std::unique_ptr<KmsCustody>> custody = KmsCustody::Open(*config);
+    if (!custody.ok()) return custody.status();
+    kms.custody = std::move(custody).value();
+    kms.source = NewCustodyKeySetSource(*kms.custody, *sakke, *eccsi);
+    kms.params = kms.custody->params();
+    kms.pub = kms.custody->public_keys();
+  } else {
+    Result<CommunityParameters> params = CommunityParameters::Make(opt.kms_uri, kDefaultUserKeyPeriod, 0);
+    if (!params.ok()) return params.status();
+    Result<MasterSecrets> secrets = GenerateMasterSecrets(kms.os_rng);
+    if (!secrets.ok()) return secrets.status();
+    kms.secrets.emplace(std::move(secrets).value());
+    Result<KmsPublicKeys> pub = DerivePublicKeys(*kms.secrets, *sakke, *eccsi);
+    if (!pub.ok()) return pub.status();
+    kms.params = *params;
+    kms.pub = *pub;
+    kms.source = std::make_unique<HostKeySetSource>(kms.params, *kms.secrets, kms.pub, *sakke, *eccsi, kms.os_rng);
+  }
+  const CommunityParameters* params = &kms.params;
 
   Result<KeyPeriod> period = KeyPeriod::Containing(*params, NtpNow());
   if (!period.ok()) return period.status();
@@ -53,6 +90,13 @@ Status RunDemo(const DemoOptions& opt) {
               kSakkeParameterSet, static_cast<unsigned long long>(params->user_key_period));
   std::printf("key period %llu: %s .. %s\n", static_cast<unsigned long long>(period->number),
               FormatUtc(period->valid_from).c_str(), FormatUtc(period->valid_to).c_str());
+  if (kms.custody) {
+    std::printf("custody: KMS %s in %s, token '%s'; master secrets unsealed by the HSM, randomness from the HSM\n",
+                kms.custody->config().kms_id.c_str(), kms.custody->config().data_dir.string().c_str(),
+                kms.custody->config().token_label.c_str());
+  } else {
+    std::printf("custody: none (a throw-away KMS in memory; run `mcx-kms init --demo` for one kept by an HSM)\n");
+  }
   std::printf("issuing key sets for %d users on %d threads (arithmetic: %s)\n", opt.users, threads, sakke->Name());
   std::fflush(stdout);
 
@@ -66,7 +110,7 @@ Status RunDemo(const DemoOptions& opt) {
     const int first = b * kBatch, last = std::min(opt.users, first + kBatch);
     std::vector<std::string> uris;
     for (int i = first; i < last; ++i) uris.push_back(SampleUser(opt.domain, i + 1));
-    std::vector<Result<KeySet>> batch = deriver.DeriveBatch(uris, period->number, rng);
+    std::vector<Result<KeySet>> batch = kms.source->DeriveBatch(uris, period->number);
     for (int i = first; i < last; ++i) {
       Result<KeySet>& ks = batch[static_cast<size_t>(i - first)];
       if (ks.ok()) {
@@ -86,7 +130,7 @@ Status RunDemo(const DemoOptions& opt) {
   std::atomic<int> valid{0};
   t0 = std::chrono::steady_clock::now();
   tbb::parallel_for(0, opt.users, [&](int i) {
-    Status st = CheckKeySet(*pub, *sets[static_cast<size_t>(i)]);
+    Status st = CheckKeySet(kms.pub, *sets[static_cast<size_t>(i)]);
     if (st.ok()) {
       valid.fetch_add(1);
     } else {
@@ -107,10 +151,15 @@ void RegisterDemoCommand(CLI::App& app, CommandResult& result) {
   auto opt = std::make_shared<DemoOptions>();
   CLI::App* cmd = app.add_subcommand(
       "demo",
-      "Create a throw-away KMS in memory, issue key sets for a sample population for the current key "
-      "period, check each one as a device would, and print the issue rate.");
+      "Issue key sets for a sample population for the current key period, check each one as a device would, "
+      "and print the issue rate. Uses the KMS in the data directory (its HSM custody) when there is one, "
+      "otherwise a throw-away KMS in memory.");
   cmd->add_option("--users", opt->users, "how many sample users (sip:userNNNNN@DOMAIN)")->capture_default_str();
-  cmd->add_option("--kms-uri", opt->kms_uri, "the KMS URI that goes into every UID")->capture_default_str();
+  cmd->add_option("--kms-uri", opt->kms_uri, "the KMS URI of the throw-away KMS")
+      ->capture_default_str()
+      ->each([opt](const std::string&) { opt->kms_uri_given = true; });
+  AddDataDirOption(cmd, opt->loc);
+  AddHsmOptions(cmd, opt->loc);
   cmd->add_option("--domain", opt->domain, "the domain of the sample users")->capture_default_str();
   cmd->add_option("--threads", opt->threads, "worker threads (0: one per core)")->capture_default_str();
   cmd->callback([opt, &result] { result.status = RunDemo(*opt); });

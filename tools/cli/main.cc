@@ -12,6 +12,8 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "mcx-kms 0.1.0");
   mcx::cli::CommandResult result;
   mcx::cli::RegisterDemoCommand(app, result);
+  mcx::cli::RegisterHsmCommand(app, result);
+  mcx::cli::RegisterInitCommand(app, result);
   mcx::cli::RegisterVerifyCommand(app, result);
   CLI11_PARSE(app, argc, argv);
   if (!result.status.ok()) {

@@ -1,0 +1,44 @@
+// FileStaging: several new files that replace their namesakes in a directory all together.
+//
+// Files are written into a hidden staging directory inside the target (same file system), each
+// fsync'd; Commit() renames them into place in the order they were added (so the file that marks
+// a complete state goes last) and fsyncs the directory. Until Commit(), the target is untouched;
+// the destructor removes whatever was not committed, so a failed operation leaves no trace.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "engine/base/bytes.h"
+#include "engine/base/status.h"
+
+namespace mcx {
+
+class FileStaging {
+ public:
+  // Creates `dir` if needed (and removes it again if nothing is committed).
+  static Result<FileStaging> Begin(const std::filesystem::path& dir);
+  FileStaging(FileStaging&& o) noexcept;
+  FileStaging& operator=(FileStaging&&) = delete;
+  ~FileStaging();
+
+  // Stages `name` (a plain file name) with these contents and permission bits.
+  Status Add(const std::string& name, ByteView contents, unsigned mode = 0644);
+  // Where a staged file lives until Commit(), for files a library must read first.
+  std::filesystem::path StagedPath(const std::string& name) const { return staging_ / name; }
+  Status Commit();
+
+ private:
+  FileStaging(std::filesystem::path dir, std::filesystem::path staging, bool created_dir)
+      : dir_(std::move(dir)), staging_(std::move(staging)), created_dir_(created_dir) {}
+  std::filesystem::path dir_, staging_;
+  bool created_dir_ = false;
+  bool committed_ = false;
+  std::vector<std::string> names_;
+};
+
+// Reads a whole file; NotFound names it.
+Result<Bytes> ReadWholeFile(const std::filesystem::path& file);
+
+}  // namespace mcx

@@ -1,0 +1,52 @@
+// KeySetSource: the one seam through which the KMS obtains key sets.
+//
+// A key set is a function of (master secrets, UID, fresh randomness). Today the host computes it:
+// HostKeySetSource runs the engine's KeySetDeriver on master secrets held in this process
+// (unsealed by the HSM into guarded memory, see engine/custody), drawing ECCSI's v from a
+// RandomSource (the HSM's generator in production). An HSM whose vendor firmware can compute RSKs
+// and SSKs itself would implement this interface by calling a vendor-defined mechanism on a
+// master-secret object that never leaves the token; bulk provisioning and the HTTP interface,
+// which only see this interface, would not change. See docs/hsm.md, "The derivation seam".
+#pragma once
+
+#include <span>
+#include <string>
+#include <vector>
+
+#include "engine/keys/key_set_deriver.h"
+
+namespace mcx {
+
+class KeySetSource {
+ public:
+  virtual ~KeySetSource() = default;
+  virtual const KmsPublicKeys& public_keys() const = 0;
+  // Thread-safe.
+  virtual Result<KeySet> Derive(const std::string& user_uri, uint64_t key_period_no) = 0;
+  // One result per URI, each as Derive would give it; sources that can share work across a
+  // batch (the fast kernels share their inversions) do so.
+  virtual std::vector<Result<KeySet>> DeriveBatch(std::span<const std::string> user_uris, uint64_t key_period_no) = 0;
+};
+
+class HostKeySetSource final : public KeySetSource {
+ public:
+  // `secrets`, the kernels and `rng` must outlive this.
+  HostKeySetSource(const CommunityParameters& params, const MasterSecrets& secrets, const KmsPublicKeys& pub,
+                   const SakkeKernel& sakke, const EccsiKernel& eccsi, RandomSource& rng)
+      : deriver_(params, secrets, pub, sakke, eccsi), rng_(rng) {}
+
+  const KeySetDeriver& deriver() const { return deriver_; }
+  const KmsPublicKeys& public_keys() const override { return deriver_.public_keys(); }
+  Result<KeySet> Derive(const std::string& user_uri, uint64_t key_period_no) override {
+    return deriver_.Derive(user_uri, key_period_no, rng_);
+  }
+  std::vector<Result<KeySet>> DeriveBatch(std::span<const std::string> user_uris, uint64_t key_period_no) override {
+    return deriver_.DeriveBatch(user_uris, key_period_no, rng_);
+  }
+
+ private:
+  KeySetDeriver deriver_;
+  RandomSource& rng_;
+};
+
+}  // namespace mcx

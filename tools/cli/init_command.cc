@@ -1,0 +1,83 @@
+// `mcx-kms init`: create a KMS whose master secrets are born in, and sealed by, a PKCS#11 HSM.
+#include <cstdio>
+
+#include "engine/base/sha256.h"
+#include "engine/custody/kms_init.h"
+#include "tools/cli/command.h"
+#include "tools/cli/kms_options.h"
+
+namespace mcx::cli {
+namespace {
+
+struct InitFlags {
+  KmsLocation loc;
+  std::string kms_uri;
+  int64_t user_key_period = kDefaultUserKeyPeriod;
+  int64_t user_key_offset = 0;
+  bool force = false;
+  bool demo = false;
+};
+
+std::string Fingerprint(ByteView public_key) {
+  Sha256Digest d = Sha256({public_key});
+  return ToHex(ByteView(d).first(16));
+}
+
+Status RunInit(const InitFlags& f) {
+  InitOptions o;
+  o.data_dir = f.loc.DataDir();
+  o.module_path = f.loc.module;
+  o.token_label = f.loc.token_label;
+  if (!f.loc.pin_env.empty()) o.pin = hsm::PinSource::Environment(f.loc.pin_env);
+  if (!f.loc.pin_file.empty()) o.pin = hsm::PinSource::File(f.loc.pin_file);
+  o.kms_uri = f.kms_uri;
+  o.user_key_period = f.user_key_period;
+  o.user_key_offset = f.user_key_offset;
+  o.force = f.force;
+  o.demo = f.demo;
+  if (o.demo && o.pin.kind != hsm::PinSource::Kind::kNone) {
+    return Status::InvalidArgument("--demo makes its own token and PIN; drop --pin-env/--pin-file");
+  }
+  Result<InitResult> r = InitKms(o);
+  if (!r.ok()) return r.status().Annotate("mcx-kms init");
+  const KmsConfig& c = r->config;
+  std::printf("created KMS %s (id %s) in %s\n", c.params.kms_uri.c_str(), c.kms_id.c_str(), c.data_dir.string().c_str());
+  std::printf("  UserKeyPeriod %llu s, UserKeyOffset %llu s, SAKKE parameter set %d, ECCSI P-256\n",
+              static_cast<unsigned long long>(c.params.user_key_period),
+              static_cast<unsigned long long>(c.params.user_key_offset), kSakkeParameterSet);
+  std::printf("  token '%s' through %s%s\n", c.token_label.c_str(), c.module_path.string().c_str(),
+              f.demo ? " (a SoftHSM2 demo token in the data directory)" : "");
+  std::printf("  key-encryption key '%s' (AES-256, sensitive, non-extractable) created in the token\n",
+              c.kek_label().c_str());
+  std::printf("  master secrets drawn from the token's generator and sealed (AES-256-GCM in the token)\n");
+  std::printf("  Z fingerprint %s, KPAK fingerprint %s (SHA-256, first 16 octets)\n",
+              Fingerprint(r->public_keys.z_pub).c_str(), Fingerprint(r->public_keys.kpak).c_str());
+  std::printf("  PIN source: %s\n", c.pin.Describe().c_str());
+  if (!r->replaced_kek_label.empty()) {
+    std::printf("note: the replaced KMS's key-encryption key '%s' is still on its token; once no backup needs it,\n"
+                "      remove it, e.g. pkcs11-tool --module MODULE --login --delete-object --type secrkey --label %s\n",
+                r->replaced_kek_label.c_str(), r->replaced_kek_label.c_str());
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+void RegisterInitCommand(CLI::App& app, CommandResult& result) {
+  auto f = std::make_shared<InitFlags>();
+  CLI::App* cmd = app.add_subcommand(
+      "init",
+      "Create a KMS: a key-encryption key in the HSM token, master secrets from the token's generator sealed "
+      "under it, the KMS certificate and mcx-kms.toml in the data directory. `init --demo` sets up a "
+      "complete KMS on a SoftHSM2 token created in the data directory.");
+  AddDataDirOption(cmd, f->loc);
+  AddHsmOptions(cmd, f->loc);
+  cmd->add_option("--kms-uri", f->kms_uri, "the KMS URI that goes into every UID (demo: kms.example.org)");
+  cmd->add_option("--user-key-period", f->user_key_period, "UserKeyPeriod in seconds")->capture_default_str();
+  cmd->add_option("--user-key-offset", f->user_key_offset, "UserKeyOffset in seconds")->capture_default_str();
+  cmd->add_flag("--force", f->force, "replace a KMS that already exists in the data directory (its secrets are lost)");
+  cmd->add_flag("--demo", f->demo, "create a SoftHSM2 token with a generated PIN in the data directory and use it");
+  cmd->callback([f, &result] { result.status = RunInit(*f); });
+}
+
+}  // namespace mcx::cli

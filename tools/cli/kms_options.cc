@@ -1,0 +1,28 @@
+#include "tools/cli/kms_options.h"
+
+namespace mcx::cli {
+
+void AddDataDirOption(CLI::App* cmd, KmsLocation& loc) {
+  cmd->add_option("--data-dir", loc.data_dir,
+                  "the KMS data directory (default: $MCX_KMS_DATA_DIR, else ./mcx-kms-data)");
+}
+
+void AddHsmOptions(CLI::App* cmd, KmsLocation& loc) {
+  cmd->add_option("--module", loc.module, "path of the HSM's PKCS#11 library (e.g. /usr/lib/softhsm/libsofthsm2.so)");
+  cmd->add_option("--token-label", loc.token_label, "label of the token that holds the KMS's key-encryption key");
+  auto* env = cmd->add_option("--pin-env", loc.pin_env, "read the token's user PIN from this environment variable");
+  auto* file = cmd->add_option("--pin-file", loc.pin_file, "read the token's user PIN from this file (mode 0600)");
+  env->excludes(file);
+}
+
+Result<KmsConfig> LoadKmsConfig(const KmsLocation& loc) {
+  Result<KmsConfig> config = mcx::LoadKmsConfig(loc.DataDir());
+  if (!config.ok()) return config;
+  if (!loc.module.empty()) config->module_path = loc.module;
+  if (!loc.token_label.empty()) config->token_label = loc.token_label;
+  if (!loc.pin_env.empty()) config->pin = hsm::PinSource::Environment(loc.pin_env);
+  if (!loc.pin_file.empty()) config->pin = hsm::PinSource::File(std::filesystem::absolute(loc.pin_file).string());
+  return config;
+}
+
+}  // namespace mcx::cli
