@@ -22,9 +22,8 @@ struct WorkBatch {
 
 }  // namespace
 
-ProvisioningPipeline::ProvisioningPipeline(const KeySetDeriver& deriver, RandomSource& rng, const KeySetCipher& cipher,
-                                           KeyStore& store)
-    : deriver_(deriver), rng_(rng), cipher_(cipher), store_(store) {}
+ProvisioningPipeline::ProvisioningPipeline(KeySetSource& source, const KeySetCipher& cipher, KeyStore& store)
+    : source_(source), cipher_(cipher), store_(store) {}
 
 Result<ProvisionSummary> ProvisioningPipeline::Run(IdentityReader& reader, const ProvisionPlan& plan,
                                                    ProvisionProgress& progress, const FailedPairSink& failed_sink) {
@@ -112,7 +111,7 @@ Result<ProvisionSummary> ProvisioningPipeline::Run(IdentityReader& reader, const
                     }
                     // One batched derivation per period: the fast kernels share their
                     // inversions across the batch.
-                    std::vector<Result<KeySet>> sets = deriver_.DeriveBatch(missing, period, rng_);
+                    std::vector<Result<KeySet>> sets = source_.DeriveBatch(missing, period);
                     for (size_t k = 0; k < sets.size(); ++k) {
                       if (!sets[k].ok()) {
                         if (sets[k].status().code() == Status::Code::kInvalidArgument) {

@@ -13,9 +13,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "engine/base/random_source.h"
 #include "engine/bulk/identity_reader.h"
-#include "engine/keys/key_set_deriver.h"
+#include "engine/keys/key_set_source.h"
 #include "engine/store/key_store.h"
 
 namespace mcx {
@@ -46,15 +45,14 @@ using FailedPairSink = std::function<void(const Identity& who, uint64_t period, 
 
 class ProvisioningPipeline {
  public:
-  // All references must outlive Run(). `rng` supplies ECCSI's v and must be thread-safe.
-  ProvisioningPipeline(const KeySetDeriver& deriver, RandomSource& rng, const KeySetCipher& cipher, KeyStore& store);
+  // All references must outlive Run().
+  ProvisioningPipeline(KeySetSource& source, const KeySetCipher& cipher, KeyStore& store);
 
   Result<ProvisionSummary> Run(IdentityReader& reader, const ProvisionPlan& plan, ProvisionProgress& progress,
                                const FailedPairSink& failed_sink = nullptr);
 
  private:
-  const KeySetDeriver& deriver_;
-  RandomSource& rng_;
+  KeySetSource& source_;
   const KeySetCipher& cipher_;
   KeyStore& store_;
 };

@@ -9,9 +9,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr char kCertificateFile[] = "kms-certificate.toml";
-constexpr char kSealedZFile[] = "sakke-master-secret.sealed";
-constexpr char kSealedKsakFile[] = "eccsi-ksak.sealed";
 
 template <size_t N>
 bool HexToArray(const std::optional<std::string>& hex, std::array<uint8_t, N>& out) {
@@ -31,15 +28,21 @@ Result<KmsCertificateRecord> KmsStateFiles::ReadCertificate() const {
     return Status::NotFound("the KMS certificate '" + file.string() +
                             "' is missing; restore the data directory from backup");
   }
+  Result<Bytes> text = ReadWholeFile(file);
+  if (!text.ok()) return text.status();
+  return ParseCertificate(std::string(text->begin(), text->end()), file.string());
+}
+
+Result<KmsCertificateRecord> ParseCertificate(const std::string& text, const std::string& origin) {
   toml::table t;
   try {
-    t = toml::parse_file(file.string());
+    t = toml::parse(text, origin);
   } catch (const toml::parse_error& e) {
-    return Status::DataLoss("the KMS certificate '" + file.string() + "' is not valid TOML (" +
+    return Status::DataLoss("the KMS certificate '" + origin + "' is not valid TOML (" +
                             std::string(e.description()) + "); restore it from backup");
   }
   auto bad = [&](const char* key) {
-    return Status::DataLoss("the KMS certificate '" + file.string() + "' has no valid " + key +
+    return Status::DataLoss("the KMS certificate '" + origin + "' has no valid " + key +
                             "; restore it from backup");
   };
   const auto cert = t["certificate"];
@@ -48,7 +51,7 @@ Result<KmsCertificateRecord> KmsStateFiles::ReadCertificate() const {
   std::optional<int64_t> offset = cert["user_key_offset"].value<int64_t>();
   if (!uri || !period || !offset) return bad("kms_uri, user_key_period or user_key_offset");
   Result<CommunityParameters> params = CommunityParameters::Make(*uri, *period, *offset);
-  if (!params.ok()) return params.status().Annotate(file.string());
+  if (!params.ok()) return params.status().Annotate(origin);
   KmsCertificateRecord c;
   c.params = *params;
   std::optional<std::string> id = cert["kms_id"].value<std::string>();
@@ -83,7 +86,7 @@ Status KmsStateFiles::Stage(FileStaging& staging, const KmsCertificateRecord& ce
       {"pub_auth_key", ToUpperHex(cert.pub.kpak)},
   };
   std::ostringstream text;
-  text << "# The public KMS certificate (TS 33.180 KmsCertificateRecord fields). Public; no secrets.\n\n"
+  text << "# The public KMS certificate (TS 33.180 KmsCertificate fields). Public; no secrets.\n\n"
        << toml::table{{"certificate", body}} << "\n";
   const std::string s = text.str();
   MCX_RETURN_IF_ERROR(staging.Add(kSealedZFile, sealed.z, 0600));

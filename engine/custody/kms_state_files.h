@@ -19,6 +19,9 @@
 
 namespace mcx {
 
+inline constexpr char kCertificateFile[] = "kms-certificate.toml";
+inline constexpr char kSealedZFile[] = "sakke-master-secret.sealed";
+inline constexpr char kSealedKsakFile[] = "eccsi-ksak.sealed";
 inline constexpr char kSakkeMasterSecretPurpose[] = "sakke-master-secret";
 inline constexpr char kEccsiKsakPurpose[] = "eccsi-ksak";
 
@@ -39,6 +42,9 @@ class KmsStateStore {
   virtual Result<KmsCertificateRecord> ReadCertificate() const = 0;
   virtual Result<SealedMasterSecrets> ReadSealedSecrets() const = 0;
 };
+
+// Parses the certificate file's text; `origin` names it in errors.
+Result<KmsCertificateRecord> ParseCertificate(const std::string& text, const std::string& origin);
 
 class KmsStateFiles final : public KmsStateStore {
  public:

@@ -2,11 +2,10 @@
 
 namespace mcx {
 
-StoredKeyService::StoredKeyService(KmsCertificate certificate, const KeySetDeriver& deriver, RandomSource& rng,
-                                   const KeySetCipher& cipher, KeyStore& store, std::function<Status()> hsm_ping)
+StoredKeyService::StoredKeyService(KmsCertificate certificate, KeySetSource& source, const KeySetCipher& cipher,
+                                   KeyStore& store, std::function<Status()> hsm_ping)
     : certificate_(std::move(certificate)),
-      deriver_(deriver),
-      rng_(rng),
+      source_(source),
       cipher_(cipher),
       store_(store),
       hsm_ping_(std::move(hsm_ping)) {}
@@ -20,7 +19,7 @@ Result<KeySet> StoredKeyService::KeySetAt(const std::string& user_uri, NtpSecond
   if (!found.ok()) return found.status();
   if (found->has_value()) return cipher_.Open(**found);
 
-  Result<KeySet> fresh = deriver_.Derive(user_uri, period->number, rng_);
+  Result<KeySet> fresh = source_.Derive(user_uri, period->number);
   if (!fresh.ok()) return fresh.status();
   Result<SealedKeySet> sealed = cipher_.Seal(*fresh);
   if (!sealed.ok()) return sealed.status();

@@ -8,8 +8,7 @@
 
 #include <functional>
 
-#include "engine/base/random_source.h"
-#include "engine/keys/key_set_deriver.h"
+#include "engine/keys/key_set_source.h"
 #include "engine/service/key_service.h"
 #include "engine/store/key_store.h"
 
@@ -18,8 +17,8 @@ namespace mcx {
 class StoredKeyService final : public KeyService {
  public:
   // All references must outlive the service. `hsm_ping` checks the HSM for Ready().
-  StoredKeyService(KmsCertificate certificate, const KeySetDeriver& deriver, RandomSource& rng,
-                   const KeySetCipher& cipher, KeyStore& store, std::function<Status()> hsm_ping);
+  StoredKeyService(KmsCertificate certificate, KeySetSource& source, const KeySetCipher& cipher, KeyStore& store,
+                   std::function<Status()> hsm_ping);
 
   const KmsCertificate& certificate() const override { return certificate_; }
   Result<KeySet> KeySetAt(const std::string& user_uri, NtpSeconds t) override;
@@ -27,8 +26,7 @@ class StoredKeyService final : public KeyService {
 
  private:
   KmsCertificate certificate_;
-  const KeySetDeriver& deriver_;
-  RandomSource& rng_;
+  KeySetSource& source_;
   const KeySetCipher& cipher_;
   KeyStore& store_;
   std::function<Status()> hsm_ping_;

@@ -44,6 +44,9 @@ class KeyStore {
   // Named KMS state.
   virtual Status PutBlob(std::string_view name, ByteView value) = 0;
   virtual Result<std::optional<Bytes>> GetBlob(std::string_view name) = 0;
+  // Stores `value` unless `name` exists, and returns what is stored: the first writer wins (for
+  // values that must never change once used, such as the sealed data key).
+  virtual Result<Bytes> PutBlobIfAbsent(std::string_view name, ByteView value) = 0;
 
   // A cheap round trip, for readiness checks.
   virtual Status Ping() = 0;

@@ -162,6 +162,22 @@ class SqliteKeyStore final : public KeyStore {
     return Status::Ok();
   }
 
+  Result<Bytes> PutBlobIfAbsent(std::string_view name, ByteView value) override {
+    {
+      std::lock_guard<std::mutex> lock(write_mu_);
+      Stmt st;
+      MCX_RETURN_IF_ERROR(Prepare(writer_.get(), "INSERT OR IGNORE INTO kms_state(name, value) VALUES (?1, ?2)", st));
+      sqlite3_bind_text(st.get(), 1, name.data(), static_cast<int>(name.size()), SQLITE_STATIC);
+      sqlite3_bind_blob(st.get(), 2, value.data(), static_cast<int>(value.size()), SQLITE_STATIC);
+      int rc = sqlite3_step(st.get());
+      if (rc != SQLITE_DONE) return SqliteError(writer_.get(), rc, "saving KMS state '" + std::string(name) + "'");
+    }
+    Result<std::optional<Bytes>> kept = GetBlob(name);
+    if (!kept.ok()) return kept.status();
+    if (!kept->has_value()) return Status::Internal("KMS state '" + std::string(name) + "' vanished after it was saved");
+    return std::move(**kept);
+  }
+
   Result<std::optional<Bytes>> GetBlob(std::string_view name) override {
     Reader r(*this);
     if (!r.ok()) return r.status();

@@ -25,7 +25,7 @@ class ProvisioningPipelineTest : public ::testing::Test {
   Result<ProvisionSummary> Run(const std::filesystem::path& users, std::vector<uint64_t> periods) {
     auto reader = IdentityReader::Open(users, {}, [this](uint64_t line, const std::string& why) { bad_[line] = why; });
     if (!reader.ok()) return reader.status();
-    ProvisioningPipeline pipeline(*kms_.deriver, rng_, *cipher_, *store_);
+    ProvisioningPipeline pipeline(*kms_.source, *cipher_, *store_);
     ProvisionPlan plan;
     plan.periods = std::move(periods);
     plan.threads = 2;

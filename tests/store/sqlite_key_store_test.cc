@@ -137,6 +137,10 @@ TEST_F(SqliteKeyStoreTest, StateSurvivesReopenAndBlobsRoundTrip) {
   ASSERT_TRUE(blob.ok() && blob->has_value());
   EXPECT_EQ(std::string((*blob)->begin(), (*blob)->end()), "public things");
   EXPECT_FALSE((*again)->GetBlob("missing")->has_value());
+  Result<Bytes> first = (*again)->PutBlobIfAbsent("data-key", AsBytes("first"));
+  Result<Bytes> second = (*again)->PutBlobIfAbsent("data-key", AsBytes("second"));
+  ASSERT_TRUE(first.ok() && second.ok());
+  EXPECT_EQ(std::string(second->begin(), second->end()), "first");
   EXPECT_TRUE((*again)->Ping().ok());
 }
 

@@ -18,7 +18,7 @@ class StoredKeyServiceTest : public ::testing::Test {
     cert.params = kms_.params;
     cert.keys = kms_.pub;
     cert.cert_uri = testing::kTestCertUri;
-    service_ = std::make_unique<StoredKeyService>(cert, *kms_.deriver, rng_, *cipher_, *store_,
+    service_ = std::make_unique<StoredKeyService>(cert, *kms_.source, *cipher_, *store_,
                                                   [this] { return hsm_up_ ? Status::Ok() : Status::Unavailable("token gone"); });
   }
   static testing::TestKms kms_;

@@ -4,7 +4,7 @@
 
 #include <memory>
 
-#include "engine/keys/key_set_deriver.h"
+#include "engine/keys/key_set_source.h"
 
 namespace mcx::testing {
 
@@ -14,13 +14,15 @@ struct TestKms {
   CommunityParameters params = *CommunityParameters::Make("kms.example.org", 2592000, 0);
   MasterSecrets secrets;
   KmsPublicKeys pub;
+  OpenSslRandom rng;
   std::unique_ptr<KeySetDeriver> deriver;
+  std::unique_ptr<HostKeySetSource> source;
 
   TestKms() {
-    OpenSslRandom rng;
     secrets = *GenerateMasterSecrets(rng);
     pub = *DerivePublicKeys(secrets, *sakke, *eccsi);
     deriver = std::make_unique<KeySetDeriver>(params, secrets, pub, *sakke, *eccsi);
+    source = std::make_unique<HostKeySetSource>(params, secrets, pub, *sakke, *eccsi, rng);
   }
 };
 

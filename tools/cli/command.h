@@ -8,6 +8,9 @@
 
 namespace mcx::cli {
 
+// Exit status of a run that completed but skipped some input (bad lines, unkeyable pairs).
+inline constexpr int kExitSkippedInput = 3;
+
 struct CommandResult {
   Status status;
   int exit_code = 0;  // set by commands that exit non-zero without an error (e.g. skipped input)
@@ -16,6 +19,7 @@ struct CommandResult {
 void RegisterDemoCommand(CLI::App& app, CommandResult& result);
 void RegisterHsmCommand(CLI::App& app, CommandResult& result);
 void RegisterInitCommand(CLI::App& app, CommandResult& result);
+void RegisterProvisionCommand(CLI::App& app, CommandResult& result);
 void RegisterVerifyCommand(CLI::App& app, CommandResult& result);
 
 }  // namespace mcx::cli

@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   mcx::cli::RegisterDemoCommand(app, result);
   mcx::cli::RegisterHsmCommand(app, result);
   mcx::cli::RegisterInitCommand(app, result);
+  mcx::cli::RegisterProvisionCommand(app, result);
   mcx::cli::RegisterVerifyCommand(app, result);
   CLI11_PARSE(app, argc, argv);
   if (!result.status.ok()) {

@@ -7,15 +7,16 @@
 #include <thread>
 
 #include "engine/bulk/provisioning_pipeline.h"
-#include "engine/service/kms_instance.h"
+#include "engine/custody/kms_instance.h"
 #include "tools/cli/command.h"
+#include "tools/cli/kms_options.h"
 #include "tools/cli/progress_meter.h"
 
 namespace mcx::cli {
 namespace {
 
 struct ProvisionOptions {
-  std::string data_dir;
+  KmsLocation loc;
   std::string users;
   std::string from = "now";
   std::string to;
@@ -60,7 +61,9 @@ Result<std::vector<uint64_t>> PlanPeriods(const ProvisionOptions& opt, const Com
 }
 
 Status RunProvision(const ProvisionOptions& opt, CommandResult& result) {
-  Result<std::unique_ptr<KmsInstance>> kms = OpenKmsInstance(opt.data_dir);
+  Result<KmsConfig> config = LoadKmsConfig(opt.loc);
+  if (!config.ok()) return config.status();
+  Result<std::unique_ptr<KmsInstance>> kms = KmsInstance::Open(*config);
   if (!kms.ok()) return kms.status();
   const CommunityParameters& params = (*kms)->certificate().params;
   Result<std::vector<uint64_t>> periods = PlanPeriods(opt, params);
@@ -68,7 +71,7 @@ Status RunProvision(const ProvisionOptions& opt, CommandResult& result) {
 
   // Bad lines go to the report file as they are found, so memory stays flat.
   const std::string report_path =
-      opt.report.empty() ? (std::filesystem::path((*kms)->data_dir()) / "provision-report.txt").string() : opt.report;
+      opt.report.empty() ? ((*kms)->config().data_dir / "provision-report.txt").string() : opt.report;
   std::ofstream report(report_path, std::ios::trunc);
   if (!report) return Status::Unavailable("cannot write the report file " + report_path);
   report << "# mcx-kms provision report: " << opt.users << "\n# line\treason\n";
@@ -100,7 +103,7 @@ Status RunProvision(const ProvisionOptions& opt, CommandResult& result) {
               (*kms)->store_description().c_str());
   std::fflush(stdout);
 
-  ProvisioningPipeline pipeline((*kms)->deriver(), (*kms)->random(), (*kms)->cipher(), (*kms)->store());
+  ProvisioningPipeline pipeline((*kms)->source(), (*kms)->cipher(), (*kms)->store());
   ProvisionProgress progress;
   Result<ProvisionSummary> summary = [&] {
     ProgressMeter meter("key sets", (*reader)->total_lines() * plan.periods.size(),
@@ -149,7 +152,8 @@ void RegisterProvisionCommand(CLI::App& app, CommandResult& result) {
   cmd->add_option("--uri-column", opt->uri_column, "CSV: the header of the URI column");
   cmd->add_option("--report", opt->report, "where to write skipped lines (default DATA_DIR/provision-report.txt)");
   cmd->add_option("--commit-every", opt->commit_every, "key sets per store transaction")->capture_default_str();
-  AddDataDirOption(*cmd, opt->data_dir);
+  AddDataDirOption(cmd, opt->loc);
+  AddHsmOptions(cmd, opt->loc);
   cmd->callback([opt, &result] { result.status = RunProvision(*opt, result); });
 }
 
