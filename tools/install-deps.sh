@@ -11,7 +11,7 @@ packages=(
   libboost1.81-dev      # Beast 345 (1.81, chosen over the default 1.74 -dev packages)
   libcli11-dev          # the command line
   libtomlplusplus-dev   # the KMS configuration file
-  libsqlite3-dev        # the embedded store
+  libsqlite3-dev sqlite3  # the embedded store (and its shell, for tests and operators)
   softhsm2 opensc p11-kit libp11-kit-dev   # the test token, pkcs11-tool, pkcs11.h
   libgtest-dev libgmock-dev libbenchmark-dev valgrind
   libxml2-utils curl

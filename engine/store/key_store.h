@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -39,6 +40,8 @@ class KeyStore {
   virtual Result<std::optional<SealedKeySet>> Find(const std::string& user_uri, uint64_t key_period_no) = 0;
   virtual Result<bool> Contains(const std::string& user_uri, uint64_t key_period_no) = 0;
   virtual Result<uint64_t> CountKeySets() = 0;
+  // Calls `visit` for every key set of this certificate, in key order, until it returns an error.
+  virtual Status ScanKeySets(const std::function<Status(const SealedKeySet&)>& visit) = 0;
   virtual Status SetState(const std::string& user_uri, uint64_t key_period_no, KeySetState state) = 0;
 
   // Named KMS state.

@@ -135,6 +135,26 @@ class SqliteKeyStore final : public KeyStore {
     return static_cast<uint64_t>(sqlite3_column_int64(st.get(), 0));
   }
 
+  Status ScanKeySets(const std::function<Status(const SealedKeySet&)>& visit) override {
+    Reader r(*this);
+    if (!r.ok()) return r.status();
+    Stmt st;
+    MCX_RETURN_IF_ERROR(Prepare(r.db(),
+                                "SELECT valid_from, valid_to, uid, pvt, nonce, sealed, user_uri, key_period_no "
+                                "FROM key_sets WHERE cert_uri = ?1 ORDER BY user_uri, key_period_no",
+                                st));
+    sqlite3_bind_text(st.get(), 1, cert_uri_.data(), static_cast<int>(cert_uri_.size()), SQLITE_STATIC);
+    int rc;
+    while ((rc = sqlite3_step(st.get())) == SQLITE_ROW) {
+      const auto* uri = reinterpret_cast<const char*>(sqlite3_column_text(st.get(), 6));
+      std::string user_uri(uri ? uri : "", static_cast<size_t>(sqlite3_column_bytes(st.get(), 6)));
+      const auto period = static_cast<uint64_t>(sqlite3_column_int64(st.get(), 7));
+      MCX_RETURN_IF_ERROR(visit(ReadRecord(st.get(), user_uri, period)));
+    }
+    if (rc != SQLITE_DONE) return SqliteError(r.db(), rc, "scanning key sets");
+    return Status::Ok();
+  }
+
   Status SetState(const std::string& user_uri, uint64_t key_period_no, KeySetState state) override {
     std::lock_guard<std::mutex> lock(write_mu_);
     Stmt st;

@@ -87,6 +87,12 @@ TEST_F(SqliteKeyStoreTest, ExistingKeySetsAreNeverReplaced) {
   std::vector<SealedKeySet> batch{*cipher_->Seal(second), *cipher_->Seal(Issue("sip:bob@example.org", 1500))};
   EXPECT_EQ(*store_->InsertBatch(batch), 1u);
   EXPECT_EQ(*store_->CountKeySets(), 2u);
+  std::vector<std::string> scanned;
+  ASSERT_TRUE(store_->ScanKeySets([&](const SealedKeySet& r) {
+    scanned.push_back(r.user_uri);
+    return cipher_->Open(r).status();
+  }).ok());
+  EXPECT_EQ(scanned, (std::vector<std::string>{"sip:alice@example.org", "sip:bob@example.org"}));
 }
 
 TEST_F(SqliteKeyStoreTest, RowMovedToAnotherUserIsDetectedOnRead) {

@@ -16,6 +16,7 @@ struct CommandResult {
   int exit_code = 0;  // set by commands that exit non-zero without an error (e.g. skipped input)
 };
 
+void RegisterCheckStoreCommand(CLI::App& app, CommandResult& result);
 void RegisterDemoCommand(CLI::App& app, CommandResult& result);
 void RegisterHsmCommand(CLI::App& app, CommandResult& result);
 void RegisterInitCommand(CLI::App& app, CommandResult& result);
