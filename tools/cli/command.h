@@ -13,7 +13,12 @@ struct CommandResult {
   int exit_code = 0;  // set by commands that exit non-zero without an error (e.g. skipped input)
 };
 
+// Where `serve --demo` and `token` keep the test IdMS key by default.
+inline constexpr const char* kDefaultDemoDir = "mcx-kms-demo";
+
 void RegisterDemoCommand(CLI::App& app, CommandResult& result);
 void RegisterVerifyCommand(CLI::App& app, CommandResult& result);
+void RegisterServeCommand(CLI::App& app, CommandResult& result);
+void RegisterTokenCommand(CLI::App& app, CommandResult& result);
 
 }  // namespace mcx::cli

@@ -13,6 +13,8 @@ int main(int argc, char** argv) {
   mcx::cli::CommandResult result;
   mcx::cli::RegisterDemoCommand(app, result);
   mcx::cli::RegisterVerifyCommand(app, result);
+  mcx::cli::RegisterServeCommand(app, result);
+  mcx::cli::RegisterTokenCommand(app, result);
   CLI11_PARSE(app, argc, argv);
   if (!result.status.ok()) {
     std::fprintf(stderr, "mcx-kms: %s\n", result.status.ToString().c_str());
