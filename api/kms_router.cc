@@ -81,16 +81,21 @@ bool IsNtpHex(std::string_view s) {
   return true;
 }
 
-// Text a client sent, made safe to echo in XML and in a URI: printable ASCII stays, anything else
+// A request target made safe to echo as an xs:anyURI: RFC 3986 path and query characters and
+// well-formed %XX escapes stay; anything else (a stray '%', '#', '[', spaces, non-ASCII octets)
 // is percent-encoded.
 std::string PrintableUri(std::string_view s) {
   static constexpr char kHex[] = "0123456789ABCDEF";
+  static constexpr std::string_view kKept = "-._~!$&'()*+,;=:@/?";
   std::string out;
   out.reserve(s.size());
-  for (char ch : s) {
+  for (size_t i = 0; i < s.size(); ++i) {
+    const char ch = s[i];
     const auto c = static_cast<unsigned char>(ch);
-    if (c > 0x20 && c < 0x7f && ch != '"' && ch != '<' && ch != '>' && ch != '\\' && ch != '^' && ch != '`' &&
-        ch != '{' && ch != '|' && ch != '}') {
+    const bool escape = ch == '%' && i + 2 < s.size() && HexValue(s[i + 1]) >= 0 && HexValue(s[i + 2]) >= 0;
+    if (std::isalnum(c) != 0 && c < 0x80) {
+      out += ch;
+    } else if (escape || (ch != '%' && kKept.find(ch) != std::string_view::npos)) {
       out += ch;
     } else {
       out += '%';
@@ -101,13 +106,25 @@ std::string PrintableUri(std::string_view s) {
   return out;
 }
 
+// A Host header worth echoing: reg-name or [IPv6], then an optional :port.
 bool IsHostHeader(std::string_view h) {
   if (h.empty() || h.size() > 255) return false;
-  for (char c : h) {
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-' ||
-          c == ':' || c == '[' || c == ']')) {
-      return false;
+  size_t i = 0;
+  if (h[0] == '[') {
+    const size_t close = h.find(']');
+    if (close == std::string_view::npos || close == 1) return false;
+    for (i = 1; i < close; ++i) {
+      if (HexValue(h[i]) < 0 && h[i] != ':' && h[i] != '.') return false;
     }
+    i = close + 1;
+  } else {
+    while (i < h.size() && (std::isalnum(static_cast<unsigned char>(h[i])) != 0 || h[i] == '.' || h[i] == '-')) ++i;
+    if (i == 0) return false;
+  }
+  if (i == h.size()) return true;
+  if (h[i] != ':' || i + 1 == h.size() || h.size() - i > 6) return false;
+  for (++i; i < h.size(); ++i) {
+    if (h[i] < '0' || h[i] > '9') return false;
   }
   return true;
 }
