@@ -20,26 +20,11 @@ for tool in nginx wrk curl; do
   command -v "$tool" >/dev/null || { echo "http-vs-nginx: $tool is missing: run tools/install-deps.sh"; exit 1; }
 done
 
+# shellcheck source=../tools/demo-kms-lib.sh
+source "$repo/tools/demo-kms-lib.sh"
 tmp="$(mktemp -d /tmp/mcx-kms-bench-XXXXXX)"
-kms_pid=""
-nginx_pid=""
-cleanup() {
-  [ -n "$nginx_pid" ] && kill "$nginx_pid" 2>/dev/null && wait "$nginx_pid" 2>/dev/null || true
-  [ -n "$kms_pid" ] && kill -TERM "$kms_pid" 2>/dev/null && wait "$kms_pid" 2>/dev/null || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-"$bin" serve --demo --demo-dir "$tmp/demo" --listen 127.0.0.1:0 --demo-users "$users" \
-  --io-threads 2 --worker-threads 2 >"$tmp/kms.log" 2>&1 &
-kms_pid=$!
-kms_port=""
-for _ in $(seq 1 600); do
-  kms_port="$(sed -n 's/^mcx-kms: listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$tmp/kms.log")"
-  [ -n "$kms_port" ] && break
-  sleep 0.1
-done
-[ -n "$kms_port" ] || { echo "mcx-kms did not start:"; cat "$tmp/kms.log"; exit 1; }
+trap 'stop_started; rm -rf "$tmp"' EXIT
+start_demo_kms "$bin" "$tmp" --demo-users "$users" --io-threads 2 --worker-threads 2
 
 # A Lua table of users and their tokens for wrk.
 {
@@ -52,37 +37,23 @@ done
   done
 } >"$tmp/users.lua"
 
-cat >"$tmp/keyprov.lua" <<LUA
+# wrk scripts: each request for a random user, with that user's token. $1: the file, $2: the
+# method, $3: a Lua expression for the path (i is the user's index).
+wrk_script() {
+  cat >"$tmp/$1" <<LUA
 dofile("$tmp/users.lua")
 request = function()
   local i = math.random(#users)
-  return wrk.format("POST", "/keymanagement/identity/v1/keyprov/" .. users[i], {["Authorization"] = "Bearer " .. tokens[i]})
+  return wrk.format("$2", $3, {["Authorization"] = "Bearer " .. tokens[i]})
 end
 LUA
-cat >"$tmp/init.lua" <<LUA
-dofile("$tmp/users.lua")
-request = function()
-  local i = math.random(#users)
-  return wrk.format("POST", "/keymanagement/identity/v1/init", {["Authorization"] = "Bearer " .. tokens[i]})
-end
-LUA
-# Random periods from 1900 to now (NTP seconds < 0xEEAA0000): each (user, period) is new.
-cat >"$tmp/derive.lua" <<LUA
-dofile("$tmp/users.lua")
-request = function()
-  local i = math.random(#users)
-  local t = string.format("%08X00000000", math.random(0x80000000, 0xEE000000))
-  return wrk.format("POST", "/keymanagement/identity/v1/keyprov/" .. users[i] .. "/" .. t,
-                    {["Authorization"] = "Bearer " .. tokens[i]})
-end
-LUA
-cat >"$tmp/fixed.lua" <<LUA
-dofile("$tmp/users.lua")
-request = function()
-  local i = math.random(#users)
-  return wrk.format("GET", "/keymanagement/identity/v1/keyprov/" .. users[i], {["Authorization"] = "Bearer " .. tokens[i]})
-end
-LUA
+}
+kp='"/keymanagement/identity/v1/keyprov/" .. users[i]'
+wrk_script keyprov.lua POST "$kp"
+wrk_script fixed.lua GET "$kp"
+wrk_script init.lua POST '"/keymanagement/identity/v1/init"'
+# Random periods from 1968 to 2026 (NTP seconds 0x80000000..0xEE000000): each (user, period) is new.
+wrk_script derive.lua POST "$kp"' .. "/" .. string.format("%08X00000000", math.random(0x80000000, 0xEE000000))'
 
 # nginx returning a fixed body as large as a keyprov answer.
 tok1="$(sed -n 's/.*tokens\[1\] = "\(.*\)"$/\1/p' "$tmp/users.lua")"
@@ -95,26 +66,18 @@ head -c "$size" /dev/zero | tr '\0' 'x' >"$tmp/nginx/www/fixed.xml"
 chmod 711 "$tmp" "$tmp/nginx"
 chmod 755 "$tmp/nginx/www"
 chmod 644 "$tmp/nginx/www/fixed.xml"
-nginx_port=$((kms_port + 1))
-cat >"$tmp/nginx/nginx.conf" <<CONF
-daemon off;
-worker_processes 2;
-pid $tmp/nginx/nginx.pid;
-error_log $tmp/nginx/error.log warn;
-events { worker_connections 1024; }
-http {
+nginx_port="$(free_port)"
+nginx_conf_head "$tmp/nginx" 2 >"$tmp/nginx/nginx.conf"
+cat >>"$tmp/nginx/nginx.conf" <<CONF
     access_log off;
     keepalive_requests 10000000;
-    client_body_temp_path $tmp/nginx/cb; proxy_temp_path $tmp/nginx/px; fastcgi_temp_path $tmp/nginx/fc;
-    uwsgi_temp_path $tmp/nginx/uw; scgi_temp_path $tmp/nginx/sc;
     server {
         listen 127.0.0.1:$nginx_port;
         location / { root $tmp/nginx/www; try_files /fixed.xml =404; default_type application/xml; }
     }
 }
 CONF
-nginx -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" -e "$tmp/nginx/error.log" &
-nginx_pid=$!
+start_nginx "$tmp/nginx"
 sleep 0.5
 
 run() {  # name url script

@@ -13,59 +13,27 @@ for tool in nginx curl xmllint openssl; do
   command -v "$tool" >/dev/null || { echo "nginx_e2e: $tool is missing: run tools/install-deps.sh"; exit 1; }
 done
 
+# shellcheck source=../../tools/demo-kms-lib.sh
+source "$src/tools/demo-kms-lib.sh"
 tmp="$(mktemp -d /tmp/mcx-kms-nginx-e2e-XXXXXX)"
-kms_pid=""
-nginx_pid=""
-cleanup() {
-  [ -n "$nginx_pid" ] && kill "$nginx_pid" 2>/dev/null && wait "$nginx_pid" 2>/dev/null
-  [ -n "$kms_pid" ] && kill -TERM "$kms_pid" 2>/dev/null && wait "$kms_pid" 2>/dev/null
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+trap 'stop_started; rm -rf "$tmp"' EXIT
 
 fail=0
 ok() { echo "ok: $1"; }
 bad() { echo "FAIL: $1"; fail=1; }
 
-free_port() {
-  local p
-  for _ in $(seq 1 50); do
-    p=$((20000 + RANDOM % 20000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
-  done
-  echo 0
-}
-
 # mcx-kms on an ephemeral loopback port.
-"$bin" serve --demo --demo-dir "$tmp/demo" --listen 127.0.0.1:0 >"$tmp/kms.log" 2>&1 &
-kms_pid=$!
-kms_port=""
-for _ in $(seq 1 100); do
-  kms_port="$(sed -n 's/^mcx-kms: listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$tmp/kms.log")"
-  [ -n "$kms_port" ] && break
-  sleep 0.1
-done
-[ -n "$kms_port" ] || { echo "FAIL: mcx-kms did not start:"; cat "$tmp/kms.log"; exit 1; }
+start_demo_kms "$bin" "$tmp" || exit 1
 ok "mcx-kms listening on 127.0.0.1:$kms_port"
 
 # nginx in the foreground, with its own prefix, pid and logs, on a loopback TLS port.
 bash "$src/deploy/nginx/make-self-signed-cert.sh" "$tmp/tls" kms.example.org 2 >/dev/null || { echo "FAIL: openssl"; exit 1; }
 tls_port="$(free_port)"
 mkdir -p "$tmp/nginx"
-cat >"$tmp/nginx/nginx.conf" <<CONF
-daemon off;
-master_process off;
-worker_processes 1;
-pid $tmp/nginx/nginx.pid;
-error_log $tmp/nginx/error.log warn;
-events { worker_connections 256; }
-http {
+# One process (no master): no privilege drop, so the 0600 key in this private directory is readable.
+{ echo "master_process off;"; nginx_conf_head "$tmp/nginx" 1; } >"$tmp/nginx/nginx.conf"
+cat >>"$tmp/nginx/nginx.conf" <<CONF
     access_log $tmp/nginx/access.log;
-    client_body_temp_path $tmp/nginx/client_body;
-    proxy_temp_path $tmp/nginx/proxy;
-    fastcgi_temp_path $tmp/nginx/fastcgi;
-    uwsgi_temp_path $tmp/nginx/uwsgi;
-    scgi_temp_path $tmp/nginx/scgi;
     upstream mcx_kms {
         server 127.0.0.1:$kms_port;
         keepalive 16;
@@ -80,10 +48,7 @@ http {
     }
 }
 CONF
-nginx -t -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" -e "$tmp/nginx/error.log" >"$tmp/nginx/test.log" 2>&1 \
-  || { echo "FAIL: nginx -t:"; cat "$tmp/nginx/test.log"; exit 1; }
-nginx -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" -e "$tmp/nginx/error.log" &
-nginx_pid=$!
+start_nginx "$tmp/nginx" || exit 1
 
 base="https://kms.example.org:$tls_port/keymanagement/identity/v1"
 curl_tls=(curl -sS --max-time 20 --cacert "$tmp/tls/kms.crt" --resolve "kms.example.org:$tls_port:127.0.0.1")
