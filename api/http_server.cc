@@ -102,6 +102,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void ReadHeader() {
     if (draining_ || server_.stopping.load()) return Close();
     state_ = State::kReading;
+    head_request_ = false;
     parser_.emplace();
     parser_->header_limit(static_cast<uint32_t>(server_.options.max_header_bytes));
     parser_->body_limit(server_.options.max_body_bytes);
@@ -163,6 +164,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     stream_.expires_never();
     auto& req = parser_->get();
     keep_alive_ = req.keep_alive();
+    head_request_ = req.method() == http::verb::head;
     ApiRequest api;
     api.method = std::string(req.method_string());
     api.target = std::string(req.target());
@@ -195,6 +197,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     response_.set(http::field::cache_control, "no-store");
     for (auto& [name, value] : r.headers) response_.set(name, value);
     response_.body() = std::move(r.body);
+    if (head_request_) {
+      if (r.holds_secrets) SecureWipe(response_.body().data(), response_.body().size());
+      response_.body().clear();  // a response to HEAD has no body
+    }
     response_.keep_alive(!close_after_write_);
     response_.prepare_payload();
     holds_secrets_ = r.holds_secrets;
@@ -250,6 +256,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   http::response<http::empty_body> continue_;
   State state_ = State::kReading;
   bool keep_alive_ = true;
+  bool head_request_ = false;
   bool draining_ = false;
   bool close_after_write_ = false;
   bool holds_secrets_ = false;
