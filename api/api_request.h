@@ -40,8 +40,9 @@ class RequestHandler {
   virtual ~RequestHandler() = default;
   // Called on the connection's strand; `reply` may be called later from another thread.
   virtual void Handle(ApiRequest request, Reply reply) = 0;
-  // The response for a request refused by the HTTP layer (`status` 400, 408, 413, 431 or 503).
-  virtual ApiResponse Refusal(int status, std::string_view message) = 0;
+  // The response for a request refused by the HTTP layer (`status` 400, 413, 431 or 503);
+  // `target` is the request target when its header was read, else empty.
+  virtual ApiResponse Refusal(int status, std::string_view message, std::string_view target) = 0;
 };
 
 }  // namespace mcx::api

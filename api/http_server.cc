@@ -183,7 +183,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 
   void Refuse(int status, const std::string& message) {
     linger_ = true;
-    Write(server_.handler->Refusal(status, message), /*close=*/true);
+    std::string target;
+    if (parser_ && parser_->is_header_done()) target = std::string(parser_->get().target());
+    Write(server_.handler->Refusal(status, message, target), /*close=*/true);
   }
 
   void Write(ApiResponse r, bool close) {

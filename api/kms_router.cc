@@ -240,12 +240,12 @@ KmsRouter::KmsRouter(KeyService& keys, AccessTokenVerifier& tokens, ApiMetrics& 
                      Options options)
     : keys_(keys), tokens_(tokens), metrics_(metrics), workers_(std::move(workers)), options_(options) {}
 
-ApiResponse KmsRouter::Refusal(int status, std::string_view message) {
+ApiResponse KmsRouter::Refusal(int status, std::string_view message, std::string_view target) {
   metrics_.RecordRequest(ApiRoute::kUnknown, status, 0.0);
   KmsResponseHeader header;
   header.kms_uri = keys_.certificate().params.kms_uri;
   header.time = NtpNow();
-  header.client_req_url = "/";
+  header.client_req_url = target.empty() ? "/" : PrintableUri(target);
   ApiResponse r;
   r.status = status;
   r.body = KmsResponseWriter::Error(header, status, message);

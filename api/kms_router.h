@@ -53,7 +53,7 @@ class KmsRouter final : public RequestHandler {
             Options options);
 
   void Handle(ApiRequest request, Reply reply) override;
-  ApiResponse Refusal(int status, std::string_view message) override;
+  ApiResponse Refusal(int status, std::string_view message, std::string_view target) override;
 
   ApiMetrics& metrics() { return metrics_; }
 

@@ -165,6 +165,12 @@ std::string KmsResponseWriter::Error(const KmsResponseHeader& header, int code, 
 }
 
 Result<KmsRequestDocument> ParseKmsRequest(std::string_view body) {
+  // libxml2's global state must be set up once before threads parse at the same time.
+  static const bool initialized = [] {
+    xmlInitParser();
+    return true;
+  }();
+  (void)initialized;
   if (body.size() > static_cast<size_t>(INT32_MAX)) return Status::InvalidArgument("the KmsRequest is too large");
   std::unique_ptr<xmlDoc, DocFree> doc(xmlReadMemory(body.data(), static_cast<int>(body.size()), "KmsRequest.xml",
                                                      nullptr, XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING));

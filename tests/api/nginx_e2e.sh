@@ -105,6 +105,10 @@ code="$("${curl_tls[@]}" -o "$tmp/err.xml" -w '%{http_code}' -X POST "${auth[@]}
 xmllint --noout --schema "$xsd" "$tmp/err.xml" 2>/dev/null && ok "errors: valid against the XSD" || bad "error XSD"
 code="$("${curl_tls[@]}" -o /dev/null -w '%{http_code}' "https://kms.example.org:$tls_port/metrics")"
 [ "$code" = "404" ] && ok "operational routes are not exposed through the proxy" || bad "/metrics via proxy: $code"
+body="<KmsRequest xmlns=\"urn:3gpp:ns:mcsecKMSInterface:1.0\"><UserUri>$user</UserUri></KmsRequest>"
+code="$(curl -sS -o /dev/null -w '%{http_code}' --max-time 5 -X POST "${auth[@]}" -H "Expect: 100-continue" \
+  --data-binary "$body" "http://127.0.0.1:$kms_port/keymanagement/identity/v1/keyprov")"
+[ "$code" = "200" ] && ok "Expect: 100-continue with a KmsRequest body, straight to mcx-kms" || bad "Expect: $code"
 code="$(curl -sS -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$kms_port/readyz")"
 [ "$code" = "200" ] && ok "readyz on the loopback listener" || bad "readyz: $code"
 
