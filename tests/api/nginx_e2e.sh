@@ -112,6 +112,14 @@ code="$(curl -sS -o /dev/null -w '%{http_code}' --max-time 5 -X POST "${auth[@]}
 code="$(curl -sS -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$kms_port/readyz")"
 [ "$code" = "200" ] && ok "readyz on the loopback listener" || bad "readyz: $code"
 
+# SIGTERM: a graceful stop.
+kill -TERM "$kms_pid"
+wait "$kms_pid"
+rc=$?
+kms_pid=""
+[ "$rc" = "0" ] && grep -q "^mcx-kms: stopped" "$tmp/kms.log" && ok "SIGTERM stops mcx-kms cleanly (exit 0)" \
+  || bad "SIGTERM: exit $rc"
+
 if [ $fail -ne 0 ]; then
   echo "--- mcx-kms log"; cat "$tmp/kms.log"; echo "--- nginx error log"; cat "$tmp/nginx/error.log"
 fi
