@@ -289,7 +289,7 @@ TEST(KmsServerLimitsTest, ConnectionsBeyondTheLimitGet503) {
   a.Close();
   // Once a slot frees up, a new connection is served (the server notices the close asynchronously).
   HttpResult later;
-  for (int i = 0; i < 100 && later.status != 200; ++i) {
+  for (int i = 0; i < 500 && later.status != 200; ++i) {
     HttpTestClient d(env.server.port());
     later = d.Send("GET", "/healthz");
     if (later.status != 200) std::this_thread::sleep_for(std::chrono::milliseconds(20));
