@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <functional>
@@ -96,15 +97,21 @@ inline DerivingKeyService& SharedKms() {
   return *kms;
 }
 
-// A test IdMS key pair in a fresh temporary directory, shared by the test binary.
+// A test IdMS key pair in a fresh temporary directory, shared by the test binary and removed
+// when it exits.
 inline const std::string& TestIdmsDir() {
-  static const std::string dir = [] {
+  // Never destroyed, so that the clean-up at exit can still read it.
+  static const std::string* dir = [] {
     char tmpl[] = "/tmp/mcx-kms-api-test-XXXXXX";
-    std::string d = mkdtemp(tmpl);
-    (void)GenerateTestIdmsKey(d);
+    auto* d = new std::string(mkdtemp(tmpl));
+    (void)GenerateTestIdmsKey(*d);
+    std::atexit([] {
+      std::error_code ignored;
+      std::filesystem::remove_all(TestIdmsDir(), ignored);
+    });
     return d;
   }();
-  return dir;
+  return *dir;
 }
 
 inline std::string TokenFor(const std::string& user, TestTokenClaims claims = {}) {
