@@ -15,6 +15,9 @@ packages=(
   softhsm2 opensc p11-kit libp11-kit-dev   # the test token, pkcs11-tool, pkcs11.h
   libgtest-dev libgmock-dev libbenchmark-dev valgrind
   libxml2-utils curl
+  libxml2-dev           # parses KmsRequest bodies (api/)
+  nlohmann-json3-dev    # parses access-token (JWT) claims and JWKS files (api/)
+  nginx wrk             # the TLS proxy end-to-end test and the HTTP benchmark
 )
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -16,11 +16,16 @@ struct CommandResult {
   int exit_code = 0;  // set by commands that exit non-zero without an error (e.g. skipped input)
 };
 
+// Where `serve --demo` and `token` keep the test IdMS key by default.
+inline constexpr const char* kDefaultDemoDir = "mcx-kms-demo";
+
 void RegisterCheckStoreCommand(CLI::App& app, CommandResult& result);
 void RegisterDemoCommand(CLI::App& app, CommandResult& result);
 void RegisterHsmCommand(CLI::App& app, CommandResult& result);
 void RegisterInitCommand(CLI::App& app, CommandResult& result);
 void RegisterProvisionCommand(CLI::App& app, CommandResult& result);
 void RegisterVerifyCommand(CLI::App& app, CommandResult& result);
+void RegisterServeCommand(CLI::App& app, CommandResult& result);
+void RegisterTokenCommand(CLI::App& app, CommandResult& result);
 
 }  // namespace mcx::cli

@@ -17,6 +17,8 @@ int main(int argc, char** argv) {
   mcx::cli::RegisterInitCommand(app, result);
   mcx::cli::RegisterProvisionCommand(app, result);
   mcx::cli::RegisterVerifyCommand(app, result);
+  mcx::cli::RegisterServeCommand(app, result);
+  mcx::cli::RegisterTokenCommand(app, result);
   CLI11_PARSE(app, argc, argv);
   if (!result.status.ok()) {
     std::fprintf(stderr, "mcx-kms: %s\n", result.status.ToString().c_str());

@@ -1,0 +1,69 @@
+// HttpServer: the KMS's HTTP/1.1 server (Boost.Beast on Asio), meant to sit behind the operator's
+// proxy, which terminates TLS.
+//
+// One HttpSession per connection, each on its own strand; a few I/O threads run every session's
+// reads and writes, and a separate worker pool runs what may block or take milliseconds (key
+// derivation, HSM and store calls), handed out through workers(). Requests on a connection are
+// answered in order, with keep-alive.
+//
+// Limits, each with a clear answer: headers larger than max_header_bytes (431), bodies larger
+// than max_body_bytes (413), malformed requests (400), more than max_connections open at once
+// (503, then close). The whole header must arrive within header_timeout (this is also how long an
+// idle keep-alive connection stays open) and the body within body_timeout: a client trickling
+// one byte a second is cut off. Shutdown() stops accepting, closes idle connections, lets the
+// requests in flight finish (their responses go out with Connection: close) and returns from
+// Wait() once they are done. StopOnSignals() makes SIGTERM and SIGINT call Shutdown().
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "api/api_metrics.h"
+#include "api/api_request.h"
+#include "engine/base/status.h"
+
+namespace mcx::api {
+
+struct HttpServerOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 8080;  // 0: any free port (see port())
+  int io_threads = 2;
+  int worker_threads = 2;
+  size_t max_header_bytes = 8 * 1024;
+  size_t max_body_bytes = 64 * 1024;
+  size_t max_connections = 10000;
+  std::chrono::milliseconds header_timeout{15000};
+  std::chrono::milliseconds body_timeout{15000};
+  std::chrono::milliseconds write_timeout{30000};
+};
+
+class HttpServer {
+ public:
+  // `metrics` must outlive the server.
+  HttpServer(HttpServerOptions options, ApiMetrics& metrics);
+  ~HttpServer();  // Shutdown() and Wait()
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Posts tasks to the worker pool. Valid for the server's lifetime.
+  WorkerExecutor workers();
+
+  // Binds, listens and starts the threads. `handler` must outlive the server.
+  Status Start(RequestHandler& handler);
+  // The bound port (useful with port 0).
+  uint16_t port() const;
+
+  void StopOnSignals();
+  void Shutdown();
+  // Blocks until the server has shut down and every thread has finished.
+  void Wait();
+
+ private:
+  friend class HttpSession;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace mcx::api

@@ -1,0 +1,381 @@
+#include "api/kms_router.h"
+
+#include <cctype>
+#include <chrono>
+#include <ctime>
+
+#include "api/kms_xml.h"
+
+namespace mcx::api {
+namespace {
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+Result<std::string> PercentDecode(std::string_view in) {
+  std::string out;
+  out.reserve(in.size());
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] != '%') {
+      out += in[i];
+      continue;
+    }
+    if (i + 2 >= in.size() || HexValue(in[i + 1]) < 0 || HexValue(in[i + 2]) < 0) {
+      return Status::InvalidArgument("the user URI has a malformed percent-encoding at offset " + std::to_string(i) +
+                                     ": use %XX with two hex digits");
+    }
+    out += static_cast<char>(HexValue(in[i + 1]) * 16 + HexValue(in[i + 2]));
+    i += 2;
+  }
+  return out;
+}
+
+bool IsValidUtf8(std::string_view s) {
+  auto byte = [&](size_t i) { return static_cast<unsigned char>(s[i]); };
+  for (size_t i = 0; i < s.size();) {
+    const unsigned char c = byte(i);
+    size_t n;
+    if (c < 0x80) n = 0;
+    else if (c >= 0xc2 && c <= 0xdf) n = 1;
+    else if (c >= 0xe0 && c <= 0xef) n = 2;
+    else if (c >= 0xf0 && c <= 0xf4) n = 3;
+    else return false;
+    if (i + n >= s.size() && n > 0) return false;
+    for (size_t k = 1; k <= n; ++k) {
+      if ((byte(i + k) & 0xc0) != 0x80) return false;
+    }
+    if (n > 0) {
+      const unsigned char d = byte(i + 1);
+      if ((c == 0xe0 && d < 0xa0) || (c == 0xed && d >= 0xa0) || (c == 0xf0 && d < 0x90) || (c == 0xf4 && d >= 0x90)) {
+        return false;  // overlong, surrogate, or beyond U+10FFFF
+      }
+      if (c == 0xef && d == 0xbf && byte(i + 2) >= 0xbe) return false;  // U+FFFE, U+FFFF: not XML characters
+    }
+    i += n + 1;
+  }
+  return true;
+}
+
+// "time as 16 hex digits": a 64-bit NTP timestamp (RFC 5905), seconds in the upper half.
+Result<NtpSeconds> ParseNtpHex(std::string_view hex) {
+  uint64_t v = 0;
+  for (char c : hex) {
+    const int d = HexValue(c);
+    if (d < 0) return Status::InvalidArgument("the time must be 16 hex digits (a 64-bit NTP timestamp)");
+    v = (v << 4) | static_cast<uint64_t>(d);
+  }
+  uint64_t seconds = v >> 32;
+  if ((seconds & 0x80000000ULL) == 0) seconds += 1ULL << 32;  // era 1: 2036-02-07 onwards
+  return static_cast<NtpSeconds>(seconds);
+}
+
+bool IsNtpHex(std::string_view s) {
+  if (s.size() != 16) return false;
+  for (char c : s) {
+    if (HexValue(c) < 0) return false;
+  }
+  return true;
+}
+
+// A request target made safe to echo as an xs:anyURI: RFC 3986 path and query characters and
+// well-formed %XX escapes stay; anything else (a stray '%', '#', '[', spaces, non-ASCII octets)
+// is percent-encoded.
+std::string PrintableUri(std::string_view s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  static constexpr std::string_view kKept = "-._~!$&'()*+,;=:@/?";
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    const char ch = s[i];
+    const auto c = static_cast<unsigned char>(ch);
+    const bool escape = ch == '%' && i + 2 < s.size() && HexValue(s[i + 1]) >= 0 && HexValue(s[i + 2]) >= 0;
+    if (std::isalnum(c) != 0 && c < 0x80) {
+      out += ch;
+    } else if (escape || (ch != '%' && kKept.find(ch) != std::string_view::npos)) {
+      out += ch;
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 0xf];
+    }
+  }
+  return out;
+}
+
+// A Host header worth echoing: reg-name or [IPv6], then an optional :port.
+bool IsHostHeader(std::string_view h) {
+  if (h.empty() || h.size() > 255) return false;
+  size_t i = 0;
+  if (h[0] == '[') {
+    const size_t close = h.find(']');
+    if (close == std::string_view::npos || close == 1) return false;
+    for (i = 1; i < close; ++i) {
+      if (HexValue(h[i]) < 0 && h[i] != ':' && h[i] != '.') return false;
+    }
+    i = close + 1;
+  } else {
+    while (i < h.size() && (std::isalnum(static_cast<unsigned char>(h[i])) != 0 || h[i] == '.' || h[i] == '-')) ++i;
+    if (i == 0) return false;
+  }
+  if (i == h.size()) return true;
+  if (h[i] != ':' || i + 1 == h.size() || h.size() - i > 6) return false;
+  for (++i; i < h.size(); ++i) {
+    if (h[i] < '0' || h[i] > '9') return false;
+  }
+  return true;
+}
+
+bool IsBlank(std::string_view s) { return s.find_first_not_of(" \t\r\n") == std::string_view::npos; }
+
+bool StartsWithBearer(std::string_view auth) {
+  if (auth.size() < 7) return false;
+  static constexpr std::string_view kBearer = "bearer ";
+  for (size_t i = 0; i < kBearer.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(auth[i])) != kBearer[i]) return false;
+  }
+  return true;
+}
+
+int HttpStatusFor(const Status& st) {
+  switch (st.code()) {
+    case Status::Code::kInvalidArgument: return 400;
+    case Status::Code::kNotFound: return 404;
+    case Status::Code::kPermissionDenied: return 403;
+    case Status::Code::kUnavailable: return 503;
+    default: return 500;
+  }
+}
+
+int64_t UnixNow() { return static_cast<int64_t>(std::time(nullptr)); }
+
+}  // namespace
+
+Result<KmsTarget> ParseKmsTarget(std::string_view target) {
+  const size_t q = target.find_first_of("?#");
+  const std::string_view path = target.substr(0, q);
+  KmsTarget out;
+  if (path == "/healthz") out.route = ApiRoute::kHealthz;
+  else if (path == "/readyz") out.route = ApiRoute::kReadyz;
+  else if (path == "/metrics") out.route = ApiRoute::kMetrics;
+  if (out.route != ApiRoute::kUnknown) return out;
+
+  if (path.substr(0, kKmsPathPrefix.size()) != kKmsPathPrefix) {
+    return Status::NotFound("no such route: the KMS interface is under " + std::string(kKmsPathPrefix));
+  }
+  const std::string_view rest = path.substr(kKmsPathPrefix.size());
+  if (rest == "init") {
+    out.route = ApiRoute::kInit;
+    return out;
+  }
+  if (rest == "certcache") {
+    out.route = ApiRoute::kCertCache;
+    return out;
+  }
+  static constexpr std::string_view kKeyProv = "keyprov";
+  if (rest.substr(0, kKeyProv.size()) != kKeyProv || (rest.size() > kKeyProv.size() && rest[kKeyProv.size()] != '/')) {
+    return Status::NotFound("no such route: use init, keyprov or certcache under " + std::string(kKmsPathPrefix));
+  }
+  out.route = ApiRoute::kKeyProv;
+  std::string_view user = rest.size() > kKeyProv.size() + 1 ? rest.substr(kKeyProv.size() + 1) : std::string_view();
+  if (user.empty()) return out;
+  // keyprov/<user>/<time>: the last segment is the time when it is 16 hex digits.
+  const size_t slash = user.rfind('/');
+  if (slash != std::string_view::npos) {
+    const std::string_view last = user.substr(slash + 1);
+    if (IsNtpHex(last)) {
+      Result<NtpSeconds> t = ParseNtpHex(last);
+      if (!t.ok()) return t.status();
+      out.has_time = true;
+      out.time = *t;
+      user = user.substr(0, slash);
+    } else if (last.size() == 16 || last.empty()) {
+      return Status::InvalidArgument("the time after the user URI must be 16 hex digits (a 64-bit NTP timestamp)");
+    }
+  }
+  Result<std::string> decoded = PercentDecode(user);
+  if (!decoded.ok()) return decoded.status();
+  Status valid = ValidateUserUri(*decoded);
+  if (!valid.ok()) return valid.Annotate("the path's user URI: ");
+  if (!IsValidUtf8(*decoded)) return Status::InvalidArgument("the path's user URI is not valid UTF-8");
+  out.user_uri = std::move(decoded).value();
+  return out;
+}
+
+struct KmsRouter::Exchange {
+  ApiRequest request;
+  Reply reply;
+  ApiMetrics* metrics = nullptr;
+  ApiRoute route = ApiRoute::kUnknown;
+  std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+  KmsResponseHeader header;
+
+  void Finish(ApiResponse response) {
+    metrics->RecordRequest(route, response.status,
+                           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    reply(std::move(response));
+  }
+  void Fail(int status, std::string_view message, std::vector<std::pair<std::string, std::string>> headers = {}) {
+    ApiResponse r;
+    r.status = status;
+    header.time = NtpNow();
+    r.body = KmsResponseWriter::Error(header, status, message);
+    r.headers = std::move(headers);
+    Finish(std::move(r));
+  }
+  void FailWith(const Status& st) { Fail(HttpStatusFor(st), st.message()); }
+  void Text(int status, std::string body, std::string content_type = "text/plain; charset=utf-8") {
+    ApiResponse r;
+    r.status = status;
+    r.content_type = std::move(content_type);
+    r.body = std::move(body);
+    Finish(std::move(r));
+  }
+};
+
+KmsRouter::KmsRouter(KeyService& keys, AccessTokenVerifier& tokens, ApiMetrics& metrics, WorkerExecutor workers,
+                     Options options)
+    : keys_(keys), tokens_(tokens), metrics_(metrics), workers_(std::move(workers)), options_(options) {}
+
+ApiResponse KmsRouter::Refusal(int status, std::string_view message, std::string_view target) {
+  metrics_.RecordRequest(ApiRoute::kUnknown, status, 0.0);
+  KmsResponseHeader header;
+  header.kms_uri = keys_.certificate().params.kms_uri;
+  header.time = NtpNow();
+  header.client_req_url = target.empty() ? "/" : PrintableUri(target);
+  ApiResponse r;
+  r.status = status;
+  r.body = KmsResponseWriter::Error(header, status, message);
+  return r;
+}
+
+void KmsRouter::Handle(ApiRequest request, Reply reply) {
+  auto ex = std::make_shared<Exchange>();
+  ex->request = std::move(request);
+  ex->reply = std::move(reply);
+  ex->metrics = &metrics_;
+  ex->header.kms_uri = keys_.certificate().params.kms_uri;
+  const ApiRequest& req = ex->request;
+  const std::string proto = req.forwarded_proto == "https" ? "https" : "http";
+  ex->header.client_req_url =
+      IsHostHeader(req.host) ? proto + "://" + req.host + PrintableUri(req.target) : PrintableUri(req.target);
+
+  Result<KmsTarget> target = ParseKmsTarget(req.target);
+  if (!target.ok()) return ex->FailWith(target.status());
+  ex->route = target->route;
+
+  const bool is_kms = target->route == ApiRoute::kInit || target->route == ApiRoute::kKeyProv ||
+                      target->route == ApiRoute::kCertCache;
+  const char* allowed = is_kms ? "POST" : "GET";
+  if (req.method != allowed) {
+    return ex->Fail(405, std::string("this route takes ") + allowed + " requests",
+                    {{"Allow", allowed}});
+  }
+  switch (target->route) {
+    case ApiRoute::kHealthz:
+      return ex->Text(200, "alive\n");
+    case ApiRoute::kMetrics:
+      return ex->Text(200, metrics_.RenderPrometheusText(), "text/plain; version=0.0.4; charset=utf-8");
+    case ApiRoute::kReadyz:
+      workers_([this, ex] {
+        Status st = keys_.Ready();
+        if (st.ok()) return ex->Text(200, "ready\n");
+        metrics_.AddKeyServiceError();
+        ex->Text(503, "not ready: " + st.message() + "\n");
+      });
+      return;
+    default:
+      return HandleKms(std::move(ex), *target);
+  }
+}
+
+void KmsRouter::HandleKms(std::shared_ptr<Exchange> ex, const KmsTarget& target) {
+  const ApiRequest& req = ex->request;
+  // The access token: who is asking.
+  static const std::string kChallenge = "Bearer realm=\"mcx-kms\"";
+  if (!StartsWithBearer(req.authorization)) {
+    return ex->Fail(401, "an access token is required: send Authorization: Bearer <token from the IdMS>",
+                    {{"WWW-Authenticate", kChallenge}});
+  }
+  std::string_view token(req.authorization);
+  token.remove_prefix(7);
+  while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
+  while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
+  Result<VerifiedToken> verified = tokens_.Verify(token, UnixNow());
+  if (!verified.ok()) {
+    if (verified.status().code() == Status::Code::kPermissionDenied) {
+      return ex->Fail(403, verified.status().message(),
+                      {{"WWW-Authenticate", kChallenge + ", error=\"insufficient_scope\", scope=\"" +
+                                                tokens_.policy().required_scope + "\""}});
+    }
+    return ex->Fail(401, verified.status().message(),
+                    {{"WWW-Authenticate", kChallenge + ", error=\"invalid_token\""}});
+  }
+  const std::string& identity = verified->identity;
+  if (ValidateUserUri(identity).ok() && IsValidUtf8(identity)) ex->header.user_uri = identity;
+
+  // Whose keys: the path's user, or the token's identity.
+  std::string user = target.user_uri.empty() ? identity : target.user_uri;
+  if (user != identity) {
+    return ex->Fail(403, "the access token is for another user: a user may ask only for its own keys");
+  }
+  if (ex->header.user_uri.empty()) {
+    return ex->Fail(400, "the access token's identity is not a valid user URI");
+  }
+
+  // An optional KmsRequest body must be about the same user.
+  if (!IsBlank(req.body)) {
+    Result<KmsRequestDocument> doc = ParseKmsRequest(req.body);
+    if (!doc.ok()) return ex->FailWith(doc.status());
+    if (doc->user_uri != user) {
+      return ex->Fail(400, "the KmsRequest's UserUri does not match the user of the request");
+    }
+  }
+
+  const KmsCertificate& cert = keys_.certificate();
+  switch (target.route) {
+    case ApiRoute::kInit: {
+      ex->header.time = NtpNow();
+      ApiResponse r;
+      r.body = KmsResponseWriter::Init(ex->header, cert);
+      return ex->Finish(std::move(r));
+    }
+    case ApiRoute::kCertCache: {
+      ex->header.time = NtpNow();
+      ApiResponse r;
+      r.body = KmsResponseWriter::CertCache(ex->header, {&cert}, 1);
+      return ex->Finish(std::move(r));
+    }
+    default:
+      return ProvisionKeys(std::move(ex), std::move(user), target.has_time ? target.time : NtpNow());
+  }
+}
+
+void KmsRouter::ProvisionKeys(std::shared_ptr<Exchange> ex, std::string user_uri, NtpSeconds t) {
+  workers_([this, ex = std::move(ex), user_uri = std::move(user_uri), t] {
+    const KmsCertificate& cert = keys_.certificate();
+    std::vector<KeySet> sets;
+    sets.reserve(static_cast<size_t>(options_.extra_periods) + 1);
+    for (int i = 0; i <= options_.extra_periods; ++i) {
+      Result<KeySet> ks = keys_.KeySetAt(user_uri, t + static_cast<NtpSeconds>(i) * cert.params.user_key_period);
+      if (!ks.ok()) {
+        if (ks.status().code() == Status::Code::kUnavailable) metrics_.AddKeyServiceError();
+        return ex->FailWith(ks.status().code() == Status::Code::kUnavailable
+                                ? Status::Unavailable(ks.status().message() + "; try again later")
+                                : ks.status());
+      }
+      sets.push_back(std::move(ks).value());
+    }
+    ex->header.time = NtpNow();
+    ApiResponse r;
+    r.body = KmsResponseWriter::KeyProv(ex->header, cert, sets);
+    r.holds_secrets = true;
+    metrics_.AddKeySetsIssued(sets.size());
+    ex->Finish(std::move(r));
+  });
+}
+
+}  // namespace mcx::api

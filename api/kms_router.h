@@ -1,0 +1,72 @@
+// KmsRouter: turns one HTTP request into one response for the KMS interface (TS 33.180 Annex D)
+// and the operational routes. It knows nothing of sockets: HttpSession hands it an ApiRequest and
+// a Reply, and it calls the Reply exactly once.
+//
+//   POST /keymanagement/identity/v1/init                        KmsInit (the KMS certificate)
+//   POST /keymanagement/identity/v1/keyprov[/<user>[/<time>]]   KmsKeyProv (the period's key set)
+//   POST /keymanagement/identity/v1/certcache                   KmsCertCache
+//   GET  /healthz  /readyz  /metrics
+//
+// Threads: Handle() runs on the connection's strand (an I/O thread). It does only cheap work
+// there (path, token from the cache, XML of the certificate); every KeyService call that may
+// derive a key or reach the HSM or store (KeySetAt, Ready) is posted to the worker executor, and
+// the Reply is then called from a worker: the session posts it back to its strand.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "api/access_token.h"
+#include "api/api_request.h"
+#include "api/api_metrics.h"
+#include "engine/service/key_service.h"
+
+namespace mcx::api {
+
+inline constexpr std::string_view kKmsPathPrefix = "/keymanagement/identity/v1/";
+
+// What the path of a request names.
+struct KmsTarget {
+  ApiRoute route = ApiRoute::kUnknown;
+  std::string user_uri;   // keyprov/<user>: percent-decoded; empty otherwise
+  bool has_time = false;  // keyprov/<user>/<time>
+  NtpSeconds time = 0;
+};
+
+// Parses the path (the query, if any, is ignored). NotFound for a path that names no route;
+// InvalidArgument for a malformed user URI, percent-encoding or time. The time is a 64-bit NTP
+// timestamp in 16 hex digits of either case (seconds in the upper 32 bits; a value with the top
+// bit clear is taken to be in NTP era 1, from 2036 on).
+Result<KmsTarget> ParseKmsTarget(std::string_view target);
+
+class KmsRouter final : public RequestHandler {
+ public:
+  struct Options {
+    int extra_periods = 0;  // key sets of the following periods added to each KmsKeyProv
+  };
+
+  // All references must outlive the router.
+  KmsRouter(KeyService& keys, AccessTokenVerifier& tokens, ApiMetrics& metrics, WorkerExecutor workers,
+            Options options);
+
+  void Handle(ApiRequest request, Reply reply) override;
+  ApiResponse Refusal(int status, std::string_view message, std::string_view target) override;
+
+  ApiMetrics& metrics() { return metrics_; }
+
+ private:
+  struct Exchange;  // one request in flight
+  void HandleKms(std::shared_ptr<Exchange> ex, const KmsTarget& target);
+  void ProvisionKeys(std::shared_ptr<Exchange> ex, std::string user_uri, NtpSeconds t);
+
+  KeyService& keys_;
+  AccessTokenVerifier& tokens_;
+  ApiMetrics& metrics_;
+  WorkerExecutor workers_;
+  Options options_;
+};
+
+}  // namespace mcx::api

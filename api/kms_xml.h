@@ -1,0 +1,60 @@
+// The XML of the KMS interface (TS 33.180 Annex D), namespace urn:3gpp:ns:mcsecKMSInterface:1.0.
+//
+// KmsResponseWriter builds one KmsResponse document: the header elements in the schema's order
+// (UserUri, KmsUri, Time, ClientReqUrl; the optional KmsServerName and KmsId are omitted), then
+// KmsMessage holding KmsInit, KmsKeyProv or KmsCertCache, or KmsError. Keys are one line of
+// hexBinary, and the key elements of a KmsKeySet carry xsi:type="KeyContentType" because their
+// declared type is abstract. Optional elements are omitted rather than written empty. All text is
+// escaped. The documents validate against docs/kms-interface.xsd.
+//
+// ParseKmsRequest reads a KmsRequest body with libxml2 (no network, no DTDs, no entity expansion).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/base/status.h"
+#include "engine/keys/key_set.h"
+#include "engine/keys/kms_certificate.h"
+
+namespace mcx::api {
+
+inline constexpr const char* kKmsNamespace = "urn:3gpp:ns:mcsecKMSInterface:1.0";
+
+// The elements every KmsResponse starts with.
+struct KmsResponseHeader {
+  std::string user_uri;        // omitted only in a KmsError when no user is known yet
+  std::string kms_uri;         // the KMS URI used for the UIDs
+  NtpSeconds time = 0;         // the response time, written in UTC
+  std::string client_req_url;  // the request URL, echoed
+};
+
+class KmsResponseWriter {
+ public:
+  static std::string Init(const KmsResponseHeader& header, const KmsCertificate& cert);
+  static std::string KeyProv(const KmsResponseHeader& header, const KmsCertificate& cert,
+                             const std::vector<KeySet>& sets);
+  static std::string CertCache(const KmsResponseHeader& header, const std::vector<const KmsCertificate*>& certs,
+                               uint64_t cache_num);
+  // `code` is the HTTP status; `message` says what was wrong and what to do. It must not carry
+  // secret material (it never does: callers pass fixed texts and Status messages).
+  static std::string Error(const KmsResponseHeader& header, int code, std::string_view message);
+};
+
+// What this KMS reads from a KmsRequest.
+struct KmsRequestDocument {
+  std::string user_uri;        // UserUri, required
+  std::string kms_uri;         // KmsUri, when present
+  std::string client_req_url;  // ClientReqUrl, when present
+};
+
+// Parses a KmsRequest document. InvalidArgument, saying what is wrong, for anything that is not
+// a well-formed KmsRequest in the KMS namespace with a UserUri.
+Result<KmsRequestDocument> ParseKmsRequest(std::string_view body);
+
+// Escapes &, <, >, " and ' for XML text and attribute values.
+void AppendXmlEscaped(std::string& out, std::string_view text);
+
+}  // namespace mcx::api

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# HTTP speed of `mcx-kms serve` against nginx on this machine, in one run, same wrk settings.
+#
+#   1. nginx (2 workers) returning a fixed response of the size of a keyprov answer: the ceiling.
+#   2. keyprov of pre-provisioned key sets (derived once at start into the in-memory service),
+#      keep-alive, each request with a valid bearer token for one of USERS users (verified by
+#      mcx-kms, from its token cache after the first request per user).
+#   3. init (the KMS certificate).
+#   4. keyprov that derives on demand: random past key periods, so nearly every request derives.
+# Prints requests/s and latency percentiles per case, and the keyprov/nginx ratio.
+#   usage: bench/http-vs-nginx.sh [MCX_KMS_BINARY] [DURATION_S] [CONNECTIONS]
+set -euo pipefail
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+bin="${1:-$repo/build/tools/mcx-kms}"
+duration="${2:-10}"
+conns="${3:-64}"
+users="${USERS:-200}"
+threads="${WRK_THREADS:-2}"
+for tool in nginx wrk curl; do
+  command -v "$tool" >/dev/null || { echo "http-vs-nginx: $tool is missing: run tools/install-deps.sh"; exit 1; }
+done
+
+# shellcheck source=../tools/demo-kms-lib.sh
+source "$repo/tools/demo-kms-lib.sh"
+tmp="$(mktemp -d /tmp/mcx-kms-bench-XXXXXX)"
+trap 'stop_started; rm -rf "$tmp"' EXIT
+start_demo_kms "$bin" "$tmp" --demo-users "$users" --io-threads 2 --worker-threads 2
+
+# A Lua table of users and their tokens for wrk.
+{
+  echo "users = {}"
+  echo "tokens = {}"
+  for i in $(seq 1 "$users"); do
+    u="$(printf 'sip:user%05d@example.org' "$i")"
+    t="$("$bin" token --demo-dir "$tmp/demo" --user "$u" 2>/dev/null | tail -n 1)"
+    echo "users[$i] = \"$u\"; tokens[$i] = \"$t\""
+  done
+} >"$tmp/users.lua"
+
+# wrk scripts: each request for a random user, with that user's token. $1: the file, $2: the
+# method, $3: a Lua expression for the path (i is the user's index).
+wrk_script() {
+  cat >"$tmp/$1" <<LUA
+dofile("$tmp/users.lua")
+request = function()
+  local i = math.random(#users)
+  return wrk.format("$2", $3, {["Authorization"] = "Bearer " .. tokens[i]})
+end
+LUA
+}
+kp='"/keymanagement/identity/v1/keyprov/" .. users[i]'
+wrk_script keyprov.lua POST "$kp"
+wrk_script fixed.lua GET "$kp"
+wrk_script init.lua POST '"/keymanagement/identity/v1/init"'
+# Random periods from 1968 to 2026 (NTP seconds 0x80000000..0xEE000000): each (user, period) is new.
+wrk_script derive.lua POST "$kp"' .. "/" .. string.format("%08X00000000", math.random(0x80000000, 0xEE000000))'
+
+# nginx returning a fixed body as large as a keyprov answer.
+tok1="$(sed -n 's/.*tokens\[1\] = "\(.*\)"$/\1/p' "$tmp/users.lua")"
+curl -s -X POST -H "Authorization: Bearer $tok1" -o "$tmp/sample.xml" \
+  "http://127.0.0.1:$kms_port/keymanagement/identity/v1/keyprov/sip:user00001@example.org"
+size="$(stat -c %s "$tmp/sample.xml")"
+mkdir -p "$tmp/nginx/www"
+head -c "$size" /dev/zero | tr '\0' 'x' >"$tmp/nginx/www/fixed.xml"
+# nginx's workers drop root: let them reach the file.
+chmod 711 "$tmp" "$tmp/nginx"
+chmod 755 "$tmp/nginx/www"
+chmod 644 "$tmp/nginx/www/fixed.xml"
+nginx_port="$(free_port)"
+nginx_conf_head "$tmp/nginx" 2 >"$tmp/nginx/nginx.conf"
+cat >>"$tmp/nginx/nginx.conf" <<CONF
+    access_log off;
+    keepalive_requests 10000000;
+    server {
+        listen 127.0.0.1:$nginx_port;
+        location / { root $tmp/nginx/www; try_files /fixed.xml =404; default_type application/xml; }
+    }
+}
+CONF
+start_nginx "$tmp/nginx"
+sleep 0.5
+
+run() {  # name url script
+  local out
+  out="$(wrk -t"$threads" -c"$conns" -d"${duration}s" --latency -s "$3" "$2")"
+  local rps p50 p99 non2xx
+  rps="$(awk '/^Requests\/sec/ {print $2}' <<<"$out")"
+  p50="$(awk '$1 == "50%" {print $2}' <<<"$out")"
+  p99="$(awk '$1 == "99%" {print $2}' <<<"$out")"
+  non2xx="$(awk '/Non-2xx/ {print $NF}' <<<"$out")"
+  printf '%-34s %10s req/s   p50 %8s   p99 %8s   non-2xx %s\n' "$1" "$rps" "$p50" "$p99" "${non2xx:-0}"
+  eval "rps_$4=$rps"
+}
+
+echo "wrk -t$threads -c$conns -d${duration}s, keep-alive; $users users, one token each; response $size octets"
+run "nginx fixed response" "http://127.0.0.1:$nginx_port" "$tmp/fixed.lua" nginx
+run "mcx-kms keyprov (pre-provisioned)" "http://127.0.0.1:$kms_port" "$tmp/keyprov.lua" keyprov
+run "mcx-kms init" "http://127.0.0.1:$kms_port" "$tmp/init.lua" init
+run "mcx-kms keyprov (derive on demand)" "http://127.0.0.1:$kms_port" "$tmp/derive.lua" derive
+awk -v a="$rps_keyprov" -v b="$rps_nginx" 'BEGIN { printf "keyprov / nginx = %.2f\n", a / b }'
+curl -s "http://127.0.0.1:$kms_port/metrics" | grep -E '^mcx_kms_(key_sets_issued_total|hsm_errors_total)'

@@ -1,0 +1,194 @@
+// AccessTokenVerifier against tokens made here: ES256 and RS256, PEM and JWKS keys, and each
+// claim that can be wrong.
+#include "api/access_token.h"
+
+#include <gtest/gtest.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+#include <ctime>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "tests/api/api_test_env.h"
+
+namespace mcx::api::testing {
+namespace {
+
+using json = nlohmann::json;
+
+const int64_t kNow = 1800000000;
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+std::string WriteTemp(const std::string& name, const std::string& text) {
+  const std::string path = TestIdmsDir() + "/" + name;
+  std::ofstream(path) << text;
+  return path;
+}
+
+json Claims(const std::string& user = "sip:alice@example.org") {
+  return {{"iss", kTestIdmsIssuer}, {"aud", kDefaultAudience}, {"mcptt_id", user},
+          {"scope", std::string("openid ") + kKeyManagementScope}, {"exp", kNow + 600}, {"nbf", kNow - 10}};
+}
+
+AccessTokenVerifier EcVerifier() {
+  auto keys = LoadTrustedKeys(TestIdmsDir() + "/" + kTestIdmsPublicKeyFile);
+  EXPECT_TRUE(keys.ok()) << keys.status().ToString();
+  return AccessTokenVerifier(std::move(keys).value(), ApiTestEnv::Policy());
+}
+
+std::string EcSign(const json& claims) {
+  auto t = SignTestJwt(ReadAll(TestIdmsDir() + "/" + kTestIdmsKeyFile), claims.dump());
+  EXPECT_TRUE(t.ok());
+  return *t;
+}
+
+TEST(AccessTokenTest, AcceptsAValidEs256Token) {
+  AccessTokenVerifier v = EcVerifier();
+  auto r = v.Verify(EcSign(Claims()), kNow);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->identity, "sip:alice@example.org");
+  // Cached: the same answer again.
+  EXPECT_EQ(v.Verify(EcSign(Claims()), kNow)->identity, "sip:alice@example.org");
+}
+
+TEST(AccessTokenTest, TestIdmsKeyIsPrivateToItsOwner) {
+  struct stat st {};
+  ASSERT_EQ(stat((TestIdmsDir() + "/" + kTestIdmsKeyFile).c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+}
+
+TEST(AccessTokenTest, RejectsEachWrongClaim) {
+  AccessTokenVerifier v = EcVerifier();
+  auto rejected = [&](json c) { return v.Verify(EcSign(c), kNow).status().code(); };
+  json c = Claims();
+  c["exp"] = kNow - 120;
+  EXPECT_EQ(rejected(c), Status::Code::kInvalidArgument);
+  c = Claims();
+  c["exp"] = kNow - 30;  // within the clock skew
+  EXPECT_TRUE(v.Verify(EcSign(c), kNow).ok());
+  c = Claims();
+  c["nbf"] = kNow + 600;
+  EXPECT_EQ(rejected(c), Status::Code::kInvalidArgument);
+  c = Claims();
+  c["iss"] = "https://evil.example";
+  EXPECT_EQ(rejected(c), Status::Code::kInvalidArgument);
+  c = Claims();
+  c["aud"] = json::array({"other", kDefaultAudience});
+  EXPECT_TRUE(v.Verify(EcSign(c), kNow).ok());
+  c["aud"] = "other";
+  EXPECT_EQ(rejected(c), Status::Code::kInvalidArgument);
+  c = Claims();
+  c.erase("mcptt_id");
+  EXPECT_EQ(rejected(c), Status::Code::kInvalidArgument);
+  c = Claims();
+  c["exp"] = "tomorrow";
+  EXPECT_EQ(rejected(c), Status::Code::kInvalidArgument);
+  c = Claims();
+  c["scope"] = "openid";
+  EXPECT_EQ(rejected(c), Status::Code::kPermissionDenied);
+  c = Claims();
+  c.erase("scope");
+  c["scp"] = json::array({kKeyManagementScope});
+  EXPECT_TRUE(v.Verify(EcSign(c), kNow).ok());
+}
+
+TEST(AccessTokenTest, RejectsForgedAndMalformedTokens) {
+  AccessTokenVerifier v = EcVerifier();
+  const std::string good = EcSign(Claims());
+  // Claims swapped under the signature.
+  const size_t d1 = good.find('.'), d2 = good.rfind('.');
+  json bob = Claims("sip:bob@example.org");
+  const std::string swapped = good.substr(0, d1 + 1) + Base64UrlEncode(bob.dump()) + good.substr(d2);
+  EXPECT_FALSE(v.Verify(swapped, kNow).ok());
+  // alg "none".
+  const std::string none = Base64UrlEncode(R"({"alg":"none"})") + "." + Base64UrlEncode(Claims().dump()) + ".";
+  EXPECT_FALSE(v.Verify(none, kNow).ok());
+  for (const char* junk : {"", "a", "a.b", "a.b.c.d", "....", "%%%.%%%.%%%", "e30.e30.e30"}) {
+    EXPECT_EQ(v.Verify(junk, kNow).status().code(), Status::Code::kInvalidArgument) << junk;
+  }
+  // A token signed by a key the KMS does not trust.
+  EVP_PKEY* other = EVP_EC_gen("P-256");
+  BIO* bio = BIO_new(BIO_s_mem());
+  PEM_write_bio_PrivateKey(bio, other, nullptr, nullptr, 0, nullptr, nullptr);
+  char* data = nullptr;
+  long len = BIO_get_mem_data(bio, &data);
+  auto foreign = SignTestJwt(std::string(data, static_cast<size_t>(len)), Claims().dump());
+  BIO_free(bio);
+  EVP_PKEY_free(other);
+  ASSERT_TRUE(foreign.ok());
+  EXPECT_FALSE(v.Verify(*foreign, kNow).ok());
+}
+
+TEST(AccessTokenTest, AcceptsRs256AndEs256KeysFromAJwks) {
+  // An RSA IdMS key, published with the EC test key in one JWKS.
+  EVP_PKEY* rsa = EVP_RSA_gen(2048);
+  ASSERT_NE(rsa, nullptr);
+  BIO* bio = BIO_new(BIO_s_mem());
+  PEM_write_bio_PrivateKey(bio, rsa, nullptr, nullptr, 0, nullptr, nullptr);
+  char* data = nullptr;
+  long len = BIO_get_mem_data(bio, &data);
+  const std::string rsa_pem(data, static_cast<size_t>(len));
+  BIO_free(bio);
+  auto b64 = [](EVP_PKEY* k, const char* name) {
+    BIGNUM* bn = nullptr;
+    EVP_PKEY_get_bn_param(k, name, &bn);
+    std::string raw(static_cast<size_t>(BN_num_bytes(bn)), '\0');
+    BN_bn2bin(bn, reinterpret_cast<unsigned char*>(raw.data()));
+    BN_free(bn);
+    return Base64UrlEncode(raw);
+  };
+  json jwks = {{"keys", json::array()}};
+  jwks["keys"].push_back({{"kty", "RSA"}, {"kid", "rsa-1"}, {"use", "sig"}, {"n", b64(rsa, OSSL_PKEY_PARAM_RSA_N)},
+                          {"e", b64(rsa, OSSL_PKEY_PARAM_RSA_E)}});
+  EVP_PKEY_free(rsa);
+  // The EC test key as a JWK.
+  auto ec_keys = LoadTrustedKeys(TestIdmsDir() + "/" + kTestIdmsPublicKeyFile);
+  ASSERT_TRUE(ec_keys.ok());
+  unsigned char pub[65];
+  size_t pub_len = 0;
+  EVP_PKEY_get_octet_string_param((*ec_keys)[0].key.get(), OSSL_PKEY_PARAM_PUB_KEY, pub, sizeof pub, &pub_len);
+  ASSERT_EQ(pub_len, 65u);
+  jwks["keys"].push_back({{"kty", "EC"}, {"crv", "P-256"}, {"kid", "ec-1"},
+                          {"x", Base64UrlEncode(std::string(reinterpret_cast<char*>(pub) + 1, 32))},
+                          {"y", Base64UrlEncode(std::string(reinterpret_cast<char*>(pub) + 33, 32))}});
+  auto keys = LoadTrustedKeys(WriteTemp("jwks.json", jwks.dump()));
+  ASSERT_TRUE(keys.ok()) << keys.status().ToString();
+  ASSERT_EQ(keys->size(), 2u);
+  AccessTokenVerifier v(std::move(keys).value(), ApiTestEnv::Policy());
+
+  auto rs = SignTestJwt(rsa_pem, Claims("sip:rsa@example.org").dump(), "rsa-1");
+  ASSERT_TRUE(rs.ok());
+  auto r = v.Verify(*rs, kNow);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->identity, "sip:rsa@example.org");
+  EXPECT_TRUE(v.Verify(EcSign(Claims()), kNow).ok());
+  // The wrong kid selects no key.
+  auto wrong_kid = SignTestJwt(rsa_pem, Claims().dump(), "ec-1");
+  EXPECT_FALSE(v.Verify(*wrong_kid, kNow).ok());
+}
+
+TEST(AccessTokenTest, KeyFilesThatAreWrongSayWhy) {
+  EXPECT_EQ(LoadTrustedKeys("/nonexistent/keys.pem").status().code(), Status::Code::kNotFound);
+  EXPECT_FALSE(LoadTrustedKeys(WriteTemp("empty.pem", "nothing here\n")).ok());
+  EXPECT_FALSE(LoadTrustedKeys(WriteTemp("bad.json", "{\"keys\": [{\"kty\": \"oct\"}]}")).ok());
+  EXPECT_FALSE(LoadTrustedKeys(WriteTemp("notjson.json", "{not json")).ok());
+}
+
+TEST(AccessTokenTest, Base64UrlRoundTrips) {
+  for (std::string s : {"", "f", "fo", "foo", "foob", "fooba", "foobar", "\xff\xfe\x00"}) {
+    auto back = Base64UrlDecode(Base64UrlEncode(s));
+    ASSERT_TRUE(back.ok());
+    EXPECT_EQ(*back, s);
+  }
+  EXPECT_FALSE(Base64UrlDecode("ab+/").ok());
+  EXPECT_FALSE(Base64UrlDecode("a").ok());
+}
+
+}  // namespace
+}  // namespace mcx::api::testing

@@ -1,0 +1,335 @@
+// The KMS interface end to end over loopback: a real server, a real HTTP client, every route,
+// every error, the XML of every response validated with xmllint against docs/kms-interface.xsd,
+// and the key material checked as a device would.
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "engine/keys/client_check.h"
+#include "engine/keys/mikey_sakke_uid.h"
+#include "tests/api/api_test_env.h"
+#include "tests/api/http_test_client.h"
+
+namespace mcx::api::testing {
+namespace {
+
+const std::string kAlice = "sip:alice@example.org";
+const std::string kBase = "/keymanagement/identity/v1/";
+
+class KmsServerTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    HttpServerOptions http;
+    http.max_body_bytes = 4096;
+    http.max_header_bytes = 2048;
+    http.header_timeout = std::chrono::milliseconds(1000);
+    http.body_timeout = std::chrono::milliseconds(1000);
+    env_ = new ApiTestEnv(http);
+    ASSERT_TRUE(env_->status.ok()) << env_->status.ToString();
+  }
+  static void TearDownTestSuite() {
+    delete env_;
+    env_ = nullptr;
+  }
+  void TearDown() override {
+    env_->keys.unavailable = false;
+  }
+
+  HttpResult Post(const std::string& path, const std::string& token, const std::string& body = "") {
+    HttpTestClient client(env_->server.port());
+    std::vector<std::pair<std::string, std::string>> headers;
+    if (!token.empty()) headers.push_back(BearerHeader(token));
+    if (!body.empty()) headers.push_back({"Content-Type", "application/xml"});
+    return client.Send("POST", kBase + path, headers, body);
+  }
+
+  // An error answer: the status, a KmsError carrying it, valid XML, and no secret in it.
+  void ExpectError(const HttpResult& r, int status) {
+    EXPECT_EQ(r.status, status) << r.body;
+    EXPECT_EQ(r.headers.count("content-type") ? r.headers.at("content-type") : "", "application/xml");
+    EXPECT_EQ(XmlText(r.body, "ErrorCode"), std::to_string(status));
+    EXPECT_FALSE(XmlText(r.body, "ErrorMsg").empty());
+    EXPECT_EQ(XmllintSchemaErrors(r.body), "");
+    for (const std::string& secret : env_->keys.issued_secrets()) {
+      EXPECT_EQ(r.body.find(secret), std::string::npos) << "a secret key leaked into an error body";
+    }
+  }
+
+  static ApiTestEnv* env_;
+};
+ApiTestEnv* KmsServerTest::env_ = nullptr;
+
+// The device's view: the public keys from KmsInit, then the key set checked with them.
+void ExpectDeviceAcceptsKeySet(const std::string& init_xml, const std::string& keyprov_xml, const std::string& user) {
+  KmsPublicKeys pub;
+  auto z = FromHex(XmlText(init_xml, "PubEncKey"));
+  auto kpak = FromHex(XmlText(init_xml, "PubAuthKey"));
+  ASSERT_TRUE(z.ok() && kpak.ok());
+  ASSERT_EQ(z->size(), pub.z_pub.size());
+  ASSERT_EQ(kpak->size(), pub.kpak.size());
+  std::copy(z->begin(), z->end(), pub.z_pub.begin());
+  std::copy(kpak->begin(), kpak->end(), pub.kpak.begin());
+  auto params = CommunityParameters::Make(XmlText(init_xml, "KmsUri"), std::stoll(XmlText(init_xml, "UserKeyPeriod")),
+                                          std::stoll(XmlText(init_xml, "UserKeyOffset")));
+  ASSERT_TRUE(params.ok());
+  ASSERT_EQ(XmlText(keyprov_xml, "UserUri"), user);
+  auto uid = MikeySakkeUid(user, *params, std::stoull(XmlText(keyprov_xml, "KeyPeriodNo")));
+  ASSERT_TRUE(uid.ok());
+  EXPECT_EQ(XmlText(keyprov_xml, "UserID"), ToUpperHex(*uid));
+  auto rsk = FromHex(XmlText(keyprov_xml, "UserDecryptKey"));
+  auto ssk = FromHex(XmlText(keyprov_xml, "UserSigningKeySSK"));
+  auto pvt = FromHex(XmlText(keyprov_xml, "UserPubTokenPVT"));
+  ASSERT_TRUE(rsk.ok() && ssk.ok() && pvt.ok());
+  EXPECT_TRUE(CheckReceiverSecretKey(pub.z_pub, *uid, *rsk).ok());
+  EXPECT_TRUE(CheckSigningKey(pub.kpak, *uid, *ssk, *pvt).ok());
+}
+
+TEST_F(KmsServerTest, InitReturnsTheKmsCertificate) {
+  HttpResult r = Post("init", TokenFor(kAlice));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.headers["content-type"], "application/xml");
+  EXPECT_EQ(r.headers["cache-control"], "no-store");
+  EXPECT_EQ(XmllintSchemaErrors(r.body), "");
+  EXPECT_EQ(XmlText(r.body, "UserUri"), kAlice);
+  EXPECT_EQ(XmlText(r.body, "KmsUri"), "kms.example.org");
+  EXPECT_EQ(XmlText(r.body, "UserIdFormat"), "2");
+  EXPECT_EQ(XmlText(r.body, "ParameterSet"), "1");
+  EXPECT_NE(r.body.find("Role=\"Root\""), std::string::npos);
+  EXPECT_NE(XmlText(r.body, "ClientReqUrl").find("/keymanagement/identity/v1/init"), std::string::npos);
+  EXPECT_EQ(XmlText(r.body, "Time").back(), 'Z');
+  EXPECT_EQ(r.body.find("KmsServerName"), std::string::npos);  // optional: omitted, never empty
+  EXPECT_EQ(r.body.find("\n<", 40), std::string::npos);           // keys and elements on one line
+}
+
+TEST_F(KmsServerTest, KeyProvForTheTokensUserValidatesAsADeviceWould) {
+  const std::string token = TokenFor(kAlice);
+  HttpResult init = Post("init", token);
+  HttpResult r = Post("keyprov", token);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(XmllintSchemaErrors(r.body), "");
+  EXPECT_NE(r.body.find("<UserDecryptKey xsi:type=\"KeyContentType\">"), std::string::npos);
+  size_t sets = 0;
+  for (size_t p = r.body.find("<KmsKeySet>"); p != std::string::npos; p = r.body.find("<KmsKeySet>", p + 1)) ++sets;
+  EXPECT_EQ(sets, 1u);
+  ExpectDeviceAcceptsKeySet(init.body, r.body, kAlice);
+}
+
+TEST_F(KmsServerTest, KeyProvAcceptsRawAndPercentEncodedUsersAndEitherHexCase) {
+  const std::string token = TokenFor(kAlice);
+  HttpResult raw = Post("keyprov/" + kAlice, token);
+  HttpResult encoded = Post("keyprov/sip%3Aalice%40example.org", token);
+  ASSERT_EQ(raw.status, 200) << raw.body;
+  ASSERT_EQ(encoded.status, 200) << encoded.body;
+  // Asking twice gives the same key set.
+  EXPECT_EQ(XmlText(raw.body, "UserSigningKeySSK"), XmlText(encoded.body, "UserSigningKeySSK"));
+  EXPECT_EQ(XmlText(raw.body, "UserPubTokenPVT"), XmlText(encoded.body, "UserPubTokenPVT"));
+
+  // 0xEEAA0000 NTP seconds is 2026-11-19, in period 1544 of a 30-day period from 1900.
+  HttpResult upper = Post("keyprov/" + kAlice + "/EEAA0000DEADBEEF", token);
+  HttpResult lower = Post("keyprov/sip%3aalice%40example.org/eeaa0000deadbeef", token);
+  ASSERT_EQ(upper.status, 200) << upper.body;
+  ASSERT_EQ(lower.status, 200) << lower.body;
+  EXPECT_EQ(XmlText(upper.body, "KeyPeriodNo"), "1544");
+  EXPECT_EQ(XmlText(upper.body, "UserDecryptKey"), XmlText(lower.body, "UserDecryptKey"));
+  EXPECT_EQ(XmllintSchemaErrors(upper.body), "");
+  ExpectDeviceAcceptsKeySet(Post("init", token).body, upper.body, kAlice);
+}
+
+TEST_F(KmsServerTest, KeyProvAcceptsAMatchingKmsRequestBody) {
+  const std::string body = std::string("<?xml version=\"1.0\"?><KmsRequest xmlns=\"") + kKmsNamespace +
+                           "\"><UserUri>" + kAlice + "</UserUri><KmsUri>kms.example.org</KmsUri>"
+                           "<Time>2026-11-28T10:00:00Z</Time><ClientReqUrl>https://kms.example.org" + kBase +
+                           "keyprov</ClientReqUrl></KmsRequest>";
+  EXPECT_EQ(XmllintSchemaErrors(body), "");
+  HttpResult r = Post("keyprov", TokenFor(kAlice), body);
+  EXPECT_EQ(r.status, 200) << r.body;
+}
+
+TEST_F(KmsServerTest, CertCacheListsTheCertificate) {
+  HttpResult r = Post("certcache", TokenFor(kAlice));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(XmllintSchemaErrors(r.body), "");
+  EXPECT_NE(r.body.find("<KmsCertCache CacheNum=\"1\">"), std::string::npos);
+  EXPECT_EQ(XmlText(r.body, "CertUri"), "kms.example.org.cert");
+}
+
+TEST_F(KmsServerTest, KeepAliveServesManyRequestsOnOneConnection) {
+  HttpTestClient client(env_->server.port());
+  const auto auth = BearerHeader(TokenFor(kAlice));
+  for (int i = 0; i < 5; ++i) {
+    HttpResult r = client.Send("POST", kBase + "keyprov", {auth});
+    ASSERT_EQ(r.status, 200);
+    EXPECT_TRUE(r.keep_alive);
+    EXPECT_TRUE(client.connected());
+  }
+}
+
+TEST_F(KmsServerTest, MalformedPathsAndTimesAre400) {
+  const std::string token = TokenFor(kAlice);
+  ExpectError(Post("keyprov/alice", token), 400);                        // not a URI
+  ExpectError(Post("keyprov/sip%3alice%4", token), 400);                 // broken %-encoding
+  ExpectError(Post("keyprov/" + kAlice + "/EEAA0000DEADBEEZ", token), 400);  // not hex
+  ExpectError(Post("keyprov/" + kAlice + "/", token), 400);              // empty time
+  ExpectError(Post("keyprov/sip%3Aalice%00%40example.org", token), 400);  // a NUL in the URI
+}
+
+TEST_F(KmsServerTest, MalformedOrMismatchedKmsRequestIs400) {
+  const std::string token = TokenFor(kAlice);
+  ExpectError(Post("keyprov", token, "<KmsRequest"), 400);
+  ExpectError(Post("keyprov", token, "<Other xmlns=\"urn:x\"/>"), 400);
+  ExpectError(Post("keyprov", token, std::string("<KmsRequest xmlns=\"") + kKmsNamespace +
+                                         "\"><UserUri>sip:mallory@example.org</UserUri></KmsRequest>"),
+              400);
+  ExpectError(Post("init", token, "<!DOCTYPE x [<!ENTITY a \"b\">]><KmsRequest/>"), 400);
+}
+
+TEST_F(KmsServerTest, MissingOrInvalidTokenIs401WithAChallenge) {
+  HttpResult none = Post("keyprov", "");
+  ExpectError(none, 401);
+  EXPECT_EQ(none.headers["www-authenticate"], "Bearer realm=\"mcx-kms\"");
+  EXPECT_EQ(XmlText(none.body, "UserUri"), "");  // no user known: omitted
+
+  std::string tampered = TokenFor(kAlice);
+  tampered[tampered.size() - 5] = tampered[tampered.size() - 5] == 'A' ? 'B' : 'A';
+  HttpResult bad = Post("keyprov", tampered);
+  ExpectError(bad, 401);
+  EXPECT_NE(bad.headers["www-authenticate"].find("error=\"invalid_token\""), std::string::npos);
+
+  TestTokenClaims expired;
+  expired.lifetime_seconds = -3600;
+  ExpectError(Post("init", TokenFor(kAlice, expired)), 401);
+  TestTokenClaims wrong_audience;
+  wrong_audience.audience = "another-kms";
+  ExpectError(Post("certcache", TokenFor(kAlice, wrong_audience)), 401);
+  ExpectError(Post("keyprov", "not.a.token"), 401);
+}
+
+TEST_F(KmsServerTest, AnotherUsersKeysOrNoScopeIs403) {
+  ExpectError(Post("keyprov/sip:bob@example.org", TokenFor(kAlice)), 403);
+  TestTokenClaims no_scope;
+  no_scope.scope = "openid";
+  HttpResult r = Post("keyprov", TokenFor(kAlice, no_scope));
+  ExpectError(r, 403);
+  EXPECT_NE(r.headers["www-authenticate"].find("insufficient_scope"), std::string::npos);
+}
+
+TEST_F(KmsServerTest, UnknownRouteIs404AndWrongMethodIs405) {
+  ExpectError(Post("keys", TokenFor(kAlice)), 404);
+  HttpTestClient client(env_->server.port());
+  ExpectError(client.Send("GET", "/index.html"), 404);
+  HttpResult get_init = client.Send("GET", kBase + "init");
+  ExpectError(get_init, 405);
+  EXPECT_EQ(get_init.headers["allow"], "POST");
+  HttpResult post_health = client.Send("POST", "/healthz");
+  ExpectError(post_health, 405);
+  EXPECT_EQ(post_health.headers["allow"], "GET");
+}
+
+TEST_F(KmsServerTest, OversizedBodyIs413AndOversizedHeaderIs431) {
+  ExpectError(Post("keyprov", TokenFor(kAlice), std::string(8192, ' ')), 413);
+  HttpTestClient client(env_->server.port());
+  HttpResult chunked = client.SendRaw("POST " + kBase + "keyprov HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
+                                      "2000\r\n" + std::string(8192, 'a') + "\r\n0\r\n\r\n");
+  ExpectError(chunked, 413);
+  HttpResult big_header = client.Send("GET", "/healthz", {{"X-Padding", std::string(4096, 'p')}});
+  ExpectError(big_header, 431);
+}
+
+TEST_F(KmsServerTest, MalformedHttpIs400) {
+  HttpTestClient client(env_->server.port());
+  ExpectError(client.SendRaw("GARBAGE\r\n\r\n"), 400);
+  ExpectError(client.SendRaw("GET /healthz HTTP/9.9\r\n\r\n"), 400);
+}
+
+TEST_F(KmsServerTest, KeyServiceUnavailableIs503AndNotReady) {
+  HttpTestClient client(env_->server.port());
+  EXPECT_EQ(client.Send("GET", "/readyz").status, 200);
+  env_->keys.unavailable = true;
+  ExpectError(Post("keyprov", TokenFor(kAlice)), 503);
+  HttpResult ready = client.Send("GET", "/readyz");
+  EXPECT_EQ(ready.status, 503);
+  EXPECT_NE(ready.body.find("HSM"), std::string::npos);
+  env_->keys.unavailable = false;
+  EXPECT_EQ(Post("keyprov", TokenFor(kAlice)).status, 200);
+}
+
+TEST_F(KmsServerTest, HealthAndMetrics) {
+  HttpTestClient client(env_->server.port());
+  HttpResult h = client.Send("GET", "/healthz");
+  EXPECT_EQ(h.status, 200);
+  Post("keyprov", TokenFor(kAlice));
+  HttpResult m = client.Send("GET", "/metrics");
+  ASSERT_EQ(m.status, 200);
+  EXPECT_NE(m.body.find("mcx_kms_http_requests_total{route=\"keyprov\",status=\"200\"}"), std::string::npos);
+  EXPECT_NE(m.body.find("mcx_kms_http_request_duration_seconds_bucket{route=\"keyprov\",le=\"+Inf\"}"),
+            std::string::npos);
+  EXPECT_NE(m.body.find("mcx_kms_key_sets_issued_total"), std::string::npos);
+  EXPECT_NE(m.body.find("mcx_kms_hsm_errors_total"), std::string::npos);
+}
+
+TEST_F(KmsServerTest, ASlowClientIsCutOff) {
+  // One byte every 50 ms: the 1 s header deadline passes long before the 200-byte header is done.
+  HttpTestClient client(env_->server.port());
+  const std::string header = "POST " + kBase + "keyprov HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " +
+                             std::string(150, 's') + "\r\n\r\n";
+  EXPECT_LT(client.Trickle(header, 50), header.size());
+}
+
+TEST(KmsServerLimitsTest, ConnectionsBeyondTheLimitGet503) {
+  HttpServerOptions http;
+  http.max_connections = 2;
+  ApiTestEnv env(http);
+  ASSERT_TRUE(env.status.ok());
+  HttpTestClient a(env.server.port()), b(env.server.port()), c(env.server.port());
+  ASSERT_EQ(a.Send("GET", "/healthz").status, 200);
+  ASSERT_EQ(b.Send("GET", "/healthz").status, 200);
+  HttpResult refused = c.Send("GET", "/healthz");
+  EXPECT_EQ(refused.status, 503);
+  EXPECT_NE(XmlText(refused.body, "ErrorMsg").find("too many connections"), std::string::npos);
+  a.Close();
+  // Once a slot frees up, a new connection is served (the server notices the close asynchronously).
+  HttpResult later;
+  for (int i = 0; i < 500 && later.status != 200; ++i) {
+    HttpTestClient d(env.server.port());
+    later = d.Send("GET", "/healthz");
+    if (later.status != 200) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(later.status, 200);
+}
+
+TEST(KmsServerExtraPeriodsTest, ExtraPeriodsAddKeySetsOfTheNextPeriods) {
+  KmsRouter::Options options;
+  options.extra_periods = 1;
+  ApiTestEnv env({}, options);
+  ASSERT_TRUE(env.status.ok());
+  HttpTestClient client(env.server.port());
+  HttpResult r = client.Send("POST", kBase + "keyprov/" + kAlice + "/EEAA000000000000", {BearerHeader(TokenFor(kAlice))});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(XmllintSchemaErrors(r.body), "");
+  EXPECT_NE(r.body.find("<KeyPeriodNo>1544</KeyPeriodNo>"), std::string::npos);
+  EXPECT_NE(r.body.find("<KeyPeriodNo>1545</KeyPeriodNo>"), std::string::npos);
+}
+
+TEST(KmsServerShutdownTest, ShutdownFinishesRequestsInFlight) {
+  auto env = std::make_unique<ApiTestEnv>();
+  ASSERT_TRUE(env->status.ok());
+  env->keys.CloseGate();
+  HttpResult in_flight;
+  std::thread client([&] {
+    HttpTestClient c(env->server.port());
+    in_flight = c.Send("POST", kBase + "keyprov", {BearerHeader(TokenFor(kAlice))});
+  });
+  while (env->keys.waiting() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  HttpTestClient idle(env->server.port());
+  ASSERT_EQ(idle.Send("GET", "/healthz").status, 200);  // an idle keep-alive connection
+  env->server.Shutdown();
+  env->keys.OpenGate();
+  client.join();
+  env->server.Wait();
+  EXPECT_EQ(in_flight.status, 200);
+  EXPECT_FALSE(in_flight.keep_alive);  // Connection: close while shutting down
+  EXPECT_EQ(idle.Send("GET", "/healthz").status, 0);  // closed, and nobody listens any more
+}
+
+}  // namespace
+}  // namespace mcx::api::testing

@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# End to end behind the proxy: a real nginx terminates TLS (self-signed certificate made by
+# deploy/nginx/make-self-signed-cert.sh) and forwards to `mcx-kms serve --demo` over loopback
+# with deploy/nginx/mcx-kms-proxy.conf. curl asks for init and keyprov over HTTPS, xmllint
+# validates the answers against docs/kms-interface.xsd and extracts the keys, and `mcx-kms
+# verify` checks the key set as a device would (RSK pairing check, SSK check).
+# Everything runs in a temporary directory and is stopped on exit.
+#   usage: nginx_e2e.sh MCX_KMS_BINARY SOURCE_DIR
+set -uo pipefail
+bin="$1"
+src="$2"
+for tool in nginx curl xmllint openssl; do
+  command -v "$tool" >/dev/null || { echo "nginx_e2e: $tool is missing: run tools/install-deps.sh"; exit 1; }
+done
+
+# shellcheck source=../../tools/demo-kms-lib.sh
+source "$src/tools/demo-kms-lib.sh"
+tmp="$(mktemp -d /tmp/mcx-kms-nginx-e2e-XXXXXX)"
+trap 'stop_started; rm -rf "$tmp"' EXIT
+
+fail=0
+ok() { echo "ok: $1"; }
+bad() { echo "FAIL: $1"; fail=1; }
+
+# mcx-kms on an ephemeral loopback port.
+start_demo_kms "$bin" "$tmp" || exit 1
+ok "mcx-kms listening on 127.0.0.1:$kms_port"
+
+# nginx in the foreground, with its own prefix, pid and logs, on a loopback TLS port.
+bash "$src/deploy/nginx/make-self-signed-cert.sh" "$tmp/tls" kms.example.org 2 >/dev/null || { echo "FAIL: openssl"; exit 1; }
+tls_port="$(free_port)"
+mkdir -p "$tmp/nginx"
+# One process (no master): no privilege drop, so the 0600 key in this private directory is readable.
+{ echo "master_process off;"; nginx_conf_head "$tmp/nginx" 1; } >"$tmp/nginx/nginx.conf"
+cat >>"$tmp/nginx/nginx.conf" <<CONF
+    access_log $tmp/nginx/access.log;
+    upstream mcx_kms {
+        server 127.0.0.1:$kms_port;
+        keepalive 16;
+    }
+    server {
+        listen 127.0.0.1:$tls_port ssl;
+        server_name kms.example.org;
+        ssl_certificate $tmp/tls/kms.crt;
+        ssl_certificate_key $tmp/tls/kms.key;
+        ssl_protocols TLSv1.2 TLSv1.3;
+        include $src/deploy/nginx/mcx-kms-proxy.conf;
+    }
+}
+CONF
+start_nginx "$tmp/nginx" || exit 1
+
+base="https://kms.example.org:$tls_port/keymanagement/identity/v1"
+curl_tls=(curl -sS --max-time 20 --cacert "$tmp/tls/kms.crt" --resolve "kms.example.org:$tls_port:127.0.0.1")
+up=""
+for _ in $(seq 1 100); do
+  code="$("${curl_tls[@]}" -o /dev/null -w '%{http_code}' -X POST "$base/init" 2>/dev/null)"
+  [ "$code" = "401" ] && { up=1; break; }
+  sleep 0.1
+done
+[ -n "$up" ] || { echo "FAIL: nginx did not answer on $tls_port:"; cat "$tmp/nginx/error.log"; exit 1; }
+ok "nginx terminates TLS on 127.0.0.1:$tls_port (certificate verified by curl)"
+
+user="sip:alice@example.org"
+token="$("$bin" token --demo-dir "$tmp/demo" --user "$user" 2>/dev/null | tail -n 1)"
+[ -n "$token" ] || { echo "FAIL: mcx-kms token printed nothing"; exit 1; }
+auth=(-H "Authorization: Bearer $token")
+xsd="$src/docs/kms-interface.xsd"
+xp() { xmllint --xpath "string(//*[local-name()='$2'])" "$1" 2>/dev/null; }
+
+code="$("${curl_tls[@]}" -o "$tmp/init.xml" -w '%{http_code}' -X POST "${auth[@]}" "$base/init")"
+[ "$code" = "200" ] && ok "init: 200" || bad "init: status $code"
+xmllint --noout --schema "$xsd" "$tmp/init.xml" 2>"$tmp/xmllint.log" && ok "init: valid against the XSD" \
+  || { bad "init: XSD"; cat "$tmp/xmllint.log"; }
+[[ "$(xp "$tmp/init.xml" ClientReqUrl)" == https://kms.example.org:$tls_port/keymanagement/identity/v1/init ]] \
+  && ok "init: ClientReqUrl is the HTTPS URL the client used" || bad "init: ClientReqUrl $(xp "$tmp/init.xml" ClientReqUrl)"
+
+# keyprov with the user percent-encoded and a time (2026-11-19, NTP 0xEEAA0000) in lower case.
+code="$("${curl_tls[@]}" -o "$tmp/keyprov.xml" -w '%{http_code}' -X POST "${auth[@]}" \
+  "$base/keyprov/sip%3Aalice%40example.org/eeaa000000000000")"
+[ "$code" = "200" ] && ok "keyprov: 200" || { bad "keyprov: status $code"; cat "$tmp/keyprov.xml"; }
+xmllint --noout --schema "$xsd" "$tmp/keyprov.xml" 2>"$tmp/xmllint.log" && ok "keyprov: valid against the XSD" \
+  || { bad "keyprov: XSD"; cat "$tmp/xmllint.log"; }
+
+"$bin" verify --pub-enc-key "$(xp "$tmp/init.xml" PubEncKey)" --pub-auth-key "$(xp "$tmp/init.xml" PubAuthKey)" \
+  --user "$(xp "$tmp/keyprov.xml" UserUri)" --kms-uri "$(xp "$tmp/init.xml" KmsUri)" \
+  --user-key-period "$(xp "$tmp/init.xml" UserKeyPeriod)" --user-key-offset "$(xp "$tmp/init.xml" UserKeyOffset)" \
+  --period-no "$(xp "$tmp/keyprov.xml" KeyPeriodNo)" --rsk "$(xp "$tmp/keyprov.xml" UserDecryptKey)" \
+  --ssk "$(xp "$tmp/keyprov.xml" UserSigningKeySSK)" --pvt "$(xp "$tmp/keyprov.xml" UserPubTokenPVT)" \
+  >"$tmp/verify.log" 2>&1
+if grep -q "RSK: valid" "$tmp/verify.log" && grep -q "SSK and PVT: valid" "$tmp/verify.log"; then
+  ok "keyprov: the key set passes the device's RSK and SSK checks"
+else
+  bad "keyprov: device check"; cat "$tmp/verify.log"
+fi
+[ "$(xp "$tmp/keyprov.xml" KeyPeriodNo)" = "1544" ] && ok "keyprov: the period of the requested time" \
+  || bad "keyprov: KeyPeriodNo $(xp "$tmp/keyprov.xml" KeyPeriodNo)"
+
+# Errors come through the proxy unchanged.
+headers="$("${curl_tls[@]}" -D - -o "$tmp/err.xml" -X POST "$base/keyprov")"
+grep -q "^HTTP/1.1 401" <<<"$headers" && grep -qi "^WWW-Authenticate: Bearer" <<<"$headers" \
+  && ok "no token: 401 with WWW-Authenticate through the proxy" || bad "no token: $headers"
+code="$("${curl_tls[@]}" -o "$tmp/err.xml" -w '%{http_code}' -X POST "${auth[@]}" "$base/keyprov/sip:bob@example.org")"
+[ "$code" = "403" ] && ok "another user's keys: 403" || bad "another user's keys: status $code"
+xmllint --noout --schema "$xsd" "$tmp/err.xml" 2>/dev/null && ok "errors: valid against the XSD" || bad "error XSD"
+code="$("${curl_tls[@]}" -o /dev/null -w '%{http_code}' "https://kms.example.org:$tls_port/metrics")"
+[ "$code" = "404" ] && ok "operational routes are not exposed through the proxy" || bad "/metrics via proxy: $code"
+body="<KmsRequest xmlns=\"urn:3gpp:ns:mcsecKMSInterface:1.0\"><UserUri>$user</UserUri></KmsRequest>"
+code="$(curl -sS -o /dev/null -w '%{http_code}' --max-time 5 -X POST "${auth[@]}" -H "Expect: 100-continue" \
+  --data-binary "$body" "http://127.0.0.1:$kms_port/keymanagement/identity/v1/keyprov")"
+[ "$code" = "200" ] && ok "Expect: 100-continue with a KmsRequest body, straight to mcx-kms" || bad "Expect: $code"
+code="$(curl -sS -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$kms_port/readyz")"
+[ "$code" = "200" ] && ok "readyz on the loopback listener" || bad "readyz: $code"
+
+# SIGTERM: a graceful stop.
+kill -TERM "$kms_pid"
+wait "$kms_pid"
+rc=$?
+kms_pid=""
+[ "$rc" = "0" ] && grep -q "^mcx-kms: stopped" "$tmp/kms.log" && ok "SIGTERM stops mcx-kms cleanly (exit 0)" \
+  || bad "SIGTERM: exit $rc"
+
+if [ $fail -ne 0 ]; then
+  echo "--- mcx-kms log"; cat "$tmp/kms.log"; echo "--- nginx error log"; cat "$tmp/nginx/error.log"
+fi
+exit $fail

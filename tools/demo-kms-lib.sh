@@ -1,0 +1,74 @@
+# Shell functions shared by the scripts that run `mcx-kms serve --demo` next to an nginx
+# (tests/api/nginx_e2e.sh, bench/http-vs-nginx.sh). Source it; it sets no options of its own.
+#
+#   start_demo_kms BIN TMP [serve options...]   starts the demo KMS on an ephemeral loopback port,
+#                                               logs to TMP/kms.log; sets kms_pid and kms_port
+#   stop_started                                stops what start_demo_kms/start_nginx started
+#   start_nginx TMP/nginx                       runs nginx in the foreground with the
+#                                               configuration TMP/nginx/nginx.conf; sets nginx_pid
+#   nginx_conf_head DIR WORKERS                 prints the start of an nginx.conf that keeps its
+#                                               pid, logs and temp files in DIR, up to an open
+#                                               http { block (the caller adds servers and the })
+#   free_port                                   prints a loopback TCP port nobody listens on
+
+kms_pid=""
+kms_port=""
+nginx_pid=""
+
+start_demo_kms() {
+  local bin="$1" tmp="$2"
+  shift 2
+  "$bin" serve --demo --demo-dir "$tmp/demo" --listen 127.0.0.1:0 "$@" >"$tmp/kms.log" 2>&1 &
+  kms_pid=$!
+  kms_port=""
+  for _ in $(seq 1 600); do
+    # (the log may not exist yet: the shell creates it when the background job starts)
+    kms_port="$(sed -n 's/^mcx-kms: listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$tmp/kms.log" 2>/dev/null || true)"
+    [ -n "$kms_port" ] && return 0
+    kill -0 "$kms_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "mcx-kms did not start:"
+  cat "$tmp/kms.log"
+  return 1
+}
+
+start_nginx() {
+  local dir="$1"
+  nginx -t -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" >"$dir/test.log" 2>&1 \
+    || { echo "nginx -t failed:"; cat "$dir/test.log"; return 1; }
+  nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" &
+  nginx_pid=$!
+}
+
+stop_started() {
+  if [ -n "$nginx_pid" ]; then kill "$nginx_pid" 2>/dev/null; wait "$nginx_pid" 2>/dev/null; fi
+  if [ -n "$kms_pid" ]; then kill -TERM "$kms_pid" 2>/dev/null; wait "$kms_pid" 2>/dev/null; fi
+  return 0
+}
+
+nginx_conf_head() {
+  local d="$1" workers="$2"
+  cat <<CONF
+daemon off;
+worker_processes $workers;
+pid $d/nginx.pid;
+error_log $d/error.log warn;
+events { worker_connections 1024; }
+http {
+    client_body_temp_path $d/client_body;
+    proxy_temp_path $d/proxy;
+    fastcgi_temp_path $d/fastcgi;
+    uwsgi_temp_path $d/uwsgi;
+    scgi_temp_path $d/scgi;
+CONF
+}
+
+free_port() {
+  local p
+  for _ in $(seq 1 50); do
+    p=$((20000 + RANDOM % 12000))  # below the kernel's ephemeral range (32768-60999)
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
+  done
+  echo 0
+}
