@@ -5,6 +5,8 @@
 
 #include <toml++/toml.h>
 
+#include "engine/custody/file_staging.h"
+
 namespace mcx {
 namespace {
 
@@ -104,6 +106,11 @@ Result<KmsConfig> LoadKmsConfig(const fs::path& data_dir) {
     c.softhsm2_conf = Resolve(*conf, dir);
   }
   c.store_path = Resolve(t["store"]["path"].value_or<std::string>("store.sqlite"), dir);
+  if (std::optional<std::string> key = t["idms"]["public_key"].value<std::string>()) {
+    c.idms_public_key = Resolve(*key, dir);
+  }
+  c.idms_issuer = t["idms"]["issuer"].value_or<std::string>("");
+  c.idms_audience = t["idms"]["audience"].value_or<std::string>("mcx-kms");
   return c;
 }
 
@@ -120,12 +127,24 @@ std::string FormatKmsConfig(const KmsConfig& c) {
   if (!c.softhsm2_conf.empty()) hsm.insert("softhsm2_conf", Relative(c.softhsm2_conf, c.data_dir));
   toml::table store{{"path", Relative(c.store_path, c.data_dir)}};
   toml::table root{{"kms", kms}, {"hsm", hsm}, {"store", store}};
+  if (!c.idms_public_key.empty()) {
+    root.insert("idms", toml::table{{"public_key", Relative(c.idms_public_key, c.data_dir)},
+                                    {"issuer", c.idms_issuer},
+                                    {"audience", c.idms_audience}});
+  }
   std::ostringstream out;
   out << "# mcx-kms configuration, written by `mcx-kms init`. No secrets here: the token PIN is read\n"
          "# from hsm.pin_env or hsm.pin_file. Relative paths are relative to this directory.\n"
          "# Never change kms.uri or kms.id: every issued key and sealed secret depends on them.\n\n"
       << root << "\n";
   return out.str();
+}
+
+Status SaveKmsConfig(const KmsConfig& config) {
+  Result<FileStaging> staging = FileStaging::Begin(config.data_dir);
+  if (!staging.ok()) return staging.status();
+  MCX_RETURN_IF_ERROR(staging->Add(kKmsConfigFileName, AsBytes(FormatKmsConfig(config)), 0644));
+  return staging->Commit();
 }
 
 }  // namespace mcx

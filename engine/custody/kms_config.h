@@ -8,6 +8,8 @@
 //   [kms]    uri, id (32 hex digits, random at init), user_key_period, user_key_offset
 //   [hsm]    module, token_label, pin_env | pin_file, softhsm2_conf (demo tokens only)
 //   [store]  path (default store.sqlite)
+//   [idms]   public_key (PEM or JWKS of the identity management server), issuer, audience:
+//            whose access tokens `serve` accepts; absent means no IdMS is trusted yet
 #pragma once
 
 #include <filesystem>
@@ -32,6 +34,9 @@ struct KmsConfig {
   hsm::PinSource pin;                   // a pin file's path is absolute here
   std::filesystem::path softhsm2_conf;  // absolute, or empty: set as SOFTHSM2_CONF before loading the module
   std::filesystem::path store_path;     // absolute
+  std::filesystem::path idms_public_key;  // absolute, or empty: no IdMS configured
+  std::string idms_issuer;
+  std::string idms_audience = "mcx-kms";
 
   // The CKA_LABEL of this KMS's key-encryption key in the token.
   std::string kek_label() const { return "mcx-kms-kek-" + kms_id; }
@@ -49,5 +54,7 @@ Result<KmsConfig> LoadKmsConfig(const std::filesystem::path& data_dir);
 
 // The file's text for `config`; paths inside the data directory are written relative to it.
 std::string FormatKmsConfig(const KmsConfig& config);
+// Replaces the data directory's configuration file with `config`, atomically (write, fsync, rename).
+Status SaveKmsConfig(const KmsConfig& config);
 
 }  // namespace mcx

@@ -1,6 +1,7 @@
 // `mcx-kms init`: create a KMS whose master secrets are born in, and sealed by, a PKCS#11 HSM.
 #include <cstdio>
 
+#include "api/access_token.h"
 #include "engine/base/sha256.h"
 #include "engine/custody/kms_init.h"
 #include "tools/cli/command.h"
@@ -16,7 +17,27 @@ struct InitFlags {
   int64_t user_key_offset = 0;
   bool force = false;
   bool demo = false;
+  std::string idms_public_key, idms_issuer, idms_audience = api::kDefaultAudience;
 };
+
+// Whose access tokens the KMS accepts. A demo KMS trusts a test IdMS key made for it (and only a
+// demo KMS does); any other trusts the IdMS named by --idms-public-key, or nobody yet.
+Status ConfigureIdms(const InitFlags& f, KmsConfig& c) {
+  if (f.demo) {
+    MCX_RETURN_IF_ERROR(api::GenerateTestIdmsKey(c.data_dir.string()));
+    c.idms_public_key = c.data_dir / api::kTestIdmsPublicKeyFile;
+    c.idms_issuer = api::kTestIdmsIssuer;
+  } else if (!f.idms_public_key.empty()) {
+    std::error_code ec;
+    c.idms_public_key = std::filesystem::absolute(f.idms_public_key, ec);
+    if (f.idms_issuer.empty()) return Status::InvalidArgument("--idms-public-key needs --idms-issuer too");
+    c.idms_issuer = f.idms_issuer;
+  } else {
+    return Status::Ok();
+  }
+  c.idms_audience = f.idms_audience;
+  return SaveKmsConfig(c);
+}
 
 std::string Fingerprint(ByteView public_key) {
   Sha256Digest d = Sha256({public_key});
@@ -38,8 +59,12 @@ Status RunInit(const InitFlags& f) {
   if (o.demo && o.pin.kind != hsm::PinSource::Kind::kNone) {
     return Status::InvalidArgument("--demo makes its own token and PIN; drop --pin-env/--pin-file");
   }
+  if (!f.demo && !f.idms_public_key.empty() && f.idms_issuer.empty()) {
+    return Status::InvalidArgument("--idms-public-key needs --idms-issuer too");
+  }
   Result<InitResult> r = InitKms(o);
   if (!r.ok()) return r.status().Annotate("mcx-kms init");
+  MCX_RETURN_IF_ERROR(ConfigureIdms(f, r->config).Annotate("configuring the IdMS trust"));
   const KmsConfig& c = r->config;
   std::printf("created KMS %s (id %s) in %s\n", c.params.kms_uri.c_str(), c.kms_id.c_str(), c.data_dir.string().c_str());
   std::printf("  UserKeyPeriod %llu s, UserKeyOffset %llu s, SAKKE parameter set %d, ECCSI P-256\n",
@@ -53,6 +78,13 @@ Status RunInit(const InitFlags& f) {
   std::printf("  Z fingerprint %s, KPAK fingerprint %s (SHA-256, first 16 octets)\n",
               Fingerprint(r->public_keys.z_pub).c_str(), Fingerprint(r->public_keys.kpak).c_str());
   std::printf("  PIN source: %s\n", c.pin.Describe().c_str());
+  if (c.idms_public_key.empty()) {
+    std::printf("  access tokens: no IdMS trusted yet; add [idms] to mcx-kms.toml or serve --idms-public-key\n");
+  } else {
+    std::printf("  access tokens: issuer %s, audience %s, keys %s%s\n", c.idms_issuer.c_str(),
+                c.idms_audience.c_str(), c.idms_public_key.string().c_str(),
+                f.demo ? " (a TEST IdMS key: `mcx-kms token --user URI` mints tokens; never in production)" : "");
+  }
   if (!r->replaced_kek_label.empty()) {
     std::printf("note: the replaced KMS's key-encryption key '%s' is still on its token; once no backup needs it,\n"
                 "      remove it, e.g. pkcs11-tool --module MODULE --login --delete-object --type secrkey --label %s\n",
@@ -75,6 +107,10 @@ void RegisterInitCommand(CLI::App& app, CommandResult& result) {
   cmd->add_option("--kms-uri", f->kms_uri, "the KMS URI that goes into every UID (demo: kms.example.org)");
   cmd->add_option("--user-key-period", f->user_key_period, "UserKeyPeriod in seconds")->capture_default_str();
   cmd->add_option("--user-key-offset", f->user_key_offset, "UserKeyOffset in seconds")->capture_default_str();
+  cmd->add_option("--idms-public-key", f->idms_public_key,
+                  "the identity management server's public keys (PEM or JWKS) that sign access tokens");
+  cmd->add_option("--idms-issuer", f->idms_issuer, "the access tokens' issuer (iss)");
+  cmd->add_option("--idms-audience", f->idms_audience, "the access tokens' audience (aud)")->capture_default_str();
   cmd->add_flag("--force", f->force, "replace a KMS that already exists in the data directory (its secrets are lost)");
   cmd->add_flag("--demo", f->demo, "create a SoftHSM2 token with a generated PIN in the data directory and use it");
   cmd->callback([f, &result] { result.status = RunInit(*f); });

@@ -1,14 +1,19 @@
 // `mcx-kms serve`: the KMS interface of TS 33.180 Annex D over HTTP/1.1, for the operator's TLS
-// proxy to forward to. Until the store-backed KMS exists, it runs with --demo: a throw-away KMS in
-// memory (DerivingKeyService) and a test IdMS key that it trusts.
+// proxy to forward to. It serves the KMS in the data directory (HSM custody, key sets from the
+// store, derived and stored on demand otherwise); with --demo, a throw-away KMS in memory
+// (DerivingKeyService) that trusts a test IdMS key, for tests and quick looks.
 #include <cstdio>
+#include <ctime>
+#include <filesystem>
 #include <memory>
 
 #include "api/access_token.h"
 #include "api/http_server.h"
 #include "api/kms_router.h"
+#include "engine/custody/kms_instance.h"
 #include "engine/service/deriving_key_service.h"
 #include "tools/cli/command.h"
+#include "tools/cli/kms_options.h"
 
 namespace mcx::cli {
 namespace {
@@ -19,7 +24,7 @@ struct ServeOptions {
   int worker_threads = 2;
   std::string idms_public_key;
   std::string issuer;
-  std::string audience = api::kDefaultAudience;
+  std::string audience;  // empty: the configuration's, else api::kDefaultAudience
   std::string scope = api::kKeyManagementScope;
   std::string identity_claim = api::kDefaultIdentityClaim;
   int extra_periods = 0;
@@ -32,7 +37,21 @@ struct ServeOptions {
   std::string demo_dir = kDefaultDemoDir;
   std::string kms_uri = "kms.example.org";
   int demo_users = 0;
+  KmsLocation loc;
 };
+
+// The curl command a person can paste to see a key set, with a fresh test token.
+void PrintTryIt(const std::string& key_dir, const std::string& host, unsigned port) {
+  const std::string user = "sip:user00001@example.org";
+  api::TestTokenClaims claims;
+  claims.user_uri = user;
+  Result<std::string> token =
+      api::MintTestToken(key_dir + "/" + api::kTestIdmsKeyFile, claims, static_cast<int64_t>(std::time(nullptr)));
+  if (!token.ok()) return;
+  std::printf("try it (test token for %s, valid 1 h):\n  curl -s -X POST -H 'Authorization: Bearer %s' "
+              "http://%s:%u/keymanagement/identity/v1/keyprov/%s\n",
+              user.c_str(), token->c_str(), host.c_str(), port, user.c_str());
+}
 
 Status SplitListen(const std::string& listen, std::string& host, uint16_t& port) {
   const size_t colon = listen.rfind(':');
@@ -53,10 +72,6 @@ Status SplitListen(const std::string& listen, std::string& host, uint16_t& port)
 
 Status RunServe(ServeOptions opt) {
   if (opt.extra_periods < 0 || opt.extra_periods > 12) return Status::InvalidArgument("--extra-periods must be 0..12");
-  if (!opt.demo) {
-    return Status::InvalidArgument(
-        "serve needs --demo for now: the store-backed KMS (set up by `mcx-kms init`) is not available yet");
-  }
   api::HttpServerOptions http;
   MCX_RETURN_IF_ERROR(SplitListen(opt.listen, http.host, http.port));
   http.io_threads = opt.io_threads;
@@ -67,45 +82,77 @@ Status RunServe(ServeOptions opt) {
   http.header_timeout = std::chrono::milliseconds(opt.header_timeout_ms);
   http.body_timeout = std::chrono::milliseconds(opt.body_timeout_ms);
 
-  // The KMS: throw-away, in memory.
-  Result<CommunityParameters> params = CommunityParameters::Make(opt.kms_uri, kDefaultUserKeyPeriod, 0);
-  if (!params.ok()) return params.status();
+  // The KMS: the one in the data directory, or (--demo) a throw-away one in memory.
+  std::unique_ptr<KmsInstance> kms;
+  std::unique_ptr<KeyService> throw_away;
+  KeyService* keys = nullptr;
+  std::string key_file = opt.idms_public_key, issuer = opt.issuer, audience = opt.audience, test_key_dir;
   OpenSslRandom rng;
-  auto service = DerivingKeyService::CreateThrowAway(*params, rng, {});
-  if (!service.ok()) return service.status();
-  KeyService& keys = **service;
-
-  // Who may ask: tokens from the test IdMS (and from --idms-public-key, when given).
-  MCX_RETURN_IF_ERROR(api::GenerateTestIdmsKey(opt.demo_dir));
-  const std::string key_file = opt.idms_public_key.empty() ? opt.demo_dir + "/" + api::kTestIdmsPublicKeyFile
-                                                           : opt.idms_public_key;
+  if (opt.demo) {
+    Result<CommunityParameters> params = CommunityParameters::Make(opt.kms_uri, kDefaultUserKeyPeriod, 0);
+    if (!params.ok()) return params.status();
+    auto service = DerivingKeyService::CreateThrowAway(*params, rng, {});
+    if (!service.ok()) return service.status();
+    throw_away = std::move(service).value();
+    keys = throw_away.get();
+    // Who may ask: tokens from the test IdMS (and from --idms-public-key, when given).
+    MCX_RETURN_IF_ERROR(api::GenerateTestIdmsKey(opt.demo_dir));
+    if (key_file.empty()) key_file = opt.demo_dir + "/" + api::kTestIdmsPublicKeyFile;
+    if (issuer.empty()) issuer = api::kTestIdmsIssuer;
+    test_key_dir = opt.demo_dir;
+  } else {
+    Result<KmsConfig> config = LoadKmsConfig(opt.loc);
+    if (!config.ok()) return config.status();
+    Result<std::unique_ptr<KmsInstance>> opened = KmsInstance::Open(*config);
+    if (!opened.ok()) return opened.status();
+    kms = std::move(opened).value();
+    keys = &kms->key_service();
+    if (key_file.empty()) key_file = config->idms_public_key.string();
+    if (issuer.empty()) issuer = config->idms_issuer;
+    if (audience.empty()) audience = config->idms_audience;
+    if (key_file.empty() || issuer.empty()) {
+      return Status::InvalidArgument(
+          "no identity management server is trusted, so no access token could be accepted: give "
+          "--idms-public-key FILE and --issuer ISS, or add an [idms] section to " +
+          (config->data_dir / kKmsConfigFileName).string());
+    }
+    if (issuer == api::kTestIdmsIssuer) test_key_dir = config->data_dir.string();
+  }
+  if (audience.empty()) audience = api::kDefaultAudience;
   Result<std::vector<api::TrustedKey>> trusted = api::LoadTrustedKeys(key_file);
   if (!trusted.ok()) return trusted.status();
   api::AccessTokenPolicy policy;
-  policy.issuer = opt.issuer.empty() ? api::kTestIdmsIssuer : opt.issuer;
-  policy.audience = opt.audience;
+  policy.issuer = issuer;
+  policy.audience = audience;
   policy.required_scope = opt.scope;
   policy.identity_claim = opt.identity_claim;
   api::AccessTokenVerifier verifier(std::move(trusted).value(), policy);
 
-  if (opt.demo_users > 0) {
+  if (opt.demo && opt.demo_users > 0) {
     std::printf("pre-provisioning key sets of %d demo users (sip:userNNNNN@example.org)...\n", opt.demo_users);
     std::fflush(stdout);
     for (int i = 1; i <= opt.demo_users; ++i) {
       char user[64];
       std::snprintf(user, sizeof user, "sip:user%05d@example.org", i);
-      Result<KeySet> ks = keys.KeySetAt(user, NtpNow());
+      Result<KeySet> ks = keys->KeySetAt(user, NtpNow());
       if (!ks.ok()) return ks.status();
     }
   }
 
   api::ApiMetrics metrics;
   api::HttpServer server(http, metrics);
-  api::KmsRouter router(keys, verifier, metrics, server.workers(), {opt.extra_periods});
+  api::KmsRouter router(*keys, verifier, metrics, server.workers(), {opt.extra_periods});
   server.StopOnSignals();
   MCX_RETURN_IF_ERROR(server.Start(router));
-  std::printf("KMS %s (throw-away, in memory); test IdMS key in %s (issuer %s, audience %s)\n",
-              params->kms_uri.c_str(), opt.demo_dir.c_str(), policy.issuer.c_str(), policy.audience.c_str());
+  if (kms) {
+    std::printf("KMS %s (certificate %s), %s, arithmetic %s; access tokens from %s (audience %s)\n",
+                kms->certificate().params.kms_uri.c_str(), kms->certificate().cert_uri.c_str(),
+                kms->store_description().c_str(), kms->arithmetic(), policy.issuer.c_str(), policy.audience.c_str());
+  } else {
+    std::printf("KMS %s (throw-away, in memory); test IdMS key in %s (issuer %s, audience %s)\n",
+                opt.kms_uri.c_str(), opt.demo_dir.c_str(), policy.issuer.c_str(), policy.audience.c_str());
+  }
+  if (!test_key_dir.empty()) PrintTryIt(test_key_dir, http.host, static_cast<unsigned>(server.port()));
   std::printf("mcx-kms: listening on %s:%u\n", http.host.c_str(), static_cast<unsigned>(server.port()));
   std::fflush(stdout);
   server.Wait();
@@ -118,7 +165,9 @@ Status RunServe(ServeOptions opt) {
 void RegisterServeCommand(CLI::App& app, CommandResult& result) {
   auto opt = std::make_shared<ServeOptions>();
   CLI::App* cmd = app.add_subcommand(
-      "serve", "Serve the KMS interface of TS 33.180 Annex D over HTTP/1.1 (put a TLS proxy in front of it).");
+      "serve",
+      "Serve the KMS interface of TS 33.180 Annex D over HTTP/1.1 (put a TLS proxy in front of it): the KMS in the "
+      "data directory, or with --demo a throw-away KMS in memory.");
   cmd->add_option("--listen", opt->listen, "HOST:PORT to listen on (port 0: any free port)")->capture_default_str();
   cmd->add_option("--io-threads", opt->io_threads, "threads for network I/O")->capture_default_str();
   cmd->add_option("--worker-threads", opt->worker_threads, "threads for key derivation and HSM calls")
@@ -126,7 +175,7 @@ void RegisterServeCommand(CLI::App& app, CommandResult& result) {
   cmd->add_option("--idms-public-key", opt->idms_public_key,
                   "the IdMS's public keys, a PEM or JWKS file (default with --demo: the test IdMS key)");
   cmd->add_option("--issuer", opt->issuer, "the access tokens' required issuer (default with --demo: the test IdMS)");
-  cmd->add_option("--audience", opt->audience, "the access tokens' required audience")->capture_default_str();
+  cmd->add_option("--audience", opt->audience, "the access tokens' required audience (default: the configuration's, or mcx-kms)");
   cmd->add_option("--scope", opt->scope, "the scope an access token must include")->capture_default_str();
   cmd->add_option("--identity-claim", opt->identity_claim, "the claim holding the MC user identity")
       ->capture_default_str();
@@ -147,6 +196,8 @@ void RegisterServeCommand(CLI::App& app, CommandResult& result) {
                 "run a throw-away KMS in memory and trust a test IdMS key (created in --demo-dir); test-only");
   cmd->add_option("--demo-dir", opt->demo_dir, "where the test IdMS key lives")->capture_default_str();
   cmd->add_option("--kms-uri", opt->kms_uri, "the demo KMS's URI")->capture_default_str();
+  AddDataDirOption(cmd, opt->loc);
+  AddHsmOptions(cmd, opt->loc);
   cmd->add_option("--demo-users", opt->demo_users,
                   "pre-provision key sets of sip:user00001@example.org ... for the current period")
       ->capture_default_str();

@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "api/access_token.h"
+#include "engine/custody/kms_config.h"
 #include "engine/keys/community_parameters.h"
 #include "tools/cli/command.h"
 
@@ -12,12 +13,19 @@ namespace mcx::cli {
 namespace {
 
 struct TokenOptions {
-  std::string dir = kDefaultDemoDir;
+  std::string dir;  // empty: the data directory's test key after `init --demo`, else kDefaultDemoDir
   api::TestTokenClaims claims;
 };
 
-Status RunToken(const TokenOptions& opt) {
+std::string DefaultKeyDir() {
+  const std::filesystem::path data = DefaultDataDir();
+  if (std::filesystem::exists(data / api::kTestIdmsKeyFile)) return data.string();
+  return kDefaultDemoDir;
+}
+
+Status RunToken(TokenOptions opt) {
   MCX_RETURN_IF_ERROR(ValidateUserUri(opt.claims.user_uri, "--user"));
+  if (opt.dir.empty()) opt.dir = DefaultKeyDir();
   const std::string key_file = opt.dir + "/" + api::kTestIdmsKeyFile;
   if (!std::filesystem::exists(key_file)) {
     std::fprintf(stderr, "no test IdMS key in %s yet: creating one (restart a running `serve --demo` to trust it)\n",
@@ -40,7 +48,8 @@ void RegisterTokenCommand(CLI::App& app, CommandResult& result) {
   CLI::App* cmd = app.add_subcommand(
       "token", "Print an access token for a user, signed with the test IdMS key (test-only; the token is the last line).");
   cmd->add_option("--user", opt->claims.user_uri, "the MC user identity, e.g. sip:alice@example.org")->required();
-  cmd->add_option("--demo-dir", opt->dir, "where the test IdMS key lives")->capture_default_str();
+  cmd->add_option("--demo-dir", opt->dir,
+                  "where the test IdMS key lives (default: the data directory of an `init --demo` KMS, else mcx-kms-demo)");
   cmd->add_option("--issuer", opt->claims.issuer, "the iss claim")->capture_default_str();
   cmd->add_option("--audience", opt->claims.audience, "the aud claim")->capture_default_str();
   cmd->add_option("--scope", opt->claims.scope, "the scope claim")->capture_default_str();
