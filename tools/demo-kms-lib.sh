@@ -1,8 +1,11 @@
-# Shell functions shared by the scripts that run `mcx-kms serve --demo` next to an nginx
+# Shell functions shared by the scripts that run `mcx-kms serve` next to an nginx
 # (tests/api/nginx_e2e.sh, bench/http-vs-nginx.sh). Source it; it sets no options of its own.
 #
-#   start_demo_kms BIN TMP [serve options...]   starts the demo KMS on an ephemeral loopback port,
-#                                               logs to TMP/kms.log; sets kms_pid and kms_port
+#   start_demo_kms BIN TMP [--demo-users N] [serve options...]
+#                                               creates a demo KMS in TMP/demo (`init --demo`),
+#                                               pre-provisions N users, serves it on an ephemeral
+#                                               loopback port, logs to TMP/kms.log; sets kms_pid
+#                                               and kms_port
 #   stop_started                                stops what start_demo_kms/start_nginx started
 #   start_nginx TMP/nginx                       runs nginx in the foreground with the
 #                                               configuration TMP/nginx/nginx.conf; sets nginx_pid
@@ -18,7 +21,22 @@ nginx_pid=""
 start_demo_kms() {
   local bin="$1" tmp="$2"
   shift 2
-  "$bin" serve --demo --demo-dir "$tmp/demo" --listen 127.0.0.1:0 "$@" >"$tmp/kms.log" 2>&1 &
+  # A real KMS: a SoftHSM2 demo token, the SQLite store and the test IdMS key, all in $tmp/demo.
+  # --demo-users N pre-provisions sip:user00001@example.org ... for the current key period.
+  local users=0 args=()
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --demo-users) users="$2"; shift 2 ;;
+      *) args+=("$1"); shift ;;
+    esac
+  done
+  "$bin" init --demo --data-dir "$tmp/demo" >"$tmp/init.log" 2>&1 || { echo "mcx-kms init failed:"; cat "$tmp/init.log"; return 1; }
+  if [ "$users" -gt 0 ]; then
+    for i in $(seq 1 "$users"); do printf 'sip:user%05d@example.org\n' "$i"; done >"$tmp/users.txt"
+    "$bin" provision --data-dir "$tmp/demo" --users "$tmp/users.txt" >"$tmp/provision.log" 2>&1 \
+      || { echo "mcx-kms provision failed:"; cat "$tmp/provision.log"; return 1; }
+  fi
+  "$bin" serve --data-dir "$tmp/demo" --listen 127.0.0.1:0 "${args[@]}" >"$tmp/kms.log" 2>&1 &
   kms_pid=$!
   kms_port=""
   for _ in $(seq 1 600); do

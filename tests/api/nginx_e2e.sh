@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # End to end behind the proxy: a real nginx terminates TLS (self-signed certificate made by
-# deploy/nginx/make-self-signed-cert.sh) and forwards to `mcx-kms serve --demo` over loopback
+# deploy/nginx/make-self-signed-cert.sh) and forwards to `mcx-kms serve` (a demo KMS: SoftHSM2 token, SQLite store) over loopback
 # with deploy/nginx/mcx-kms-proxy.conf. curl asks for init and keyprov over HTTPS, xmllint
 # validates the answers against docs/kms-interface.xsd and extracts the keys, and `mcx-kms
 # verify` checks the key set as a device would (RSK pairing check, SSK check).
