@@ -5,6 +5,7 @@
 
 #include "engine/base/secret.h"
 #include "engine/math/inverse.h"
+#include "engine/math/p256_field.h"
 
 namespace mcx {
 namespace {
@@ -97,7 +98,7 @@ uint64_t BoothDigit(const Limbs256& k, int i, uint64_t* negative) {
 
 // out = digit's multiple of the window's base, or (0, 0) for digit 0, reading every entry so that
 // the memory trace does not depend on the digit.
-void SelectEntry(const Modulus256& p, const Affine (&row)[kEntries], uint64_t abs, uint64_t negative,
+void SelectEntry(const Affine (&row)[kEntries], uint64_t abs, uint64_t negative,
                  Affine& out) {
   uint64_t acc[8] = {};
   for (int j = 0; j < kEntries; ++j) {
@@ -111,7 +112,7 @@ void SelectEntry(const Modulus256& p, const Affine (&row)[kEntries], uint64_t ab
   }
   Limbs256 neg_y;
   const Limbs256 zero{};
-  SubMod(p, neg_y, zero, out.y);
+  p256::FeSub(neg_y, zero, out.y);
   Select(out.y, negative, neg_y, out.y);
   SecureWipe(acc, sizeof acc);
 }
@@ -119,10 +120,11 @@ void SelectEntry(const Modulus256& p, const Affine (&row)[kEntries], uint64_t ab
 // r = a + q, complete for every a (including infinity and a = +-q) and every affine q: the mixed
 // addition of Renes, Costello and Batina (2016, algorithm 5) for a = -3, 11M + 2M(b).
 // r may alias a.
-void AddMixed(const Modulus256& p, const Limbs256& b, Projective& r, const Projective& a, const Affine& q) {
-  auto mul = [&p](Limbs256& o, const Limbs256& u, const Limbs256& v) { MontMul(p, o, u, v); };
-  auto add = [&p](Limbs256& o, const Limbs256& u, const Limbs256& v) { AddMod(p, o, u, v); };
-  auto sub = [&p](Limbs256& o, const Limbs256& u, const Limbs256& v) { SubMod(p, o, u, v); };
+[[gnu::noinline]] void AddMixed(const Limbs256& b, Projective& r, const Projective& a, const Affine& q) {
+  using p256::FeAdd, p256::FeMul, p256::FeSub;
+  auto& mul = FeMul;
+  auto& add = FeAdd;
+  auto& sub = FeSub;
   Limbs256 t0, t1, t2, t3, t4, x3, y3, z3;
   mul(t0, a.x, q.x);
   mul(t1, a.y, q.y);
@@ -174,19 +176,18 @@ void SelectPoint(Projective& r, uint64_t mask, const Projective& a, const Projec
 // r = [k]G in projective coordinates. k = sum of digit_i 2^(7i), so r is the sum of one table
 // entry (or nothing, for a zero digit) per window.
 void MultiplyProjective(const Table& t, const Limbs256& k, Projective& r) {
-  const Modulus256& p = P256FieldModulus();
   const Projective infinity{{}, t.one, {}};
   Affine q;
   uint64_t negative;
   uint64_t abs = BoothDigit(k, 0, &negative);
-  SelectEntry(p, t.points[0], abs, negative, q);
+  SelectEntry(t.points[0], abs, negative, q);
   Projective acc{q.x, q.y, t.one};
   SelectPoint(acc, EqualMask(abs, 0), infinity, acc);
   Projective sum;
   for (int i = 1; i < kWindows; ++i) {
     abs = BoothDigit(k, i, &negative);
-    SelectEntry(p, t.points[i], abs, negative, q);
-    AddMixed(p, t.b, sum, acc, q);
+    SelectEntry(t.points[i], abs, negative, q);
+    AddMixed(t.b, sum, acc, q);
     // A zero digit selected (0, 0), which is not a point: keep acc instead of the sum.
     SelectPoint(acc, EqualMask(abs, 0), acc, sum);
   }
@@ -200,11 +201,10 @@ void MultiplyProjective(const Table& t, const Limbs256& k, Projective& r) {
 
 // out = (X/Z, Y/Z) encoded, given inv = 1/Z_m where Z_m = Z R is the Montgomery form of Z.
 void EncodeAffine(const Projective& a, const Limbs256& inv, P256Point& out) {
-  const Modulus256& p = P256FieldModulus();
   Limbs256 z_inv, x, y;
-  MontMul(p, z_inv, inv, p.r2);  // (1/(Z R)) R^2 / R = 1/Z, plain
-  MontMul(p, x, a.x, z_inv);     // (X R)(1/Z)/R = X/Z, plain
-  MontMul(p, y, a.y, z_inv);
+  p256::FeMul(z_inv, inv, P256FieldModulus().r2);  // (1/(Z R)) R^2 / R = 1/Z, plain
+  p256::FeMul(x, a.x, z_inv);                      // (X R)(1/Z)/R = X/Z, plain
+  p256::FeMul(y, a.y, z_inv);
   out[0] = 0x04;
   LimbsToBytes<4>(x, std::span<uint8_t, 32>(out.data() + 1, 32));
   LimbsToBytes<4>(y, std::span<uint8_t, 32>(out.data() + 33, 32));
