@@ -21,6 +21,33 @@ namespace internal {
 __extension__ using u128 = unsigned __int128;
 inline constexpr uint64_t kP[4] = {0xffffffffffffffffull, 0x00000000ffffffffull, 0, 0xffffffff00000001ull};
 
+// a + b + carry; carry becomes the carry out. On x86-64 this is one adc: GCC's code for the
+// equivalent 128-bit additions is about three times longer, and the multiplication lives on it.
+inline uint64_t AddCarry(uint64_t a, uint64_t b, unsigned char& carry) {
+#if defined(__x86_64__)
+  unsigned long long r;
+  carry = __builtin_ia32_addcarryx_u64(carry, a, b, &r);
+  return r;
+#else
+  const u128 s = static_cast<u128>(a) + b + carry;
+  carry = static_cast<unsigned char>(s >> 64);
+  return static_cast<uint64_t>(s);
+#endif
+}
+
+// a - b - borrow; borrow becomes the borrow out (one sbb on x86-64).
+inline uint64_t SubBorrow(uint64_t a, uint64_t b, unsigned char& borrow) {
+#if defined(__x86_64__)
+  unsigned long long r;
+  borrow = __builtin_ia32_sbb_u64(borrow, a, b, &r);
+  return r;
+#else
+  const u128 d = static_cast<u128>(a) - b - borrow;
+  borrow = static_cast<unsigned char>((d >> 64) & 1);
+  return static_cast<uint64_t>(d);
+#endif
+}
+
 // r = t - p when t = (top, t[3..0]) >= p, else t; requires t < 2p.
 inline void ReduceOnce(Fe& r, const uint64_t t[4], uint64_t top) {
   uint64_t d[4];
@@ -36,20 +63,6 @@ inline void ReduceOnce(Fe& r, const uint64_t t[4], uint64_t top) {
   for (int i = 0; i < 4; ++i) r[i] = (t[i] & keep_t) | (d[i] & ~keep_t);
 }
 }  // namespace internal
-
-// a + b + carry; carry becomes the carry out. On x86-64 this is one adc: GCC's code for the
-// equivalent 128-bit additions is about three times longer, and the multiplication lives on it.
-inline uint64_t AddCarry(uint64_t a, uint64_t b, unsigned char& carry) {
-#if defined(__x86_64__)
-  unsigned long long r;
-  carry = __builtin_ia32_addcarryx_u64(carry, a, b, &r);
-  return r;
-#else
-  const internal::u128 s = static_cast<internal::u128>(a) + b + carry;
-  carry = static_cast<unsigned char>(s >> 64);
-  return static_cast<uint64_t>(s);
-#endif
-}
 
 // r = a*b/R mod p. r may alias a or b.
 inline void FeMul(Fe& r, const Fe& a, const Fe& b) {
@@ -68,11 +81,11 @@ inline void FeMul(Fe& r, const Fe& a, const Fe& b) {
     }
     unsigned char c = 0;
 #pragma GCC unroll 4
-    for (int j = 0; j < 4; ++j) t[i + j] = AddCarry(t[i + j], lo[j], c);
+    for (int j = 0; j < 4; ++j) t[i + j] = internal::AddCarry(t[i + j], lo[j], c);
     t[i + 4] = c;
     c = 0;
 #pragma GCC unroll 4
-    for (int j = 0; j < 4; ++j) t[i + 1 + j] = AddCarry(t[i + 1 + j], hi[j], c);
+    for (int j = 0; j < 4; ++j) t[i + 1 + j] = internal::AddCarry(t[i + 1 + j], hi[j], c);
   }
   // Four reduction steps; step i adds q*p with q = t[i], clearing limb i: t[i] + q(2^64 - 1) is
   // q*2^64, so limb i+1 gains q + q(2^32 - 1) = q*2^32, and limbs i+3, i+4 gain q*kP[3]. The
@@ -83,12 +96,12 @@ inline void FeMul(Fe& r, const Fe& a, const Fe& b) {
     const uint64_t q = t[i];
     const u128 m = static_cast<u128>(q) * internal::kP[3];
     unsigned char c = 0;
-    t[i + 1] = AddCarry(t[i + 1], q << 32, c);
-    t[i + 2] = AddCarry(t[i + 2], q >> 32, c);
-    t[i + 3] = AddCarry(t[i + 3], static_cast<uint64_t>(m), c);
-    t[i + 4] = AddCarry(t[i + 4], static_cast<uint64_t>(m >> 64), c);
+    t[i + 1] = internal::AddCarry(t[i + 1], q << 32, c);
+    t[i + 2] = internal::AddCarry(t[i + 2], q >> 32, c);
+    t[i + 3] = internal::AddCarry(t[i + 3], static_cast<uint64_t>(m), c);
+    t[i + 4] = internal::AddCarry(t[i + 4], static_cast<uint64_t>(m >> 64), c);
 #pragma GCC unroll 4
-    for (int k = i + 5; k < 8; ++k) t[k] = AddCarry(t[k], 0, c);
+    for (int k = i + 5; k < 8; ++k) t[k] = internal::AddCarry(t[k], 0, c);
     top += c;
   }
   internal::ReduceOnce(r, t + 4, top);  // (ab + Qp)/R < 2p
