@@ -51,15 +51,12 @@ inline uint64_t SubBorrow(uint64_t a, uint64_t b, unsigned char& borrow) {
 // r = t - p when t = (top, t[3..0]) >= p, else t; requires t < 2p.
 inline void ReduceOnce(Fe& r, const uint64_t t[4], uint64_t top) {
   uint64_t d[4];
-  uint64_t borrow = 0;
-  #pragma GCC unroll 4
-  for (int i = 0; i < 4; ++i) {
-    const u128 x = static_cast<u128>(t[i]) - kP[i] - borrow;
-    d[i] = static_cast<uint64_t>(x);
-    borrow = static_cast<uint64_t>(x >> 64) & 1;
-  }
-  const uint64_t keep_t = 0 - static_cast<uint64_t>(top < borrow);  // t - p went negative
-  #pragma GCC unroll 4
+  unsigned char borrow = 0;
+#pragma GCC unroll 4
+  for (int i = 0; i < 4; ++i) d[i] = SubBorrow(t[i], kP[i], borrow);
+  (void)SubBorrow(top, 0, borrow);
+  const uint64_t keep_t = 0 - static_cast<uint64_t>(borrow);  // t - p went negative
+#pragma GCC unroll 4
   for (int i = 0; i < 4; ++i) r[i] = (t[i] & keep_t) | (d[i] & ~keep_t);
 }
 }  // namespace internal
@@ -109,36 +106,22 @@ inline void FeMul(Fe& r, const Fe& a, const Fe& b) {
 
 // r = a + b mod p, r = a - b mod p. r may alias.
 inline void FeAdd(Fe& r, const Fe& a, const Fe& b) {
-  using internal::u128;
   uint64_t t[4];
-  u128 c = 0;
-  #pragma GCC unroll 4
-  for (int i = 0; i < 4; ++i) {
-    c += static_cast<u128>(a[i]) + b[i];
-    t[i] = static_cast<uint64_t>(c);
-    c >>= 64;
-  }
-  internal::ReduceOnce(r, t, static_cast<uint64_t>(c));
+  unsigned char c = 0;
+#pragma GCC unroll 4
+  for (int i = 0; i < 4; ++i) t[i] = internal::AddCarry(a[i], b[i], c);
+  internal::ReduceOnce(r, t, c);
 }
 
 inline void FeSub(Fe& r, const Fe& a, const Fe& b) {
-  using internal::u128;
   uint64_t d[4];
-  uint64_t borrow = 0;
-  #pragma GCC unroll 4
-  for (int i = 0; i < 4; ++i) {
-    const u128 x = static_cast<u128>(a[i]) - b[i] - borrow;
-    d[i] = static_cast<uint64_t>(x);
-    borrow = static_cast<uint64_t>(x >> 64) & 1;
-  }
-  const uint64_t add_back = 0 - borrow;  // a < b: add p once
-  u128 c = 0;
-  #pragma GCC unroll 4
-  for (int i = 0; i < 4; ++i) {
-    c += static_cast<u128>(d[i]) + (internal::kP[i] & add_back);
-    r[i] = static_cast<uint64_t>(c);
-    c >>= 64;
-  }
+  unsigned char borrow = 0;
+#pragma GCC unroll 4
+  for (int i = 0; i < 4; ++i) d[i] = internal::SubBorrow(a[i], b[i], borrow);
+  const uint64_t add_back = 0 - static_cast<uint64_t>(borrow);  // a < b: add p once
+  unsigned char c = 0;
+#pragma GCC unroll 4
+  for (int i = 0; i < 4; ++i) r[i] = internal::AddCarry(d[i], internal::kP[i] & add_back, c);
 }
 
 }  // namespace mcx::p256
