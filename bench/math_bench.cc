@@ -129,6 +129,24 @@ void BM_SskPvt(benchmark::State& state) {
 }
 BENCHMARK(BM_SskPvt)->Unit(benchmark::kMicrosecond);
 
+// PVT = [v]G alone. range(0): 0 our fixed-base code, 1 OpenSSL (generic kernel); range(1): batch
+// size (1 = MultiplyGenerator, else MultiplyGeneratorBatch).
+void BM_Pvt(benchmark::State& state) {
+  std::unique_ptr<EccsiKernel> kernel = state.range(0) == 0 ? NewFastEccsiKernel() : NewGenericEccsiKernel();
+  const size_t batch = static_cast<size_t>(state.range(1));
+  OpenSslRandom rng;
+  std::vector<SecretBytes> vs;
+  for (size_t i = 0; i < batch; ++i) vs.push_back(*DrawScalar(rng, P256Order(), kP256ScalarBytes, 1));
+  std::vector<P256Point> out(batch);
+  for (auto _ : state) {
+    Status st = batch == 1 ? kernel->MultiplyGenerator(vs[0], out[0]) : kernel->MultiplyGeneratorBatch(vs, out);
+    if (!st.ok()) state.SkipWithError(st.ToString().c_str());
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(batch));
+  state.SetLabel(kernel->Name());
+}
+BENCHMARK(BM_Pvt)->Args({0, 1})->Args({0, 64})->Args({1, 1})->Unit(benchmark::kMicrosecond);
+
 // Whole key sets (UID, RSK, SSK, PVT). range(0) as BM_Rsk; range(1): 1 = Derive one at a time,
 // else DeriveBatch of that many users.
 void BM_KeySet(benchmark::State& state) {

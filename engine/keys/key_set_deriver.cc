@@ -1,6 +1,7 @@
 #include "engine/keys/key_set_deriver.h"
 
 #include "engine/base/sha256.h"
+#include "engine/math/montgomery.h"
 
 namespace mcx {
 namespace {
@@ -37,17 +38,21 @@ Status KeySetDeriver::ReceiverSecretKey(ByteView id, SecretBytes& rsk) const {
 }
 
 Result<SigningKeyPair> KeySetDeriver::SigningKeyWith(ByteView id, const SecretBytes& v) const {
-  SigningKeyPair pair;
-  MCX_RETURN_IF_ERROR(eccsi_.MultiplyGenerator(v, pair.pvt));
+  P256Point pvt;
+  MCX_RETURN_IF_ERROR(eccsi_.MultiplyGenerator(v, pvt));
+  return SigningKeyFromPvt(id, v, pvt);
+}
 
+Result<SigningKeyPair> KeySetDeriver::SigningKeyFromPvt(ByteView id, const SecretBytes& v,
+                                                        const P256Point& pvt) const {
+  SigningKeyPair pair;
+  pair.pvt = pvt;
   const Sha256Digest hs = Sha256({EncodedP256Generator(), pub_.kpak, id, pair.pvt});
 
-  // HS is public (a hash of public values); HS = 0 mod q is checked as an integer.
-  ossl::Bn h = ossl::NewBn();
-  ossl::BnCtx ctx(BN_CTX_new());
-  BN_bin2bn(hs.data(), static_cast<int>(hs.size()), h.get());
-  BN_nnmod(h.get(), h.get(), P256Order(), ctx.get());
-  if (BN_is_zero(h.get())) return Status::InvalidArgument("HS is 0 mod q; draw another v");
+  // HS is public (a hash of public values). HS < 2^256 < 2q, so HS = 0 mod q exactly when HS is
+  // 0 or q.
+  const Limbs256 h = LimbsFromBytes<4>(hs);
+  if (IsZeroMask(h) != 0 || h == P256OrderModulus().m) return Status::InvalidArgument("HS is 0 mod q; draw another v");
 
   MCX_RETURN_IF_ERROR(eccsi_.SigningKey(secrets_.ksak, hs, v, pair.ssk));
   if (IsZero(pair.ssk.view())) return Status::InvalidArgument("SSK is 0; draw another v");
@@ -105,6 +110,16 @@ std::vector<Result<KeySet>> KeySetDeriver::DeriveBatch(std::span<const std::stri
 
   std::vector<SakkePoint> points(ids.size());
   const bool batch_ok = sakke_.ReceiverSecretKeys(ids, secrets_.z, points).ok();
+  // One v per user and their PVTs together. If drawing or the batch fails, or a user's HS or SSK
+  // comes out 0, that user goes through SigningKey() alone, as in Derive().
+  std::vector<SecretBytes> vs;
+  std::vector<P256Point> pvts(ids.size());
+  for (size_t j = 0; j < ids.size(); ++j) {
+    Result<SecretBytes> v = DrawScalar(rng, P256Order(), kP256ScalarBytes, 1);
+    if (!v.ok()) break;
+    vs.push_back(std::move(*v));
+  }
+  const bool pvt_ok = vs.size() == ids.size() && eccsi_.MultiplyGeneratorBatch(vs, pvts).ok();
   for (size_t j = 0; j < ids.size(); ++j) {
     const size_t i = index[j];
     KeySet& ks = sets[i];
@@ -116,7 +131,9 @@ std::vector<Result<KeySet>> KeySetDeriver::DeriveBatch(std::span<const std::stri
       Status st = ReceiverSecretKey(ks.uid, ks.rsk);
       if (!st.ok()) { out[i] = st.Annotate("deriving the RSK of " + ks.user_uri); continue; }
     }
-    Result<SigningKeyPair> pair = SigningKey(ks.uid, rng);
+    Result<SigningKeyPair> pair = pvt_ok ? SigningKeyFromPvt(ks.uid, vs[j], pvts[j])
+                                         : Result<SigningKeyPair>(Status::Internal("no batched PVT"));
+    if (!pair.ok()) pair = SigningKey(ks.uid, rng);
     if (!pair.ok()) { out[i] = pair.status().Annotate("deriving the SSK of " + ks.user_uri); continue; }
     ks.ssk = std::move(pair->ssk);
     ks.pvt = pair->pvt;

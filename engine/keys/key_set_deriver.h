@@ -37,7 +37,8 @@ class KeySetDeriver {
   Result<KeySet> Derive(const std::string& user_uri, uint64_t key_period_no, RandomSource& rng) const;
   // Key sets for many users in one key period: element i is what Derive(user_uris[i], ...) returns
   // (same values, same errors), but the RSKs are computed together through the kernel's batch
-  // entry point, which is several times faster per key set on the fast kernels.
+  // entry point, which is several times faster per key set on the fast kernels; the PVTs likewise
+  // (EccsiKernel::MultiplyGeneratorBatch: one shared inversion on the fast kernel).
   std::vector<Result<KeySet>> DeriveBatch(std::span<const std::string> user_uris, uint64_t key_period_no,
                                           RandomSource& rng) const;
 
@@ -49,6 +50,9 @@ class KeySetDeriver {
   Result<SigningKeyPair> SigningKeyWith(ByteView id, const SecretBytes& v) const;
 
  private:
+  // The rest of SigningKeyWith once PVT = [v]G is known: HS, then SSK.
+  Result<SigningKeyPair> SigningKeyFromPvt(ByteView id, const SecretBytes& v, const P256Point& pvt) const;
+
   CommunityParameters params_;
   const MasterSecrets& secrets_;
   KmsPublicKeys pub_;

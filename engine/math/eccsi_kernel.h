@@ -5,6 +5,7 @@
 #pragma once
 
 #include <memory>
+#include <span>
 
 #include "engine/base/bytes.h"
 #include "engine/base/secret.h"
@@ -21,6 +22,14 @@ class EccsiKernel {
   // out = [k]G for a secret k of 32 octets in [1, q-1].
   virtual Status MultiplyGenerator(const SecretBytes& k, P256Point& out) const = 0;
 
+  // out[i] = [k[i]]G for every i (sizes must match). Kernels that can share work between the
+  // points (one inversion for all of them) override this; the default calls MultiplyGenerator.
+  virtual Status MultiplyGeneratorBatch(std::span<const SecretBytes> k, std::span<P256Point> out) const {
+    if (k.size() != out.size()) return Status::InvalidArgument("MultiplyGeneratorBatch: size mismatch");
+    for (size_t i = 0; i < k.size(); ++i) MCX_RETURN_IF_ERROR(MultiplyGenerator(k[i], out[i]));
+    return Status::Ok();
+  }
+
   // ssk = (ksak + hs * v) mod q, 32 octets big-endian. ksak and v are 32 octets; hs is the
   // 32-octet hash. The result may be zero; the caller checks and draws a fresh v.
   virtual Status SigningKey(const SecretBytes& ksak, ByteView hs, const SecretBytes& v,
@@ -28,8 +37,9 @@ class EccsiKernel {
 };
 
 std::unique_ptr<EccsiKernel> NewGenericEccsiKernel();
-// SSK in our own constant-time arithmetic (audited under valgrind, tests/ctgrind), PVT with
-// OpenSSL's nistz256. Faster than generic by the BIGNUM overhead of the SSK.
+// SSK and PVT in our own constant-time arithmetic (audited under valgrind, tests/ctgrind): SSK by
+// 4-limb Montgomery arithmetic mod q, PVT by a fixed-base comb of signed 7-bit windows with
+// complete additions (engine/math/p256_fixed_base.h), batches sharing one blinded inversion.
 std::unique_ptr<EccsiKernel> NewFastEccsiKernel();
 
 }  // namespace mcx

@@ -1,8 +1,11 @@
 // The fast ECCSI kernel: SSK = KSAK + HS * v mod q in our constant-time 4-limb Montgomery
-// arithmetic (no BIGNUM, no allocation), PVT = [v]G by OpenSSL's nistz256 fixed-base code.
+// arithmetic (no BIGNUM, no allocation), PVT = [v]G by our constant-time fixed-base code.
+#include <vector>
+
 #include "engine/math/ct_audit.h"
 #include "engine/math/eccsi_kernel.h"
 #include "engine/math/montgomery.h"
+#include "engine/math/p256_fixed_base.h"
 
 namespace mcx {
 namespace {
@@ -18,12 +21,45 @@ Result<Limbs256> LoadSecret(const SecretBytes& k) {
   return v;
 }
 
+// A scalar for [k]G: below q and, unlike KSAK's and v's use in the SSK, nonzero ([0]G has no
+// encoding). The zero test's outcome is declassified for the same reason as the range check.
+Result<Limbs256> LoadMultiplier(const SecretBytes& k) {
+  Result<Limbs256> v = LoadSecret(k);
+  if (!v.ok()) return v;
+  uint64_t zero = IsZeroMask(*v);
+  Declassify(&zero, sizeof zero);
+  if (zero != 0) return Status::InvalidArgument("an ECCSI scalar for [k]G must not be 0");
+  return v;
+}
+
 class FastEccsiKernel final : public EccsiKernel {
  public:
-  const char* Name() const override { return "fast (own SSK arithmetic, OpenSSL nistz256 PVT)"; }
+  const char* Name() const override { return "fast (own SSK and fixed-base PVT arithmetic)"; }
 
   Status MultiplyGenerator(const SecretBytes& k, P256Point& out) const override {
-    return MultiplyGeneratorWithOpenSsl(P256Group(), k.view(), out);
+    Result<Limbs256> v = LoadMultiplier(k);
+    if (!v.ok()) return v.status();
+    Status st = P256MultiplyGenerator(*v, out);
+    SecureWipe(&*v, sizeof(Limbs256));
+    return st;
+  }
+
+  Status MultiplyGeneratorBatch(std::span<const SecretBytes> k, std::span<P256Point> out) const override {
+    if (k.size() != out.size()) return Status::InvalidArgument("MultiplyGeneratorBatch: size mismatch");
+    std::vector<Limbs256> scalars(k.size());
+    Status st;
+    for (size_t i = 0; i < k.size() && st.ok(); ++i) {
+      Result<Limbs256> v = LoadMultiplier(k[i]);
+      if (v.ok()) {
+        scalars[i] = *v;
+        SecureWipe(&*v, sizeof(Limbs256));
+      } else {
+        st = v.status();
+      }
+    }
+    if (st.ok()) st = P256MultiplyGeneratorBatch(scalars, out);
+    SecureWipe(scalars.data(), scalars.size() * sizeof(Limbs256));
+    return st;
   }
 
   Status SigningKey(const SecretBytes& ksak, ByteView hs, const SecretBytes& v,

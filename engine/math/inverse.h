@@ -10,18 +10,26 @@
 #pragma once
 
 #include <span>
+#include <type_traits>
 
 #include "engine/base/status.h"
 #include "engine/math/montgomery.h"
 
 namespace mcx {
 
+// Instantiated for N = 16 (SAKKE's p and q) and N = 4 (P-256's field prime).
+//
 // out = 1/x mod m for a canonical x (plain, not Montgomery form). Fails with Internal when x is 0
 // (callers rule that out beforehand) or the random generator fails. out may alias x.
-Status BlindedInverse(const Modulus1024& mod, const Limbs1024& x, Limbs1024& out);
+// For x = yR in Montgomery form the result is 1/(yR); MontMul by r2 turns it into plain 1/y.
+template <size_t N>
+Status BlindedInverse(const Modulus<N>& mod, const Limbs<N>& x, Limbs<N>& out);
 
 // Replaces each plain canonical value by its inverse mod m; all must be nonzero.
 // scratch must hold values.size() elements.
-Status BatchInverse(const Modulus1024& mod, std::span<Limbs1024> values, std::span<Limbs1024> scratch);
+// (The spans are not deduced, so vectors convert.)
+template <size_t N>
+Status BatchInverse(const Modulus<N>& mod, std::type_identity_t<std::span<Limbs<N>>> values,
+                    std::type_identity_t<std::span<Limbs<N>>> scratch);
 
 }  // namespace mcx

@@ -75,6 +75,12 @@ const Modulus256& P256OrderModulus() {
   return n;
 }
 
+const Modulus256& P256FieldModulus() {
+  static const Modulus256 p =
+      Modulus256::FromHex("FFFFFFFF00000001000000000000000000000000FFFFFFFFFFFFFFFFFFFFFFFF");
+  return p;
+}
+
 // CIOS (coarsely integrated operand scanning): for each limb of b, add a*b[i] and a multiple of
 // m that clears the lowest limb, then shift down one limb. t stays below 2m.
 template <size_t N>

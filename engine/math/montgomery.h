@@ -1,5 +1,5 @@
 // Montgomery arithmetic modulo a fixed odd modulus of N 64-bit limbs: SAKKE's p and q (RFC 6509
-// set 1, N = 16) and the order of P-256 (ECCSI's SSK, N = 4).
+// set 1, N = 16), the order of P-256 (ECCSI's SSK, N = 4) and its field prime (PVT, N = 4).
 //
 // An element is N little-endian 64-bit limbs, always fully reduced (canonical, in [0, m)).
 // Every function here runs in time independent of the values of its operands: no branch and no
@@ -38,6 +38,7 @@ using Modulus256 = Modulus<4>;
 const Modulus1024& SakkeFieldModulus();  // p
 const Modulus1024& SakkeOrderModulus();  // q
 const Modulus256& P256OrderModulus();    // n of P-256, "q" in RFC 6507
+const Modulus256& P256FieldModulus();    // p of P-256, the field of ECCSI's points
 
 // r = a*b/R mod m. a, b canonical; r may alias either.
 template <size_t N>

@@ -7,10 +7,13 @@
 namespace mcx {
 namespace {
 
-TEST(DeriveBatchTest, MatchesDeriveOneByOne) {
+// On both ECCSI kernels: the generic one computes the PVTs one by one, the fast one in a batch.
+class DeriveBatchTest : public ::testing::TestWithParam<bool> {};
+
+TEST_P(DeriveBatchTest, MatchesDeriveOneByOne) {
   OpenSslRandom rng;
   std::unique_ptr<SakkeKernel> sakke = NewBestSakkeKernel();
-  std::unique_ptr<EccsiKernel> eccsi = NewGenericEccsiKernel();
+  std::unique_ptr<EccsiKernel> eccsi = GetParam() ? NewFastEccsiKernel() : NewGenericEccsiKernel();
   Result<MasterSecrets> secrets = GenerateMasterSecrets(rng);
   ASSERT_TRUE(secrets.ok());
   Result<KmsPublicKeys> pub = DerivePublicKeys(*secrets, *sakke, *eccsi);
@@ -40,6 +43,9 @@ TEST(DeriveBatchTest, MatchesDeriveOneByOne) {
     EXPECT_TRUE(CheckSigningKey(pub->kpak, batch[i]->uid, batch[i]->ssk.view(), batch[i]->pvt).ok());
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Kernels, DeriveBatchTest, ::testing::Bool(),
+                         [](const auto& info) { return info.param ? "FastEccsi" : "GenericEccsi"; });
 
 }  // namespace
 }  // namespace mcx

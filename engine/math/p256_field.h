@@ -1,0 +1,127 @@
+// Arithmetic modulo the P-256 field prime p = 2^256 - 2^224 + 2^192 + 2^96 - 1, specialised.
+//
+// Same contract and representation as the 4-limb Montgomery templates (montgomery.h) with
+// P256FieldModulus(): elements are canonical little-endian limbs, R = 2^256, FeMul(a, b) =
+// a*b/R mod p, and every function runs in time independent of its operands. It is a separate
+// inline copy because p's form makes the reduction cheap: -1/p mod 2^64 is 1, so each step's
+// quotient digit is the low limb itself, and q*p is q*2^256 - q*2^224 + q*2^192 + q*2^96 - q,
+// i.e. shifts plus one 64x64 product by p's top limb. The point arithmetic spends most of its
+// time here (bench/math_bench, BM_Pvt).
+#pragma once
+
+#include <cstdint>
+
+#include "engine/math/montgomery.h"
+
+namespace mcx::p256 {
+
+using Fe = Limbs256;
+
+namespace internal {
+__extension__ using u128 = unsigned __int128;
+inline constexpr uint64_t kP[4] = {0xffffffffffffffffull, 0x00000000ffffffffull, 0, 0xffffffff00000001ull};
+
+// a + b + carry; carry becomes the carry out. On x86-64 this is one adc: GCC's code for the
+// equivalent 128-bit additions is about three times longer, and the multiplication lives on it.
+inline uint64_t AddCarry(uint64_t a, uint64_t b, unsigned char& carry) {
+#if defined(__x86_64__)
+  unsigned long long r;
+  carry = __builtin_ia32_addcarryx_u64(carry, a, b, &r);
+  return r;
+#else
+  const u128 s = static_cast<u128>(a) + b + carry;
+  carry = static_cast<unsigned char>(s >> 64);
+  return static_cast<uint64_t>(s);
+#endif
+}
+
+// a - b - borrow; borrow becomes the borrow out (one sbb on x86-64).
+inline uint64_t SubBorrow(uint64_t a, uint64_t b, unsigned char& borrow) {
+#if defined(__x86_64__)
+  unsigned long long r;
+  borrow = __builtin_ia32_sbb_u64(borrow, a, b, &r);
+  return r;
+#else
+  const u128 d = static_cast<u128>(a) - b - borrow;
+  borrow = static_cast<unsigned char>((d >> 64) & 1);
+  return static_cast<uint64_t>(d);
+#endif
+}
+
+// r = t - p when t = (top, t[3..0]) >= p, else t; requires t < 2p.
+inline void ReduceOnce(Fe& r, const uint64_t t[4], uint64_t top) {
+  uint64_t d[4];
+  unsigned char borrow = 0;
+#pragma GCC unroll 4
+  for (int i = 0; i < 4; ++i) d[i] = SubBorrow(t[i], kP[i], borrow);
+  (void)SubBorrow(top, 0, borrow);
+  const uint64_t keep_t = 0 - static_cast<uint64_t>(borrow);  // t - p went negative
+#pragma GCC unroll 4
+  for (int i = 0; i < 4; ++i) r[i] = (t[i] & keep_t) | (d[i] & ~keep_t);
+}
+}  // namespace internal
+
+// r = a*b/R mod p. r may alias a or b.
+inline void FeMul(Fe& r, const Fe& a, const Fe& b) {
+  using internal::u128;
+  uint64_t t[8] = {};
+  // The full 512-bit product, row by row: row i adds the low halves of a[j]*b[i] at limbs i+j
+  // and the high halves at limbs i+j+1 (two carry chains; the second cannot carry out).
+#pragma GCC unroll 4
+  for (int i = 0; i < 4; ++i) {
+    uint64_t lo[4], hi[4];
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; ++j) {
+      const u128 m = static_cast<u128>(a[j]) * b[i];
+      lo[j] = static_cast<uint64_t>(m);
+      hi[j] = static_cast<uint64_t>(m >> 64);
+    }
+    unsigned char c = 0;
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; ++j) t[i + j] = internal::AddCarry(t[i + j], lo[j], c);
+    t[i + 4] = c;
+    c = 0;
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; ++j) t[i + 1 + j] = internal::AddCarry(t[i + 1 + j], hi[j], c);
+  }
+  // Four reduction steps; step i adds q*p with q = t[i], clearing limb i: t[i] + q(2^64 - 1) is
+  // q*2^64, so limb i+1 gains q + q(2^32 - 1) = q*2^32, and limbs i+3, i+4 gain q*kP[3]. The
+  // carry runs up to limb 8 (top).
+  uint64_t top = 0;
+#pragma GCC unroll 4
+  for (int i = 0; i < 4; ++i) {
+    const uint64_t q = t[i];
+    const u128 m = static_cast<u128>(q) * internal::kP[3];
+    unsigned char c = 0;
+    t[i + 1] = internal::AddCarry(t[i + 1], q << 32, c);
+    t[i + 2] = internal::AddCarry(t[i + 2], q >> 32, c);
+    t[i + 3] = internal::AddCarry(t[i + 3], static_cast<uint64_t>(m), c);
+    t[i + 4] = internal::AddCarry(t[i + 4], static_cast<uint64_t>(m >> 64), c);
+#pragma GCC unroll 4
+    for (int k = i + 5; k < 8; ++k) t[k] = internal::AddCarry(t[k], 0, c);
+    top += c;
+  }
+  internal::ReduceOnce(r, t + 4, top);  // (ab + Qp)/R < 2p
+}
+
+// r = a + b mod p, r = a - b mod p. r may alias.
+inline void FeAdd(Fe& r, const Fe& a, const Fe& b) {
+  uint64_t t[4];
+  unsigned char c = 0;
+#pragma GCC unroll 4
+  for (int i = 0; i < 4; ++i) t[i] = internal::AddCarry(a[i], b[i], c);
+  internal::ReduceOnce(r, t, c);
+}
+
+inline void FeSub(Fe& r, const Fe& a, const Fe& b) {
+  uint64_t d[4];
+  unsigned char borrow = 0;
+#pragma GCC unroll 4
+  for (int i = 0; i < 4; ++i) d[i] = internal::SubBorrow(a[i], b[i], borrow);
+  const uint64_t add_back = 0 - static_cast<uint64_t>(borrow);  // a < b: add p once
+  unsigned char c = 0;
+#pragma GCC unroll 4
+  for (int i = 0; i < 4; ++i) r[i] = internal::AddCarry(d[i], internal::kP[i] & add_back, c);
+}
+
+}  // namespace mcx::p256

@@ -1,0 +1,32 @@
+// Constant-time fixed-base scalar multiplication on NIST P-256: ECCSI's PVT = [v]G (RFC 6507).
+//
+// Contract: k is a secret scalar in [1, n-1] (little-endian limbs; the caller range-checks it).
+// No branch and no memory index depends on k: the scalar is recoded into 37 signed 7-bit digits,
+// each digit selects its multiple of 2^(7i) G by a masked scan of a whole 64-entry affine table,
+// and the 37 points are summed with complete (exception-free) mixed addition, so no doubling and
+// no case analysis is needed. The only variable-time step, the final inversion of Z, sees Z
+// multiplied by a fresh random blind (engine/math/inverse.h).
+//
+// The table (37 x 64 affine points, 148 KiB) is public; it is built on first use, or eagerly by
+// PrepareP256Table() (the constant-time audit builds it before any secret exists).
+// Safe to call from many threads at once.
+#pragma once
+
+#include <span>
+
+#include "engine/base/status.h"
+#include "engine/math/curves.h"
+#include "engine/math/montgomery.h"
+
+namespace mcx {
+
+void PrepareP256Table();
+
+// out = [k]G as 04 || x || y. Fails with Internal only if the random generator fails (or k is
+// outside its contract and the result is the point at infinity).
+Status P256MultiplyGenerator(const Limbs256& k, P256Point& out);
+
+// out[i] = [k[i]]G for every i, sharing one blinded inversion among all of them. The sizes match.
+Status P256MultiplyGeneratorBatch(std::span<const Limbs256> k, std::span<P256Point> out);
+
+}  // namespace mcx
