@@ -1,5 +1,7 @@
 #include "engine/service/deriving_key_service.h"
 
+#include "engine/keys/in_memory_kms.h"
+
 #include <functional>
 
 namespace mcx {
@@ -8,21 +10,17 @@ Result<std::unique_ptr<DerivingKeyService>> DerivingKeyService::CreateThrowAway(
                                                                                 RandomSource& rng, Options options,
                                                                                 int validity_days) {
   if (validity_days < 1) return Status::InvalidArgument("the certificate must be valid for at least one day");
-  auto sakke = NewGenericSakkeKernel();
-  auto eccsi = NewGenericEccsiKernel();
-  Result<MasterSecrets> secrets = GenerateMasterSecrets(rng);
-  if (!secrets.ok()) return secrets.status();
-  Result<KmsPublicKeys> pub = DerivePublicKeys(*secrets, *sakke, *eccsi);
-  if (!pub.ok()) return pub.status();
+  Result<InMemoryKms> kms = InMemoryKms::Create(rng);
+  if (!kms.ok()) return kms.status();
   KmsCertificate cert;
   cert.params = params;
   cert.cert_uri = params.kms_uri + ".cert";
   cert.issuer = params.kms_uri;
   cert.valid_from = NtpNow();
   cert.valid_to = cert.valid_from + static_cast<NtpSeconds>(validity_days) * 86400;
-  cert.keys = *pub;
-  return std::make_unique<DerivingKeyService>(std::move(cert), std::move(secrets).value(), std::move(sakke),
-                                              std::move(eccsi), options);
+  cert.keys = kms->pub;
+  return std::make_unique<DerivingKeyService>(std::move(cert), std::move(kms->secrets), std::move(kms->sakke),
+                                              std::move(kms->eccsi), options);
 }
 
 DerivingKeyService::DerivingKeyService(KmsCertificate certificate, MasterSecrets secrets,

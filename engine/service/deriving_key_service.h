@@ -30,7 +30,7 @@ class DerivingKeyService final : public KeyService {
     size_t max_issued_sets = 1 << 20;  // the map's bound; the oldest entries go first
   };
 
-  // A throw-away KMS: fresh master secrets drawn from `rng`, generic kernels, and a certificate
+  // A throw-away KMS: fresh master secrets drawn from `rng`, the fastest kernels, and a certificate
   // for `params` (CertUri "<kms_uri>.cert", valid from now for `validity_days`).
   static Result<std::unique_ptr<DerivingKeyService>> CreateThrowAway(const CommunityParameters& params,
                                                                      RandomSource& rng, Options options,

@@ -16,6 +16,7 @@
 #include "engine/custody/key_set_source.h"
 #include "engine/custody/kms_custody.h"
 #include "engine/keys/client_check.h"
+#include "engine/keys/in_memory_kms.h"
 #include "engine/keys/key_set_source.h"
 #include "tools/cli/command.h"
 #include "tools/cli/kms_options.h"
@@ -36,7 +37,7 @@ struct DemoOptions {
 struct DemoKms {
   std::unique_ptr<KmsCustody> custody;           // with a KMS
   OpenSslRandom os_rng;                          // throw-away
-  std::optional<MasterSecrets> secrets;          // throw-away
+  std::optional<InMemoryKms> in_memory;          // throw-away
   std::unique_ptr<KeySetSource> source;
   CommunityParameters params;
   KmsPublicKeys pub;
@@ -73,14 +74,13 @@ Status RunDemo(const DemoOptions& opt) {
   } else {
     Result<CommunityParameters> params = CommunityParameters::Make(opt.kms_uri, kDefaultUserKeyPeriod, 0);
     if (!params.ok()) return params.status();
-    Result<MasterSecrets> secrets = GenerateMasterSecrets(kms.os_rng);
-    if (!secrets.ok()) return secrets.status();
-    kms.secrets.emplace(std::move(secrets).value());
-    Result<KmsPublicKeys> pub = DerivePublicKeys(*kms.secrets, *sakke, *eccsi);
-    if (!pub.ok()) return pub.status();
+    Result<InMemoryKms> in_memory = InMemoryKms::Create(kms.os_rng);
+    if (!in_memory.ok()) return in_memory.status();
+    kms.in_memory.emplace(std::move(in_memory).value());
     kms.params = *params;
-    kms.pub = *pub;
-    kms.source = std::make_unique<HostKeySetSource>(kms.params, *kms.secrets, kms.pub, *sakke, *eccsi, kms.os_rng);
+    kms.pub = kms.in_memory->pub;
+    kms.source = std::make_unique<HostKeySetSource>(kms.params, kms.in_memory->secrets, kms.pub, *sakke, *eccsi,
+                                                    kms.os_rng);
   }
   const CommunityParameters* params = &kms.params;
 
