@@ -227,7 +227,7 @@ Status RunHttp(const HttpOptions& opt) {
   CapacityReport report;
   report.machine = capacity::DescribeThisMachine();
   capacity::ServingRun run;
-  run.label = std::string("http keyprov") + (opt.on_demand ? " (random past periods)" : "");
+  run.label = "http init:keyprov " + opt.mix + (opt.on_demand ? ", random past periods" : "");
   run.target = endpoint->ToString();
   run.origin = opt.on_demand ? capacity::KeySetOrigin::kOnDemand : capacity::KeySetOrigin::kMixed;
   run.options = *load;
