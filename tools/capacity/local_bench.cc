@@ -120,7 +120,7 @@ Status LocalBench::MeasureHsm(LocalFigures& out) {
     return Status::Ok();
   };
   std::array<uint8_t, 32> buf{};
-  MCX_RETURN_IF_ERROR(measure("random 32 octets", [&] { return custody.random().Fill(buf); }));
+  MCX_RETURN_IF_ERROR(measure("random 32 octets (pooled)", [&] { return custody.random().Fill(buf); }));
   constexpr std::string_view kPurpose = "capacity-bench";
   Result<Bytes> blob = custody.Seal(buf, kPurpose);
   if (!blob.ok()) return blob.status().Annotate("seal");
