@@ -1,5 +1,8 @@
 #include "tools/cli/kms_options.h"
 
+#include "api/access_token.h"
+#include "tools/cli/command.h"
+
 namespace mcx::cli {
 
 void AddDataDirOption(CLI::App* cmd, KmsLocation& loc) {
@@ -13,6 +16,12 @@ void AddHsmOptions(CLI::App* cmd, KmsLocation& loc) {
   auto* env = cmd->add_option("--pin-env", loc.pin_env, "read the token's user PIN from this environment variable");
   auto* file = cmd->add_option("--pin-file", loc.pin_file, "read the token's user PIN from this file (mode 0600)");
   env->excludes(file);
+}
+
+std::string DefaultTestKeyDir() {
+  const std::filesystem::path data = DefaultDataDir();
+  if (std::filesystem::exists(data / api::kTestIdmsKeyFile)) return data.string();
+  return kDefaultDemoDir;
 }
 
 Result<KmsConfig> LoadKmsConfig(const KmsLocation& loc) {

@@ -23,6 +23,10 @@ void AddDataDirOption(CLI::App* cmd, KmsLocation& loc);
 // --module, --token-label, --pin-env, --pin-file.
 void AddHsmOptions(CLI::App* cmd, KmsLocation& loc);
 
+// Where the test IdMS key is by default: the data directory of an `init --demo` KMS when it holds
+// one, else kDefaultDemoDir (where `serve --demo` keeps it).
+std::string DefaultTestKeyDir();
+
 // LoadKmsConfig(loc.DataDir()) with the HSM flags applied.
 Result<KmsConfig> LoadKmsConfig(const KmsLocation& loc);
 

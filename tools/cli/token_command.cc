@@ -8,6 +8,7 @@
 #include "engine/custody/kms_config.h"
 #include "engine/keys/community_parameters.h"
 #include "tools/cli/command.h"
+#include "tools/cli/kms_options.h"
 
 namespace mcx::cli {
 namespace {
@@ -17,15 +18,9 @@ struct TokenOptions {
   api::TestTokenClaims claims;
 };
 
-std::string DefaultKeyDir() {
-  const std::filesystem::path data = DefaultDataDir();
-  if (std::filesystem::exists(data / api::kTestIdmsKeyFile)) return data.string();
-  return kDefaultDemoDir;
-}
-
 Status RunToken(TokenOptions opt) {
   MCX_RETURN_IF_ERROR(ValidateUserUri(opt.claims.user_uri, "--user"));
-  if (opt.dir.empty()) opt.dir = DefaultKeyDir();
+  if (opt.dir.empty()) opt.dir = DefaultTestKeyDir();
   const std::string key_file = opt.dir + "/" + api::kTestIdmsKeyFile;
   if (!std::filesystem::exists(key_file)) {
     std::fprintf(stderr, "no test IdMS key in %s yet: creating one (restart a running `serve --demo` to trust it)\n",

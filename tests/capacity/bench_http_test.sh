@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# `mcx-kms bench http` against a real `mcx-kms serve` (a demo KMS: SoftHSM2 token, SQLite store,
+# 40 users pre-provisioned) over loopback: the run ends, its JSON counts match the server's
+# /metrics, the sampled key material is valid, and no token appears in any report.
+#   usage: bench_http_test.sh MCX_KMS_BINARY SOURCE_DIR
+set -uo pipefail
+bin="$1"
+src="$2"
+# shellcheck source=../../tools/demo-kms-lib.sh
+source "$src/tools/demo-kms-lib.sh"
+tmp="$(mktemp -d /tmp/mcx-kms-bench-http-XXXXXX)"
+trap 'stop_started; rm -rf "$tmp"' EXIT
+fail=0
+ok() { echo "ok: $1"; }
+bad() { echo "FAIL: $1"; fail=1; }
+
+start_demo_kms "$bin" "$tmp" --demo-users 40 || exit 1
+ok "mcx-kms serve on 127.0.0.1:$kms_port"
+
+start=$(date +%s)
+"$bin" bench http "http://127.0.0.1:$kms_port" --data-dir "$tmp/demo" --user-count 40 --connections 4 \
+  --warmup 0.5 --duration 2 --mix 1:4 --json "$tmp/report.json" --html "$tmp/report.html" >"$tmp/bench.txt" 2>"$tmp/bench.err" \
+  || { bad "bench http exited with $?"; cat "$tmp/bench.err"; }
+elapsed=$(( $(date +%s) - start ))
+cat "$tmp/bench.txt"
+[ "$elapsed" -le 20 ] && ok "ran in ${elapsed}s" || bad "took ${elapsed}s"
+
+metrics="$(curl -s "http://127.0.0.1:$kms_port/metrics")"
+echo "$metrics" >"$tmp/metrics.txt"
+python3 - "$tmp/report.json" "$tmp/metrics.txt" <<'PY' || fail=1
+import json, re, sys
+r = json.load(open(sys.argv[1]))
+metrics = open(sys.argv[2]).read()
+s = r["serving"][0]
+def served(route, status):
+    m = re.search(r'mcx_kms_http_requests_total\{route="%s",status="%s"\} (\d+)' % (route, status), metrics)
+    return int(m.group(1)) if m else 0
+# Every 200 the client saw, warm-up included (the timeline), plus the one init that fetched the
+# certificate before the load, is one the server counted.
+client_200 = sum(t["ok"] for t in s["timeline"]) + 1
+server_200 = served("init", 200) + served("keyprov", 200)
+checks = [
+    ("requests answered ok", s["ok"] > 0),
+    ("no errors", s["requests"] == s["ok"]),
+    ("init and keyprov both sent", s["ok_init"] > 0 and s["ok_keyprov"] > 0),
+    ("key material checked and valid",
+     s["validation"]["checked"] and s["validation"]["answers"] == 20 and s["validation"]["invalid"] == 0),
+    ("latency percentiles ordered", 0 < s["latency"]["p50_us"] <= s["latency"]["p99_us"] <= s["latency"]["max_us"]),
+    ("projection present", r["projections"]["reconnecting_devices"]["as the KMS has them"] > 0),
+    ("client 200s (%d) = server /metrics 200s (%d)" % (client_200, server_200), client_200 == server_200),
+]
+for name, good in checks:
+    print(("ok: " if good else "FAIL: ") + name)
+sys.exit(0 if all(g for _, g in checks) else 1)
+PY
+if grep -q "UserDecryptKey\|UserSigningKeySSK\|Bearer" "$tmp/report.json" "$tmp/report.html" "$tmp/bench.txt"; then
+  bad "a report holds key material or a token"
+else
+  ok "no key material or token in the reports"
+fi
+exit $fail

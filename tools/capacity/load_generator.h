@@ -1,0 +1,132 @@
+// LoadGenerator: drives the KMS interface of TS 33.180 Annex D (init and keyprov) of any KMS over
+// HTTP/1.1 and measures what it carries.
+//
+// Contract:
+// - `connections` keep-alive connections (Boost.Beast, async, on one I/O thread that Run() lends
+//   from the caller). Closed loop (rate 0): each connection sends its next request as soon as the
+//   last is answered. Open loop (rate N): requests are due at N per second across all
+//   connections; a free connection takes the next due request, and its latency counts from when
+//   it was due, so a server that falls behind shows in the latencies (no coordinated omission).
+// - Request k goes to the user k mod users.size(), with that user's bearer token; it is an init
+//   when k mod (init_weight + keyprov_weight) < init_weight, else a keyprov of the current period
+//   (or, with random_past_periods, of a random past one).
+// - Warm-up first, then the measured window; a request belongs to the phase it was due in. No
+//   request is sent after the window; one in flight gets at most `timeout` to finish, so Run()
+//   returns within warmup + duration + timeout (+ connect time, also bounded by `timeout`).
+// - Every request ends as one of: an HTTP status (200 is success), a timeout (no full answer
+//   within `timeout`; the connection is closed and reopened), or a connection error (refused,
+//   reset, closed early). Invalid key material is judged later, by KeyMaterialCheck, on a sample
+//   of the keyprov answers kept here (reservoir sampling over the window).
+// Loads go where the caller says; the CLI and tests only aim them at 127.0.0.1 or a KMS the
+// operator names.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/base/status.h"
+#include "tools/capacity/latency_histogram.h"
+
+namespace mcx::capacity {
+
+// http://HOST[:PORT][/PREFIX]. The prefix defaults to /keymanagement/identity/v1/ and always ends
+// in '/'. Only plain HTTP: aim at the KMS itself, or at a TLS proxy's plain-HTTP side.
+struct HttpEndpoint {
+  std::string host;
+  uint16_t port = 80;
+  std::string base_path = "/keymanagement/identity/v1/";
+  std::string ToString() const;
+};
+Result<HttpEndpoint> ParseHttpUrl(std::string_view url);
+
+struct UserCredential {
+  std::string user_uri;
+  std::string token;  // the bearer token; never printed
+};
+
+struct LoadOptions {
+  int connections = 16;
+  std::chrono::milliseconds warmup{2000};
+  std::chrono::milliseconds duration{10000};
+  std::chrono::milliseconds timeout{5000};
+  double rate = 0;  // requests per second over all connections; 0: closed loop
+  int init_weight = 1;
+  int keyprov_weight = 9;
+  size_t keyprov_samples = 20;  // keyprov answers kept for validation
+  // keyprov/<user>/<time> for a random past time (1968 on) instead of the current period, so the
+  // KMS has (nearly) never issued the key set asked for and derives it on demand.
+  bool random_past_periods = false;
+};
+
+enum class KmsRequestKind { kInit = 0, kKeyProv = 1 };
+const char* KmsRequestKindName(KmsRequestKind kind);
+
+// Successes and errors completed in one second of the run (warm-up included).
+struct TimelineSecond {
+  uint64_t ok = 0;
+  uint64_t errors = 0;
+};
+
+struct LoadResult {
+  double warmup_seconds = 0;
+  double measured_seconds = 0;  // the window's length
+  // In the measured window:
+  uint64_t requests = 0;  // every request due in the window that ended (ok + all errors)
+  uint64_t ok = 0;
+  uint64_t ok_by_kind[2] = {0, 0};
+  std::map<int, uint64_t> http_errors;  // status other than 200 -> count
+  uint64_t timeouts = 0;
+  uint64_t connection_errors = 0;
+  LatencyHistogram latency;              // successful requests
+  LatencyHistogram latency_by_kind[2];
+  // Over the whole run, warm-up included, by kind and status: what the server should have
+  // counted (timeouts and connection errors excluded).
+  std::map<int, uint64_t> responses_by_status[2];
+  uint64_t warmup_requests = 0;
+  std::vector<TimelineSecond> timeline;  // from the start of the warm-up
+  // Answers kept for KeyMaterialCheck (they hold secret keys: never print them).
+  std::string init_sample;
+  std::vector<std::string> keyprov_samples;
+
+  double ok_per_second() const { return measured_seconds > 0 ? static_cast<double>(ok) / measured_seconds : 0; }
+  uint64_t errors() const { return requests - ok; }
+};
+
+class LoadGenerator {
+ public:
+  LoadGenerator(HttpEndpoint endpoint, std::vector<UserCredential> users, LoadOptions options);
+  ~LoadGenerator();
+
+  // Runs the whole load on the calling thread. InvalidArgument for bad options or no users;
+  // everything the server does wrong is in the result, not the status.
+  Result<LoadResult> Run();
+
+  // Live counters, for a progress display on another thread.
+  uint64_t completed() const { return completed_.load(std::memory_order_relaxed); }
+  uint64_t failed() const { return failed_.load(std::memory_order_relaxed); }
+
+ private:
+  class Connection;
+  struct RunState;
+
+  HttpEndpoint endpoint_;
+  std::vector<UserCredential> users_;
+  LoadOptions options_;
+  std::atomic<uint64_t> completed_{0};
+  std::atomic<uint64_t> failed_{0};
+};
+
+// One POST (or GET) with a bounded time, for a certificate before the load, or /metrics.
+struct HttpReply {
+  int status = 0;
+  std::string body;
+};
+Result<HttpReply> FetchOnce(const HttpEndpoint& endpoint, const std::string& verb, const std::string& target,
+                            const std::string& bearer_token, std::chrono::milliseconds timeout);
+
+}  // namespace mcx::capacity

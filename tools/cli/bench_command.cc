@@ -1,0 +1,321 @@
+// `mcx-kms bench`: measures what a KMS can carry and reports it (terminal, JSON, HTML).
+//
+//   bench local       the KMS in the data directory, on this machine: derivation on 1..N threads,
+//                     HSM operations, bulk provisioning into a scratch store, and the serving rate
+//                     of an in-process server (pre-provisioned and on demand).
+//   bench http URL    a load of init and keyprov requests against any TS 33.180 KMS over HTTP,
+//                     with bearer tokens for a population, checking a sample of the key material.
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <memory>
+#include <sstream>
+
+#include "api/access_token.h"
+#include "engine/keys/community_parameters.h"
+#include "tools/capacity/capacity_report.h"
+#include "tools/capacity/load_generator.h"
+#include "tools/capacity/local_bench.h"
+#include "tools/cli/command.h"
+#include "tools/cli/kms_options.h"
+#include "tools/cli/progress_meter.h"
+
+namespace mcx::cli {
+namespace {
+
+using capacity::CapacityReport;
+
+// Flags that shape the report, shared by both subcommands.
+struct ReportOptions {
+  std::string json, html;
+  uint64_t project_users = 100000;
+  int project_periods = 3;
+  int reconnect_seconds = 60;
+};
+
+void AddReportOptions(CLI::App* cmd, ReportOptions& r) {
+  cmd->add_option("--json", r.json, "also write the report as JSON to FILE");
+  cmd->add_option("--html", r.html, "also write the report as a self-contained HTML page with charts to FILE");
+  cmd->add_option("--project-users", r.project_users, "projection: users to provision")->capture_default_str();
+  cmd->add_option("--project-periods", r.project_periods, "projection: key periods per user")->capture_default_str();
+  cmd->add_option("--reconnect-seconds", r.reconnect_seconds,
+                  "projection: the window in which devices reconnect (T)")->capture_default_str();
+}
+
+// Load flags, shared: the local serving runs use them too.
+struct LoadFlags {
+  double duration = 10, warmup = 2;
+  int timeout_ms = 5000;
+  int connections = 16;
+  double rate = 0;
+};
+
+void AddLoadFlags(CLI::App* cmd, LoadFlags& f) {
+  cmd->add_option("--duration", f.duration, "measured seconds (per serving run)")->capture_default_str();
+  cmd->add_option("--warmup", f.warmup, "seconds of load before measuring")->capture_default_str();
+  cmd->add_option("--connections", f.connections, "keep-alive connections")->capture_default_str();
+  cmd->add_option("--rate", f.rate, "requests/s over all connections (open loop); 0: closed loop")
+      ->capture_default_str();
+  cmd->add_option("--timeout-ms", f.timeout_ms, "a request not answered within this is a timeout")
+      ->capture_default_str();
+}
+
+Result<capacity::LoadOptions> ToLoadOptions(const LoadFlags& f) {
+  if (f.duration <= 0 || f.duration > 24 * 3600) return Status::InvalidArgument("--duration must be in (0, 86400] s");
+  if (f.warmup < 0 || f.warmup > 3600) return Status::InvalidArgument("--warmup must be in [0, 3600] s");
+  capacity::LoadOptions o;
+  o.duration = std::chrono::milliseconds(static_cast<int64_t>(f.duration * 1000));
+  o.warmup = std::chrono::milliseconds(static_cast<int64_t>(f.warmup * 1000));
+  o.timeout = std::chrono::milliseconds(f.timeout_ms);
+  o.connections = f.connections;
+  o.rate = f.rate;
+  return o;
+}
+
+Status WriteReport(CapacityReport& report, const ReportOptions& r) {
+  report.projection = {r.project_users, r.project_periods, r.reconnect_seconds};
+  std::fputs(capacity::RenderText(report).c_str(), stdout);
+  std::fflush(stdout);
+  auto write = [](const std::string& path, const std::string& text, const char* what) -> Status {
+    std::ofstream f(path, std::ios::trunc);
+    f << text;
+    if (!f) return Status::Unavailable(std::string("cannot write the ") + what + " report to " + path);
+    std::printf("%s report: %s\n", what, path.c_str());
+    return Status::Ok();
+  };
+  if (!r.json.empty()) MCX_RETURN_IF_ERROR(write(r.json, capacity::ToJson(report).dump(2) + "\n", "JSON"));
+  if (!r.html.empty()) MCX_RETURN_IF_ERROR(write(r.html, capacity::RenderHtml(report), "HTML"));
+  return Status::Ok();
+}
+
+Status ValidateReportOptions(const ReportOptions& r) {
+  if (r.project_periods < 1 || r.reconnect_seconds < 1) {
+    return Status::InvalidArgument("--project-periods and --reconnect-seconds must be at least 1");
+  }
+  return Status::Ok();
+}
+
+// --- bench local ---
+
+struct LocalOptions {
+  KmsLocation loc;
+  ReportOptions report;
+  LoadFlags load{3, 1, 5000, 32, 0};
+  double step_seconds = 1.5;
+  double provision_seconds = 4;
+  int max_threads = 0;
+};
+
+Status RunLocal(const LocalOptions& opt) {
+  MCX_RETURN_IF_ERROR(ValidateReportOptions(opt.report));
+  Result<capacity::LoadOptions> load = ToLoadOptions(opt.load);
+  if (!load.ok()) return load.status();
+  if (opt.step_seconds <= 0 || opt.step_seconds > 60 || opt.provision_seconds <= 0 || opt.provision_seconds > 600) {
+    return Status::InvalidArgument("--step-seconds must be in (0, 60] and --provision-seconds in (0, 600]");
+  }
+  Result<KmsConfig> config = LoadKmsConfig(opt.loc);
+  if (!config.ok()) return config.status();
+  Result<std::unique_ptr<KmsInstance>> kms = KmsInstance::Open(*config);
+  if (!kms.ok()) return kms.status();
+
+  CapacityReport report;
+  report.machine = capacity::DescribeThisMachine();
+  capacity::LocalBenchOptions lo;
+  lo.seconds_per_step = opt.step_seconds;
+  lo.provision_seconds = opt.provision_seconds;
+  lo.max_threads = opt.max_threads;
+  lo.serve = *load;
+  capacity::LocalBench bench(**kms, lo);
+  std::unique_ptr<ProgressMeter> meter;
+  Status st = bench.Run(report, [&](const std::string& phase, const std::string& unit) {
+    meter.reset();  // finishes the last phase's line
+    std::fprintf(stderr, "bench local: %s\n", phase.c_str());
+    meter = std::make_unique<ProgressMeter>(unit, 0, [&bench] { return bench.progress(); });
+  });
+  meter.reset();
+  if (!st.ok()) return st.Annotate("bench local");
+  std::printf("\n");
+  return WriteReport(report, opt.report);
+}
+
+// --- bench http ---
+
+struct HttpOptions {
+  std::string url = "http://127.0.0.1:8080";
+  ReportOptions report;
+  LoadFlags load;
+  std::string users_file;
+  int user_count = 1000;
+  std::string user_pattern = "sip:user%05d@example.org";
+  std::string idms_key;
+  std::string mix = "1:9";
+  size_t samples = 20;
+  bool on_demand = false;
+  KmsLocation loc;
+};
+
+Status ParseMix(const std::string& mix, capacity::LoadOptions& o) {
+  const size_t colon = mix.find(':');
+  char* end = nullptr;
+  if (colon != std::string::npos) {
+    const long a = std::strtol(mix.substr(0, colon).c_str(), &end, 10);
+    if (*end == '\0' && colon > 0) {
+      const long b = std::strtol(mix.substr(colon + 1).c_str(), &end, 10);
+      if (*end == '\0' && colon + 1 < mix.size() && a >= 0 && b >= 0 && a + b > 0 && a + b <= 1000) {
+        o.init_weight = static_cast<int>(a);
+        o.keyprov_weight = static_cast<int>(b);
+        return Status::Ok();
+      }
+    }
+  }
+  return Status::InvalidArgument("--mix must be INIT:KEYPROV, e.g. 1:9 (or 0:1 for keyprov only)");
+}
+
+// The population: from a file (user, or user TAB token), else user_count URIs from the pattern;
+// users without a token get one minted with the test IdMS key.
+Result<std::vector<capacity::UserCredential>> LoadUsers(const HttpOptions& opt) {
+  std::vector<capacity::UserCredential> users;
+  if (!opt.users_file.empty()) {
+    std::ifstream f(opt.users_file);
+    if (!f) return Status::NotFound("cannot read --users " + opt.users_file);
+    std::string line;
+    while (std::getline(f, line)) {
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      if (line.empty() || line[0] == '#') continue;
+      const size_t tab = line.find('\t');
+      users.push_back({line.substr(0, tab), tab == std::string::npos ? "" : line.substr(tab + 1)});
+    }
+    if (users.empty()) return Status::InvalidArgument("--users " + opt.users_file + " names no user");
+  } else {
+    if (opt.user_count < 1 || opt.user_count > 10000000) return Status::InvalidArgument("--user-count must be 1..10^7");
+    for (int i = 1; i <= opt.user_count; ++i) {
+      char buf[512];
+      std::snprintf(buf, sizeof buf, opt.user_pattern.c_str(), i);
+      users.push_back({buf, ""});
+    }
+  }
+  for (const capacity::UserCredential& u : users) MCX_RETURN_IF_ERROR(ValidateUserUri(u.user_uri, "a user"));
+  std::string key = opt.idms_key;
+  if (key.empty()) key = (opt.loc.data_dir_given() ? opt.loc.DataDir().string() : DefaultTestKeyDir()) + "/" + api::kTestIdmsKeyFile;
+  const auto now = static_cast<int64_t>(std::time(nullptr));
+  for (capacity::UserCredential& u : users) {
+    if (!u.token.empty()) continue;
+    api::TestTokenClaims claims;
+    claims.user_uri = u.user_uri;
+    Result<std::string> token = api::MintTestToken(key, claims, now);
+    if (!token.ok()) {
+      return token.status().Annotate("minting test tokens with " + key +
+                                     " (give --users FILE with tokens, or --idms-key PEM)");
+    }
+    u.token = std::move(token).value();
+  }
+  return users;
+}
+
+Status RunHttp(const HttpOptions& opt) {
+  MCX_RETURN_IF_ERROR(ValidateReportOptions(opt.report));
+  Result<capacity::HttpEndpoint> endpoint = capacity::ParseHttpUrl(opt.url);
+  if (!endpoint.ok()) return endpoint.status();
+  Result<capacity::LoadOptions> load = ToLoadOptions(opt.load);
+  if (!load.ok()) return load.status();
+  MCX_RETURN_IF_ERROR(ParseMix(opt.mix, *load));
+  load->keyprov_samples = opt.samples;
+  load->random_past_periods = opt.on_demand;
+  Result<std::vector<capacity::UserCredential>> users = LoadUsers(opt);
+  if (!users.ok()) return users.status();
+
+  CapacityReport report;
+  report.machine = capacity::DescribeThisMachine();
+  capacity::ServingRun run;
+  run.label = "http init:keyprov " + opt.mix + (opt.on_demand ? ", random past periods" : "");
+  run.target = endpoint->ToString();
+  run.origin = opt.on_demand ? capacity::KeySetOrigin::kOnDemand : capacity::KeySetOrigin::kMixed;
+  run.options = *load;
+  run.users = users->size();
+
+  // The KMS certificate, as a device gets it first: for checking the key material afterwards.
+  Result<capacity::HttpReply> init = capacity::FetchOnce(*endpoint, "POST", endpoint->base_path + "init",
+                                                         users->front().token, load->timeout);
+  Result<capacity::KmsPublicView> view = Status::Unavailable("");
+  if (!init.ok()) {
+    view = init.status();
+  } else if (init->status != 200) {
+    view = Status::Unavailable("init answered HTTP " + std::to_string(init->status));
+  } else {
+    view = capacity::ParseKmsInitPublicKeys(init->body);
+  }
+
+  std::fprintf(stderr, "bench http: %s, %d connections, %s, %.0f s warm-up + %.0f s, %zu users\n",
+               run.target.c_str(), load->connections, load->rate > 0 ? "open loop" : "closed loop", opt.load.warmup,
+               opt.load.duration, users->size());
+  capacity::LoadGenerator generator(*endpoint, std::move(users).value(), *load);
+  Result<capacity::LoadResult> result = [&] {
+    const uint64_t expected = load->rate > 0 ? static_cast<uint64_t>(load->rate * (opt.load.warmup + opt.load.duration)) : 0;
+    ProgressMeter meter("requests", expected, [&generator] { return generator.completed(); });
+    return generator.Run();
+  }();
+  if (!result.ok()) return result.status();
+  run.result = std::move(result).value();
+  if (view.ok()) {
+    run.validated = true;
+    run.verdict = capacity::CheckKeyProvAnswers(*view, run.result.keyprov_samples);
+  } else {
+    run.validation_note = "no KMS certificate: " + view.status().ToString();
+  }
+  run.result.keyprov_samples.clear();
+  run.result.init_sample.clear();
+  report.serving.push_back(std::move(run));
+  std::printf("\n");
+  return WriteReport(report, opt.report);
+}
+
+}  // namespace
+
+void RegisterBenchCommand(CLI::App& app, CommandResult& result) {
+  CLI::App* bench = app.add_subcommand(
+      "bench", "Measure what a KMS can carry and report it (terminal text, --json, --html with charts).");
+  bench->require_subcommand(1);
+
+  auto lopt = std::make_shared<LocalOptions>();
+  CLI::App* local = bench->add_subcommand(
+      "local",
+      "Measure the KMS in the data directory on this machine: key set derivation on 1..N threads, HSM operations, "
+      "bulk provisioning into a scratch store (the KMS's store is not written), and the serving rate of an "
+      "in-process server for pre-provisioned and on-demand key sets.");
+  AddDataDirOption(local, lopt->loc);
+  AddHsmOptions(local, lopt->loc);
+  AddReportOptions(local, lopt->report);
+  AddLoadFlags(local, lopt->load);
+  local->add_option("--step-seconds", lopt->step_seconds, "seconds per derivation thread count and HSM operation")
+      ->capture_default_str();
+  local->add_option("--provision-seconds", lopt->provision_seconds, "about how long the provisioning run takes")
+      ->capture_default_str();
+  local->add_option("--max-threads", lopt->max_threads, "derivation threads up to (default: cores)");
+  local->callback([lopt, &result] { result.status = RunLocal(*lopt); });
+
+  auto hopt = std::make_shared<HttpOptions>();
+  CLI::App* http = bench->add_subcommand(
+      "http",
+      "Load any TS 33.180 KMS with init and keyprov requests over HTTP (keep-alive, closed or open loop), check a "
+      "sample of the key material as a device would, and report throughput, errors by kind and latency.");
+  http->add_option("url", hopt->url, "the KMS: http://HOST:PORT[/PREFIX] (prefix default /keymanagement/identity/v1/)")
+      ->capture_default_str();
+  AddReportOptions(http, hopt->report);
+  AddLoadFlags(http, hopt->load);
+  http->add_option("--users", hopt->users_file,
+                   "population file: lines `user_uri<TAB>token` (a line without a token gets a minted test token)");
+  http->add_option("--user-count", hopt->user_count, "without --users: this many users from --user-pattern")
+      ->capture_default_str();
+  http->add_option("--user-pattern", hopt->user_pattern, "printf pattern of the users' URIs")->capture_default_str();
+  http->add_option("--idms-key", hopt->idms_key,
+                   "mint test tokens with this IdMS private key PEM (default: the data directory's test key, else "
+                   "mcx-kms-demo's)");
+  http->add_option("--mix", hopt->mix, "init:keyprov request ratio")->capture_default_str();
+  http->add_option("--samples", hopt->samples, "keyprov answers whose key material is checked")->capture_default_str();
+  http->add_flag("--on-demand", hopt->on_demand,
+                 "ask keyprov for random past key periods, so the KMS derives (nearly) every key set");
+  AddDataDirOption(http, hopt->loc);
+  http->callback([hopt, &result] { result.status = RunHttp(*hopt); });
+}
+
+}  // namespace mcx::cli
