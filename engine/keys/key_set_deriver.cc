@@ -89,6 +89,29 @@ Result<KeySet> KeySetDeriver::Derive(const std::string& user_uri, uint64_t key_p
   return ks;
 }
 
+std::vector<Result<SigningKeyPair>> KeySetDeriver::SigningKeyBatch(std::span<const ByteView> ids,
+                                                                   RandomSource& rng) const {
+  // If drawing or the batch fails, or a user's HS or SSK comes out 0, that user goes through
+  // SigningKey() alone.
+  std::vector<SecretBytes> vs;
+  std::vector<P256Point> pvts(ids.size());
+  for (size_t j = 0; j < ids.size(); ++j) {
+    Result<SecretBytes> v = DrawScalar(rng, P256Order(), kP256ScalarBytes, 1);
+    if (!v.ok()) break;
+    vs.push_back(std::move(*v));
+  }
+  const bool pvt_ok = vs.size() == ids.size() && eccsi_.MultiplyGeneratorBatch(vs, pvts).ok();
+  std::vector<Result<SigningKeyPair>> out;
+  out.reserve(ids.size());
+  for (size_t j = 0; j < ids.size(); ++j) {
+    Result<SigningKeyPair> pair = pvt_ok ? SigningKeyFromPvt(ids[j], vs[j], pvts[j])
+                                         : Result<SigningKeyPair>(Status::Internal("no batched PVT"));
+    if (!pair.ok()) pair = SigningKey(ids[j], rng);
+    out.push_back(std::move(pair));
+  }
+  return out;
+}
+
 std::vector<Result<KeySet>> KeySetDeriver::DeriveBatch(std::span<const std::string> user_uris,
                                                        uint64_t key_period_no, RandomSource& rng) const {
   const size_t n = user_uris.size();
@@ -110,16 +133,7 @@ std::vector<Result<KeySet>> KeySetDeriver::DeriveBatch(std::span<const std::stri
 
   std::vector<SakkePoint> points(ids.size());
   const bool batch_ok = sakke_.ReceiverSecretKeys(ids, secrets_.z, points).ok();
-  // One v per user and their PVTs together. If drawing or the batch fails, or a user's HS or SSK
-  // comes out 0, that user goes through SigningKey() alone, as in Derive().
-  std::vector<SecretBytes> vs;
-  std::vector<P256Point> pvts(ids.size());
-  for (size_t j = 0; j < ids.size(); ++j) {
-    Result<SecretBytes> v = DrawScalar(rng, P256Order(), kP256ScalarBytes, 1);
-    if (!v.ok()) break;
-    vs.push_back(std::move(*v));
-  }
-  const bool pvt_ok = vs.size() == ids.size() && eccsi_.MultiplyGeneratorBatch(vs, pvts).ok();
+  std::vector<Result<SigningKeyPair>> pairs = SigningKeyBatch(ids, rng);
   for (size_t j = 0; j < ids.size(); ++j) {
     const size_t i = index[j];
     KeySet& ks = sets[i];
@@ -131,9 +145,7 @@ std::vector<Result<KeySet>> KeySetDeriver::DeriveBatch(std::span<const std::stri
       Status st = ReceiverSecretKey(ks.uid, ks.rsk);
       if (!st.ok()) { out[i] = st.Annotate("deriving the RSK of " + ks.user_uri); continue; }
     }
-    Result<SigningKeyPair> pair = pvt_ok ? SigningKeyFromPvt(ks.uid, vs[j], pvts[j])
-                                         : Result<SigningKeyPair>(Status::Internal("no batched PVT"));
-    if (!pair.ok()) pair = SigningKey(ks.uid, rng);
+    Result<SigningKeyPair>& pair = pairs[j];
     if (!pair.ok()) { out[i] = pair.status().Annotate("deriving the SSK of " + ks.user_uri); continue; }
     ks.ssk = std::move(pair->ssk);
     ks.pvt = pair->pvt;

@@ -45,6 +45,11 @@ class KeySetDeriver {
   // The two halves, for an arbitrary identifier (the RFC test vectors use a non-UID one).
   Status ReceiverSecretKey(ByteView id, SecretBytes& rsk) const;
   Result<SigningKeyPair> SigningKey(ByteView id, RandomSource& rng) const;
+  // SigningKey() for many identifiers (element j for ids[j]): one v per identifier drawn first,
+  // then their PVTs together (EccsiKernel::MultiplyGeneratorBatch). A user whose batched attempt
+  // fails (HS or SSK 0 mod q, or the batch failing) goes through SigningKey() alone. DeriveBatch
+  // uses this.
+  std::vector<Result<SigningKeyPair>> SigningKeyBatch(std::span<const ByteView> ids, RandomSource& rng) const;
   // One attempt with a given v (the RFC 6507 test vector fixes it). Fails with InvalidArgument
   // when SSK or HS is 0 mod q; SigningKey() then draws a fresh v.
   Result<SigningKeyPair> SigningKeyWith(ByteView id, const SecretBytes& v) const;

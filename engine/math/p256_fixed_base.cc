@@ -1,11 +1,13 @@
 #include "engine/math/p256_fixed_base.h"
 
+#include <algorithm>
 #include <memory>
 #include <vector>
 
 #include "engine/base/secret.h"
 #include "engine/math/inverse.h"
 #include "engine/math/p256_field.h"
+#include "engine/math/p256_lanes.h"
 
 namespace mcx {
 namespace {
@@ -173,6 +175,65 @@ void SelectPoint(Projective& r, uint64_t mask, const Projective& a, const Projec
   Select(r.z, mask, a.z, b.z);
 }
 
+// The table in the IFMA lanes' representation (p256_lanes.h), built from the portable one on
+// first use: Montgomery with R' = 2^260 is the portable form (R = 2^256) times 16.
+struct LaneTableStorage {
+  std::vector<uint64_t> entries;
+  p256::LaneTable table;
+};
+
+void ToLaneForm(const Limbs256& portable, uint64_t out[p256::kLaneLimbs]) {
+  Limbs256 v = portable;
+  for (int i = 0; i < 4; ++i) p256::FeAdd(v, v, v);
+  p256::SplitLimbs52(v, out);
+}
+
+std::unique_ptr<LaneTableStorage> BuildLaneTable() {
+  const Table& t = P256Table();
+  auto s = std::make_unique<LaneTableStorage>();
+  s->entries.resize(static_cast<size_t>(kWindows) * kEntries * p256::kLaneEntryWords);
+  uint64_t* e = s->entries.data();
+  for (int i = 0; i < kWindows; ++i) {
+    for (int j = 0; j < kEntries; ++j, e += p256::kLaneEntryWords) {
+      ToLaneForm(t.points[i][j].x, e);
+      ToLaneForm(t.points[i][j].y, e + p256::kLaneLimbs);
+    }
+  }
+  s->table.entries = s->entries.data();
+  s->table.windows = kWindows;
+  s->table.count = kEntries;
+  ToLaneForm(t.b, s->table.b);
+  ToLaneForm(t.one, s->table.one);
+  p256::SplitLimbs52(t.one, s->table.r256);  // t.one is 2^256 mod p
+  return s;
+}
+
+const p256::LaneTable& P256LaneTable() {
+  static const std::unique_ptr<LaneTableStorage> storage = BuildLaneTable();
+  return storage->table;
+}
+
+// points[i] = [k[i]]G for eight scalars at once on the IFMA lanes: the same digits, table scans
+// and additions as MultiplyProjective, lane by lane.
+void MultiplyProjectiveLanes(const Limbs256 (&k)[p256::kLanes], Projective (&points)[p256::kLanes]) {
+  constexpr size_t kDigits = static_cast<size_t>(kWindows) * p256::kLanes;
+  alignas(64) uint64_t abs[kDigits], negative[kDigits];
+  for (int i = 0; i < kWindows; ++i) {
+    for (int l = 0; l < p256::kLanes; ++l) {
+      const size_t at = static_cast<size_t>(i) * p256::kLanes + static_cast<size_t>(l);
+      abs[at] = BoothDigit(k[l], i, &negative[at]);
+    }
+  }
+  Limbs256 x[p256::kLanes], y[p256::kLanes], z[p256::kLanes];
+  p256::MultiplyLanes(P256LaneTable(), abs, negative, x, y, z);
+  for (int l = 0; l < p256::kLanes; ++l) points[l] = Projective{x[l], y[l], z[l]};
+  SecureWipe(abs, sizeof abs);
+  SecureWipe(negative, sizeof negative);
+  SecureWipe(x, sizeof x);
+  SecureWipe(y, sizeof y);
+  SecureWipe(z, sizeof z);
+}
+
 // r = [k]G in projective coordinates. k = sum of digit_i 2^(7i), so r is the sum of one table
 // entry (or nothing, for a zero digit) per window.
 void MultiplyProjective(const Table& t, const Limbs256& k, Projective& r) {
@@ -212,7 +273,10 @@ void EncodeAffine(const Projective& a, const Limbs256& inv, P256Point& out) {
 
 }  // namespace
 
-void PrepareP256Table() { (void)P256Table(); }
+void PrepareP256Table() {
+  (void)P256Table();
+  if (p256::IfmaLanesAvailable()) (void)P256LaneTable();
+}
 
 Status P256MultiplyGenerator(const Limbs256& k, P256Point& out) {
   Projective r;
@@ -225,14 +289,31 @@ Status P256MultiplyGenerator(const Limbs256& k, P256Point& out) {
 }
 
 Status P256MultiplyGeneratorBatch(std::span<const Limbs256> k, std::span<P256Point> out) {
+  return P256MultiplyGeneratorBatchOn(BestMathPath(), k, out);
+}
+
+Status P256MultiplyGeneratorBatchOn(MathPath path, std::span<const Limbs256> k, std::span<P256Point> out) {
   if (k.size() != out.size()) return Status::Internal("P256MultiplyGeneratorBatch: size mismatch");
   const Table& t = P256Table();
   std::vector<Projective> points(k.size());
   std::vector<Limbs256> inv(k.size()), scratch(k.size());
-  for (size_t i = 0; i < k.size(); ++i) {
-    MultiplyProjective(t, k[i], points[i]);
-    inv[i] = points[i].z;
+  size_t done = 0;
+  if (path == MathPath::kIfma && p256::IfmaLanesAvailable() && k.size() >= p256::kLanes) {
+    // Groups of eight; the last group is padded with the public scalar 1.
+    for (; done < k.size(); done += p256::kLanes) {
+      Limbs256 group[p256::kLanes];
+      Projective results[p256::kLanes];
+      const size_t n = std::min<size_t>(p256::kLanes, k.size() - done);
+      for (size_t l = 0; l < p256::kLanes; ++l) group[l] = l < n ? k[done + l] : Limbs256{1, 0, 0, 0};
+      MultiplyProjectiveLanes(group, results);
+      for (size_t l = 0; l < n; ++l) points[done + l] = results[l];
+      SecureWipe(group, sizeof group);
+      SecureWipe(results, sizeof results);
+    }
+    done = k.size();
   }
+  for (size_t i = done; i < k.size(); ++i) MultiplyProjective(t, k[i], points[i]);
+  for (size_t i = 0; i < k.size(); ++i) inv[i] = points[i].z;
   Status st = BatchInverse(P256FieldModulus(), inv, scratch);
   if (st.ok()) {
     for (size_t i = 0; i < k.size(); ++i) EncodeAffine(points[i], inv[i], out[i]);

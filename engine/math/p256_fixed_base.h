@@ -16,6 +16,7 @@
 
 #include "engine/base/status.h"
 #include "engine/math/curves.h"
+#include "engine/math/lane_field.h"
 #include "engine/math/montgomery.h"
 
 namespace mcx {
@@ -27,6 +28,12 @@ void PrepareP256Table();
 Status P256MultiplyGenerator(const Limbs256& k, P256Point& out);
 
 // out[i] = [k[i]]G for every i, sharing one blinded inversion among all of them. The sizes match.
+// On BestMathPath(): with AVX-512 IFMA and at least 8 scalars, eight at a time on vector lanes
+// (p256_lanes.h; the last group padded with the public scalar 1), else one at a time.
 Status P256MultiplyGeneratorBatch(std::span<const Limbs256> k, std::span<P256Point> out);
+
+// The same on a given path (tests compare the paths); kIfma falls back to portable where the CPU
+// lacks IFMA or the batch is smaller than 8.
+Status P256MultiplyGeneratorBatchOn(MathPath path, std::span<const Limbs256> k, std::span<P256Point> out);
 
 }  // namespace mcx

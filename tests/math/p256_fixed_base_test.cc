@@ -7,7 +7,10 @@
 
 #include "engine/base/bytes.h"
 #include "engine/math/eccsi_kernel.h"
+#include "engine/math/lane_field.h"
 #include "engine/math/montgomery.h"
+#include "engine/math/p256_fixed_base.h"
+#include "engine/math/p256_lanes.h"
 
 namespace mcx {
 namespace {
@@ -61,7 +64,8 @@ TEST_F(P256FixedBaseTest, TenThousandRandomScalarsMatchOpenSsl) {
   for (int i = 0; i < 10000; ++i) ExpectMatchesOpenSsl(RandomScalar(gen));
 }
 
-TEST_F(P256FixedBaseTest, EdgeScalarsMatchOpenSsl) {
+// Scalars at the edges of the recoding and of the range, all in [1, n-1].
+std::vector<Limbs256> EdgeScalars() {
   const Limbs256& n = P256OrderModulus().m;
   std::vector<Limbs256> edges;
   for (uint64_t small = 1; small <= 130; ++small) edges.push_back({small, 0, 0, 0});
@@ -84,10 +88,15 @@ TEST_F(P256FixedBaseTest, EdgeScalarsMatchOpenSsl) {
                            0xaaaaaaaaaaaaaaaaull, 0x5555555555555555ull}) {
     edges.push_back({pattern, pattern, pattern, pattern & 0x7fffffffffffffffull});
   }
+  std::vector<Limbs256> valid;
   for (const Limbs256& k : edges) {
-    if (LessThanMask(k, n) == 0 || IsZeroMask(k) != 0) continue;
-    ExpectMatchesOpenSsl(ScalarFromLimbs(k));
+    if (LessThanMask(k, n) != 0 && IsZeroMask(k) == 0) valid.push_back(k);
   }
+  return valid;
+}
+
+TEST_F(P256FixedBaseTest, EdgeScalarsMatchOpenSsl) {
+  for (const Limbs256& k : EdgeScalars()) ExpectMatchesOpenSsl(ScalarFromLimbs(k));
 }
 
 TEST_F(P256FixedBaseTest, RejectsZeroAndOutOfRange) {
@@ -116,6 +125,73 @@ TEST_F(P256FixedBaseTest, BatchMatchesSingle) {
   std::vector<P256Point> out(bad.size());
   EXPECT_FALSE(kernel_->MultiplyGeneratorBatch(bad, out).ok());
 }
+
+// The batch on each path (portable one at a time; IFMA eight lanes at a time) against OpenSSL and
+// against the single multiplication. The IFMA cases skip on CPUs without it.
+class P256BatchPathTest : public ::testing::TestWithParam<MathPath> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == MathPath::kIfma && !p256::IfmaLanesAvailable()) GTEST_SKIP() << "no AVX-512 IFMA here";
+  }
+
+  // Batch on the path, each result byte for byte equal to OpenSSL's.
+  void ExpectBatchMatchesOpenSsl(const std::vector<Limbs256>& ks) {
+    std::vector<P256Point> got(ks.size());
+    ASSERT_TRUE(P256MultiplyGeneratorBatchOn(GetParam(), ks, got).ok());
+    for (size_t i = 0; i < ks.size(); ++i) {
+      const SecretBytes k = ScalarFromLimbs(ks[i]);
+      ASSERT_EQ(ToHex(got[i]), ToHex(Reference(k))) << "#" << i << " k = " << ToHex(k.view());
+    }
+  }
+};
+
+Limbs256 RandomLimbs(std::mt19937_64& gen) {
+  const SecretBytes s = RandomScalar(gen);
+  return LimbsFromBytes<4>(s.view());
+}
+
+TEST_P(P256BatchPathTest, TenThousandRandomScalarsMatchOpenSsl) {
+  std::mt19937_64 gen(6509);
+  for (int round = 0; round < 10000 / 80; ++round) {
+    std::vector<Limbs256> ks;
+    for (int i = 0; i < 80; ++i) ks.push_back(RandomLimbs(gen));
+    ExpectBatchMatchesOpenSsl(ks);
+  }
+}
+
+TEST_P(P256BatchPathTest, EdgeScalarsMatchOpenSsl) { ExpectBatchMatchesOpenSsl(EdgeScalars()); }
+
+TEST_P(P256BatchPathTest, Rfc6507PvtKnownAnswerInABatch) {
+  std::mt19937_64 gen(6510);
+  std::vector<Limbs256> ks;
+  for (int i = 0; i < 9; ++i) ks.push_back(RandomLimbs(gen));
+  ks[5] = {0x023456, 0, 0, 0};
+  std::vector<P256Point> got(ks.size());
+  ASSERT_TRUE(P256MultiplyGeneratorBatchOn(GetParam(), ks, got).ok());
+  EXPECT_EQ(ToHex(got[5]),
+            "04758a142779be89e829e71984cb40ef758cc4ad775fc5b9a3e1c8ed52f6fa36d9a79d247692f4eda3a6bdab77d6aa64"
+            "74a464ae4934663c5265ba7018ba091f79");
+}
+
+TEST_P(P256BatchPathTest, BatchSizesMatchSingle) {
+  std::mt19937_64 gen(6511);
+  for (size_t size : {1, 7, 8, 9, 16, 64, 65}) {
+    std::vector<Limbs256> ks;
+    for (size_t i = 0; i < size; ++i) ks.push_back(RandomLimbs(gen));
+    std::vector<P256Point> batch(size);
+    ASSERT_TRUE(P256MultiplyGeneratorBatchOn(GetParam(), ks, batch).ok());
+    for (size_t i = 0; i < size; ++i) {
+      P256Point one{};
+      ASSERT_TRUE(P256MultiplyGenerator(ks[i], one).ok());
+      EXPECT_EQ(ToHex(batch[i]), ToHex(one)) << "size " << size << ", #" << i;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Paths, P256BatchPathTest, ::testing::Values(MathPath::kPortable, MathPath::kIfma),
+                         [](const ::testing::TestParamInfo<MathPath>& info) {
+                           return std::string(info.param == MathPath::kIfma ? "Ifma" : "Portable");
+                         });
 
 }  // namespace
 }  // namespace mcx

@@ -1,0 +1,290 @@
+// The AVX-512 IFMA lanes of p256_lanes.h: 8 lanes x 5 x 52-bit limbs, Montgomery with R' = 2^260.
+//
+// p's low 52 bits are all ones, so -1/p mod 2^52 is 1 and each Montgomery step's quotient digit
+// is the low limb itself. Bounds: operands below 2p give a Montgomery product below
+// p (4p/R' + 1) < 2p (4p < 2^258 = R'/4), so multiplication needs no final subtraction; add and
+// sub bring their result back below 2p by one masked subtraction of 2p. Limbs are normalized
+// (below 2^52) between operations because vpmadd52 reads only the low 52 bits of its inputs.
+//
+// Only this file is compiled for AVX-512, function by function (target attribute); nothing here
+// runs unless IfmaLanesAvailable() found the instructions at run time.
+#include "engine/math/p256_lanes.h"
+
+#include "engine/base/secret.h"
+
+namespace mcx::p256 {
+
+void SplitLimbs52(const Limbs256& a, uint64_t out[kLaneLimbs]) {
+  constexpr uint64_t mask = (uint64_t{1} << 52) - 1;
+  for (int j = 0; j < kLaneLimbs; ++j) {
+    const int bit = 52 * j, limb = bit / 64, shift = bit % 64;
+    uint64_t v = a[limb] >> shift;
+    if (shift > 12 && limb + 1 < 4) v |= a[limb + 1] << (64 - shift);
+    out[j] = v & mask;
+  }
+}
+
+}  // namespace mcx::p256
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+
+#define MCX_IFMA __attribute__((target("avx512f,avx512ifma")))
+#define MCX_IFMA_INLINE __attribute__((target("avx512f,avx512ifma"), always_inline)) inline
+
+namespace mcx::p256 {
+namespace {
+
+constexpr uint64_t kMask52 = (uint64_t{1} << 52) - 1;
+// p = 2^256 - 2^224 + 2^192 + 2^96 - 1 in radix 2^52, and 2p.
+constexpr uint64_t kP52[kLaneLimbs] = {kMask52, (uint64_t{1} << 44) - 1, 0, uint64_t{1} << 36,
+                                       (uint64_t{1} << 48) - (uint64_t{1} << 16)};
+constexpr uint64_t kP2x52[kLaneLimbs] = {kMask52 - 1, (uint64_t{1} << 45) - 1, 0, uint64_t{1} << 37,
+                                         (uint64_t{1} << 49) - (uint64_t{1} << 17)};
+
+struct Fe8 {
+  __m512i l[kLaneLimbs];
+};
+
+MCX_IFMA_INLINE __m512i Set1(uint64_t v) { return _mm512_set1_epi64(static_cast<long long>(v)); }
+MCX_IFMA_INLINE __m512i Lo(__m512i acc, __m512i a, __m512i b) { return _mm512_madd52lo_epu64(acc, a, b); }
+MCX_IFMA_INLINE __m512i Hi(__m512i acc, __m512i a, __m512i b) { return _mm512_madd52hi_epu64(acc, a, b); }
+// Zero-masking forms with a full mask: GCC 12's plain forms trip -Wuninitialized.
+MCX_IFMA_INLINE __m512i Shr52(__m512i v) { return _mm512_maskz_srli_epi64(0xff, v, 52); }
+MCX_IFMA_INLINE __m512i Sar52(__m512i v) { return _mm512_maskz_srai_epi64(0xff, v, 52); }
+
+MCX_IFMA_INLINE Fe8 Broadcast(const uint64_t limbs[kLaneLimbs]) {
+  Fe8 r;
+  for (int j = 0; j < kLaneLimbs; ++j) r.l[j] = Set1(limbs[j]);
+  return r;
+}
+
+// a*b/R' mod p, below 2p for a, b below 2p.
+MCX_IFMA_INLINE Fe8 Mul(const Fe8& a, const Fe8& b) {
+  const __m512i zero = _mm512_setzero_si512();
+  const __m512i mask = Set1(kMask52);
+  __m512i acc[kLaneLimbs + 1];
+  for (int j = 0; j <= kLaneLimbs; ++j) acc[j] = zero;
+#pragma GCC unroll 5
+  for (int i = 0; i < kLaneLimbs; ++i) {
+    const __m512i bi = b.l[i];
+#pragma GCC unroll 5
+    for (int j = 0; j < kLaneLimbs; ++j) {
+      acc[j] = Lo(acc[j], a.l[j], bi);
+      acc[j + 1] = Hi(acc[j + 1], a.l[j], bi);
+    }
+    const __m512i m = _mm512_and_si512(acc[0], mask);  // quotient digit: -1/p = 1 mod 2^52
+#pragma GCC unroll 5
+    for (int j = 0; j < kLaneLimbs; ++j) {
+      if (kP52[j] == 0) continue;  // public constant
+      const __m512i pj = Set1(kP52[j]);
+      acc[j] = Lo(acc[j], m, pj);
+      acc[j + 1] = Hi(acc[j + 1], m, pj);
+    }
+    acc[1] = _mm512_add_epi64(acc[1], Shr52(acc[0]));  // acc[0] is now 0 mod 2^52
+#pragma GCC unroll 5
+    for (int j = 0; j < kLaneLimbs; ++j) acc[j] = acc[j + 1];
+    acc[kLaneLimbs] = zero;
+  }
+  Fe8 r;
+#pragma GCC unroll 5
+  for (int j = 0; j + 1 < kLaneLimbs; ++j) {
+    acc[j + 1] = _mm512_add_epi64(acc[j + 1], Shr52(acc[j]));
+    r.l[j] = _mm512_and_si512(acc[j], mask);
+  }
+  r.l[kLaneLimbs - 1] = acc[kLaneLimbs - 1];
+  return r;
+}
+
+// Carries signed limbs upward; the top limb keeps the sign.
+MCX_IFMA_INLINE void NormalizeSigned(__m512i* t) {
+  const __m512i mask = Set1(kMask52);
+#pragma GCC unroll 5
+  for (int j = 0; j + 1 < kLaneLimbs; ++j) {
+    t[j + 1] = _mm512_add_epi64(t[j + 1], Sar52(t[j]));
+    t[j] = _mm512_and_si512(t[j], mask);
+  }
+}
+
+// t - c in the lanes where that is not negative, else t. t normalized and nonnegative.
+MCX_IFMA_INLINE Fe8 SubtractIfNotNegative(const __m512i* t, const uint64_t c[kLaneLimbs]) {
+  __m512i u[kLaneLimbs];
+#pragma GCC unroll 5
+  for (int j = 0; j < kLaneLimbs; ++j) u[j] = _mm512_sub_epi64(t[j], Set1(c[j]));
+  NormalizeSigned(u);
+  const __mmask8 negative = _mm512_cmplt_epi64_mask(u[kLaneLimbs - 1], _mm512_setzero_si512());
+  Fe8 r;
+#pragma GCC unroll 5
+  for (int j = 0; j < kLaneLimbs; ++j) r.l[j] = _mm512_mask_blend_epi64(negative, u[j], t[j]);
+  return r;
+}
+
+MCX_IFMA_INLINE Fe8 Add(const Fe8& a, const Fe8& b) {
+  __m512i t[kLaneLimbs];
+#pragma GCC unroll 5
+  for (int j = 0; j < kLaneLimbs; ++j) t[j] = _mm512_add_epi64(a.l[j], b.l[j]);
+  NormalizeSigned(t);  // a + b < 4p
+  return SubtractIfNotNegative(t, kP2x52);
+}
+
+MCX_IFMA_INLINE Fe8 Sub(const Fe8& a, const Fe8& b) {
+  __m512i t[kLaneLimbs];
+#pragma GCC unroll 5
+  for (int j = 0; j < kLaneLimbs; ++j) t[j] = _mm512_add_epi64(_mm512_sub_epi64(a.l[j], b.l[j]), Set1(kP2x52[j]));
+  NormalizeSigned(t);  // a - b + 2p in (0, 4p)
+  return SubtractIfNotNegative(t, kP2x52);
+}
+
+struct Point8 {
+  Fe8 x, y, z;
+};
+
+// r = a + (qx, qy): the same complete mixed addition as AddMixed in p256_fixed_base.cc.
+MCX_IFMA [[gnu::noinline]] void AddMixed(const Fe8& b, Point8& r, const Point8& a, const Fe8& qx, const Fe8& qy) {
+  Fe8 t0 = Mul(a.x, qx);
+  Fe8 t1 = Mul(a.y, qy);
+  Fe8 t3 = Add(qx, qy);
+  Fe8 t4 = Add(a.x, a.y);
+  t3 = Mul(t3, t4);
+  t4 = Add(t0, t1);
+  t3 = Sub(t3, t4);  // X1 Y2 + X2 Y1
+  t4 = Mul(qy, a.z);
+  t4 = Add(t4, a.y);  // Y1 + Y2 Z1
+  Fe8 y3 = Mul(qx, a.z);
+  y3 = Add(y3, a.x);  // X1 + X2 Z1
+  Fe8 z3 = Mul(b, a.z);
+  Fe8 x3 = Sub(y3, z3);
+  z3 = Add(x3, x3);
+  x3 = Add(x3, z3);
+  z3 = Sub(t1, x3);
+  x3 = Add(t1, x3);
+  y3 = Mul(b, y3);
+  t1 = Add(a.z, a.z);
+  Fe8 t2 = Add(t1, a.z);
+  y3 = Sub(y3, t2);
+  y3 = Sub(y3, t0);
+  t1 = Add(y3, y3);
+  y3 = Add(t1, y3);
+  t1 = Add(t0, t0);
+  t0 = Add(t1, t0);
+  t0 = Sub(t0, t2);
+  t1 = Mul(t4, y3);
+  t2 = Mul(t0, y3);
+  y3 = Mul(x3, z3);
+  y3 = Add(y3, t2);
+  x3 = Mul(x3, t3);
+  x3 = Sub(x3, t1);
+  z3 = Mul(z3, t4);
+  t1 = Mul(t3, t0);
+  z3 = Add(z3, t1);
+  r.x = x3;
+  r.y = y3;
+  r.z = z3;
+}
+
+// (qx, qy) = entry abs[l] of the row in lane l ((0, 0) for 0), reading every entry; then
+// qy = p - qy in the lanes whose negative mask is set.
+MCX_IFMA void SelectEntries(const uint64_t* row, int count, const uint64_t* abs, const uint64_t* negative, Fe8& qx,
+                            Fe8& qy) {
+  const __m512i digits = _mm512_loadu_si512(abs);
+  __m512i acc[kLaneEntryWords];
+  for (int w = 0; w < kLaneEntryWords; ++w) acc[w] = _mm512_setzero_si512();
+  for (int e = 0; e < count; ++e) {
+    const __mmask8 hit = _mm512_cmpeq_epi64_mask(digits, Set1(static_cast<uint64_t>(e + 1)));
+    const uint64_t* entry = row + static_cast<size_t>(e) * kLaneEntryWords;
+#pragma GCC unroll 10
+    for (int w = 0; w < kLaneEntryWords; ++w) acc[w] = _mm512_mask_mov_epi64(acc[w], hit, Set1(entry[w]));
+  }
+  __m512i neg_y[kLaneLimbs];
+  for (int j = 0; j < kLaneLimbs; ++j) neg_y[j] = _mm512_sub_epi64(Set1(kP52[j]), acc[kLaneLimbs + j]);
+  NormalizeSigned(neg_y);  // p - y in (0, p] for a table entry y < p
+  const __mmask8 flip = _mm512_cmpneq_epi64_mask(_mm512_loadu_si512(negative), _mm512_setzero_si512());
+  for (int j = 0; j < kLaneLimbs; ++j) {
+    qx.l[j] = acc[j];
+    qy.l[j] = _mm512_mask_blend_epi64(flip, acc[kLaneLimbs + j], neg_y[j]);
+  }
+}
+
+// a's lanes in the portable representation: a * 2^256 / R' is aR/R' in Montgomery R = 2^256,
+// then one masked subtraction of p makes it canonical.
+MCX_IFMA void ToPortable(const Fe8& a, const uint64_t r256[kLaneLimbs], Limbs256* out) {
+  const Fe8 v = Mul(a, Broadcast(r256));
+  const Fe8 c = SubtractIfNotNegative(v.l, kP52);
+  alignas(64) uint64_t limbs[kLaneLimbs][kLanes];
+  for (int j = 0; j < kLaneLimbs; ++j) _mm512_store_si512(limbs[j], c.l[j]);
+  for (int l = 0; l < kLanes; ++l) {
+    Limbs256& o = out[l];
+    o[0] = limbs[0][l] | limbs[1][l] << 52;
+    o[1] = limbs[1][l] >> 12 | limbs[2][l] << 40;
+    o[2] = limbs[2][l] >> 24 | limbs[3][l] << 28;
+    o[3] = limbs[3][l] >> 36 | limbs[4][l] << 16;
+  }
+  SecureWipe(limbs, sizeof limbs);
+}
+
+MCX_IFMA_INLINE void SelectPoint(Point8& r, __mmask8 take_b, const Point8& a, const Point8& b) {
+  for (int j = 0; j < kLaneLimbs; ++j) {
+    r.x.l[j] = _mm512_mask_blend_epi64(take_b, a.x.l[j], b.x.l[j]);
+    r.y.l[j] = _mm512_mask_blend_epi64(take_b, a.y.l[j], b.y.l[j]);
+    r.z.l[j] = _mm512_mask_blend_epi64(take_b, a.z.l[j], b.z.l[j]);
+  }
+}
+
+MCX_IFMA void MultiplyLanesIfma(const LaneTable& t, const uint64_t* abs, const uint64_t* negative, Limbs256* x,
+                                Limbs256* y, Limbs256* z) {
+  const Fe8 b = Broadcast(t.b);
+  const Fe8 one = Broadcast(t.one);
+  const __m512i zero = _mm512_setzero_si512();
+  const size_t row_words = static_cast<size_t>(t.count) * kLaneEntryWords;
+  Fe8 qx, qy;
+  SelectEntries(t.entries, t.count, abs, negative, qx, qy);
+  Point8 acc{qx, qy, one};
+  Point8 infinity{};
+  for (int j = 0; j < kLaneLimbs; ++j) {
+    infinity.x.l[j] = zero;
+    infinity.y.l[j] = one.l[j];
+    infinity.z.l[j] = zero;
+  }
+  SelectPoint(acc, _mm512_cmpeq_epi64_mask(_mm512_loadu_si512(abs), zero), acc, infinity);
+  Point8 sum;
+  for (int w = 1; w < t.windows; ++w) {
+    const uint64_t* digits = abs + static_cast<size_t>(w) * kLanes;
+    SelectEntries(t.entries + w * row_words, t.count, digits, negative + static_cast<size_t>(w) * kLanes, qx, qy);
+    AddMixed(b, sum, acc, qx, qy);
+    // A zero digit selected (0, 0), which is not a point: keep acc instead of the sum.
+    SelectPoint(acc, _mm512_cmpeq_epi64_mask(_mm512_loadu_si512(digits), zero), sum, acc);
+  }
+  ToPortable(acc.x, t.r256, x);
+  ToPortable(acc.y, t.r256, y);
+  ToPortable(acc.z, t.r256, z);
+  SecureWipe(&acc, sizeof acc);
+  SecureWipe(&sum, sizeof sum);
+  SecureWipe(&qx, sizeof qx);
+  SecureWipe(&qy, sizeof qy);
+}
+
+}  // namespace
+
+bool IfmaLanesAvailable() {
+  static const bool available = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512ifma");
+  }();
+  return available;
+}
+
+void MultiplyLanes(const LaneTable& t, const uint64_t* abs, const uint64_t* negative, Limbs256* x, Limbs256* y,
+                   Limbs256* z) {
+  MultiplyLanesIfma(t, abs, negative, x, y, z);
+}
+
+}  // namespace mcx::p256
+
+#else  // not x86-64 with GCC or Clang
+
+namespace mcx::p256 {
+bool IfmaLanesAvailable() { return false; }
+void MultiplyLanes(const LaneTable&, const uint64_t*, const uint64_t*, Limbs256*, Limbs256*, Limbs256*) {}
+}  // namespace mcx::p256
+
+#endif
