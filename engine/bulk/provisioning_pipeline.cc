@@ -96,16 +96,19 @@ Result<ProvisionSummary> ProvisioningPipeline::Run(IdentityReader& reader, const
                     const uint64_t period = plan.periods[p];
                     missing.clear();
                     missing_pair.clear();
-                    for (size_t i = 0; i < batch->identities.size(); ++i) {
-                      Result<bool> have = store_.Contains(batch->identities[i].uri, period);
-                      if (!have.ok()) {
-                        fail(have.status().Annotate("checking the store"));
-                        return batch;
-                      }
-                      if (*have) {
+                    std::vector<std::string> uris;
+                    uris.reserve(batch->identities.size());
+                    for (const Identity& who : batch->identities) uris.push_back(who.uri);
+                    Result<std::vector<bool>> have = store_.ContainsMany(uris, period);
+                    if (!have.ok()) {
+                      fail(have.status().Annotate("checking the store"));
+                      return batch;
+                    }
+                    for (size_t i = 0; i < uris.size(); ++i) {
+                      if ((*have)[i]) {
                         ++batch->present;
                       } else {
-                        missing.push_back(batch->identities[i].uri);
+                        missing.push_back(std::move(uris[i]));
                         missing_pair.push_back(i * plan.periods.size() + p);
                       }
                     }

@@ -17,6 +17,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "engine/base/bytes.h"
 #include "engine/base/status.h"
@@ -39,6 +40,8 @@ class KeyStore {
 
   virtual Result<std::optional<SealedKeySet>> Find(const std::string& user_uri, uint64_t key_period_no) = 0;
   virtual Result<bool> Contains(const std::string& user_uri, uint64_t key_period_no) = 0;
+  // Contains() for many users and one period, in one query: present[i] for user_uris[i].
+  virtual Result<std::vector<bool>> ContainsMany(std::span<const std::string> user_uris, uint64_t key_period_no) = 0;
   virtual Result<uint64_t> CountKeySets() = 0;
   // Calls `visit` for every key set of this certificate, in key order, until it returns an error.
   virtual Status ScanKeySets(const std::function<Status(const SealedKeySet&)>& visit) = 0;

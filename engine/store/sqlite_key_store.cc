@@ -1,6 +1,7 @@
 #include "engine/store/sqlite_key_store.h"
 
 #include <mutex>
+#include <unordered_map>
 #include <vector>
 
 #include <sqlite3.h>
@@ -122,6 +123,42 @@ class SqliteKeyStore final : public KeyStore {
     if (rc == SQLITE_ROW) return true;
     if (rc == SQLITE_DONE) return false;
     return SqliteError(r.db(), rc, "looking up a key set");
+  }
+
+  Result<std::vector<bool>> ContainsMany(std::span<const std::string> user_uris, uint64_t key_period_no) override {
+    std::vector<bool> present(user_uris.size(), false);
+    if (user_uris.empty()) return present;
+    Reader r(*this);
+    if (!r.ok()) return r.status();
+    // One query per chunk of URIs (SQLite allows 32766 parameters; chunks keep statements small).
+    constexpr size_t kChunk = 256;
+    std::unordered_map<std::string_view, std::vector<size_t>> where;
+    for (size_t i = 0; i < user_uris.size(); ++i) where[user_uris[i]].push_back(i);
+    for (size_t start = 0; start < user_uris.size(); start += kChunk) {
+      const size_t n = std::min(kChunk, user_uris.size() - start);
+      std::string sql = "SELECT user_uri FROM key_sets WHERE cert_uri = ?1 AND key_period_no = ?2 AND user_uri IN (";
+      for (size_t i = 0; i < n; ++i) sql += i == 0 ? "?" : ",?";
+      sql += ")";
+      Stmt st;
+      MCX_RETURN_IF_ERROR(Prepare(r.db(), sql.c_str(), st));
+      sqlite3_bind_text(st.get(), 1, cert_uri_.data(), static_cast<int>(cert_uri_.size()), SQLITE_STATIC);
+      sqlite3_bind_int64(st.get(), 2, static_cast<sqlite3_int64>(key_period_no));
+      for (size_t i = 0; i < n; ++i) {
+        const std::string& u = user_uris[start + i];
+        sqlite3_bind_text(st.get(), static_cast<int>(3 + i), u.data(), static_cast<int>(u.size()), SQLITE_STATIC);
+      }
+      int rc;
+      while ((rc = sqlite3_step(st.get())) == SQLITE_ROW) {
+        std::string_view found(reinterpret_cast<const char*>(sqlite3_column_text(st.get(), 0)),
+                               static_cast<size_t>(sqlite3_column_bytes(st.get(), 0)));
+        auto it = where.find(found);
+        if (it != where.end()) {
+          for (size_t idx : it->second) present[idx] = true;
+        }
+      }
+      if (rc != SQLITE_DONE) return SqliteError(r.db(), rc, "looking up key sets");
+    }
+    return present;
   }
 
   Result<uint64_t> CountKeySets() override {

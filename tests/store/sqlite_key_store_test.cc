@@ -87,6 +87,12 @@ TEST_F(SqliteKeyStoreTest, ExistingKeySetsAreNeverReplaced) {
   std::vector<SealedKeySet> batch{*cipher_->Seal(second), *cipher_->Seal(Issue("sip:bob@example.org", 1500))};
   EXPECT_EQ(*store_->InsertBatch(batch), 1u);
   EXPECT_EQ(*store_->CountKeySets(), 2u);
+  std::vector<std::string> ask = {"sip:bob@example.org", "sip:carol@example.org", "sip:alice@example.org",
+                                  "sip:bob@example.org"};
+  Result<std::vector<bool>> present = store_->ContainsMany(ask, 1500);
+  ASSERT_TRUE(present.ok());
+  EXPECT_EQ(*present, (std::vector<bool>{true, false, true, true}));
+  EXPECT_EQ(*store_->ContainsMany(ask, 1501), (std::vector<bool>{false, false, false, false}));
   std::vector<std::string> scanned;
   ASSERT_TRUE(store_->ScanKeySets([&](const SealedKeySet& r) {
     scanned.push_back(r.user_uri);
