@@ -24,8 +24,9 @@ struct BenchKms {
   fs::path tmp;
   std::unique_ptr<KmsCustody> custody;
   KmsToken token;  // a second login, for the unpooled draws
-  std::unique_ptr<SakkeKernel> sakke = NewGenericSakkeKernel();
-  std::unique_ptr<EccsiKernel> eccsi = NewGenericEccsiKernel();
+  // The kernels the KMS uses: the fastest this CPU has, where the HSM's share of the cost shows most.
+  std::unique_ptr<SakkeKernel> sakke = NewBestSakkeKernel();
+  std::unique_ptr<EccsiKernel> eccsi = NewFastEccsiKernel();
 };
 BenchKms* g_kms = nullptr;
 
@@ -100,12 +101,18 @@ void KeySets(benchmark::State& state, bool hsm_random) {
   KeySetDeriver deriver(c.params(), c.secrets(), c.public_keys(), *g_kms->sakke, *g_kms->eccsi);
   OpenSslRandom os_rng;
   RandomSource& rng = hsm_random ? c.random() : static_cast<RandomSource&>(os_rng);
+  // Batches of 64, as bulk provisioning derives them.
+  constexpr int kBatch = 64;
   int i = state.thread_index() * 1000000;
+  std::vector<std::string> uris(kBatch);
   for (auto _ : state) {
-    Result<KeySet> ks = deriver.Derive("sip:user" + std::to_string(i++) + "@example.org", 1545, rng);
-    if (!ks.ok()) state.SkipWithError(ks.status().ToString().c_str());
+    for (auto& u : uris) u = "sip:user" + std::to_string(i++) + "@example.org";
+    for (const Result<KeySet>& ks : deriver.DeriveBatch(uris, 1545, rng)) {
+      if (!ks.ok()) state.SkipWithError(ks.status().ToString().c_str());
+    }
   }
-  state.counters["key_sets/s"] = benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+  state.counters["key_sets/s"] =
+      benchmark::Counter(static_cast<double>(state.iterations() * kBatch), benchmark::Counter::kIsRate);
 }
 void BM_KeySetsOpenSslRandom(benchmark::State& state) { KeySets(state, false); }
 void BM_KeySetsHsmRandom(benchmark::State& state) { KeySets(state, true); }

@@ -2,7 +2,7 @@
 # HTTP speed of `mcx-kms serve` against nginx on this machine, in one run, same wrk settings.
 #
 #   1. nginx (2 workers) returning a fixed response of the size of a keyprov answer: the ceiling.
-#   2. keyprov of pre-provisioned key sets (derived once at start into the in-memory service),
+#   2. keyprov of pre-provisioned key sets (`mcx-kms provision` into the demo KMS's SQLite store),
 #      keep-alive, each request with a valid bearer token for one of USERS users (verified by
 #      mcx-kms, from its token cache after the first request per user).
 #   3. init (the KMS certificate).
