@@ -17,9 +17,9 @@ namespace {
 
 constexpr int kScalarBits = 1022;  // q < 2^1022
 // Vectors per lane set in MultiplyBaseSingle: the portable path has one lane per vector, the
-// IFMA path eight (tuned by bench/math_bench, docs/arithmetic.md).
+// IFMA path eight: 8 and 16 lanes (tuned by bench/math_bench; docs/arithmetic.md has the figures).
 constexpr int kSingleGroupsPortable = 8;
-constexpr int kSingleGroupsVector = 1;
+constexpr int kSingleGroupsVector = 2;
 
 struct FixedBaseTable {
   int w = 0;              // digit width

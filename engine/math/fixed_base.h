@@ -13,8 +13,8 @@
 // whose order q is odd); the final T + T cancels. Hence no branch on the scalar is needed.
 //
 // One scalar alone (MultiplyBaseSingle) would pay a whole inversion per window. Instead its
-// windows are spread over L lanes (L = 8 on IFMA: one vector; L = 8 vectors of one lane on the
-// portable path): lane l adds windows l, l + L, l + 2L, ..., so the 171 windows take
+// windows are spread over L lanes (L = 16 on IFMA: two vectors of 8; L = 8 vectors of one lane
+// on the portable path; tuned by measurement, docs/arithmetic.md): lane l adds windows l, l + L, l + 2L, ..., so the 171 windows take
 // ceil(171 / L) shared inversions. A lane with one window fewer adds the public point P at its
 // last step instead. The L partial sums are then added in Jacobian coordinates, with one final
 // blinded inversion.
