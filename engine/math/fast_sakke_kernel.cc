@@ -1,4 +1,5 @@
-// The fast SAKKE kernel: (a + z)^-1 mod q by blinded batch inversion, then fixed_base.h.
+// The fast SAKKE kernel: (a + z)^-1 mod q by blinded batch inversion, then fixed_base.h
+// (MultiplyBaseBatch for bulk derivation, MultiplyBaseSingle for one key at a time).
 #include <gmp.h>
 
 #include <vector>
@@ -44,8 +45,26 @@ class FastSakkeKernel final : public SakkeKernel {
   const char* Name() const override { return name_.c_str(); }
 
   Status ReceiverSecretKey(ByteView a, const SecretBytes& z, SakkePoint& out) const override {
-    const ByteView ids[1] = {a};
-    return ReceiverSecretKeys(ids, z, std::span<SakkePoint>(&out, 1));
+    // One scalar: fixed_base.h spreads its windows over the lanes (MultiplyBaseSingle).
+    Result<Limbs1024> zz = LoadSecretScalar(z);
+    if (!zz.ok()) return zz.status();
+    const Modulus1024& q = SakkeOrderModulus();
+    Limbs1024 s[1], scratch[1];
+    AddMod(q, s[0], ReduceIdentifier(a), *zz);
+    uint64_t zero = IsZeroMask(s[0]);
+    Declassify(&zero, sizeof zero);  // the documented error outcome, as in ReceiverSecretKeys
+    Status st;
+    if (zero != 0) {
+      st = Status::InvalidArgument(
+          "this identifier cannot be keyed under this KMS's master secret (a + z = 0 mod q, a degenerate "
+          "case of negligible probability): rotate the SAKKE master secret");
+    }
+    if (st.ok()) st = BatchInverse(q, std::span<Limbs1024>(s), std::span<Limbs1024>(scratch));  // blinded
+    if (st.ok()) st = MultiplyBaseSingle(field_, s[0], out);
+    SecureWipe(s, sizeof s);
+    SecureWipe(scratch, sizeof scratch);
+    SecureWipe(&*zz, sizeof(Limbs1024));
+    return st;
   }
 
   Status MultiplyGenerator(const SecretBytes& k, SakkePoint& out) const override {
@@ -54,8 +73,7 @@ class FastSakkeKernel final : public SakkeKernel {
     uint64_t zero = IsZeroMask(*kk);
     Declassify(&zero, sizeof zero);  // k != 0 by contract; the bit is public
     if (zero != 0) return Status::InvalidArgument("the SAKKE scalar is zero");
-    const Limbs1024 scalars[1] = {*kk};
-    Status st = MultiplyBaseBatch(field_, scalars, std::span<SakkePoint>(&out, 1));
+    Status st = MultiplyBaseSingle(field_, *kk, out);
     SecureWipe(&*kk, sizeof(Limbs1024));
     return st;
   }

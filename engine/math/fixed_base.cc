@@ -1,23 +1,37 @@
 #include "engine/math/fixed_base.h"
 
+#include <openssl/err.h>
+
 #include <algorithm>
+#include <cstdlib>
 #include <memory>
 #include <mutex>
 #include <vector>
 
 #include "engine/base/secret.h"
 #include "engine/math/ct_audit.h"
+#include "engine/math/inverse.h"
 
 namespace mcx {
 namespace {
 
 constexpr int kScalarBits = 1022;  // q < 2^1022
+// Vectors per lane set in MultiplyBaseSingle: the portable path has one lane per vector, the
+// IFMA path eight: 8 and 16 lanes (tuned by bench/math_bench; docs/arithmetic.md has the figures).
+constexpr int kSingleGroupsPortable = 8;
+constexpr int kSingleGroupsVector = 2;
 
 struct FixedBaseTable {
   int w = 0;              // digit width
   int windows = 0;        // digits per scalar
   size_t per_window = 0;  // entries per window, 2^(w-1): [1, 3, ..., 2^w - 1] * 2^(w i) P
   std::vector<uint64_t> entries;
+  // The one-scalar path (MultiplyBaseSingle): its lane count, each lane's public start point
+  // and the public point P that fills a lane's step without a window of its own.
+  int single_lanes = 0;
+  int single_steps = 0;
+  std::vector<uint64_t> single_starts;  // single_lanes entries
+  std::vector<uint64_t> single_filler;  // one entry: P
 
   const uint64_t* Window(int i, size_t entry_words) const {
     return entries.data() + static_cast<size_t>(i) * per_window * entry_words;
@@ -37,6 +51,65 @@ void StoreEntries(const LaneField& field, const EC_GROUP* group, std::vector<oss
     BN_bn2binpad(y.get(), by, sizeof by);
     field.encode_entry(out + j * field.entry_words, LimbsFromBytes<kLimbs1024>(bx), LimbsFromBytes<kLimbs1024>(by));
   }
+}
+
+// U, a point of order 4 with [2]U = T = (0, 0). #E = p + 1 = 4q and T is the only point of
+// order 2 (x^2 - 3 has no root: 3 is not a square mod p), so the 4-torsion is cyclic and
+// x(U)^2 = -3 (the tangent at U passes through T). Public; checked here once.
+ossl::Point OrderFourPoint(const EC_GROUP* group, const EC_POINT* order2, BN_CTX* ctx) {
+  ossl::Bn p = ossl::NewBn(), x = ossl::NewBn(), three = ossl::NewBn();
+  EC_GROUP_get_curve(group, p.get(), nullptr, nullptr, ctx);
+  BN_set_word(three.get(), 3);
+  BN_sub(x.get(), p.get(), three.get());
+  BN_mod_sqrt(x.get(), x.get(), p.get(), ctx);
+  ossl::Point u(EC_POINT_new(group));
+  ossl::Point twice(EC_POINT_new(group));
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    ERR_set_mark();
+    const bool on_curve = EC_POINT_set_compressed_coordinates(group, u.get(), x.get(), 0, ctx) == 1;
+    ERR_pop_to_mark();
+    if (on_curve) break;
+    BN_sub(x.get(), p.get(), x.get());  // the other root of -3
+  }
+  EC_POINT_dbl(group, twice.get(), u.get(), ctx);
+  if (EC_POINT_cmp(group, twice.get(), order2, ctx) != 0) std::abort();  // public constants: a build bug
+  return u;
+}
+
+// Lanes of the one-scalar path: lane l accumulates windows l, l + L, l + 2L, ...
+int SingleLanes(const LaneField& field) {
+  return field.lanes * (field.lanes == 1 ? kSingleGroupsPortable : kSingleGroupsVector);
+}
+
+void BuildSingleStarts(const LaneField& field, FixedBaseTable& t, const EC_GROUP* group, const EC_POINT* order2,
+                       BN_CTX* ctx) {
+  const int lanes = SingleLanes(field);
+  t.single_lanes = lanes;
+  t.single_steps = (t.windows + lanes - 1) / lanes;
+  ossl::Point u = OrderFourPoint(group, order2, ctx);
+  ossl::Point minus_u(EC_POINT_dup(u.get(), group));
+  EC_POINT_invert(group, minus_u.get(), ctx);
+  const EC_POINT* gen = EC_GROUP_get0_generator(group);
+  std::vector<ossl::Point> starts(static_cast<size_t>(lanes));
+  for (int l = 0; l < lanes; ++l) {
+    // Coset of the start (fixed_base.h): lane 0 -U (its window 0 adds T), the middle lanes T,
+    // the last lane -U or U so that the cosets of all lanes' sums add up to zero.
+    const EC_POINT* coset = l == 0 ? minus_u.get() : l + 1 < lanes ? order2 : (lanes - 2) % 2 == 0 ? minus_u.get() : u.get();
+    ossl::Point& s = starts[static_cast<size_t>(l)];
+    s.reset(EC_POINT_dup(coset, group));
+    const int windows_here = (t.windows - l + lanes - 1) / lanes;
+    if (windows_here < t.single_steps) {  // one step adds the filler P: start from coset - P
+      ossl::Point minus_p(EC_POINT_dup(gen, group));
+      EC_POINT_invert(group, minus_p.get(), ctx);
+      EC_POINT_add(group, s.get(), s.get(), minus_p.get(), ctx);
+    }
+  }
+  t.single_starts.resize(static_cast<size_t>(lanes) * field.entry_words);
+  StoreEntries(field, group, starts, t.single_starts.data(), ctx);
+  std::vector<ossl::Point> filler(1);
+  filler[0].reset(EC_POINT_dup(gen, group));
+  t.single_filler.resize(field.entry_words);
+  StoreEntries(field, group, filler, t.single_filler.data(), ctx);
 }
 
 std::unique_ptr<FixedBaseTable> BuildTable(const LaneField& field) {
@@ -68,6 +141,7 @@ std::unique_ptr<FixedBaseTable> BuildTable(const LaneField& field) {
                  ctx.get());
     for (int b = 0; b < t->w; ++b) EC_POINT_dbl(group, base.get(), base.get(), ctx.get());
   }
+  BuildSingleStarts(field, *t, group, order2.get(), ctx.get());
   return t;
 }
 
@@ -102,90 +176,22 @@ void Recode(const Limbs1024& k, int w, int windows, int16_t* digits) {
   digits[windows - 1] = static_cast<int16_t>(static_cast<int32_t>(Bits(k, top_pos, kScalarBits - top_pos)) + carry);
 }
 
-// One batch of up to kFixedBaseBatch scalars through one LaneField.
-class Batch {
+// Vectors of affine points, `groups` vectors of f.lanes lanes each: accumulators (X, Y) and the
+// points (Tx, Ty) to add, every lane at once, sharing one inversion.
+class AffineLanes {
  public:
-  Batch(const LaneField& f, const FixedBaseTable& t, size_t count)
-      : f_(f), t_(t), count_(count), groups_((count + f.lanes - 1) / f.lanes),
-        lanes_(groups_ * f.lanes), mem_((6 * groups_ + 4) * f.words),
-        digits_(lanes_ * t.windows), flip_(lanes_) {}
-  ~Batch() {
-    SecureWipe(mem_.data(), mem_.size() * sizeof(uint64_t));
-    SecureWipe(digits_.data(), digits_.size() * sizeof(int16_t));
-    SecureWipe(flip_.data(), flip_.size() * sizeof(uint64_t));
-  }
+  AffineLanes(const LaneField& f, size_t groups) : f_(f), groups_(groups), mem_((6 * groups + 4) * f.words) {}
+  ~AffineLanes() { SecureWipe(mem_.data(), mem_.size() * sizeof(uint64_t)); }
 
-  Status Run(std::span<const Limbs1024> scalars, std::span<SakkePoint> out) {
-    const Modulus1024& q = SakkeOrderModulus();
-    for (size_t l = 0; l < lanes_; ++l) {
-      Limbs1024 k{};
-      k[0] = 1;  // padding lanes compute [1]P, which is public
-      if (l < count_) {
-        // [k]P = -[q - k]P; take whichever of k, q - k is odd, so the recoding applies.
-        Limbs1024 neg;
-        const Limbs1024 zero{};
-        SubMod(q, neg, zero, scalars[l]);
-        flip_[l] = (scalars[l][0] & 1) - 1;
-        Select(k, flip_[l], neg, scalars[l]);
-      }
-      Recode(k, t_.w, t_.windows, &digits_[l * t_.windows]);
-    }
-    Lookup(0, X(0), Y(0));
-    for (int i = 1; i < t_.windows; ++i) {
-      Lookup(i, Tx(0), Ty(0));
-      MCX_RETURN_IF_ERROR(Add());
-    }
-    // + T = (0, 0), whose Montgomery form is all zero in every path.
-    std::fill(mem_.begin() + static_cast<std::ptrdiff_t>(2 * groups_ * f_.words),
-              mem_.begin() + static_cast<std::ptrdiff_t>(4 * groups_ * f_.words), 0);
-    MCX_RETURN_IF_ERROR(Add());
-
-    const Modulus1024& p = SakkeFieldModulus();
-    for (size_t l = 0; l < count_; ++l) {
-      const size_t g = l / f_.lanes;
-      const int lane = static_cast<int>(l % f_.lanes);
-      Limbs1024 x, y, neg_y;
-      const Limbs1024 zero{};
-      f_.to_plain(x, X(g), lane);
-      f_.to_plain(y, Y(g), lane);
-      SubMod(p, neg_y, zero, y);
-      Select(y, flip_[l], neg_y, y);
-      out[l][0] = 0x04;
-      LimbsToBytes<kLimbs1024>(x, std::span<uint8_t, 128>(out[l].data() + 1, 128));
-      LimbsToBytes<kLimbs1024>(y, std::span<uint8_t, 128>(out[l].data() + 129, 128));
-    }
-    return Status::Ok();
-  }
-
- private:
-  uint64_t* Vec(size_t array, size_t g) { return mem_.data() + (array * groups_ + g) * f_.words; }
+  size_t groups() const { return groups_; }
   uint64_t* X(size_t g) { return Vec(0, g); }   // accumulator
   uint64_t* Y(size_t g) { return Vec(1, g); }
-  uint64_t* Tx(size_t g) { return Vec(2, g); }  // the table point added this window
+  uint64_t* Tx(size_t g) { return Vec(2, g); }  // the point added next
   uint64_t* Ty(size_t g) { return Vec(3, g); }
-  uint64_t* D(size_t g) { return Vec(4, g); }   // x differences
-  uint64_t* C(size_t g) { return Vec(5, g); }   // running products of D
-  uint64_t* Scratch(size_t i) { return mem_.data() + (6 * groups_ + i) * f_.words; }
-
-  // (x, y)[g] = the window-i entry of each lane's digit, negated for negative digits.
-  void Lookup(int i, uint64_t* x, uint64_t* y) {
-    const uint64_t* window = t_.Window(i, f_.entry_words);
-    uint64_t negate[8];
-    for (size_t g = 0; g < groups_; ++g) {
-      for (int lane = 0; lane < f_.lanes; ++lane) {
-        const int32_t d = digits_[(g * f_.lanes + lane) * t_.windows + i];
-        const int32_t sign = d >> 31;                  // 0 or -1
-        const int32_t magnitude = (d ^ sign) - sign;   // odd, 1 .. 2^w - 1
-        negate[lane] = static_cast<uint64_t>(static_cast<int64_t>(sign));
-        f_.select(x + g * f_.words, y + g * f_.words, lane, window, t_.per_window,
-                  static_cast<uint32_t>(magnitude - 1) >> 1);
-      }
-      f_.negate_lanes(y + g * f_.words, negate);
-    }
-  }
 
   // (X, Y) += (Tx, Ty) in every lane, affine, sharing one inversion: the running products
-  // C(g) = D(0)...D(g) are inverted once, then unwound from the top.
+  // C(g) = D(0)...D(g) are inverted once, then unwound from the top. No lane may be exceptional
+  // (equal or opposite points); the callers' offsets rule that out.
   Status Add() {
     const size_t n = groups_;
     for (size_t g = 0; g < n; ++g) f_.sub(D(g), Tx(g), X(g));
@@ -206,6 +212,12 @@ class Batch {
     return Status::Ok();
   }
 
+ private:
+  uint64_t* Vec(size_t array, size_t g) { return mem_.data() + (array * groups_ + g) * f_.words; }
+  uint64_t* D(size_t g) { return Vec(4, g); }   // x differences
+  uint64_t* C(size_t g) { return Vec(5, g); }   // running products of D
+  uint64_t* Scratch(size_t i) { return mem_.data() + (6 * groups_ + i) * f_.words; }
+
   // lambda = (y2 - y1)/(x2 - x1), x3 = lambda^2 - x1 - x2, y3 = lambda (x1 - x3) - y1.
   void AddWithInverse(size_t g, const uint64_t* dinv) {
     uint64_t* lambda = Scratch(2);
@@ -222,11 +234,219 @@ class Batch {
   }
 
   const LaneField& f_;
-  const FixedBaseTable& t_;
-  size_t count_, groups_, lanes_;
+  size_t groups_;
   std::vector<uint64_t> mem_;
+};
+
+// Writes the plain affine point (x, y), y negated where flip is all ones, as an SEC1 point.
+void StorePoint(Limbs1024 x, Limbs1024 y, uint64_t flip, SakkePoint& out) {
+  const Modulus1024& p = SakkeFieldModulus();
+  Limbs1024 neg_y;
+  const Limbs1024 zero{};
+  SubMod(p, neg_y, zero, y);
+  Select(y, flip, neg_y, y);
+  out[0] = 0x04;
+  LimbsToBytes<kLimbs1024>(x, std::span<uint8_t, 128>(out.data() + 1, 128));
+  LimbsToBytes<kLimbs1024>(y, std::span<uint8_t, 128>(out.data() + 129, 128));
+  SecureWipe(neg_y.data(), sizeof neg_y);
+}
+
+// k itself when odd, else q - k (also odd; [k]P = -[q - k]P); flip is all ones in the second case.
+Limbs1024 OddScalar(const Limbs1024& k, uint64_t& flip) {
+  Limbs1024 neg, r;
+  const Limbs1024 zero{};
+  SubMod(SakkeOrderModulus(), neg, zero, k);
+  flip = (k[0] & 1) - 1;
+  Select(r, flip, neg, k);
+  SecureWipe(neg.data(), sizeof neg);
+  return r;
+}
+
+// Sets lane `lane` of (x, y) to entries[index] of a window (or a one-entry table), negated when
+// the digit is negative. index and sign are secret.
+void SelectDigit(const LaneField& f, uint64_t* x, uint64_t* y, int lane, const uint64_t* entries, size_t count,
+                 int32_t d, uint64_t* negate) {
+  const int32_t sign = d >> 31;                  // 0 or -1
+  const int32_t magnitude = (d ^ sign) - sign;   // odd, 1 .. 2^w - 1
+  negate[lane] = static_cast<uint64_t>(static_cast<int64_t>(sign));
+  f.select(x, y, lane, entries, count, static_cast<uint32_t>(magnitude - 1) >> 1);
+}
+
+// One batch of up to kFixedBaseBatch scalars through one LaneField, one lane per scalar.
+class Batch {
+ public:
+  Batch(const LaneField& f, const FixedBaseTable& t, size_t count)
+      : f_(f), t_(t), count_(count), lanes_(((count + f.lanes - 1) / f.lanes) * f.lanes),
+        acc_(f, (count + f.lanes - 1) / f.lanes), digits_(lanes_ * t.windows), flip_(lanes_) {}
+  ~Batch() {
+    SecureWipe(digits_.data(), digits_.size() * sizeof(int16_t));
+    SecureWipe(flip_.data(), flip_.size() * sizeof(uint64_t));
+  }
+
+  Status Run(std::span<const Limbs1024> scalars, std::span<SakkePoint> out) {
+    for (size_t l = 0; l < lanes_; ++l) {
+      Limbs1024 k{};
+      k[0] = 1;  // padding lanes compute [1]P, which is public
+      if (l < count_) k = OddScalar(scalars[l], flip_[l]);
+      Recode(k, t_.w, t_.windows, &digits_[l * t_.windows]);
+      SecureWipe(k.data(), sizeof k);
+    }
+    Lookup(0, true);
+    for (int i = 1; i < t_.windows; ++i) {
+      Lookup(i, false);
+      MCX_RETURN_IF_ERROR(acc_.Add());
+    }
+    // + T = (0, 0), whose Montgomery form is all zero in every path.
+    for (size_t g = 0; g < acc_.groups(); ++g) {
+      std::fill(acc_.Tx(g), acc_.Tx(g) + f_.words, 0);
+      std::fill(acc_.Ty(g), acc_.Ty(g) + f_.words, 0);
+    }
+    MCX_RETURN_IF_ERROR(acc_.Add());
+
+    for (size_t l = 0; l < count_; ++l) {
+      const size_t g = l / f_.lanes;
+      const int lane = static_cast<int>(l % f_.lanes);
+      Limbs1024 x, y;
+      f_.to_plain(x, acc_.X(g), lane);
+      f_.to_plain(y, acc_.Y(g), lane);
+      StorePoint(x, y, flip_[l], out[l]);
+    }
+    return Status::Ok();
+  }
+
+ private:
+  // The window-i entry of each lane's digit, into the accumulator (first) or the addend.
+  void Lookup(int i, bool first) {
+    const uint64_t* window = t_.Window(i, f_.entry_words);
+    uint64_t negate[8];
+    for (size_t g = 0; g < acc_.groups(); ++g) {
+      uint64_t* x = first ? acc_.X(g) : acc_.Tx(g);
+      uint64_t* y = first ? acc_.Y(g) : acc_.Ty(g);
+      for (int lane = 0; lane < f_.lanes; ++lane) {
+        SelectDigit(f_, x, y, lane, window, t_.per_window, digits_[(g * f_.lanes + lane) * t_.windows + i], negate);
+      }
+      f_.negate_lanes(y, negate);
+    }
+  }
+
+  const LaneField& f_;
+  const FixedBaseTable& t_;
+  size_t count_, lanes_;
+  AffineLanes acc_;
   std::vector<int16_t> digits_;
   std::vector<uint64_t> flip_;
+};
+
+// Jacobian point (X, Y, Z), x = X/Z^2, y = Y/Z^3, coordinates in Montgomery form mod p.
+struct Jacobian {
+  Limbs1024 x, y, z;
+};
+
+// acc += (x2, y2) (affine, Montgomery form) with the general mixed addition (7M + 4S). Valid
+// only when acc is not the identity and acc != +-(x2, y2) (H = x2 Z^2 - X != 0), which the cosets
+// of MultiplyBaseSingle guarantee.
+void MixedAdd(Jacobian& acc, const Limbs1024& x2, const Limbs1024& y2) {
+  const Modulus1024& p = SakkeFieldModulus();
+  Limbs1024 zz, u2, s2, h, r, hh, hhh, v, t;
+  MontMul(p, zz, acc.z, acc.z);
+  MontMul(p, u2, x2, zz);
+  MontMul(p, s2, y2, acc.z);
+  MontMul(p, s2, s2, zz);
+  SubMod(p, h, u2, acc.x);
+  SubMod(p, r, s2, acc.y);
+  MontMul(p, hh, h, h);
+  MontMul(p, hhh, h, hh);
+  MontMul(p, v, acc.x, hh);
+  MontMul(p, t, r, r);
+  SubMod(p, t, t, hhh);
+  SubMod(p, t, t, v);
+  SubMod(p, t, t, v);      // X3 = r^2 - H^3 - 2V
+  SubMod(p, v, v, t);      // V - X3
+  MontMul(p, v, r, v);
+  MontMul(p, hhh, acc.y, hhh);
+  SubMod(p, acc.y, v, hhh);  // Y3 = r (V - X3) - Y1 H^3
+  acc.x = t;
+  MontMul(p, acc.z, acc.z, h);  // Z3 = Z1 H
+  for (Limbs1024* w : {&zz, &u2, &s2, &h, &r, &hh, &hhh, &v, &t}) SecureWipe(w->data(), sizeof(Limbs1024));
+}
+
+// One scalar, its windows spread over the lanes (fixed_base.h: MultiplyBaseSingle).
+class Single {
+ public:
+  Single(const LaneField& f, const FixedBaseTable& t)
+      : f_(f), t_(t), lanes_(static_cast<size_t>(t.single_lanes)), acc_(f, lanes_ / f.lanes), digits_(t.windows) {}
+  ~Single() { SecureWipe(digits_.data(), digits_.size() * sizeof(int16_t)); }
+
+  Status Run(const Limbs1024& scalar, SakkePoint& out) {
+    uint64_t flip = 0;
+    Limbs1024 k = OddScalar(scalar, flip);
+    Recode(k, t_.w, t_.windows, digits_.data());
+    SecureWipe(k.data(), sizeof k);
+
+    // Each lane starts from its public start point (index 0 of a one-entry table).
+    uint64_t negate[8] = {};
+    for (size_t l = 0; l < lanes_; ++l) {
+      const size_t g = l / f_.lanes;
+      f_.select(acc_.X(g), acc_.Y(g), static_cast<int>(l % f_.lanes), t_.single_starts.data() + l * f_.entry_words, 1, 0);
+    }
+    for (int step = 0; step < t_.single_steps; ++step) {
+      for (size_t g = 0; g < acc_.groups(); ++g) {
+        for (int lane = 0; lane < f_.lanes; ++lane) {
+          const int window = static_cast<int>(g * f_.lanes) + lane + step * static_cast<int>(lanes_);
+          if (window < t_.windows) {  // public: which lane takes which window depends on positions only
+            SelectDigit(f_, acc_.Tx(g), acc_.Ty(g), lane, t_.Window(window, f_.entry_words), t_.per_window,
+                        digits_[static_cast<size_t>(window)], negate);
+          } else {
+            SelectDigit(f_, acc_.Tx(g), acc_.Ty(g), lane, t_.single_filler.data(), 1, 1, negate);
+          }
+        }
+        f_.negate_lanes(acc_.Ty(g), negate);
+      }
+      MCX_RETURN_IF_ERROR(acc_.Add());
+    }
+
+    // Sum the lanes in Jacobian coordinates, lane 0 first, then one final (blinded) inversion.
+    const Modulus1024& p = SakkeFieldModulus();
+    Jacobian sum;
+    Limbs1024 x, y;
+    const Limbs1024 one{1};
+    for (size_t l = 0; l < lanes_; ++l) {
+      const size_t g = l / f_.lanes;
+      const int lane = static_cast<int>(l % f_.lanes);
+      f_.to_plain(x, acc_.X(g), lane);
+      f_.to_plain(y, acc_.Y(g), lane);
+      MontMul(p, x, x, p.r2);
+      MontMul(p, y, y, p.r2);
+      if (l == 0) {
+        sum.x = x;
+        sum.y = y;
+        MontMul(p, sum.z, one, p.r2);
+      } else {
+        MixedAdd(sum, x, y);
+      }
+    }
+    Limbs1024 zinv, zinv2;
+    Status st = BlindedInverse(p, sum.z, zinv);  // 1/(Z R), plain
+    if (st.ok()) {
+      MontMul(p, zinv, zinv, p.r3);  // (1/Z) R
+      MontMul(p, zinv2, zinv, zinv);
+      MontMul(p, x, sum.x, zinv2);
+      MontMul(p, zinv2, zinv2, zinv);
+      MontMul(p, y, sum.y, zinv2);
+      MontMul(p, x, x, one);  // out of Montgomery form
+      MontMul(p, y, y, one);
+      StorePoint(x, y, flip, out);
+    }
+    for (Limbs1024* w : {&sum.x, &sum.y, &sum.z, &x, &y, &zinv, &zinv2}) SecureWipe(w->data(), sizeof(Limbs1024));
+    return st;
+  }
+
+ private:
+  const LaneField& f_;
+  const FixedBaseTable& t_;
+  size_t lanes_;
+  AffineLanes acc_;
+  std::vector<int16_t> digits_;
 };
 
 }  // namespace
@@ -240,6 +460,11 @@ Status MultiplyBaseBatch(const LaneField& field, std::span<const Limbs1024> scal
     MCX_RETURN_IF_ERROR(batch.Run(scalars.subspan(start, n), out.subspan(start, n)));
   }
   return Status::Ok();
+}
+
+Status MultiplyBaseSingle(const LaneField& field, const Limbs1024& scalar, SakkePoint& out) {
+  Single single(field, TableFor(field));
+  return single.Run(scalar, out);
 }
 
 void PrepareFixedBaseTable(const LaneField& field) { (void)TableFor(field); }
