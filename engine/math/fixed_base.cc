@@ -1,5 +1,6 @@
 #include "engine/math/fixed_base.h"
 
+#include <gmp.h>
 #include <openssl/err.h>
 
 #include <algorithm>
@@ -112,6 +113,91 @@ void BuildSingleStarts(const LaneField& field, FixedBaseTable& t, const EC_GROUP
   StoreEntries(field, group, filler, t.single_filler.data(), ctx);
 }
 
+// Affine points of the public table, built with BIGNUM arithmetic and GMP's inversion. The table
+// is public, so a variable-time inversion is fine here; OpenSSL's EC_POINT path inverts each
+// point's Z by a constant-time exponentiation, which made the table cost a second per start-up.
+class AffineTableBuilder {
+ public:
+  struct Point {
+    ossl::Bn x = ossl::NewBn(), y = ossl::NewBn();
+  };
+
+  AffineTableBuilder() : ctx_(BN_CTX_new()) {
+    EC_GROUP_get_curve(SakkeGroup(), p_.get(), nullptr, nullptr, ctx_.get());
+    mpz_inits(gp_, gx_, nullptr);
+    uint8_t buf[128];
+    BN_bn2binpad(p_.get(), buf, sizeof buf);
+    mpz_import(gp_, sizeof buf, 1, 1, 1, 0, buf);
+  }
+  ~AffineTableBuilder() { mpz_clears(gp_, gx_, nullptr); }
+  AffineTableBuilder(const AffineTableBuilder&) = delete;
+  AffineTableBuilder& operator=(const AffineTableBuilder&) = delete;
+
+  Point Generator() {
+    Point g;
+    EC_POINT_get_affine_coordinates(SakkeGroup(), EC_GROUP_get0_generator(SakkeGroup()), g.x.get(), g.y.get(),
+                                    ctx_.get());
+    return g;
+  }
+
+  // r = a + b, for a != +-b (the table's multiples of P are distinct and never opposite).
+  void Add(Point& r, const Point& a, const Point& b) {
+    BN_mod_sub(num_.get(), b.y.get(), a.y.get(), p_.get(), ctx_.get());
+    BN_mod_sub(den_.get(), b.x.get(), a.x.get(), p_.get(), ctx_.get());
+    Finish(r, a, b.x.get());
+  }
+
+  // r = 2a on y^2 = x^3 - 3x.
+  void Double(Point& r, const Point& a) {
+    BN_mod_sqr(num_.get(), a.x.get(), p_.get(), ctx_.get());
+    BN_sub_word(num_.get(), 1);
+    BN_mul_word(num_.get(), 3);
+    BN_nnmod(num_.get(), num_.get(), p_.get(), ctx_.get());
+    BN_mod_add(den_.get(), a.y.get(), a.y.get(), p_.get(), ctx_.get());
+    Finish(r, a, a.x.get());
+  }
+
+  void Copy(Point& r, const Point& a) {
+    BN_copy(r.x.get(), a.x.get());
+    BN_copy(r.y.get(), a.y.get());
+  }
+
+ private:
+  // lambda = num / den; x3 = lambda^2 - a.x - other_x; y3 = lambda (a.x - x3) - a.y.
+  void Finish(Point& r, const Point& a, const BIGNUM* other_x) {
+    uint8_t buf[128];
+    BN_bn2binpad(den_.get(), buf, sizeof buf);
+    mpz_import(gx_, sizeof buf, 1, 1, 1, 0, buf);
+    mpz_invert(gx_, gx_, gp_);  // public values: variable time is fine
+    std::fill(std::begin(buf), std::end(buf), uint8_t{0});
+    size_t n = 0;
+    mpz_export(buf, &n, 1, 1, 1, 0, gx_);
+    BN_bin2bn(buf, static_cast<int>(n), den_.get());
+    BN_mod_mul(lambda_.get(), num_.get(), den_.get(), p_.get(), ctx_.get());
+    BN_mod_sqr(t_.get(), lambda_.get(), p_.get(), ctx_.get());
+    BN_mod_sub(t_.get(), t_.get(), a.x.get(), p_.get(), ctx_.get());
+    BN_mod_sub(t_.get(), t_.get(), other_x, p_.get(), ctx_.get());
+    BN_mod_sub(u_.get(), a.x.get(), t_.get(), p_.get(), ctx_.get());
+    BN_mod_mul(u_.get(), lambda_.get(), u_.get(), p_.get(), ctx_.get());
+    BN_mod_sub(r.y.get(), u_.get(), a.y.get(), p_.get(), ctx_.get());
+    BN_copy(r.x.get(), t_.get());
+  }
+
+  ossl::BnCtx ctx_;
+  mpz_t gp_, gx_;
+  ossl::Bn p_ = ossl::NewBn(), num_ = ossl::NewBn(), den_ = ossl::NewBn(), lambda_ = ossl::NewBn(),
+           t_ = ossl::NewBn(), u_ = ossl::NewBn();
+};
+
+void StoreAffine(const LaneField& field, const std::vector<AffineTableBuilder::Point>& pts, uint64_t* out) {
+  uint8_t bx[128], by[128];
+  for (size_t j = 0; j < pts.size(); ++j) {
+    BN_bn2binpad(pts[j].x.get(), bx, sizeof bx);
+    BN_bn2binpad(pts[j].y.get(), by, sizeof by);
+    field.encode_entry(out + j * field.entry_words, LimbsFromBytes<kLimbs1024>(bx), LimbsFromBytes<kLimbs1024>(by));
+  }
+}
+
 std::unique_ptr<FixedBaseTable> BuildTable(const LaneField& field) {
   auto t = std::make_unique<FixedBaseTable>();
   t->w = field.window_bits;
@@ -121,25 +207,27 @@ std::unique_ptr<FixedBaseTable> BuildTable(const LaneField& field) {
 
   const EC_GROUP* group = SakkeGroup();
   ossl::BnCtx ctx(BN_CTX_new());
-  ossl::Point base(EC_POINT_dup(EC_GROUP_get0_generator(group), group));  // 2^(w i) P
-  ossl::Point twice(EC_POINT_new(group));
   ossl::Point order2(EC_POINT_new(group));  // T = (0, 0)
   ossl::Bn zero = ossl::NewBn();
   BN_zero(zero.get());
   EC_POINT_set_affine_coordinates(group, order2.get(), zero.get(), zero.get(), ctx.get());
 
-  std::vector<ossl::Point> pts(t->per_window);
-  for (auto& p : pts) p.reset(EC_POINT_new(group));
+  AffineTableBuilder b;
+  AffineTableBuilder::Point base = b.Generator();  // 2^(w i) P
+  AffineTableBuilder::Point twice, order2_affine;
+  BN_zero(order2_affine.x.get());
+  BN_zero(order2_affine.y.get());
+  std::vector<AffineTableBuilder::Point> pts(t->per_window);
   for (int i = 0; i < t->windows; ++i) {
-    EC_POINT_dbl(group, twice.get(), base.get(), ctx.get());
-    EC_POINT_copy(pts[0].get(), base.get());
-    for (size_t j = 1; j < t->per_window; ++j) EC_POINT_add(group, pts[j].get(), pts[j - 1].get(), twice.get(), ctx.get());
+    b.Double(twice, base);
+    b.Copy(pts[0], base);
+    for (size_t j = 1; j < t->per_window; ++j) b.Add(pts[j], pts[j - 1], twice);
     if (i == 0) {
-      for (auto& p : pts) EC_POINT_add(group, p.get(), p.get(), order2.get(), ctx.get());
+      // Window 0 carries T (fixed_base.h): odd multiples of P plus a point of order 2.
+      for (auto& p : pts) b.Add(p, p, order2_affine);
     }
-    StoreEntries(field, group, pts, t->entries.data() + static_cast<size_t>(i) * t->per_window * field.entry_words,
-                 ctx.get());
-    for (int b = 0; b < t->w; ++b) EC_POINT_dbl(group, base.get(), base.get(), ctx.get());
+    StoreAffine(field, pts, t->entries.data() + static_cast<size_t>(i) * t->per_window * field.entry_words);
+    for (int d = 0; d < t->w; ++d) b.Double(base, base);
   }
   BuildSingleStarts(field, *t, group, order2.get(), ctx.get());
   return t;
