@@ -13,34 +13,15 @@
 #include "engine/math/inverse.h"
 #include "engine/math/montgomery.h"
 #include "engine/math/sakke_kernel.h"
+#include "tests/math/math_test_data.h"
 
 namespace mcx {
 namespace {
 
-// A reproducible generator for test data (not for keys).
-class TestRng {
- public:
-  explicit TestRng(uint64_t seed) : gen_(seed) {}
-  uint64_t Next() { return gen_(); }
-  Limbs1024 Below(const Limbs1024& m) {
-    for (;;) {
-      Limbs1024 r;
-      for (auto& w : r) w = gen_();
-      int top = 63;
-      while (((m[15] >> top) & 1) == 0) --top;
-      r[15] &= top == 63 ? ~uint64_t{0} : (uint64_t{1} << (top + 1)) - 1;
-      if (LessThanMask(r, m) != 0) return r;
-    }
-  }
-  Bytes Octets(size_t n) {
-    Bytes b(n);
-    for (auto& x : b) x = static_cast<uint8_t>(gen_());
-    return b;
-  }
-
- private:
-  std::mt19937_64 gen_;
-};
+using testing::AvailablePaths;
+using testing::ScalarBytes;
+using testing::Small;
+using testing::TestRng;
 
 struct Mpz {
   mpz_t v;
@@ -56,18 +37,6 @@ struct Mpz {
     return r;
   }
 };
-
-SecretBytes ScalarBytes(const Limbs1024& k) {
-  SecretBytes out(sakke::kScalarBytes);
-  LimbsToBytes<kLimbs1024>(k, std::span<uint8_t, 128>(out.data(), 128));
-  return out;
-}
-
-Limbs1024 Small(uint64_t v) {
-  Limbs1024 r{};
-  r[0] = v;
-  return r;
-}
 
 TEST(Mont1024Test, MatchesGmpOnTenThousandRandomOperations) {
   TestRng rng(1);
@@ -136,12 +105,6 @@ TEST(InverseTest, BlindedAndBatchedMatchGmp) {
   }
   Limbs1024 out;
   EXPECT_FALSE(BlindedInverse(SakkeFieldModulus(), Small(0), out).ok());
-}
-
-std::vector<MathPath> AvailablePaths() {
-  std::vector<MathPath> paths = {MathPath::kPortable};
-  if (IfmaLaneField() != nullptr) paths.push_back(MathPath::kIfma);
-  return paths;
 }
 
 class FastSakkeTest : public ::testing::TestWithParam<MathPath> {

@@ -12,44 +12,15 @@
 #include "engine/math/inverse.h"
 #include "engine/math/montgomery.h"
 #include "engine/math/sakke_kernel.h"
+#include "tests/math/math_test_data.h"
 
 namespace mcx {
 namespace {
 
-// Reproducible test data (not keys).
-class Rng {
- public:
-  explicit Rng(uint64_t seed) : gen_(seed) {}
-  uint64_t Next() { return gen_(); }
-  Limbs1024 Below(const Limbs1024& m) {
-    for (;;) {
-      Limbs1024 r;
-      for (auto& w : r) w = gen_();
-      r[15] &= (uint64_t{1} << (1022 - 960)) - 1;  // q < 2^1022
-      if (LessThanMask(r, m) != 0 && IsZeroMask(r) == 0) return r;
-    }
-  }
-  Bytes Octets(size_t n) {
-    Bytes b(n);
-    for (auto& x : b) x = static_cast<uint8_t>(gen_());
-    return b;
-  }
-
- private:
-  std::mt19937_64 gen_;
-};
-
-SecretBytes ScalarBytes(const Limbs1024& k) {
-  SecretBytes out(sakke::kScalarBytes);
-  LimbsToBytes<kLimbs1024>(k, std::span<uint8_t, 128>(out.data(), 128));
-  return out;
-}
-
-Limbs1024 Small(uint64_t v) {
-  Limbs1024 r{};
-  r[0] = v;
-  return r;
-}
+using testing::AvailablePaths;
+using testing::ScalarBytes;
+using testing::Small;
+using testing::TestRng;
 
 // A scalar whose bits repeat `pattern` (of `period` bits) from bit 0 to bit 1019.
 Limbs1024 Periodic(uint64_t pattern, int period) {
@@ -58,12 +29,6 @@ Limbs1024 Periodic(uint64_t pattern, int period) {
     if ((pattern >> (bit % period)) & 1) k[bit / 64] |= uint64_t{1} << (bit % 64);
   }
   return k;
-}
-
-std::vector<MathPath> Paths() {
-  std::vector<MathPath> paths = {MathPath::kPortable};
-  if (IfmaLaneField() != nullptr) paths.push_back(MathPath::kIfma);
-  return paths;
 }
 
 class FastSingleRskTest : public ::testing::TestWithParam<MathPath> {
@@ -91,9 +56,9 @@ TEST(FastSingleRskPremisesTest, CofactorFourWithCyclicFourTorsion) {
 // 1,000 single RSKs (random identifiers of several lengths, four master secrets): identical
 // bytes to the generic OpenSSL kernel.
 TEST_P(FastSingleRskTest, ThousandRandomSingleRsksMatchGeneric) {
-  Rng rng(11 + static_cast<int>(GetParam()));
+  TestRng rng(11 + static_cast<int>(GetParam()));
   for (int s = 0; s < 4; ++s) {
-    const SecretBytes z = ScalarBytes(rng.Below(SakkeOrderModulus().m));
+    const SecretBytes z = ScalarBytes(rng.NonZeroBelow(SakkeOrderModulus().m));
     for (int i = 0; i < 250; ++i) {
       const Bytes id = rng.Octets(i % 5 == 0 ? 1 + rng.Next() % 200 : 32);
       SakkePoint got, want;
@@ -153,9 +118,9 @@ TEST_P(FastSingleRskTest, StructuredScalarsMatchGeneric) {
 
 // The same structured scalars as RSKs: identifiers a = 1/k - z, so that (a + z)^-1 = k.
 TEST_P(FastSingleRskTest, IdentifiersGivingStructuredInversesMatchGeneric) {
-  Rng rng(13);
+  TestRng rng(13);
   const Modulus1024& q = SakkeOrderModulus();
-  const Limbs1024 zl = rng.Below(q.m);
+  const Limbs1024 zl = rng.NonZeroBelow(q.m);
   const SecretBytes z = ScalarBytes(zl);
   for (const Limbs1024& k : StructuredScalars()) {
     Limbs1024 inv, a;
@@ -172,9 +137,9 @@ TEST_P(FastSingleRskTest, IdentifiersGivingStructuredInversesMatchGeneric) {
 
 // Single and batch paths agree on 500 random scalars, and single RSKs agree with batched ones.
 TEST_P(FastSingleRskTest, SingleAgreesWithBatch) {
-  Rng rng(17);
+  TestRng rng(17);
   std::vector<Limbs1024> ks(500);
-  for (auto& k : ks) k = rng.Below(SakkeOrderModulus().m);
+  for (auto& k : ks) k = rng.NonZeroBelow(SakkeOrderModulus().m);
   std::vector<SakkePoint> batch(ks.size());
   ASSERT_TRUE(MultiplyBaseBatch(field_, ks, batch).ok());
   for (size_t i = 0; i < ks.size(); ++i) {
@@ -183,7 +148,7 @@ TEST_P(FastSingleRskTest, SingleAgreesWithBatch) {
     ASSERT_EQ(ToHex(one), ToHex(batch[i])) << "scalar #" << i;
   }
 
-  const SecretBytes z = ScalarBytes(rng.Below(SakkeOrderModulus().m));
+  const SecretBytes z = ScalarBytes(rng.NonZeroBelow(SakkeOrderModulus().m));
   std::vector<Bytes> ids;
   for (int i = 0; i < 70; ++i) ids.push_back(rng.Octets(32));
   std::vector<ByteView> views(ids.begin(), ids.end());
@@ -199,9 +164,9 @@ TEST_P(FastSingleRskTest, SingleAgreesWithBatch) {
 // The portable and IFMA single paths (different lane counts, different arithmetic) agree.
 TEST(FastSingleRskPathsTest, PathsAgree) {
   if (IfmaLaneField() == nullptr) GTEST_SKIP() << "no AVX-512 IFMA on this CPU";
-  Rng rng(19);
+  TestRng rng(19);
   for (int i = 0; i < 300; ++i) {
-    const Limbs1024 k = rng.Below(SakkeOrderModulus().m);
+    const Limbs1024 k = rng.NonZeroBelow(SakkeOrderModulus().m);
     SakkePoint a, b;
     ASSERT_TRUE(MultiplyBaseSingle(PortableLaneField(), k, a).ok());
     ASSERT_TRUE(MultiplyBaseSingle(*IfmaLaneField(), k, b).ok());
@@ -209,7 +174,7 @@ TEST(FastSingleRskPathsTest, PathsAgree) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Paths, FastSingleRskTest, ::testing::ValuesIn(Paths()),
+INSTANTIATE_TEST_SUITE_P(Paths, FastSingleRskTest, ::testing::ValuesIn(AvailablePaths()),
                          [](const auto& info) { return info.param == MathPath::kIfma ? "Ifma" : "Portable"; });
 
 }  // namespace
