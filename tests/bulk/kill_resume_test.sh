@@ -8,7 +8,7 @@ trap 'rm -rf "$work"' EXIT
 cd "$work"
 
 "$bin" init --demo >/dev/null
-users=6000
+users=20000  # long enough that the kill lands mid-run on a fast machine
 for i in $(seq 1 "$users"); do echo "sip:responder$i@example.org"; done > users.txt
 db=mcx-kms-data/store.sqlite
 count() { sqlite3 "$db" "SELECT count(*) FROM key_sets"; }
