@@ -1,6 +1,9 @@
 #include "engine/store/sqlite_key_store.h"
 
+#include <chrono>
+#include <condition_variable>
 #include <mutex>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -61,12 +64,29 @@ class SqliteKeyStore final : public KeyStore {
   SqliteKeyStore(std::filesystem::path path, std::string cert_uri)
       : path_(std::move(path)), cert_uri_(std::move(cert_uri)) {}
 
+  ~SqliteKeyStore() override {
+    {
+      std::lock_guard<std::mutex> lock(checkpoint_mu_);
+      stopping_ = true;
+    }
+    checkpoint_cv_.notify_all();
+    if (checkpointer_.joinable()) checkpointer_.join();
+  }
+
   Status Open() {
     Result<Db> w = Connect(/*create=*/true);
     if (!w.ok()) return w.status();
     writer_ = std::move(w).value();
     MCX_RETURN_IF_ERROR(Exec(writer_.get(), "PRAGMA journal_mode=WAL", "enabling WAL"));
-    return Migrate();
+    MCX_RETURN_IF_ERROR(Migrate());
+    // Checkpoints copy the WAL back into the database and fsync it. SQLite runs them inside the
+    // commit that crosses the threshold, which would stall every writer (and the requests
+    // waiting on them) for the length of an fsync; a thread of its own runs them instead.
+    MCX_RETURN_IF_ERROR(Exec(writer_.get(), "PRAGMA wal_autocheckpoint=0", "configuring checkpoints"));
+    Result<Db> c = Connect(/*create=*/false);
+    if (!c.ok()) return c.status();
+    checkpointer_ = std::thread([this, db = std::move(c).value()]() mutable { CheckpointLoop(std::move(db)); });
+    return Status::Ok();
   }
 
   Result<size_t> InsertBatch(std::span<const SealedKeySet> records) override {
@@ -385,6 +405,20 @@ class SqliteKeyStore final : public KeyStore {
   Db writer_;
   std::mutex pool_mu_;
   std::vector<Db> pool_;
+
+  // Passive checkpoints every half second: they never block readers or the writer.
+  void CheckpointLoop(Db db) {
+    std::unique_lock<std::mutex> lock(checkpoint_mu_);
+    while (!checkpoint_cv_.wait_for(lock, std::chrono::milliseconds(500), [this] { return stopping_; })) {
+      lock.unlock();
+      sqlite3_wal_checkpoint_v2(db.get(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+      lock.lock();
+    }
+  }
+  std::mutex checkpoint_mu_;
+  std::condition_variable checkpoint_cv_;
+  bool stopping_ = false;
+  std::thread checkpointer_;
 };
 
 }  // namespace

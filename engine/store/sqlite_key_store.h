@@ -1,7 +1,8 @@
 // SqliteKeyStore: the embedded KeyStore, one SQLite database in WAL mode.
 //
 // Writes go through one connection under a mutex (SQLite has one writer anyway); reads use a
-// small pool of connections so that many server threads can read at once. The schema carries a
+// small pool of connections so that many server threads can read at once. A background thread
+// checkpoints the WAL, so no commit waits for a checkpoint's fsync. The schema carries a
 // version and migrations run at open. A run killed at any moment leaves only whole, committed
 // transactions (SQLite's journal guarantees it), so a rerun of a bulk job completes it exactly.
 #pragma once
