@@ -82,13 +82,8 @@ code="$("${curl_tls[@]}" -o "$tmp/keyprov.xml" -w '%{http_code}' -X POST "${auth
 xmllint --noout --schema "$xsd" "$tmp/keyprov.xml" 2>"$tmp/xmllint.log" && ok "keyprov: valid against the XSD" \
   || { bad "keyprov: XSD"; cat "$tmp/xmllint.log"; }
 
-"$bin" verify --pub-enc-key "$(xp "$tmp/init.xml" PubEncKey)" --pub-auth-key "$(xp "$tmp/init.xml" PubAuthKey)" \
-  --user "$(xp "$tmp/keyprov.xml" UserUri)" --kms-uri "$(xp "$tmp/init.xml" KmsUri)" \
-  --user-key-period "$(xp "$tmp/init.xml" UserKeyPeriod)" --user-key-offset "$(xp "$tmp/init.xml" UserKeyOffset)" \
-  --period-no "$(xp "$tmp/keyprov.xml" KeyPeriodNo)" --rsk "$(xp "$tmp/keyprov.xml" UserDecryptKey)" \
-  --ssk "$(xp "$tmp/keyprov.xml" UserSigningKeySSK)" --pvt "$(xp "$tmp/keyprov.xml" UserPubTokenPVT)" \
-  >"$tmp/verify.log" 2>&1
-if grep -q "RSK: valid" "$tmp/verify.log" && grep -q "SSK and PVT: valid" "$tmp/verify.log"; then
+"$bin" verify --init "$tmp/init.xml" --keyprov "$tmp/keyprov.xml" >"$tmp/verify.log" 2>&1
+if grep -q "1 key set(s) valid (UID, RSK pairing check" "$tmp/verify.log"; then
   ok "keyprov: the key set passes the device's RSK and SSK checks"
 else
   bad "keyprov: device check"; cat "$tmp/verify.log"

@@ -29,4 +29,14 @@ if check "verify refuses a short public key" "--pub-enc-key must be 257 octets" 
     --pub-auth-key 00 --user sip:alice@example.org --kms-uri kms.example.org --period-no 1 --rsk 00 --ssk 00 --pvt 00; then
   echo "FAIL: verify exited 0 on a short key"; fail=1
 fi
+if check "verify needs both answers" "give both --init and --keyprov" "$bin" verify --init /dev/null; then
+  echo "FAIL: verify exited 0 with only --init"; fail=1
+fi
+notxml="$(mktemp)"
+trap 'rm -f "$notxml"' EXIT
+echo "this is not a KmsResponse" > "$notxml"
+if check "verify refuses an answer that is not a KmsResponse" "not well-formed XML" "$bin" verify --init "$notxml" \
+    --keyprov "$notxml"; then
+  echo "FAIL: verify exited 0 on a non-XML answer"; fail=1
+fi
 exit $fail

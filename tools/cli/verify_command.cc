@@ -1,14 +1,23 @@
-// `mcx-kms verify`: check one key set as a device would, from the values a device holds.
+// `mcx-kms verify`: check key material as a device would.
+//
+// Two ways in: the KMS's answers as files (`--init FILE --keyprov FILE`, the KmsResponse documents
+// a device received), or single values in hex. Prefer the files: a secret on the command line
+// (--rsk, --ssk) is visible to every local user in the process list.
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 
 #include "engine/base/bytes.h"
+#include "engine/base/secret.h"
 #include "engine/keys/client_check.h"
+#include "tools/capacity/key_material_check.h"
 #include "tools/cli/command.h"
 
 namespace mcx::cli {
 namespace {
 
 struct VerifyOptions {
+  std::string init_file, keyprov_file;    // KmsResponse documents, as a device received them
   std::string pub_enc_key, pub_auth_key;  // from the KMS certificate
   std::string user_uri, kms_uri;
   int64_t user_key_period = kDefaultUserKeyPeriod, user_key_offset = 0;
@@ -28,7 +37,50 @@ Status HexToArray(const std::string& hex, std::array<uint8_t, N>& out, const cha
   return Status::Ok();
 }
 
+Result<std::string> ReadDocument(const std::string& path, const char* what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::NotFound(std::string("cannot read ") + what + " " + path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// The device's view: the certificate from KmsInit, every KmsKeySet of a KmsKeyProv answer checked.
+Status VerifyDocuments(const VerifyOptions& opt) {
+  Result<std::string> init = ReadDocument(opt.init_file, "the KmsInit answer");
+  if (!init.ok()) return init.status();
+  Result<std::string> keyprov = ReadDocument(opt.keyprov_file, "the KmsKeyProv answer");
+  if (!keyprov.ok()) return keyprov.status();
+  Result<capacity::KmsPublicView> kms = capacity::ParseKmsInitPublicKeys(*init);
+  if (!kms.ok()) return kms.status().Annotate(opt.init_file);
+  capacity::KeyMaterialVerdict verdict = capacity::CheckKeyProvAnswers(*kms, {*keyprov});
+  SecureWipe(keyprov->data(), keyprov->size());
+  for (const std::string& problem : verdict.problems) std::printf("problem: %s\n", problem.c_str());
+  if (verdict.invalid != 0 || verdict.key_sets == 0) {
+    return Status::InvalidArgument(opt.keyprov_file + ": " +
+                                   (verdict.key_sets == 0 ? std::string("no KmsKeySet in the answer")
+                                                          : "a device would reject this key material"));
+  }
+  std::printf("KMS %s: %zu key set(s) valid (UID, RSK pairing check RFC 6508 6.1.2, SSK check RFC 6507 5.1.2)\n",
+              kms->params.kms_uri.c_str(), verdict.key_sets);
+  return Status::Ok();
+}
+
 Status RunVerify(const VerifyOptions& opt) {
+  if (!opt.init_file.empty() || !opt.keyprov_file.empty()) {
+    if (opt.init_file.empty() || opt.keyprov_file.empty()) {
+      return Status::InvalidArgument("give both --init and --keyprov (the two answers a device received)");
+    }
+    return VerifyDocuments(opt);
+  }
+  for (const auto& [value, flag] : {std::pair{&opt.pub_enc_key, "--pub-enc-key"}, {&opt.pub_auth_key, "--pub-auth-key"},
+                                    {&opt.kms_uri, "--kms-uri"}, {&opt.rsk, "--rsk"}, {&opt.ssk, "--ssk"},
+                                    {&opt.pvt, "--pvt"}}) {
+    if (value->empty()) {
+      return Status::InvalidArgument(std::string(flag) +
+                                     " is missing: give --init FILE --keyprov FILE, or every hex value");
+    }
+  }
   Result<CommunityParameters> params =
       CommunityParameters::Make(opt.kms_uri, opt.user_key_period, opt.user_key_offset);
   if (!params.ok()) return params.status();
@@ -55,17 +107,22 @@ Status RunVerify(const VerifyOptions& opt) {
 void RegisterVerifyCommand(CLI::App& app, CommandResult& result) {
   auto opt = std::make_shared<VerifyOptions>();
   CLI::App* cmd = app.add_subcommand(
-      "verify", "Check one key set as a device would: the RSK pairing check and the SSK check. Values in hex.");
-  cmd->add_option("--pub-enc-key", opt->pub_enc_key, "the KMS public key Z (PubEncKey), 257 octets")->required();
-  cmd->add_option("--pub-auth-key", opt->pub_auth_key, "the KMS public key KPAK (PubAuthKey), 65 octets")->required();
-  cmd->add_option("--user", opt->user_uri, "the user URI, e.g. sip:alice@example.org")->required();
-  cmd->add_option("--kms-uri", opt->kms_uri, "the KMS URI")->required();
-  cmd->add_option("--user-key-period", opt->user_key_period, "UserKeyPeriod in seconds")->capture_default_str();
-  cmd->add_option("--user-key-offset", opt->user_key_offset, "UserKeyOffset in seconds")->capture_default_str();
-  cmd->add_option("--period-no", opt->key_period_no, "KeyPeriodNo of the key set")->required();
-  cmd->add_option("--rsk", opt->rsk, "UserDecryptKey (RSK), 257 octets")->required();
-  cmd->add_option("--ssk", opt->ssk, "UserSigningKeySSK, 32 octets")->required();
-  cmd->add_option("--pvt", opt->pvt, "UserPubTokenPVT, 65 octets")->required();
+      "verify",
+      "Check key material as a device would (the RSK pairing check and the SSK check): the KMS's answers as files "
+      "(--init FILE --keyprov FILE), or one key set's values in hex.");
+  cmd->add_option("--init", opt->init_file, "a KmsInit answer (KmsResponse XML) of the KMS, as a device received it");
+  cmd->add_option("--keyprov", opt->keyprov_file,
+                  "a KmsKeyProv answer (KmsResponse XML); every KmsKeySet in it is checked");
+  cmd->add_option("--pub-enc-key", opt->pub_enc_key, "hex mode: the KMS public key Z (PubEncKey), 257 octets");
+  cmd->add_option("--pub-auth-key", opt->pub_auth_key, "hex mode: the KMS public key KPAK (PubAuthKey), 65 octets");
+  cmd->add_option("--user", opt->user_uri, "hex mode: the user URI, e.g. sip:alice@example.org");
+  cmd->add_option("--kms-uri", opt->kms_uri, "hex mode: the KMS URI");
+  cmd->add_option("--user-key-period", opt->user_key_period, "hex mode: UserKeyPeriod in seconds")->capture_default_str();
+  cmd->add_option("--user-key-offset", opt->user_key_offset, "hex mode: UserKeyOffset in seconds")->capture_default_str();
+  cmd->add_option("--period-no", opt->key_period_no, "hex mode: KeyPeriodNo of the key set");
+  cmd->add_option("--rsk", opt->rsk, "hex mode: UserDecryptKey (RSK), 257 octets (visible in the process list)");
+  cmd->add_option("--ssk", opt->ssk, "hex mode: UserSigningKeySSK, 32 octets (visible in the process list)");
+  cmd->add_option("--pvt", opt->pvt, "hex mode: UserPubTokenPVT, 65 octets");
   cmd->callback([opt, &result] { result.status = RunVerify(*opt); });
 }
 
