@@ -39,8 +39,7 @@ class KeyStore {
   virtual Result<SealedKeySet> InsertOrGet(const SealedKeySet& record) = 0;
 
   virtual Result<std::optional<SealedKeySet>> Find(const std::string& user_uri, uint64_t key_period_no) = 0;
-  virtual Result<bool> Contains(const std::string& user_uri, uint64_t key_period_no) = 0;
-  // Contains() for many users and one period, in one query: present[i] for user_uris[i].
+  // Which of these users have a key set for this period, in one query: present[i] for user_uris[i].
   virtual Result<std::vector<bool>> ContainsMany(std::span<const std::string> user_uris, uint64_t key_period_no) = 0;
   virtual Result<uint64_t> CountKeySets() = 0;
   // Calls `visit` for every key set of this certificate, in key order, until it returns an error.

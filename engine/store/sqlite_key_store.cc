@@ -133,18 +133,6 @@ class SqliteKeyStore final : public KeyStore {
     return std::optional<SealedKeySet>(ReadRecord(st.get(), user_uri, key_period_no));
   }
 
-  Result<bool> Contains(const std::string& user_uri, uint64_t key_period_no) override {
-    Reader r(*this);
-    if (!r.ok()) return r.status();
-    Stmt st;
-    MCX_RETURN_IF_ERROR(Prepare(r.db(), kContainsSql, st));
-    BindKey(st.get(), user_uri, key_period_no);
-    int rc = sqlite3_step(st.get());
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
-    return SqliteError(r.db(), rc, "looking up a key set");
-  }
-
   Result<std::vector<bool>> ContainsMany(std::span<const std::string> user_uris, uint64_t key_period_no) override {
     std::vector<bool> present(user_uris.size(), false);
     if (user_uris.empty()) return present;
@@ -281,8 +269,6 @@ class SqliteKeyStore final : public KeyStore {
   static constexpr const char* kFindSql =
       "SELECT valid_from, valid_to, uid, pvt, nonce, sealed FROM key_sets "
       "WHERE cert_uri = ?1 AND user_uri = ?2 AND key_period_no = ?3";
-  static constexpr const char* kContainsSql =
-      "SELECT 1 FROM key_sets WHERE cert_uri = ?1 AND user_uri = ?2 AND key_period_no = ?3";
 
   // Borrows a read connection from the pool for one call.
   class Reader {
