@@ -124,7 +124,16 @@ TEST_F(SqliteKeyStoreTest, RowMovedToAnotherUserIsDetectedOnRead) {
 
 TEST_F(SqliteKeyStoreTest, FlippedCiphertextByteIsDetected) {
   ASSERT_TRUE(store_->InsertOrGet(*cipher_->Seal(Issue("sip:alice@example.org", 1500))).ok());
-  Tamper("UPDATE key_sets SET sealed = X'00' || substr(sealed, 2)");
+  Result<std::optional<SealedKeySet>> before = store_->Find("sip:alice@example.org", 1500);
+  ASSERT_TRUE(before.ok() && before->has_value());
+  // Flip the low bit of the first ciphertext octet whatever it was. (Overwriting it with a
+  // constant left the row unchanged whenever the octet already held that constant: 1 run in 256.)
+  Tamper("UPDATE key_sets SET sealed = CAST((CASE WHEN substr(sealed, 1, 1) = X'00' THEN X'01' ELSE X'00' END) "
+         "|| substr(sealed, 2) AS BLOB)");
+  Result<std::optional<SealedKeySet>> after = store_->Find("sip:alice@example.org", 1500);
+  ASSERT_TRUE(after.ok() && after->has_value());
+  ASSERT_EQ((*after)->sealed.size(), (*before)->sealed.size());
+  ASSERT_NE((*after)->sealed, (*before)->sealed) << "the tamper must change the stored ciphertext";
   EXPECT_EQ(cipher_->Open(**store_->Find("sip:alice@example.org", 1500)).status().code(), Status::Code::kDataLoss);
 }
 
