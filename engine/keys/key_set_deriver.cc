@@ -27,7 +27,13 @@ bool IsZero(ByteView b) {
 
 KeySetDeriver::KeySetDeriver(CommunityParameters params, const MasterSecrets& secrets, KmsPublicKeys pub,
                              const SakkeKernel& sakke, const EccsiKernel& eccsi)
-    : params_(std::move(params)), secrets_(secrets), pub_(pub), sakke_(sakke), eccsi_(eccsi) {}
+    : params_(std::move(params)),
+      secrets_(secrets),
+      pub_(pub),
+      sakke_(sakke),
+      eccsi_(eccsi),
+      hs_prefix_(std::make_shared<const Sha256WithPrefix>(
+          std::initializer_list<ByteView>{EncodedP256Generator(), pub_.kpak})) {}
 
 Status KeySetDeriver::ReceiverSecretKey(ByteView id, SecretBytes& rsk) const {
   SakkePoint point;
@@ -47,7 +53,7 @@ Result<SigningKeyPair> KeySetDeriver::SigningKeyFromPvt(ByteView id, const Secre
                                                         const P256Point& pvt) const {
   SigningKeyPair pair;
   pair.pvt = pvt;
-  const Sha256Digest hs = Sha256({EncodedP256Generator(), pub_.kpak, id, pair.pvt});
+  const Sha256Digest hs = hs_prefix_->Digest({id, pair.pvt});
 
   // HS is public (a hash of public values). HS < 2^256 < 2q, so HS = 0 mod q exactly when HS is
   // 0 or q.

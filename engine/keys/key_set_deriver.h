@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "engine/base/random_source.h"
+#include "engine/base/sha256.h"
 #include "engine/keys/community_parameters.h"
 #include "engine/keys/key_set.h"
 #include "engine/keys/master_secrets.h"
@@ -63,6 +64,8 @@ class KeySetDeriver {
   KmsPublicKeys pub_;
   const SakkeKernel& sakke_;
   const EccsiKernel& eccsi_;
+  // HS's fixed prefix G || KPAK, absorbed once per KMS (shared by copies of the deriver).
+  std::shared_ptr<const Sha256WithPrefix> hs_prefix_;
 };
 
 }  // namespace mcx
