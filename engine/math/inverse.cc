@@ -1,12 +1,19 @@
 #include "engine/math/inverse.h"
 
 #include <gmp.h>
-#include <openssl/rand.h>
 
+#include "engine/base/pooled_random.h"
 #include "engine/math/ct_audit.h"
 
 namespace mcx {
 namespace {
+
+// Blinds come from OpenSSL's generator through a per-thread pool: a blind is drawn for every
+// single inversion, and RAND_bytes' fixed cost per call is a tenth of a P-256 [k]G.
+OpenSslRandom& BlindSource() {
+  static OpenSslRandom source;
+  return source;
+}
 
 // A uniform value in [1, m-1] by rejection; about 2 draws on average for SAKKE's p and
 // q, barely more than 1 for P-256's p. The branch is
@@ -17,9 +24,8 @@ Status DrawBlind(const Modulus<N>& mod, Limbs<N>& r) {
   while (top_bits > 0 && ((mod.m[N - 1] >> (top_bits - 1)) & 1) == 0) --top_bits;
   const uint64_t top_mask = top_bits == 64 ? ~uint64_t{0} : (uint64_t{1} << top_bits) - 1;
   for (int attempt = 0; attempt < 256; ++attempt) {
-    if (RAND_bytes(reinterpret_cast<unsigned char*>(r.data()), sizeof r) != 1) {
-      return Status::Unavailable("the OpenSSL random generator failed while blinding an inversion");
-    }
+    Status st = BlindSource().Fill({reinterpret_cast<uint8_t*>(r.data()), sizeof r});
+    if (!st.ok()) return st.Annotate("blinding an inversion");
     r[N - 1] &= top_mask;
     if (LessThanMask(r, mod.m) != 0 && IsZeroMask(r) == 0) return Status::Ok();
   }

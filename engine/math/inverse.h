@@ -3,7 +3,8 @@
 // A fast inversion (GMP's extended gcd) runs in time that depends on its input. We never give it
 // a secret: the input x is first multiplied by a fresh uniform random r in [1, m-1], so the value
 // the gcd sees, x*r, is uniform on [1, m-1] whatever x is, and 1/x = r * 1/(x*r). r comes from
-// OpenSSL's RAND_bytes (it is a mask, not key material).
+// OpenSSL's generator through a per-thread pool in guarded memory (pooled_random.h); it is a mask,
+// not key material, but knowing it would unmask x.
 //
 // A batch of n inverses costs one blinded inversion and 3(n-1) multiplications (Montgomery's
 // trick: invert the product, then peel off one factor at a time).

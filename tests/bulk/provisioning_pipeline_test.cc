@@ -4,6 +4,7 @@
 #include <map>
 
 #include "engine/bulk/provisioning_pipeline.h"
+#include "engine/base/pooled_random.h"
 #include "engine/keys/client_check.h"
 #include "engine/store/sqlite_key_store.h"
 #include "tests/support/test_store.h"

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "engine/base/bytes.h"
+#include "engine/base/pooled_random.h"
 #include "engine/keys/key_set_deriver.h"
 #include "engine/math/fixed_base.h"
 #include "engine/math/p256_fixed_base.h"

@@ -7,6 +7,7 @@
 #include <thread>
 #include <vector>
 
+#include "engine/base/pooled_random.h"
 #include "engine/keys/client_check.h"
 
 namespace mcx {

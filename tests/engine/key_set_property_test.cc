@@ -5,6 +5,7 @@
 #include <thread>
 #include <vector>
 
+#include "engine/base/pooled_random.h"
 #include "engine/keys/client_check.h"
 #include "engine/keys/key_set_deriver.h"
 

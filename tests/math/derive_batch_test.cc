@@ -1,6 +1,7 @@
 // KeySetDeriver::DeriveBatch against Derive: same RSKs, valid SSK/PVT pairs, same errors.
 #include <gtest/gtest.h>
 
+#include "engine/base/pooled_random.h"
 #include "engine/keys/client_check.h"
 #include "engine/keys/key_set_deriver.h"
 

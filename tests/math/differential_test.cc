@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "engine/base/bytes.h"
-#include "engine/base/random_source.h"
+#include "engine/base/pooled_random.h"
 #include "engine/keys/master_secrets.h"
 #include "engine/math/sakke_kernel.h"
 

@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include "engine/base/pooled_random.h"
 #include "engine/keys/client_check.h"
 #include "engine/store/sqlite_key_store.h"
 #include "tests/support/test_store.h"

@@ -2,6 +2,7 @@
 
 #include <thread>
 
+#include "engine/base/pooled_random.h"
 #include "engine/keys/client_check.h"
 #include "engine/service/stored_key_service.h"
 #include "engine/store/sqlite_key_store.h"
