@@ -213,6 +213,59 @@ const p256::LaneTable& P256LaneTable() {
   return storage->table;
 }
 
+// The split layout for one scalar over the lanes (p256_lanes.h, MultiplySplit): 37 windows on 8
+// lanes take 5 steps. 200 KiB, built from the portable table on first use.
+constexpr int kSplitSteps = (kWindows + p256::kLanes - 1) / p256::kLanes;
+struct SplitTableStorage {
+  alignas(64) uint64_t entries[static_cast<size_t>(kSplitSteps) * kEntries * p256::kLaneEntryWords * p256::kLanes];
+  p256::LaneTable table;
+};
+
+std::unique_ptr<SplitTableStorage> BuildSplitTable() {
+  const Table& t = P256Table();
+  const p256::LaneTable& shared = P256LaneTable();
+  auto s = std::make_unique<SplitTableStorage>();
+  for (int step = 0; step < kSplitSteps; ++step) {
+    for (int e = 0; e < kEntries; ++e) {
+      for (int l = 0; l < p256::kLanes; ++l) {
+        const int window = step * p256::kLanes + l;
+        uint64_t words[p256::kLaneEntryWords] = {};
+        if (window < kWindows) {
+          ToLaneForm(t.points[window][e].x, words);
+          ToLaneForm(t.points[window][e].y, words + p256::kLaneLimbs);
+        }
+        for (int w = 0; w < p256::kLaneEntryWords; ++w) {
+          const size_t at = ((static_cast<size_t>(step) * kEntries + static_cast<size_t>(e)) * p256::kLaneEntryWords +
+                             static_cast<size_t>(w)) * p256::kLanes + static_cast<size_t>(l);
+          s->entries[at] = words[w];
+        }
+      }
+    }
+  }
+  s->table = shared;
+  s->table.entries = s->entries;
+  s->table.windows = kSplitSteps;
+  return s;
+}
+
+const p256::LaneTable& P256SplitTable() {
+  static const std::unique_ptr<SplitTableStorage> storage = BuildSplitTable();
+  return storage->table;
+}
+
+// r = [k]G with k's windows spread over the IFMA lanes.
+void MultiplyProjectiveSplit(const Limbs256& k, Projective& r) {
+  constexpr size_t kDigits = static_cast<size_t>(kSplitSteps) * p256::kLanes;
+  alignas(64) uint64_t abs[kDigits] = {}, negative[kDigits] = {};
+  for (int window = 0; window < kWindows; ++window) {
+    // Window 8s + l goes to step s, lane l: the same index.
+    abs[window] = BoothDigit(k, window, &negative[window]);
+  }
+  p256::MultiplySplit(P256SplitTable(), abs, negative, r.x, r.y, r.z);
+  SecureWipe(abs, sizeof abs);
+  SecureWipe(negative, sizeof negative);
+}
+
 // points[i] = [k[i]]G for eight scalars at once on the IFMA lanes: the same digits, table scans
 // and additions as MultiplyProjective, lane by lane.
 void MultiplyProjectiveLanes(const Limbs256 (&k)[p256::kLanes], Projective (&points)[p256::kLanes]) {
@@ -275,12 +328,23 @@ void EncodeAffine(const Projective& a, const Limbs256& inv, P256Point& out) {
 
 void PrepareP256Table() {
   (void)P256Table();
-  if (p256::IfmaLanesAvailable()) (void)P256LaneTable();
+  if (p256::IfmaLanesAvailable()) {
+    (void)P256LaneTable();
+    (void)P256SplitTable();
+  }
 }
 
 Status P256MultiplyGenerator(const Limbs256& k, P256Point& out) {
+  return P256MultiplyGeneratorOn(BestMathPath(), k, out);
+}
+
+Status P256MultiplyGeneratorOn(MathPath path, const Limbs256& k, P256Point& out) {
   Projective r;
-  MultiplyProjective(P256Table(), k, r);
+  if (path == MathPath::kIfma && p256::IfmaLanesAvailable()) {
+    MultiplyProjectiveSplit(k, r);
+  } else {
+    MultiplyProjective(P256Table(), k, r);
+  }
   Limbs256 inv;
   Status st = BlindedInverse(P256FieldModulus(), r.z, inv);
   if (st.ok()) EncodeAffine(r, inv, out);
@@ -310,6 +374,10 @@ Status P256MultiplyGeneratorBatchOn(MathPath path, std::span<const Limbs256> k, 
       SecureWipe(group, sizeof group);
       SecureWipe(results, sizeof results);
     }
+    done = k.size();
+  }
+  if (path == MathPath::kIfma && p256::IfmaLanesAvailable()) {
+    for (size_t i = done; i < k.size(); ++i) MultiplyProjectiveSplit(k[i], points[i]);  // fewer than 8
     done = k.size();
   }
   for (size_t i = done; i < k.size(); ++i) MultiplyProjective(t, k[i], points[i]);

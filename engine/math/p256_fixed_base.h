@@ -25,11 +25,16 @@ void PrepareP256Table();
 
 // out = [k]G as 04 || x || y. Fails with Internal only if the random generator fails (or k is
 // outside its contract and the result is the point at infinity).
+// On BestMathPath(): with AVX-512 IFMA, k's windows are spread over the eight vector lanes and
+// the lanes' sums folded into one point (p256_lanes.h, MultiplySplit), else the portable code.
 Status P256MultiplyGenerator(const Limbs256& k, P256Point& out);
+// The same on a given path (tests compare the paths; kIfma falls back where the CPU lacks IFMA).
+Status P256MultiplyGeneratorOn(MathPath path, const Limbs256& k, P256Point& out);
 
 // out[i] = [k[i]]G for every i, sharing one blinded inversion among all of them. The sizes match.
 // On BestMathPath(): with AVX-512 IFMA and at least 8 scalars, eight at a time on vector lanes
-// (p256_lanes.h; the last group padded with the public scalar 1), else one at a time.
+// (p256_lanes.h; the last group padded with the public scalar 1), a batch of fewer than 8 one at a
+// time split over the lanes; else one at a time on the portable code.
 Status P256MultiplyGeneratorBatch(std::span<const Limbs256> k, std::span<P256Point> out);
 
 // The same on a given path (tests compare the paths); kIfma falls back to portable where the CPU

@@ -1,4 +1,5 @@
-// Eight P-256 fixed-base multiplications at once on AVX-512 IFMA (internal to p256_fixed_base.cc).
+// Eight P-256 fixed-base multiplications at once on AVX-512 IFMA, or one spread over the eight lanes
+// (internal to p256_fixed_base.cc).
 //
 // Contract: the same algorithm as the portable MultiplyProjective in p256_fixed_base.cc, lane by
 // lane: each of the 8 lanes is an independent scalar whose Booth digits (|digit| and an all-ones
@@ -49,5 +50,15 @@ bool IfmaLanesAvailable();
 // IfmaLanesAvailable().
 void MultiplyLanes(const LaneTable& t, const uint64_t* abs, const uint64_t* negative, Limbs256* x, Limbs256* y,
                    Limbs256* z);
+
+// One scalar on all eight lanes (a single [k]G): its windows are spread over the lanes, lane l
+// summing windows l, l + 8, l + 16, ..., and the lanes are then folded into one point with complete
+// projective additions. t is in the split layout: t.windows steps, and for step s, entry e and word
+// w, the 8 lanes' words at entries[((s * count + e) * kLaneEntryWords + w) * kLanes + l], lane l's
+// being entry e of window 8s + l (zeros past the last window; a zero digit never selects them).
+// abs and negative are indexed [s * kLanes + l] like MultiplyLanes'. entries is 64-byte aligned.
+// The sum comes back in the portable representation. Only call when IfmaLanesAvailable().
+void MultiplySplit(const LaneTable& t, const uint64_t* abs, const uint64_t* negative, Limbs256& x, Limbs256& y,
+                   Limbs256& z);
 
 }  // namespace mcx::p256

@@ -182,18 +182,32 @@ MCX_IFMA [[gnu::noinline]] void AddMixed(const Fe8& b, Point8& r, const Point8& 
   r.z = z3;
 }
 
+// A table row as the lanes read it: either one row that every lane shares (a batch of scalars in
+// the same window: each word is broadcast) or, in the split layout, each lane's own row (one
+// scalar's windows spread over the lanes: each word is a vector load of 8 lanes' words).
+struct SharedRow {
+  const uint64_t* entries;
+  MCX_IFMA_INLINE __m512i Word(int e, int w) const { return Set1(entries[e * kLaneEntryWords + w]); }
+};
+struct SplitRow {
+  const uint64_t* entries;
+  MCX_IFMA_INLINE __m512i Word(int e, int w) const {
+    return _mm512_load_si512(entries + (static_cast<size_t>(e) * kLaneEntryWords + static_cast<size_t>(w)) * kLanes);
+  }
+};
+
 // (qx, qy) = entry abs[l] of the row in lane l ((0, 0) for 0), reading every entry; then
 // qy = p - qy in the lanes whose negative mask is set.
-MCX_IFMA void SelectEntries(const uint64_t* row, int count, const uint64_t* abs, const uint64_t* negative, Fe8& qx,
-                            Fe8& qy) {
+template <class Row>
+MCX_IFMA_INLINE void SelectEntries(const Row& row, int count, const uint64_t* abs, const uint64_t* negative, Fe8& qx,
+                                   Fe8& qy) {
   const __m512i digits = _mm512_loadu_si512(abs);
   __m512i acc[kLaneEntryWords];
   for (int w = 0; w < kLaneEntryWords; ++w) acc[w] = _mm512_setzero_si512();
   for (int e = 0; e < count; ++e) {
     const __mmask8 hit = _mm512_cmpeq_epi64_mask(digits, Set1(static_cast<uint64_t>(e + 1)));
-    const uint64_t* entry = row + static_cast<size_t>(e) * kLaneEntryWords;
 #pragma GCC unroll 10
-    for (int w = 0; w < kLaneEntryWords; ++w) acc[w] = _mm512_mask_mov_epi64(acc[w], hit, Set1(entry[w]));
+    for (int w = 0; w < kLaneEntryWords; ++w) acc[w] = _mm512_mask_mov_epi64(acc[w], hit, row.Word(e, w));
   }
   __m512i neg_y[kLaneLimbs];
   for (int j = 0; j < kLaneLimbs; ++j) neg_y[j] = _mm512_sub_epi64(Set1(kP52[j]), acc[kLaneLimbs + j]);
@@ -203,6 +217,7 @@ MCX_IFMA void SelectEntries(const uint64_t* row, int count, const uint64_t* abs,
     qx.l[j] = acc[j];
     qy.l[j] = _mm512_mask_blend_epi64(flip, acc[kLaneLimbs + j], neg_y[j]);
   }
+  SecureWipe(acc, sizeof acc);
 }
 
 // a's lanes in the portable representation: a * 2^256 / R' is aR/R' in Montgomery R = 2^256,
@@ -230,14 +245,66 @@ MCX_IFMA_INLINE void SelectPoint(Point8& r, __mmask8 take_b, const Point8& a, co
   }
 }
 
-MCX_IFMA void MultiplyLanesIfma(const LaneTable& t, const uint64_t* abs, const uint64_t* negative, Limbs256* x,
-                                Limbs256* y, Limbs256* z) {
-  const Fe8 b = Broadcast(t.b);
-  const Fe8 one = Broadcast(t.one);
+// r = a + c for any two points, infinity included: the complete projective addition of Renes,
+// Costello and Batina (2016, algorithm 4) for a = -3, 12M + 2M(b). P-256 has prime order, so it
+// has no exceptional case; adding a point to itself doubles it.
+MCX_IFMA [[gnu::noinline]] void AddFull(const Fe8& b, Point8& r, const Point8& a, const Point8& c) {
+  Fe8 t0 = Mul(a.x, c.x);
+  Fe8 t1 = Mul(a.y, c.y);
+  Fe8 t2 = Mul(a.z, c.z);
+  Fe8 t3 = Add(a.x, a.y);
+  Fe8 t4 = Add(c.x, c.y);
+  t3 = Mul(t3, t4);
+  t4 = Add(t0, t1);
+  t3 = Sub(t3, t4);  // X1 Y2 + X2 Y1
+  t4 = Add(a.y, a.z);
+  Fe8 x3 = Add(c.y, c.z);
+  t4 = Mul(t4, x3);
+  x3 = Add(t1, t2);
+  t4 = Sub(t4, x3);  // Y1 Z2 + Y2 Z1
+  x3 = Add(a.x, a.z);
+  Fe8 y3 = Add(c.x, c.z);
+  x3 = Mul(x3, y3);
+  y3 = Add(t0, t2);
+  y3 = Sub(x3, y3);  // X1 Z2 + X2 Z1
+  Fe8 z3 = Mul(b, t2);
+  x3 = Sub(y3, z3);
+  z3 = Add(x3, x3);
+  x3 = Add(x3, z3);
+  z3 = Sub(t1, x3);
+  x3 = Add(t1, x3);
+  y3 = Mul(b, y3);
+  t1 = Add(t2, t2);
+  t2 = Add(t1, t2);
+  y3 = Sub(y3, t2);
+  y3 = Sub(y3, t0);
+  t1 = Add(y3, y3);
+  y3 = Add(t1, y3);
+  t1 = Add(t0, t0);
+  t0 = Add(t1, t0);
+  t0 = Sub(t0, t2);
+  t1 = Mul(t4, y3);
+  t2 = Mul(t0, y3);
+  y3 = Mul(x3, z3);
+  y3 = Add(y3, t2);
+  x3 = Mul(x3, t3);
+  x3 = Sub(x3, t1);
+  z3 = Mul(z3, t4);
+  t1 = Mul(t3, t0);
+  z3 = Add(z3, t1);
+  r.x = x3;
+  r.y = y3;
+  r.z = z3;
+}
+
+// Lane l of the result = the sum over steps w of the entry |digit| of row w in lane l (negated when
+// negative; nothing when the digit is 0), in the lanes' Montgomery form.
+template <class Row>
+MCX_IFMA_INLINE Point8 SumSteps(const Fe8& b, const Fe8& one, const uint64_t* entries, size_t row_words, int steps,
+                                int count, const uint64_t* abs, const uint64_t* negative) {
   const __m512i zero = _mm512_setzero_si512();
-  const size_t row_words = static_cast<size_t>(t.count) * kLaneEntryWords;
   Fe8 qx, qy;
-  SelectEntries(t.entries, t.count, abs, negative, qx, qy);
+  SelectEntries(Row{entries}, count, abs, negative, qx, qy);
   Point8 acc{qx, qy, one};
   Point8 infinity{};
   for (int j = 0; j < kLaneLimbs; ++j) {
@@ -247,20 +314,61 @@ MCX_IFMA void MultiplyLanesIfma(const LaneTable& t, const uint64_t* abs, const u
   }
   SelectPoint(acc, _mm512_cmpeq_epi64_mask(_mm512_loadu_si512(abs), zero), acc, infinity);
   Point8 sum;
-  for (int w = 1; w < t.windows; ++w) {
+  for (int w = 1; w < steps; ++w) {
     const uint64_t* digits = abs + static_cast<size_t>(w) * kLanes;
-    SelectEntries(t.entries + w * row_words, t.count, digits, negative + static_cast<size_t>(w) * kLanes, qx, qy);
+    SelectEntries(Row{entries + static_cast<size_t>(w) * row_words}, count, digits,
+                  negative + static_cast<size_t>(w) * kLanes, qx, qy);
     AddMixed(b, sum, acc, qx, qy);
     // A zero digit selected (0, 0), which is not a point: keep acc instead of the sum.
     SelectPoint(acc, _mm512_cmpeq_epi64_mask(_mm512_loadu_si512(digits), zero), sum, acc);
   }
+  SecureWipe(&sum, sizeof sum);
+  SecureWipe(&qx, sizeof qx);
+  SecureWipe(&qy, sizeof qy);
+  return acc;
+}
+
+MCX_IFMA void StorePortable(const LaneTable& t, Point8& acc, Limbs256* x, Limbs256* y, Limbs256* z) {
   ToPortable(acc.x, t.r256, x);
   ToPortable(acc.y, t.r256, y);
   ToPortable(acc.z, t.r256, z);
   SecureWipe(&acc, sizeof acc);
-  SecureWipe(&sum, sizeof sum);
-  SecureWipe(&qx, sizeof qx);
-  SecureWipe(&qy, sizeof qy);
+}
+
+MCX_IFMA void MultiplyLanesIfma(const LaneTable& t, const uint64_t* abs, const uint64_t* negative, Limbs256* x,
+                                Limbs256* y, Limbs256* z) {
+  const size_t row_words = static_cast<size_t>(t.count) * kLaneEntryWords;
+  Point8 acc = SumSteps<SharedRow>(Broadcast(t.b), Broadcast(t.one), t.entries, row_words, t.windows, t.count, abs,
+                                   negative);
+  StorePortable(t, acc, x, y, z);
+}
+
+MCX_IFMA void MultiplySplitIfma(const LaneTable& t, const uint64_t* abs, const uint64_t* negative, Limbs256& x,
+                                Limbs256& y, Limbs256& z) {
+  const Fe8 b = Broadcast(t.b);
+  const size_t row_words = static_cast<size_t>(t.count) * kLaneEntryWords * kLanes;
+  Point8 acc = SumSteps<SplitRow>(b, Broadcast(t.one), t.entries, row_words, t.windows, t.count, abs, negative);
+  // Fold the lanes: lane l gains lane l + d for d = 4, 2, 1, so lane 0 ends with all eight.
+  for (int d = kLanes / 2; d >= 1; d /= 2) {
+    const __m512i from = _mm512_set_epi64((7 + d) & 7, (6 + d) & 7, (5 + d) & 7, (4 + d) & 7, (3 + d) & 7,
+                                          (2 + d) & 7, (1 + d) & 7, d);
+    Point8 other;
+    for (int j = 0; j < kLaneLimbs; ++j) {
+      other.x.l[j] = _mm512_maskz_permutexvar_epi64(0xff, from, acc.x.l[j]);
+      other.y.l[j] = _mm512_maskz_permutexvar_epi64(0xff, from, acc.y.l[j]);
+      other.z.l[j] = _mm512_maskz_permutexvar_epi64(0xff, from, acc.z.l[j]);
+    }
+    AddFull(b, acc, acc, other);
+    SecureWipe(&other, sizeof other);
+  }
+  Limbs256 lx[kLanes], ly[kLanes], lz[kLanes];
+  StorePortable(t, acc, lx, ly, lz);
+  x = lx[0];
+  y = ly[0];
+  z = lz[0];
+  SecureWipe(lx, sizeof lx);
+  SecureWipe(ly, sizeof ly);
+  SecureWipe(lz, sizeof lz);
 }
 
 }  // namespace
@@ -278,6 +386,11 @@ void MultiplyLanes(const LaneTable& t, const uint64_t* abs, const uint64_t* nega
   MultiplyLanesIfma(t, abs, negative, x, y, z);
 }
 
+void MultiplySplit(const LaneTable& t, const uint64_t* abs, const uint64_t* negative, Limbs256& x, Limbs256& y,
+                   Limbs256& z) {
+  MultiplySplitIfma(t, abs, negative, x, y, z);
+}
+
 }  // namespace mcx::p256
 
 #else  // not x86-64 with GCC or Clang
@@ -285,6 +398,7 @@ void MultiplyLanes(const LaneTable& t, const uint64_t* abs, const uint64_t* nega
 namespace mcx::p256 {
 bool IfmaLanesAvailable() { return false; }
 void MultiplyLanes(const LaneTable&, const uint64_t*, const uint64_t*, Limbs256*, Limbs256*, Limbs256*) {}
+void MultiplySplit(const LaneTable&, const uint64_t*, const uint64_t*, Limbs256&, Limbs256&, Limbs256&) {}
 }  // namespace mcx::p256
 
 #endif

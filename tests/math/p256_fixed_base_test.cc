@@ -126,8 +126,8 @@ TEST_F(P256FixedBaseTest, BatchMatchesSingle) {
   EXPECT_FALSE(kernel_->MultiplyGeneratorBatch(bad, out).ok());
 }
 
-// The batch on each path (portable one at a time; IFMA eight lanes at a time) against OpenSSL and
-// against the single multiplication. The IFMA cases skip on CPUs without it.
+// The batch on each path (portable one at a time; IFMA eight lanes at a time, fewer than eight each
+// split over the lanes) and the single multiplication, against OpenSSL and each other. The IFMA cases skip on CPUs without it.
 class P256BatchPathTest : public ::testing::TestWithParam<MathPath> {
  protected:
   void SetUp() override {
@@ -185,6 +185,20 @@ TEST_P(P256BatchPathTest, BatchSizesMatchSingle) {
       ASSERT_TRUE(P256MultiplyGenerator(ks[i], one).ok());
       EXPECT_EQ(ToHex(batch[i]), ToHex(one)) << "size " << size << ", #" << i;
     }
+  }
+}
+
+// A single [k]G on each path: portable (one addition per window) and IFMA (the windows spread over
+// the eight lanes, then folded with complete additions), byte for byte against OpenSSL.
+TEST_P(P256BatchPathTest, SingleMultiplicationMatchesOpenSsl) {
+  std::mt19937_64 gen(6512);
+  std::vector<Limbs256> ks = EdgeScalars();
+  for (int i = 0; i < 10000; ++i) ks.push_back(RandomLimbs(gen));
+  for (const Limbs256& k : ks) {
+    P256Point got{};
+    ASSERT_TRUE(P256MultiplyGeneratorOn(GetParam(), k, got).ok());
+    const SecretBytes ks_bytes = ScalarFromLimbs(k);
+    ASSERT_EQ(ToHex(got), ToHex(Reference(ks_bytes))) << "k = " << ToHex(ks_bytes.view());
   }
 }
 
