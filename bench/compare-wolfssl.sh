@@ -9,8 +9,8 @@
 # with the rsk_rate target. Both sides run pinned to the same core (taskset -c 0), alternating
 # ROUNDS times; the script prints each round and the median rates and ratios. wolfSSL's SSK+PVT
 # pairs are one at a time (wc_MakeEccsiPair); mcx-kms's are given both one at a time and in bulk
-# (KeySetDeriver::SigningKeyBatch, what DeriveBatch uses), and the target is checked on the bulk
-# figure, the mode the KMS provisions in.
+# (KeySetDeriver::SigningKeyBatch, what DeriveBatch uses), and the 1.5x target is checked on both:
+# one at a time is the like-for-like comparison, bulk is the mode the KMS provisions in.
 set -eu
 
 SRC_DIR=$(cd "$(dirname "$0")/.." && pwd)
@@ -70,7 +70,7 @@ awk '
     printf "\nmedian of %d rounds          wolfSSL        mcx-kms     ratio   target\n", nw
     printf "RSK per second           %10.1f     %10.1f   %6.2fx   >= 4x      %s\n", r_w, r_m, r_m / r_w, (r_m >= 4 * r_w) ? "met" : "NOT met"
     printf "SSK+PVT per second, both one at a time (wolfSSL wc_MakeEccsiPair, mcx SigningKey)\n"
-    printf "                         %10.1f     %10.1f   %6.2fx\n", p_w, p_m, p_m / p_w
+    printf "                         %10.1f     %10.1f   %6.2fx   >= 1.5x    %s\n", p_w, p_m, p_m / p_w, (p_m >= 1.5 * p_w) ? "met" : "NOT met"
     printf "SSK+PVT per second, wolfSSL one at a time, mcx in bulk (SigningKeyBatch, 256 per call, as DeriveBatch)\n"
     printf "                         %10.1f     %10.1f   %6.2fx   >= 1.5x    %s\n", p_w, b_m, b_m / p_w, (b_m >= 1.5 * p_w) ? "met" : "NOT met"
     printf "key set per second                      %10.1f             >= 4000    %s\n", k_m, (k_m >= 4000) ? "met" : "NOT met"

@@ -7,8 +7,13 @@
 // no case analysis is needed. The only variable-time step, the final inversion of Z, sees Z
 // multiplied by a fresh random blind (engine/math/inverse.h).
 //
+// On AVX-512 IFMA a single k runs its windows on the eight vector lanes at once and folds the
+// lanes' sums with complete projective additions (p256_lanes.h, MultiplySplit); same scans, same
+// masks.
+//
 // The table (37 x 64 affine points, 148 KiB) is public; it is built on first use, or eagerly by
-// PrepareP256Table() (the constant-time audit builds it before any secret exists).
+// PrepareP256Table() (the constant-time audit builds it before any secret exists). The IFMA
+// layouts of it (another 148 KiB and 200 KiB) are built from it the same way.
 // Safe to call from many threads at once.
 #pragma once
 
