@@ -44,8 +44,10 @@ void Open(std::string& out, const KmsResponseHeader& h) {
   out += "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<KmsResponse xmlns=\"";
   out += kKmsNamespace;
   out += "\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" Version=\"1.0.0\">";
-  if (!h.user_uri.empty()) Element(out, "UserUri", h.user_uri);
+  // The schema's order is KmsUri, UserUri, Time, KmsId, ClientReqUrl (Annex D's table lists
+  // UserUri first; strict clients validate against the schema).
   Element(out, "KmsUri", h.kms_uri);
+  if (!h.user_uri.empty()) Element(out, "UserUri", h.user_uri);
   Element(out, "Time", FormatUtc(h.time));
   Element(out, "ClientReqUrl", h.client_req_url);
 }
