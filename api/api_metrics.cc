@@ -86,7 +86,15 @@ std::string ApiMetrics::RenderPrometheusText() const {
          static_cast<long long>(connections_open_.load(std::memory_order_relaxed)));
   scalar("mcx_kms_http_connections_refused_total", "counter", "Connections refused at the connection limit.",
          static_cast<long long>(connections_refused_.load(std::memory_order_relaxed)));
+  for (const ExternalCounter& c : external_) {
+    out += "# HELP " + c.name + " " + c.help + "\n# TYPE " + c.name + " counter\n" + c.name + " " +
+           std::to_string(c.read()) + "\n";
+  }
   return out;
+}
+
+void ApiMetrics::AddExternalCounter(std::string name, std::string help, std::function<uint64_t()> read) {
+  external_.push_back(ExternalCounter{std::move(name), std::move(help), std::move(read)});
 }
 
 }  // namespace mcx::api

@@ -8,8 +8,10 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace mcx::api {
 
@@ -28,6 +30,10 @@ class ApiMetrics {
   uint64_t key_sets_issued() const { return key_sets_issued_.load(std::memory_order_relaxed); }
   uint64_t requests(ApiRoute route, int status) const;
 
+  // A counter kept elsewhere (the engine's), read when /metrics is rendered. Add them all before
+  // the server starts; `read` must be safe to call from any thread.
+  void AddExternalCounter(std::string name, std::string help, std::function<uint64_t()> read);
+
   std::string RenderPrometheusText() const;
 
  private:
@@ -45,6 +51,11 @@ class ApiMetrics {
   std::atomic<uint64_t> key_service_errors_{0};
   std::atomic<int64_t> connections_open_{0};
   std::atomic<uint64_t> connections_refused_{0};
+  struct ExternalCounter {
+    std::string name, help;
+    std::function<uint64_t()> read;
+  };
+  std::vector<ExternalCounter> external_;
 };
 
 }  // namespace mcx::api

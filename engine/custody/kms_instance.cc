@@ -92,8 +92,9 @@ Result<std::unique_ptr<KmsInstance>> KmsInstance::Open(const KmsConfig& config) 
   cert.keys = k->custody_->public_keys();
 
   KmsCustody* custody_ptr = k->custody_.get();
+  k->deliveries_ = std::make_unique<DeliveryRecorder>(*k->store_);
   k->service_ = std::make_unique<StoredKeyService>(cert, *k->source_, *k->cipher_, *k->store_,
-                                                   [custody_ptr] { return custody_ptr->Ping(); });
+                                                   [custody_ptr] { return custody_ptr->Ping(); }, k->deliveries_.get());
   return k;
 }
 

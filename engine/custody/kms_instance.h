@@ -14,6 +14,7 @@
 #include "engine/custody/kms_custody.h"
 #include "engine/keys/key_set_source.h"
 #include "engine/keys/kms_certificate.h"
+#include "engine/service/delivery_recorder.h"
 #include "engine/service/key_service.h"
 #include "engine/store/key_store.h"
 
@@ -35,6 +36,8 @@ class KmsInstance {
   const KeySetCipher& cipher() const { return *cipher_; }
   KeySetSource& source() { return *source_; }
   KeyService& key_service() { return *service_; }
+  // Marks served key sets delivered; the server's metrics read its counters.
+  DeliveryRecorder& deliveries() { return *deliveries_; }
   const char* arithmetic() const { return sakke_->Name(); }
   std::string store_description() const;
 
@@ -46,6 +49,7 @@ class KmsInstance {
   std::unique_ptr<EccsiKernel> eccsi_;
   std::unique_ptr<KeySetSource> source_;
   std::unique_ptr<KeySetCipher> cipher_;
+  std::unique_ptr<DeliveryRecorder> deliveries_;  // after store_: flushes into it when destroyed
   std::unique_ptr<KeyService> service_;
   KmsCertificate certificate_;
 };

@@ -3,23 +3,30 @@
 namespace mcx {
 
 StoredKeyService::StoredKeyService(KmsCertificate certificate, KeySetSource& source, const KeySetCipher& cipher,
-                                   KeyStore& store, std::function<Status()> hsm_ping)
+                                   KeyStore& store, std::function<Status()> hsm_ping,
+                                   DeliveryRecorder* deliveries)
     : certificate_(std::move(certificate)),
       source_(source),
       cipher_(cipher),
       store_(store),
-      hsm_ping_(std::move(hsm_ping)) {}
+      hsm_ping_(std::move(hsm_ping)),
+      deliveries_(deliveries) {}
 
 Result<KeySet> StoredKeyService::KeySetAt(const std::string& user_uri, NtpSeconds t) {
   MCX_RETURN_IF_ERROR(ValidateUserUri(user_uri));
   Result<KeyPeriod> period = KeyPeriod::Containing(certificate_.params, t);
   if (!period.ok()) return period.status();
+  Result<KeySet> ks = StoredOrNew(user_uri, period->number);
+  if (ks.ok() && deliveries_ != nullptr) deliveries_->Record(user_uri, period->number);
+  return ks;
+}
 
-  Result<std::optional<SealedKeySet>> found = store_.Find(user_uri, period->number);
+Result<KeySet> StoredKeyService::StoredOrNew(const std::string& user_uri, uint64_t key_period_no) {
+  Result<std::optional<SealedKeySet>> found = store_.Find(user_uri, key_period_no);
   if (!found.ok()) return found.status();
   if (found->has_value()) return cipher_.Open(**found);
 
-  Result<KeySet> fresh = source_.Derive(user_uri, period->number);
+  Result<KeySet> fresh = source_.Derive(user_uri, key_period_no);
   if (!fresh.ok()) return fresh.status();
   Result<SealedKeySet> sealed = cipher_.Seal(*fresh);
   if (!sealed.ok()) return sealed.status();

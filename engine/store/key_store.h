@@ -25,7 +25,21 @@
 
 namespace mcx {
 
+// issued: in the store; delivered: handed to a client in a keyprov answer (at least once);
+// revoked: withdrawn by the operator.
 enum class KeySetState : int { kIssued = 0, kDelivered = 1, kRevoked = 2 };
+
+// A key set's key within one KMS certificate.
+struct KeySetRef {
+  std::string user_uri;
+  uint64_t key_period_no = 0;
+  bool operator==(const KeySetRef&) const = default;
+};
+
+struct KeySetCounts {
+  uint64_t issued = 0, delivered = 0, revoked = 0;
+  uint64_t total() const { return issued + delivered + revoked; }
+};
 
 class KeyStore {
  public:
@@ -44,7 +58,13 @@ class KeyStore {
   virtual Result<uint64_t> CountKeySets() = 0;
   // Calls `visit` for every key set of this certificate, in key order, until it returns an error.
   virtual Status ScanKeySets(const std::function<Status(const SealedKeySet&)>& visit) = 0;
+  // How many key sets of this certificate are in each state.
+  virtual Result<KeySetCounts> CountByState() = 0;
   virtual Status SetState(const std::string& user_uri, uint64_t key_period_no, KeySetState state) = 0;
+  // Marks these key sets delivered at `unix_seconds`, in one transaction; only those still in
+  // state issued change (a revoked one stays revoked, a delivered one keeps its first time).
+  // Keys with no key set are ignored. Returns how many changed.
+  virtual Result<size_t> MarkDelivered(std::span<const KeySetRef> keys, int64_t unix_seconds) = 0;
 
   // Named KMS state.
   virtual Status PutBlob(std::string_view name, ByteView value) = 0;

@@ -59,6 +59,9 @@ CREATE TABLE IF NOT EXISTS key_sets (
 ) WITHOUT ROWID;
 )sql";
 
+// When a key set was first handed to a client (Unix seconds); NULL until then.
+constexpr const char* kSchemaV2 = "ALTER TABLE key_sets ADD COLUMN delivered_at INTEGER";
+
 class SqliteKeyStore final : public KeyStore {
  public:
   SqliteKeyStore(std::filesystem::path path, std::string cert_uri)
@@ -200,6 +203,54 @@ class SqliteKeyStore final : public KeyStore {
     return Status::Ok();
   }
 
+  Result<KeySetCounts> CountByState() override {
+    Reader r(*this);
+    if (!r.ok()) return r.status();
+    Stmt st;
+    MCX_RETURN_IF_ERROR(
+        Prepare(r.db(), "SELECT state, count(*) FROM key_sets WHERE cert_uri = ?1 GROUP BY state", st));
+    sqlite3_bind_text(st.get(), 1, cert_uri_.data(), static_cast<int>(cert_uri_.size()), SQLITE_STATIC);
+    KeySetCounts counts;
+    int rc;
+    while ((rc = sqlite3_step(st.get())) == SQLITE_ROW) {
+      const auto n = static_cast<uint64_t>(sqlite3_column_int64(st.get(), 1));
+      switch (sqlite3_column_int(st.get(), 0)) {
+        case static_cast<int>(KeySetState::kIssued): counts.issued += n; break;
+        case static_cast<int>(KeySetState::kDelivered): counts.delivered += n; break;
+        case static_cast<int>(KeySetState::kRevoked): counts.revoked += n; break;
+        default: return Status::DataLoss("the store holds key sets in an unknown state: upgrade mcx-kms");
+      }
+    }
+    if (rc != SQLITE_DONE) return SqliteError(r.db(), rc, "counting key sets by state");
+    return counts;
+  }
+
+  Result<size_t> MarkDelivered(std::span<const KeySetRef> keys, int64_t unix_seconds) override {
+    std::lock_guard<std::mutex> lock(write_mu_);
+    sqlite3* db = writer_.get();
+    MCX_RETURN_IF_ERROR(Exec(db, "BEGIN IMMEDIATE", "starting a write transaction"));
+    Stmt st;
+    Status s = Prepare(db,
+                       "UPDATE key_sets SET state = 1, delivered_at = ?4 "
+                       "WHERE cert_uri = ?1 AND user_uri = ?2 AND key_period_no = ?3 AND state = 0",
+                       st);
+    size_t changed = 0;
+    for (size_t i = 0; s.ok() && i < keys.size(); ++i) {
+      BindKey(st.get(), keys[i].user_uri, keys[i].key_period_no);
+      sqlite3_bind_int64(st.get(), 4, unix_seconds);
+      const int rc = sqlite3_step(st.get());
+      if (rc != SQLITE_DONE) s = SqliteError(db, rc, "marking key sets delivered");
+      if (s.ok()) changed += static_cast<size_t>(sqlite3_changes(db));
+      sqlite3_reset(st.get());
+    }
+    if (s.ok()) s = Exec(db, "COMMIT", "committing delivery marks");
+    if (!s.ok()) {
+      (void)Exec(db, "ROLLBACK", "rolling back");
+      return s;
+    }
+    return changed;
+  }
+
   Status SetState(const std::string& user_uri, uint64_t key_period_no, KeySetState state) override {
     std::lock_guard<std::mutex> lock(write_mu_);
     Stmt st;
@@ -339,7 +390,8 @@ class SqliteKeyStore final : public KeyStore {
     MCX_RETURN_IF_ERROR(Exec(db, "BEGIN IMMEDIATE", "starting the schema migration"));
     Status s = Status::Ok();
     if (version < 1) s = Exec(db, kSchemaV1, "creating the schema");
-    if (s.ok()) s = Exec(db, "PRAGMA user_version = 1", "recording the schema version");
+    if (s.ok() && version < 2) s = Exec(db, kSchemaV2, "adding key_sets.delivered_at");
+    if (s.ok()) s = Exec(db, "PRAGMA user_version = 2", "recording the schema version");
     if (s.ok()) s = Exec(db, "COMMIT", "committing the schema migration");
     if (!s.ok()) (void)Exec(db, "ROLLBACK", "rolling back");
     return s;

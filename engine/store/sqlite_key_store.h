@@ -14,7 +14,8 @@
 
 namespace mcx {
 
-inline constexpr int kStoreSchemaVersion = 1;
+// 1: key sets and KMS state; 2: key_sets.delivered_at.
+inline constexpr int kStoreSchemaVersion = 2;
 
 // Opens or creates the database at `path` for the KMS certificate `cert_uri`.
 Result<std::unique_ptr<KeyStore>> OpenSqliteKeyStore(const std::filesystem::path& path, const std::string& cert_uri);

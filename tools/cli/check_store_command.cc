@@ -79,6 +79,11 @@ Status RunCheckStore(const CheckStoreOptions& opt, CommandResult& result) {
               "check on %llu)\n",
               static_cast<unsigned long long>(good.load()), static_cast<unsigned long long>(seen.load()),
               static_cast<unsigned long long>(pairings.load()));
+  Result<KeySetCounts> states = (*kms)->store().CountByState();
+  if (!states.ok()) return states.status();
+  std::printf("states: %llu issued, %llu delivered to a client, %llu revoked\n",
+              static_cast<unsigned long long>(states->issued), static_cast<unsigned long long>(states->delivered),
+              static_cast<unsigned long long>(states->revoked));
   if (good.load() != seen.load()) {
     return Status::DataLoss(std::to_string(seen.load() - good.load()) +
                             " stored key sets failed their checks (listed above, first 20); they are not safe to "

@@ -141,6 +141,17 @@ Status RunServe(ServeOptions opt) {
   }
 
   api::ApiMetrics metrics;
+  if (kms) {
+    DeliveryRecorder* d = &kms->deliveries();
+    metrics.AddExternalCounter("mcx_kms_key_sets_marked_delivered_total",
+                               "Key sets marked delivered in the store (first delivery of each).",
+                               [d] { return d->marked(); });
+    metrics.AddExternalCounter("mcx_kms_delivery_marks_dropped_total",
+                               "Deliveries not marked because the store fell behind (the queue was full).",
+                               [d] { return d->dropped(); });
+    metrics.AddExternalCounter("mcx_kms_delivery_mark_write_errors_total",
+                               "Store writes of delivery marks that failed.", [d] { return d->failed_writes(); });
+  }
   api::HttpServer server(http, metrics);
   api::KmsRouter router(*keys, verifier, metrics, server.workers(), {opt.extra_periods});
   server.StopOnSignals();
