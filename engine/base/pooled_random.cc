@@ -4,6 +4,8 @@
 #include <climits>
 #include <cstring>
 
+#include <pthread.h>
+
 #include <openssl/rand.h>
 
 #include "engine/base/guarded_memory.h"
@@ -13,6 +15,19 @@ namespace mcx {
 namespace {
 
 std::atomic<uint64_t> g_next_id{1};
+
+// Bumped in a child process after fork(). The pools are MADV_WIPEONFORK memory, so a child finds
+// them zeroed; it must refill rather than hand out those zeros (and must never share the parent's
+// octets, which the wipe already prevents).
+std::atomic<uint64_t> g_fork_generation{0};
+
+uint64_t ForkGeneration() {
+  static const bool registered = [] {
+    return pthread_atfork(nullptr, nullptr, [] { g_fork_generation.fetch_add(1, std::memory_order_relaxed); }) == 0;
+  }();
+  (void)registered;
+  return g_fork_generation.load(std::memory_order_relaxed);
+}
 
 // Unused octets drawn for the source `owner`: buf[pos, end).
 struct PoolSlot {
@@ -40,10 +55,16 @@ struct ThreadPools {
   static constexpr int kSlots = 4;
   PoolSlot slots[kSlots];
   uint64_t clock = 0;
+  uint64_t generation = 0;  // ForkGeneration() when the pools were last valid
 
   // The slot of `owner`, or a fresh one taken from the least recently used; nullptr when out of
   // memory.
   PoolSlot* For(uint64_t owner, size_t capacity) {
+    const uint64_t now = ForkGeneration();
+    if (now != generation) {  // this is a forked child: every pool is empty
+      for (PoolSlot& s : slots) s.pos = s.end = 0;
+      generation = now;
+    }
     PoolSlot* victim = &slots[0];
     for (PoolSlot& s : slots) {
       if (s.owner == owner && s.capacity == capacity) {

@@ -6,7 +6,8 @@
 // memory (guarded_memory.h: the octets are future secrets, an ECCSI v reveals the KSAK); octets
 // are wiped from it as they are handed out, and the whole pool when its thread ends or the slot
 // is reused. A thread keeps pools for up to four sources at once (the least recently used gives
-// way). Requests larger than half a pool go to the generator directly.
+// way). Requests larger than half a pool go to the generator directly. A forked child never sees
+// its parent's pooled octets (the memory is wiped on fork) and refills on its first draw.
 // Thread-safe if Refill is.
 #pragma once
 

@@ -10,6 +10,9 @@
 #include <thread>
 #include <vector>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "engine/base/pooled_random.h"
 
 namespace mcx {
@@ -112,6 +115,32 @@ TEST(PooledRandomTest, ThreadsSharingASourceGetDisjointOctets) {
   std::set<uint64_t> all;
   for (const auto& g : got) all.insert(g.begin(), g.end());
   EXPECT_EQ(all.size(), static_cast<size_t>(kThreads) * kDraws);
+}
+
+TEST(PooledRandomTest, AForkedChildRefillsInsteadOfUsingThePool) {
+  CountingSource source(256);
+  ASSERT_EQ(DrawWord(source), 0u);  // words 1..31 wait in the pool
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    // The pool's memory is wiped in the child: a draw must come from a fresh refill (the child's
+    // copy of the counter is at 32), never the parent's next word (1) nor the wiped zeros.
+    uint64_t v = 0;
+    const bool ok = source.Fill({reinterpret_cast<uint8_t*>(&v), sizeof v}).ok();
+    if (!ok) v = ~uint64_t{0};
+    (void)!write(fds[1], &v, sizeof v);
+    _exit(0);
+  }
+  close(fds[1]);
+  uint64_t in_child = 0;
+  ASSERT_EQ(read(fds[0], &in_child, sizeof in_child), static_cast<ssize_t>(sizeof in_child));
+  close(fds[0]);
+  int status = 0;
+  waitpid(child, &status, 0);
+  EXPECT_EQ(in_child, 32u);
+  EXPECT_EQ(DrawWord(source), 1u);  // the parent's pool is untouched
 }
 
 TEST(PooledRandomTest, OpenSslSourceGivesDistinctDraws) {
