@@ -139,28 +139,20 @@ struct Point8 {
   Fe8 x, y, z;
 };
 
-// r = a + (qx, qy): the same complete mixed addition as AddMixed in p256_fixed_base.cc.
-MCX_IFMA [[gnu::noinline]] void AddMixed(const Fe8& b, Point8& r, const Point8& a, const Fe8& qx, const Fe8& qy) {
-  Fe8 t0 = Mul(a.x, qx);
-  Fe8 t1 = Mul(a.y, qy);
-  Fe8 t3 = Add(qx, qy);
-  Fe8 t4 = Add(a.x, a.y);
-  t3 = Mul(t3, t4);
-  t4 = Add(t0, t1);
-  t3 = Sub(t3, t4);  // X1 Y2 + X2 Y1
-  t4 = Mul(qy, a.z);
-  t4 = Add(t4, a.y);  // Y1 + Y2 Z1
-  Fe8 y3 = Mul(qx, a.z);
-  y3 = Add(y3, a.x);  // X1 + X2 Z1
-  Fe8 z3 = Mul(b, a.z);
-  Fe8 x3 = Sub(y3, z3);
+// The part that the complete additions of Renes, Costello and Batina (2016, algorithms 4 and 5,
+// a = -3) share, from the products they have formed: t0 = X1 X2, t1 = Y1 Y2, t3 = X1 Y2 + X2 Y1,
+// t4 = Y1 Z2 + Y2 Z1, xz = X1 Z2 + X2 Z1 and zz = Z1 Z2 (for the mixed addition Z2 = 1).
+MCX_IFMA_INLINE void FinishAddition(const Fe8& b, Point8& r, Fe8 t0, Fe8 t1, const Fe8& t3, const Fe8& t4,
+                                    const Fe8& xz, const Fe8& zz) {
+  Fe8 z3 = Mul(b, zz);
+  Fe8 x3 = Sub(xz, z3);
   z3 = Add(x3, x3);
   x3 = Add(x3, z3);
   z3 = Sub(t1, x3);
   x3 = Add(t1, x3);
-  y3 = Mul(b, y3);
-  t1 = Add(a.z, a.z);
-  Fe8 t2 = Add(t1, a.z);
+  Fe8 y3 = Mul(b, xz);
+  t1 = Add(zz, zz);
+  Fe8 t2 = Add(t1, zz);
   y3 = Sub(y3, t2);
   y3 = Sub(y3, t0);
   t1 = Add(y3, y3);
@@ -180,6 +172,18 @@ MCX_IFMA [[gnu::noinline]] void AddMixed(const Fe8& b, Point8& r, const Point8& 
   r.x = x3;
   r.y = y3;
   r.z = z3;
+}
+
+// r = a + (qx, qy): the same complete mixed addition as AddMixed in p256_fixed_base.cc
+// (algorithm 5, 11M + 2M(b)). r may alias a.
+MCX_IFMA [[gnu::noinline]] void AddMixed(const Fe8& b, Point8& r, const Point8& a, const Fe8& qx, const Fe8& qy) {
+  const Fe8 t0 = Mul(a.x, qx);
+  const Fe8 t1 = Mul(a.y, qy);
+  Fe8 t3 = Mul(Add(qx, qy), Add(a.x, a.y));
+  t3 = Sub(t3, Add(t0, t1));                  // X1 Y2 + X2 Y1
+  const Fe8 t4 = Add(Mul(qy, a.z), a.y);      // Y1 + Y2 Z1
+  const Fe8 xz = Add(Mul(qx, a.z), a.x);      // X1 + X2 Z1
+  FinishAddition(b, r, t0, t1, t3, t4, xz, a.z);
 }
 
 // A table row as the lanes read it: either one row that every lane shares (a batch of scalars in
@@ -245,56 +249,17 @@ MCX_IFMA_INLINE void SelectPoint(Point8& r, __mmask8 take_b, const Point8& a, co
   }
 }
 
-// r = a + c for any two points, infinity included: the complete projective addition of Renes,
-// Costello and Batina (2016, algorithm 4) for a = -3, 12M + 2M(b). P-256 has prime order, so it
-// has no exceptional case; adding a point to itself doubles it.
+// r = a + c for any two points, infinity included: the complete projective addition (algorithm 4,
+// 12M + 2M(b)). P-256 has prime order, so it has no exceptional case; adding a point to itself
+// doubles it. r may alias a or c.
 MCX_IFMA [[gnu::noinline]] void AddFull(const Fe8& b, Point8& r, const Point8& a, const Point8& c) {
-  Fe8 t0 = Mul(a.x, c.x);
-  Fe8 t1 = Mul(a.y, c.y);
-  Fe8 t2 = Mul(a.z, c.z);
-  Fe8 t3 = Add(a.x, a.y);
-  Fe8 t4 = Add(c.x, c.y);
-  t3 = Mul(t3, t4);
-  t4 = Add(t0, t1);
-  t3 = Sub(t3, t4);  // X1 Y2 + X2 Y1
-  t4 = Add(a.y, a.z);
-  Fe8 x3 = Add(c.y, c.z);
-  t4 = Mul(t4, x3);
-  x3 = Add(t1, t2);
-  t4 = Sub(t4, x3);  // Y1 Z2 + Y2 Z1
-  x3 = Add(a.x, a.z);
-  Fe8 y3 = Add(c.x, c.z);
-  x3 = Mul(x3, y3);
-  y3 = Add(t0, t2);
-  y3 = Sub(x3, y3);  // X1 Z2 + X2 Z1
-  Fe8 z3 = Mul(b, t2);
-  x3 = Sub(y3, z3);
-  z3 = Add(x3, x3);
-  x3 = Add(x3, z3);
-  z3 = Sub(t1, x3);
-  x3 = Add(t1, x3);
-  y3 = Mul(b, y3);
-  t1 = Add(t2, t2);
-  t2 = Add(t1, t2);
-  y3 = Sub(y3, t2);
-  y3 = Sub(y3, t0);
-  t1 = Add(y3, y3);
-  y3 = Add(t1, y3);
-  t1 = Add(t0, t0);
-  t0 = Add(t1, t0);
-  t0 = Sub(t0, t2);
-  t1 = Mul(t4, y3);
-  t2 = Mul(t0, y3);
-  y3 = Mul(x3, z3);
-  y3 = Add(y3, t2);
-  x3 = Mul(x3, t3);
-  x3 = Sub(x3, t1);
-  z3 = Mul(z3, t4);
-  t1 = Mul(t3, t0);
-  z3 = Add(z3, t1);
-  r.x = x3;
-  r.y = y3;
-  r.z = z3;
+  const Fe8 t0 = Mul(a.x, c.x);
+  const Fe8 t1 = Mul(a.y, c.y);
+  const Fe8 zz = Mul(a.z, c.z);
+  const Fe8 t3 = Sub(Mul(Add(a.x, a.y), Add(c.x, c.y)), Add(t0, t1));  // X1 Y2 + X2 Y1
+  const Fe8 t4 = Sub(Mul(Add(a.y, a.z), Add(c.y, c.z)), Add(t1, zz));  // Y1 Z2 + Y2 Z1
+  const Fe8 xz = Sub(Mul(Add(a.x, a.z), Add(c.x, c.z)), Add(t0, zz));  // X1 Z2 + X2 Z1
+  FinishAddition(b, r, t0, t1, t3, t4, xz, zz);
 }
 
 // Lane l of the result = the sum over steps w of the entry |digit| of row w in lane l (negated when
