@@ -93,25 +93,8 @@ class SqliteKeyStore final : public KeyStore {
   }
 
   Result<size_t> InsertBatch(std::span<const SealedKeySet> records) override {
-    std::lock_guard<std::mutex> lock(write_mu_);
-    sqlite3* db = writer_.get();
-    MCX_RETURN_IF_ERROR(Exec(db, "BEGIN IMMEDIATE", "starting a write transaction"));
-    size_t inserted = 0;
-    Stmt st;
-    Status s = Prepare(db, kInsertSql, st);
-    for (size_t i = 0; s.ok() && i < records.size(); ++i) {
-      s = BindRecord(st.get(), records[i]);
-      int rc = s.ok() ? sqlite3_step(st.get()) : SQLITE_OK;
-      if (s.ok() && rc != SQLITE_DONE) s = SqliteError(db, rc, "inserting a key set");
-      if (s.ok()) inserted += static_cast<size_t>(sqlite3_changes(db));
-      sqlite3_reset(st.get());
-    }
-    if (s.ok()) s = Exec(db, "COMMIT", "committing key sets");
-    if (!s.ok()) {
-      (void)Exec(db, "ROLLBACK", "rolling back");
-      return s;
-    }
-    return inserted;
+    return StepEachInTransaction(kInsertSql, records.size(), "inserting key sets",
+                                 [&](sqlite3_stmt* st, size_t i) { return BindRecord(st, records[i]); });
   }
 
   Result<SealedKeySet> InsertOrGet(const SealedKeySet& record) override {
@@ -226,29 +209,14 @@ class SqliteKeyStore final : public KeyStore {
   }
 
   Result<size_t> MarkDelivered(std::span<const KeySetRef> keys, int64_t unix_seconds) override {
-    std::lock_guard<std::mutex> lock(write_mu_);
-    sqlite3* db = writer_.get();
-    MCX_RETURN_IF_ERROR(Exec(db, "BEGIN IMMEDIATE", "starting a write transaction"));
-    Stmt st;
-    Status s = Prepare(db,
-                       "UPDATE key_sets SET state = 1, delivered_at = ?4 "
-                       "WHERE cert_uri = ?1 AND user_uri = ?2 AND key_period_no = ?3 AND state = 0",
-                       st);
-    size_t changed = 0;
-    for (size_t i = 0; s.ok() && i < keys.size(); ++i) {
-      BindKey(st.get(), keys[i].user_uri, keys[i].key_period_no);
-      sqlite3_bind_int64(st.get(), 4, unix_seconds);
-      const int rc = sqlite3_step(st.get());
-      if (rc != SQLITE_DONE) s = SqliteError(db, rc, "marking key sets delivered");
-      if (s.ok()) changed += static_cast<size_t>(sqlite3_changes(db));
-      sqlite3_reset(st.get());
-    }
-    if (s.ok()) s = Exec(db, "COMMIT", "committing delivery marks");
-    if (!s.ok()) {
-      (void)Exec(db, "ROLLBACK", "rolling back");
-      return s;
-    }
-    return changed;
+    return StepEachInTransaction(
+        "UPDATE key_sets SET state = 1, delivered_at = ?4 "
+        "WHERE cert_uri = ?1 AND user_uri = ?2 AND key_period_no = ?3 AND state = 0",
+        keys.size(), "marking key sets delivered", [&](sqlite3_stmt* st, size_t i) {
+          BindKey(st, keys[i].user_uri, keys[i].key_period_no);
+          sqlite3_bind_int64(st, 4, unix_seconds);
+          return Status::Ok();
+        });
   }
 
   Status SetState(const std::string& user_uri, uint64_t key_period_no, KeySetState state) override {
@@ -371,6 +339,31 @@ class SqliteKeyStore final : public KeyStore {
     int rc = sqlite3_prepare_v2(db, sql, -1, &raw, nullptr);
     out.reset(raw);
     return rc == SQLITE_OK ? Status::Ok() : SqliteError(db, rc, "preparing a store query");
+  }
+
+  // Runs `sql` once per item (bound by `bind(statement, i)`) in one write transaction, all or
+  // nothing, and returns how many rows changed.
+  Result<size_t> StepEachInTransaction(const char* sql, size_t items, const char* what,
+                                       const std::function<Status(sqlite3_stmt*, size_t)>& bind) {
+    std::lock_guard<std::mutex> lock(write_mu_);
+    sqlite3* db = writer_.get();
+    MCX_RETURN_IF_ERROR(Exec(db, "BEGIN IMMEDIATE", "starting a write transaction"));
+    size_t changed = 0;
+    Stmt st;
+    Status s = Prepare(db, sql, st);
+    for (size_t i = 0; s.ok() && i < items; ++i) {
+      s = bind(st.get(), i);
+      const int rc = s.ok() ? sqlite3_step(st.get()) : SQLITE_OK;
+      if (s.ok() && rc != SQLITE_DONE) s = SqliteError(db, rc, what);
+      if (s.ok()) changed += static_cast<size_t>(sqlite3_changes(db));
+      sqlite3_reset(st.get());
+    }
+    if (s.ok()) s = Exec(db, "COMMIT", std::string("committing: ") + what);
+    if (!s.ok()) {
+      (void)Exec(db, "ROLLBACK", "rolling back");
+      return s;
+    }
+    return changed;
   }
 
   Status Migrate() {
