@@ -253,6 +253,8 @@ Status RunHttp(const HttpOptions& opt) {
   // The KMS certificate, as a device gets it first: for checking the key material afterwards.
   Result<capacity::HttpReply> init = capacity::FetchOnce(*endpoint, "POST", endpoint->base_path + "init",
                                                          users->front().token, load->timeout);
+  // A --ca-file that cannot be loaded stops here: it is the operator's to fix, not the KMS's doing.
+  if (!init.ok() && init.status().code() == Status::Code::kInvalidArgument) return init.status();
   Result<capacity::KmsPublicView> view = Status::Unavailable("");
   if (!init.ok()) {
     view = init.status();
