@@ -3,7 +3,10 @@
 # deploy/nginx/make-self-signed-cert.sh) and forwards to `mcx-kms serve` (a demo KMS: SoftHSM2 token, SQLite store) over loopback
 # with deploy/nginx/mcx-kms-proxy.conf. curl asks for init and keyprov over HTTPS, xmllint
 # validates the answers against docs/kms-interface.xsd and extracts the keys, and `mcx-kms
-# verify` checks the key set as a device would (RSK pairing check, SSK check).
+# verify` checks the key set as a device would (RSK pairing check, SSK check). Then `mcx-kms bench
+# http https://...` loads the KMS through nginx's TLS: trusting the certificate with --ca-file (no
+# errors, key material valid), without it (TLS errors naming the certificate problem, on time),
+# with a host name the certificate does not carry, and with --insecure.
 # Everything runs in a temporary directory and is stopped on exit.
 #   usage: nginx_e2e.sh MCX_KMS_BINARY SOURCE_DIR
 set -uo pipefail
@@ -23,7 +26,7 @@ ok() { echo "ok: $1"; }
 bad() { echo "FAIL: $1"; fail=1; }
 
 # mcx-kms on an ephemeral loopback port.
-start_demo_kms "$bin" "$tmp" || exit 1
+start_demo_kms "$bin" "$tmp" --demo-users 20 || exit 1
 ok "mcx-kms listening on 127.0.0.1:$kms_port"
 
 # nginx in the foreground, with its own prefix, pid and logs, on a loopback TLS port.
@@ -106,6 +109,72 @@ code="$(curl -sS -o /dev/null -w '%{http_code}' --max-time 5 -X POST "${auth[@]}
 [ "$code" = "200" ] && ok "Expect: 100-continue with a KmsRequest body, straight to mcx-kms" || bad "Expect: $code"
 code="$(curl -sS -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$kms_port/readyz")"
 [ "$code" = "200" ] && ok "readyz on the loopback listener" || bad "readyz: $code"
+
+# bench http over TLS through nginx. Each run: warm-up + duration + timeout bounds it.
+bench_tls() {  # NAME URL [flags...]: runs bench http, report in $tmp/NAME.json, seconds in $elapsed
+  local name="$1" url="$2"
+  shift 2
+  local start rc
+  start=$(date +%s)
+  "$bin" bench http "$url" --data-dir "$tmp/demo" --user-count 20 --connections 4 --timeout-ms 2000 \
+    --json "$tmp/$name.json" "$@" >"$tmp/$name.txt" 2>"$tmp/$name.err"
+  rc=$?
+  elapsed=$(( $(date +%s) - start ))
+  [ "$rc" = "0" ] || { bad "bench $name exited with $rc"; cat "$tmp/$name.err"; }
+}
+# NAME EXPR...: each EXPR, Python over s (the serving run of NAME's JSON report) and e (its
+# errors), must hold; each is printed.
+check_report() {
+  local name="$1"
+  shift
+  python3 - "$tmp/$name.json" "$name" "$@" <<'PY' || fail=1
+import json, sys
+s = json.load(open(sys.argv[1]))["serving"][0]
+e = s["errors"]
+good = True
+for expr in sys.argv[3:]:
+    ok = bool(eval(expr))
+    good = good and ok
+    print(("ok: " if ok else "FAIL: ") + "bench %s: %s" % (sys.argv[2], expr))
+if not good:
+    print(json.dumps({k: s[k] for k in ("label", "target", "requests", "ok", "errors", "validation")}, indent=1))
+sys.exit(0 if good else 1)
+PY
+}
+tls_url="https://127.0.0.1:$tls_port/keymanagement/identity/v1"
+
+bench_tls trusted "$tls_url" --ca-file "$tmp/tls/kms.crt" --warmup 0.5 --duration 2
+cat "$tmp/trusted.txt"
+check_report trusted 's["target"].startswith("https://127.0.0.1:")' 's["requests"] > 0' 's["ok"] == s["requests"]' \
+  'e["tls"] == 0 and e["connection"] == 0 and e["timeouts"] == 0 and not e["http"]' \
+  's["ok_init"] > 0 and s["ok_keyprov"] > 0' \
+  's["validation"]["checked"] and s["validation"]["answers"] == 20 and s["validation"]["invalid"] == 0'
+[ "$elapsed" -le 8 ] && ok "bench trusted: ran in ${elapsed}s" || bad "bench trusted: took ${elapsed}s"
+
+# The system's store does not hold the self-signed certificate: every connection fails its handshake.
+bench_tls untrusted "$tls_url" --warmup 0 --duration 1
+grep "TLS" "$tmp/untrusted.txt"
+check_report untrusted 's["requests"] > 0' 's["ok"] == 0' 'e["tls"] == s["requests"]' \
+  '"certificate verify failed: self-signed certificate" in e["tls_reason"]' '"--ca-file" in e["tls_reason"]' \
+  'not s["validation"]["checked"] and "certificate verify failed" in s["validation"]["note"]'
+[ "$elapsed" -le 6 ] && ok "bench untrusted: ended on time (${elapsed}s)" || bad "bench untrusted: took ${elapsed}s"
+
+# Trusted, but reached by a name the certificate (kms.example.org, 127.0.0.1) does not carry.
+bench_tls wrong-name "https://localhost:$tls_port/keymanagement/identity/v1" --ca-file "$tmp/tls/kms.crt" \
+  --warmup 0 --duration 1
+check_report wrong-name 's["ok"] == 0' 'e["tls"] == s["requests"] > 0' \
+  '"certificate verify failed: hostname mismatch (the certificate does not name localhost)" in e["tls_reason"]'
+
+bench_tls insecure "$tls_url" --insecure --warmup 0 --duration 1
+check_report insecure 's["requests"] > 0' 's["ok"] == s["requests"]' 'e["tls"] == 0' \
+  '"NOT verified" in s["label"]' 's["validation"]["checked"] and s["validation"]["invalid"] == 0'
+grep -q "WARNING: --insecure" "$tmp/insecure.err" && ok "bench insecure: warns that the certificate is not verified" \
+  || bad "bench insecure: no warning"
+if grep -q "UserDecryptKey\|UserSigningKeySSK\|Bearer\|eyJ" "$tmp"/{trusted,untrusted,wrong-name,insecure}.{json,txt,err}; then
+  bad "a bench report or log holds key material or a token"
+else
+  ok "no key material or token in the bench reports"
+fi
 
 # SIGTERM: a graceful stop.
 kill -TERM "$kms_pid"

@@ -188,9 +188,97 @@ TEST(HttpEndpointTest, ParsesKmsUrls) {
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(c->host, "::1");
   EXPECT_EQ(c->port, 9000);
-  EXPECT_FALSE(ParseHttpUrl("https://kms.example.org").ok());
+  EXPECT_FALSE(a->tls);
+  EXPECT_EQ(a->ToString(), "http://127.0.0.1:8080/keymanagement/identity/v1/");
   EXPECT_FALSE(ParseHttpUrl("http://host:99999").ok());
   EXPECT_FALSE(ParseHttpUrl("http://").ok());
+}
+
+TEST(HttpEndpointTest, ParsesHttpsUrls) {
+  Result<HttpEndpoint> a = ParseHttpUrl("https://kms.example.org");
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  EXPECT_TRUE(a->tls);
+  EXPECT_EQ(a->host, "kms.example.org");
+  EXPECT_EQ(a->port, 443);
+  EXPECT_EQ(a->base_path, "/keymanagement/identity/v1/");
+  EXPECT_TRUE(a->verify_peer);
+  EXPECT_EQ(a->ToString(), "https://kms.example.org:443/keymanagement/identity/v1/");
+  Result<HttpEndpoint> b = ParseHttpUrl("https://127.0.0.1:8443/kms/v1");
+  ASSERT_TRUE(b.ok());
+  EXPECT_TRUE(b->tls);
+  EXPECT_EQ(b->host, "127.0.0.1");
+  EXPECT_EQ(b->port, 8443);
+  EXPECT_EQ(b->base_path, "/kms/v1/");
+  EXPECT_EQ(b->ToString(), "https://127.0.0.1:8443/kms/v1/");
+  Result<HttpEndpoint> c = ParseHttpUrl("https://[::1]/");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->host, "::1");
+  EXPECT_EQ(c->port, 443);
+  EXPECT_EQ(c->base_path, "/keymanagement/identity/v1/");
+  EXPECT_FALSE(ParseHttpUrl("https://").ok());
+  EXPECT_FALSE(ParseHttpUrl("https://host:0").ok());
+  EXPECT_FALSE(ParseHttpUrl("https://" + std::string(254, 'a')).ok());
+  for (const char* url : {"ftp://kms.example.org", "wss://kms.example.org", "kms.example.org:443", "https:/kms",
+                          "httpss://kms", ""}) {
+    Result<HttpEndpoint> r = ParseHttpUrl(url);
+    EXPECT_FALSE(r.ok()) << url;
+  }
+  EXPECT_NE(ParseHttpUrl("ftp://kms").status().ToString().find("http:// or https://"), std::string::npos);
+}
+
+// https:// aimed at a plain-HTTP port: every handshake fails, as TLS errors with the reason.
+TEST(LoadGeneratorTest, HttpsToAPlainHttpServerIsReportedAsTlsErrors) {
+  ApiTestEnv env;
+  ASSERT_TRUE(env.status.ok());
+  HttpEndpoint ep = Loopback(env.server.port());
+  ep.tls = true;
+  LoadOptions o;
+  o.connections = 2;
+  o.warmup = std::chrono::milliseconds(0);
+  o.duration = std::chrono::milliseconds(300);
+  o.timeout = std::chrono::milliseconds(1000);
+  Result<LoadResult> r = LoadGenerator(ep, Users(2), o).Run();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_GT(r->tls_errors, 0u);
+  EXPECT_EQ(r->ok, 0u);
+  EXPECT_EQ(r->tls_errors, r->requests);
+  EXPECT_NE(r->tls_error.find("TLS handshake with 127.0.0.1:"), std::string::npos) << r->tls_error;
+  EXPECT_NE(r->tls_error.find("use http://"), std::string::npos) << r->tls_error;
+  Result<HttpReply> once = FetchOnce(ep, "GET", "/metrics", "", std::chrono::milliseconds(2000));
+  ASSERT_FALSE(once.ok());
+  EXPECT_NE(once.status().ToString().find("TLS handshake with"), std::string::npos) << once.status().ToString();
+}
+
+// A server that accepts TCP but never answers the ClientHello: the handshake shares the connect
+// timeout, so these are timeouts, and the run still ends on time.
+TEST(LoadGeneratorTest, AStalledTlsHandshakeIsATimeoutAndTheRunEndsOnTime) {
+  SilentListener silent;
+  ASSERT_NE(silent.port(), 0);
+  HttpEndpoint ep = Loopback(silent.port());
+  ep.tls = true;
+  LoadOptions o;
+  o.connections = 2;
+  o.warmup = std::chrono::milliseconds(0);
+  o.duration = std::chrono::milliseconds(800);
+  o.timeout = std::chrono::milliseconds(300);
+  const auto start = std::chrono::steady_clock::now();
+  Result<LoadResult> r = LoadGenerator(ep, {{"sip:a@example.org", "t"}}, o).Run();
+  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ASSERT_TRUE(r.ok());
+  EXPECT_GT(r->timeouts, 0u);
+  EXPECT_EQ(r->tls_errors, 0u);
+  EXPECT_EQ(r->ok, 0u);
+  EXPECT_LT(elapsed, 0.8 + 0.3 + 3.0);
+}
+
+TEST(LoadGeneratorTest, AnUnreadableCaFileStopsTheRunBeforeItStarts) {
+  HttpEndpoint ep = Loopback(1);
+  ep.tls = true;
+  ep.ca_file = "/nonexistent/kms-ca.pem";
+  Result<LoadResult> r = LoadGenerator(ep, {{"sip:a@example.org", "t"}}, LoadOptions{}).Run();
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().ToString().find("--ca-file /nonexistent/kms-ca.pem"), std::string::npos)
+      << r.status().ToString();
 }
 
 TEST(CapacityReportTest, RendersAllThreeFormsWithoutSecrets) {

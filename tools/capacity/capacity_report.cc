@@ -146,9 +146,11 @@ std::string RenderText(const CapacityReport& r) {
          Rate(s.keyprov_per_second()) + "/s), errors " + WithThousands(s.errors_total()));
     std::string e = "  errors by kind:";
     for (const auto& [status, n] : res.http_errors) e += " HTTP " + std::to_string(status) + " " + WithThousands(n) + ";";
-    e += " timeouts " + WithThousands(res.timeouts) + "; connection errors " + WithThousands(res.connection_errors) +
-         "; invalid key material " + std::to_string(s.verdict.invalid);
+    e += " timeouts " + WithThousands(res.timeouts) + "; connection errors " + WithThousands(res.connection_errors);
+    if (res.tls_errors > 0 || s.target.starts_with("https://")) e += "; TLS errors " + WithThousands(res.tls_errors);
+    e += "; invalid key material " + std::to_string(s.verdict.invalid);
     line(e);
+    if (!res.tls_error.empty()) line("  TLS: " + res.tls_error);
     if (s.validated) {
       line("  key material: " + std::to_string(s.verdict.answers) + " sampled answers (" +
            std::to_string(s.verdict.key_sets) + " key sets) checked as a device would: " +
@@ -219,6 +221,7 @@ nlohmann::json ToJson(const CapacityReport& r) {
         {"ok_per_second", res.ok_per_second()}, {"ok_init", res.ok_by_kind[0]}, {"ok_keyprov", res.ok_by_kind[1]},
         {"keyprov_per_second", s.keyprov_per_second()},
         {"errors", {{"http", http_errors}, {"timeouts", res.timeouts}, {"connection", res.connection_errors},
+                    {"tls", res.tls_errors}, {"tls_reason", res.tls_error},
                     {"invalid_key_material", s.verdict.invalid}}},
         {"validation", {{"checked", s.validated}, {"answers", s.verdict.answers}, {"key_sets", s.verdict.key_sets},
                         {"invalid", s.verdict.invalid}, {"problems", s.verdict.problems}, {"note", s.validation_note}}},

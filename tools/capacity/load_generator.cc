@@ -5,31 +5,49 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <type_traits>
+
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 
 namespace mcx::capacity {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = boost::beast::http;
+namespace ssl = boost::asio::ssl;
 using tcp = asio::ip::tcp;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 using Clock = std::chrono::steady_clock;
 
-std::string HttpEndpoint::ToString() const { return "http://" + host + ":" + std::to_string(port) + base_path; }
+std::string HttpEndpoint::ToString() const {
+  return (tls ? "https://" : "http://") + host + ":" + std::to_string(port) + base_path;
+}
 
 Result<HttpEndpoint> ParseHttpUrl(std::string_view url) {
   HttpEndpoint ep;
-  constexpr std::string_view kScheme = "http://";
-  if (url.substr(0, kScheme.size()) != kScheme) {
-    return Status::InvalidArgument("the KMS URL must start with http:// (for a TLS proxy, aim at its plain-HTTP side)");
+  constexpr std::string_view kHttp = "http://";
+  constexpr std::string_view kHttps = "https://";
+  std::string_view rest;
+  if (url.starts_with(kHttps)) {
+    ep.tls = true;
+    ep.port = 443;
+    rest = url.substr(kHttps.size());
+  } else if (url.starts_with(kHttp)) {
+    rest = url.substr(kHttp.size());
+  } else {
+    return Status::InvalidArgument("the KMS URL must start with http:// or https://, e.g. https://kms.example.org");
   }
-  std::string_view rest = url.substr(kScheme.size());
   const size_t slash = rest.find('/');
   std::string_view authority = rest.substr(0, slash);
   if (slash != std::string_view::npos) {
@@ -59,14 +77,95 @@ Result<HttpEndpoint> ParseHttpUrl(std::string_view url) {
     ep.port = static_cast<uint16_t>(v);
   }
   if (ep.host.empty()) return Status::InvalidArgument("the KMS URL has no host");
+  // A DNS name has at most 253 characters; SNI would refuse a longer one at every connect.
+  if (ep.host.size() > 253) return Status::InvalidArgument("the KMS URL's host is longer than 253 characters");
   return ep;
 }
+
+namespace {
+
+bool IsIpLiteral(const std::string& host) {
+  beast::error_code ec;
+  asio::ip::make_address(host, ec);
+  return !ec;
+}
+
+// The client context of one endpoint: TLS 1.2 or later, and whom to trust.
+Result<std::unique_ptr<ssl::context>> MakeTlsContext(const HttpEndpoint& ep) {
+  auto ctx = std::make_unique<ssl::context>(ssl::context::tls_client);
+  if (SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION) != 1) {
+    return Status::Internal("OpenSSL refused TLS 1.2 as the lowest version");
+  }
+  beast::error_code ec;
+  ctx->set_verify_mode(ep.verify_peer ? ssl::verify_peer : ssl::verify_none, ec);
+  if (!ec && ep.verify_peer) {
+    if (!ep.ca_file.empty()) {
+      ctx->load_verify_file(ep.ca_file, ec);
+      if (ec) {
+        return Status::InvalidArgument("cannot load --ca-file " + ep.ca_file + " (" + ec.message() +
+                                       "): give the proxy's certificate, or its CA's, in PEM");
+      }
+    } else {
+      ctx->set_default_verify_paths(ec);
+    }
+  }
+  if (ec) return Status::Unavailable("cannot set up TLS certificate verification: " + ec.message() + "; pass --ca-file");
+  return ctx;
+}
+
+// ssl::host_name_verification, which also says why: on its own it fails the handshake with the
+// chain's verification result still "ok", and the reason would be lost.
+class VerifyHostName {
+ public:
+  explicit VerifyHostName(const std::string& host) : check_(host), ip_(IsIpLiteral(host)) {}
+  bool operator()(bool preverified, ssl::verify_context& ctx) const {
+    if (check_(preverified, ctx)) return true;
+    if (preverified) {
+      X509_STORE_CTX_set_error(ctx.native_handle(), ip_ ? X509_V_ERR_IP_ADDRESS_MISMATCH : X509_V_ERR_HOSTNAME_MISMATCH);
+    }
+    return false;
+  }
+
+ private:
+  ssl::host_name_verification check_;
+  bool ip_;
+};
+
+// Before a handshake: SNI (names only; RFC 6066 forbids IP literals) and the host name check.
+bool PrepareTlsStream(TlsStream& stream, const HttpEndpoint& ep) {
+  if (!IsIpLiteral(ep.host) && SSL_set_tlsext_host_name(stream.native_handle(), ep.host.c_str()) != 1) return false;
+  if (ep.verify_peer) {
+    beast::error_code ec;
+    stream.set_verify_callback(VerifyHostName(ep.host), ec);
+    if (ec) return false;
+  }
+  return true;
+}
+
+// Why a handshake failed, and what to do. Holds no secrets: host, port and OpenSSL's reason.
+std::string DescribeTlsFailure(const HttpEndpoint& ep, TlsStream& stream, const beast::error_code& ec) {
+  const std::string where = "TLS handshake with " + ep.host + ":" + std::to_string(ep.port) + " failed: ";
+  const long verify = SSL_get_verify_result(stream.native_handle());
+  if (ep.verify_peer && ec.category() == asio::error::get_ssl_category() && verify != X509_V_OK) {
+    const std::string reason = std::string("certificate verify failed: ") + X509_verify_cert_error_string(verify);
+    if (verify == X509_V_ERR_HOSTNAME_MISMATCH || verify == X509_V_ERR_IP_ADDRESS_MISMATCH) {
+      return where + reason + " (the certificate does not name " + ep.host +
+             "); use a host name the certificate carries, or --insecure for a lab";
+    }
+    return where + reason + "; pass --ca-file with the proxy's certificate (or its CA's), or --insecure for a lab";
+  }
+  return where + ec.message() + "; check that " + ep.host + ":" + std::to_string(ep.port) +
+         " speaks TLS (for a plain-HTTP port, use http://)";
+}
+
+}  // namespace
 
 const char* KmsRequestKindName(KmsRequestKind kind) { return kind == KmsRequestKind::kInit ? "init" : "keyprov"; }
 
 // Shared by the connections of one Run(); touched only on the I/O thread.
 struct LoadGenerator::RunState {
   asio::io_context io;
+  std::unique_ptr<ssl::context> tls;  // https:// only
   tcp::resolver::results_type endpoints;
   Clock::time_point start, measure_start, end;
   Clock::duration interval{};  // open loop: time between due requests
@@ -81,18 +180,21 @@ struct LoadGenerator::RunState {
   std::vector<std::shared_ptr<Connection>> connections;
 };
 
+// What a connection does whatever it runs over: which request is next, and how its outcome counts.
 class LoadGenerator::Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(LoadGenerator& gen, RunState& run) : gen_(gen), run_(run), stream_(run.io), timer_(run.io) {}
+  Connection(LoadGenerator& gen, RunState& run) : gen_(gen), run_(run), timer_(run.io) {}
+  virtual ~Connection() = default;
 
-  void Start() { Connect(); }
-  void Stop() {
-    beast::error_code ignored;
-    timer_.cancel();
-    stream_.socket().close(ignored);
-  }
+  virtual void Start() = 0;
+  virtual void Stop() = 0;  // the backstop: abandon whatever is in flight
 
- private:
+ protected:
+  // Outcomes that are not an HTTP status.
+  static constexpr int kTimeout = -1;
+  static constexpr int kConnectionError = -2;
+  static constexpr int kTlsError = -3;
+
   bool Over() const { return run_.stopping || Clock::now() >= run_.end; }
 
   // This connection sends nothing more; the last one to retire ends the run.
@@ -102,58 +204,8 @@ class LoadGenerator::Connection : public std::enable_shared_from_this<Connection
     if (--run_.active == 0 && run_.backstop != nullptr) run_.backstop->cancel();
   }
 
-  void Connect() {
-    if (Over()) return Retire();
-    stream_.expires_after(gen_.options_.timeout);
-    stream_.async_connect(run_.endpoints, [self = shared_from_this()](beast::error_code ec, const tcp::endpoint&) {
-      self->OnConnect(ec);
-    });
-  }
-
-  void OnConnect(beast::error_code ec) {
-    if (ec) {
-      const Clock::time_point now = Clock::now();
-      if (!run_.stopping) Record(now, now, ec == beast::error::timeout ? kTimeout : kConnectionError, 0, {});
-      // Back off a little so a refusing server is not spun on.
-      Reopen(std::chrono::milliseconds(20));
-      return;
-    }
-    Next();
-  }
-
-  void Reopen(std::chrono::milliseconds delay) {
-    beast::error_code ignored;
-    stream_.socket().close(ignored);
-    if (Over()) return Retire();
-    timer_.expires_after(delay);
-    timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
-      if (!ec) self->Connect();
-    });
-  }
-
-  void Next() {
-    if (Over()) return Finish();
-    const Clock::time_point now = Clock::now();
-    if (gen_.options_.rate <= 0) return Send(now);
-    const Clock::time_point due = run_.start + run_.interval * static_cast<int64_t>(run_.next_due);
-    if (due >= run_.end) return Finish();
-    ++run_.next_due;
-    if (due <= now) return Send(due);
-    timer_.expires_at(due);
-    timer_.async_wait([self = shared_from_this(), due](beast::error_code ec) {
-      if (!ec) self->Send(due);
-    });
-  }
-
-  void Finish() {
-    beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    stream_.socket().close(ignored);
-    Retire();
-  }
-
-  void Send(Clock::time_point due) {
-    if (run_.stopping) return Retire();
+  // The next request of the run, due at `due`, into req_ and kind_.
+  void PrepareRequest(Clock::time_point due) {
     due_ = due;
     const uint64_t k = run_.next_request++;
     const UserCredential& user = gen_.users_[k % gen_.users_.size()];
@@ -172,14 +224,6 @@ class LoadGenerator::Connection : public std::enable_shared_from_this<Connection
     req_.set(http::field::user_agent, "mcx-kms-bench");
     req_.keep_alive(true);
     req_.content_length(0);
-    parser_.emplace();
-    parser_->body_limit(4 * 1024 * 1024);
-    stream_.expires_after(gen_.options_.timeout);
-    http::async_write(stream_, req_, [self = shared_from_this()](beast::error_code ec, size_t) {
-      if (ec) return self->OnAnswer(ec);
-      http::async_read(self->stream_, self->buffer_, *self->parser_,
-                       [self](beast::error_code ec2, size_t) { self->OnAnswer(ec2); });
-    });
   }
 
   // "/XXXXXXXX00000000": an NTP timestamp from 1968 up to a month ago.
@@ -193,21 +237,9 @@ class LoadGenerator::Connection : public std::enable_shared_from_this<Connection
     return buf;
   }
 
-  static constexpr int kTimeout = -1;
-  static constexpr int kConnectionError = -2;
-
-  void OnAnswer(beast::error_code ec) {
-    const Clock::time_point now = Clock::now();
-    if (ec) {
-      if (!run_.stopping) Record(due_, now, ec == beast::error::timeout ? kTimeout : kConnectionError, 0, {});
-      buffer_.clear();
-      return Reopen(std::chrono::milliseconds(0));
-    }
-    http::response<http::string_body> res = parser_->release();
-    const int status = static_cast<int>(res.result_int());
-    Record(due_, now, status, kind_ == KmsRequestKind::kInit ? 0 : 1, std::move(res.body()));
-    if (!res.keep_alive()) return Reopen(std::chrono::milliseconds(0));
-    Next();
+  // The first TLS failure's reason goes into the report; the rest are only counted.
+  void NoteTlsError(std::string reason) {
+    if (run_.result.tls_error.empty()) run_.result.tls_error = std::move(reason);
   }
 
   // One finished request: due at `due`, over at `now`, with an HTTP status or a negative kind.
@@ -229,6 +261,8 @@ class LoadGenerator::Connection : public std::enable_shared_from_this<Connection
       ++r.timeouts;
     } else if (outcome == kConnectionError) {
       ++r.connection_errors;
+    } else if (outcome == kTlsError) {
+      ++r.tls_errors;
     } else if (!ok) {
       ++r.http_errors[outcome];
     } else {
@@ -256,14 +290,152 @@ class LoadGenerator::Connection : public std::enable_shared_from_this<Connection
 
   LoadGenerator& gen_;
   RunState& run_;
-  beast::tcp_stream stream_;
   asio::steady_timer timer_;
-  beast::flat_buffer buffer_;
   http::request<http::empty_body> req_;
-  std::optional<http::response_parser<http::string_body>> parser_;
   Clock::time_point due_{};
   KmsRequestKind kind_ = KmsRequestKind::kKeyProv;
+
+ private:
   bool retired_ = false;
+};
+
+// One keep-alive connection over Stream: beast::tcp_stream for http://, TlsStream for https://
+// (one TLS session per TCP connection).
+template <class Stream>
+class LoadGenerator::Session final : public Connection {
+ public:
+  using Connection::Connection;
+
+  void Start() override { Connect(); }
+  void Stop() override {
+    beast::error_code ignored;
+    timer_.cancel();
+    if (stream_) Tcp().socket().close(ignored);
+  }
+
+ private:
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+
+  std::shared_ptr<Session> Self() { return std::static_pointer_cast<Session>(shared_from_this()); }
+  beast::tcp_stream& Tcp() { return beast::get_lowest_layer(*stream_); }
+
+  void Connect() {
+    if (Over()) return Retire();
+    buffer_.clear();
+    // A new stream for every TCP connection: an SSL object is not reused once its connection closed.
+    if constexpr (kTls) {
+      stream_.emplace(run_.io, *run_.tls);
+      if (!PrepareTlsStream(*stream_, gen_.endpoint_)) {
+        NoteTlsError("cannot set up TLS for " + gen_.endpoint_.host + " (SNI or host name check)");
+        return ConnectFailed(kTlsError);
+      }
+    } else {
+      stream_.emplace(run_.io);
+    }
+    Tcp().expires_after(gen_.options_.timeout);  // one deadline for the TCP connect and the handshake
+    Tcp().async_connect(run_.endpoints, [self = Self()](beast::error_code ec, const tcp::endpoint&) {
+      self->OnConnect(ec);
+    });
+  }
+
+  void OnConnect(beast::error_code ec) {
+    if (ec) return ConnectFailed(ec == beast::error::timeout ? kTimeout : kConnectionError);
+    if constexpr (kTls) {
+      stream_->async_handshake(ssl::stream_base::client,
+                               [self = Self()](beast::error_code ec2) { self->OnHandshake(ec2); });
+    } else {
+      Next();
+    }
+  }
+
+  void OnHandshake(beast::error_code ec) {
+    if (!ec) return Next();
+    if (ec == beast::error::timeout) return ConnectFailed(kTimeout);
+    if (!run_.stopping) NoteTlsError(DescribeTlsFailure(gen_.endpoint_, *stream_, ec));
+    ConnectFailed(kTlsError);
+  }
+
+  // No connection: one error, due now; back off a little so a refusing server is not spun on.
+  void ConnectFailed(int outcome) {
+    const Clock::time_point now = Clock::now();
+    if (!run_.stopping) Record(now, now, outcome, 0, {});
+    Reopen(std::chrono::milliseconds(20));
+  }
+
+  void Reopen(std::chrono::milliseconds delay) {
+    beast::error_code ignored;
+    Tcp().socket().close(ignored);
+    if (Over()) return Retire();
+    timer_.expires_after(delay);
+    timer_.async_wait([self = Self()](beast::error_code ec) {
+      if (!ec) self->Connect();
+    });
+  }
+
+  void Next() {
+    if (Over()) return Finish();
+    const Clock::time_point now = Clock::now();
+    if (gen_.options_.rate <= 0) return Send(now);
+    const Clock::time_point due = run_.start + run_.interval * static_cast<int64_t>(run_.next_due);
+    if (due >= run_.end) return Finish();
+    ++run_.next_due;
+    if (due <= now) return Send(due);
+    timer_.expires_at(due);
+    timer_.async_wait([self = Self(), due](beast::error_code ec) {
+      if (!ec) self->Send(due);
+    });
+  }
+
+  // The run is over. TLS too ends with a bare TCP close: a close_notify would only add a round
+  // trip after the measured window.
+  void Finish() {
+    beast::error_code ignored;
+    Tcp().socket().shutdown(tcp::socket::shutdown_both, ignored);
+    Tcp().socket().close(ignored);
+    Retire();
+  }
+
+  void Send(Clock::time_point due) {
+    if (run_.stopping) return Retire();
+    PrepareRequest(due);
+    parser_.emplace();
+    parser_->body_limit(4 * 1024 * 1024);
+    Tcp().expires_after(gen_.options_.timeout);
+    http::async_write(*stream_, req_, [self = Self()](beast::error_code ec, size_t) {
+      if (ec) return self->OnAnswer(ec);
+      http::async_read(*self->stream_, self->buffer_, *self->parser_,
+                       [self](beast::error_code ec2, size_t) { self->OnAnswer(ec2); });
+    });
+  }
+
+  // What a failed exchange counts as. A peer closing without close_notify is a connection closed
+  // early, not a TLS failure.
+  int Classify(const beast::error_code& ec) {
+    if (ec == beast::error::timeout) return kTimeout;
+    if (kTls && ec.category() == asio::error::get_ssl_category()) {
+      NoteTlsError("TLS error on a connection to " + gen_.endpoint_.host + ":" + std::to_string(gen_.endpoint_.port) +
+                   ": " + ec.message());
+      return kTlsError;
+    }
+    return kConnectionError;
+  }
+
+  void OnAnswer(beast::error_code ec) {
+    const Clock::time_point now = Clock::now();
+    if (ec) {
+      if (!run_.stopping) Record(due_, now, Classify(ec), 0, {});
+      return Reopen(std::chrono::milliseconds(0));
+    }
+    http::response<http::string_body> res = parser_->release();
+    const int status = static_cast<int>(res.result_int());
+    Record(due_, now, status, kind_ == KmsRequestKind::kInit ? 0 : 1, std::move(res.body()));
+    if (!res.keep_alive()) return Reopen(std::chrono::milliseconds(0));
+    Next();
+  }
+
+  std::optional<Stream> stream_;  // engaged from the first Connect()
+  beast::flat_buffer buffer_;
+  std::optional<http::response_parser<http::string_body>> parser_;
 };
 
 LoadGenerator::LoadGenerator(HttpEndpoint endpoint, std::vector<UserCredential> users, LoadOptions options)
@@ -284,6 +456,11 @@ Result<LoadResult> LoadGenerator::Run() {
   }
 
   RunState run;
+  if (endpoint_.tls) {
+    Result<std::unique_ptr<ssl::context>> tls = MakeTlsContext(endpoint_);
+    if (!tls.ok()) return tls.status();
+    run.tls = std::move(tls).value();
+  }
   beast::error_code ec;
   tcp::resolver resolver(run.io);
   run.endpoints = resolver.resolve(endpoint_.host, std::to_string(endpoint_.port), ec);
@@ -301,7 +478,11 @@ Result<LoadResult> LoadGenerator::Run() {
 
   run.active = o.connections;
   for (int i = 0; i < o.connections; ++i) {
-    run.connections.push_back(std::make_shared<Connection>(*this, run));
+    if (endpoint_.tls) {
+      run.connections.push_back(std::make_shared<Session<TlsStream>>(*this, run));
+    } else {
+      run.connections.push_back(std::make_shared<Session<beast::tcp_stream>>(*this, run));
+    }
     run.connections.back()->Start();
   }
   // The backstop: whatever a server does, the run is over one timeout (and a little) after the end.
@@ -319,6 +500,58 @@ Result<LoadResult> LoadGenerator::Run() {
   return std::move(run.result);
 }
 
+namespace {
+
+// FetchOnce over a stream, plain or TLS, already set up: connect (and handshake), one request, one
+// answer, all within `timeout`.
+template <class Stream>
+Result<HttpReply> FetchOver(Stream& stream, asio::io_context& io, const HttpEndpoint& endpoint,
+                            const tcp::resolver::results_type& endpoints, const http::request<http::empty_body>& req,
+                            std::chrono::milliseconds timeout) {
+  beast::flat_buffer buffer;
+  http::response<http::string_body> res;
+  beast::error_code failure;
+  bool handshake_failed = false;
+  auto exchange = [&] {
+    http::async_write(stream, req, [&](beast::error_code e, size_t) {
+      if (e) return void(failure = e);
+      http::async_read(stream, buffer, res, [&](beast::error_code e2, size_t) { failure = e2; });
+    });
+  };
+  beast::tcp_stream& tcp_layer = beast::get_lowest_layer(stream);
+  tcp_layer.expires_after(timeout);  // one deadline for the whole exchange
+  tcp_layer.async_connect(endpoints, [&](beast::error_code e, const tcp::endpoint&) {
+    if (e) return void(failure = e);
+    if constexpr (std::is_same_v<Stream, TlsStream>) {
+      stream.async_handshake(ssl::stream_base::client, [&](beast::error_code e2) {
+        if (e2) {
+          handshake_failed = true;
+          return void(failure = e2);
+        }
+        exchange();
+      });
+    } else {
+      exchange();
+    }
+  });
+  io.run();
+  if (failure) {
+    if constexpr (std::is_same_v<Stream, TlsStream>) {
+      if (handshake_failed && failure != beast::error::timeout) {
+        return Status::Unavailable(DescribeTlsFailure(endpoint, stream, failure));
+      }
+    }
+    return Status::Unavailable(std::string(req.method_string()) + " " + endpoint.host + ":" +
+                               std::to_string(endpoint.port) + std::string(req.target()) + ": " +
+                               (failure == beast::error::timeout ? std::string("timed out") : failure.message()));
+  }
+  beast::error_code ignored;
+  tcp_layer.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  return HttpReply{static_cast<int>(res.result_int()), std::move(res.body())};
+}
+
+}  // namespace
+
 Result<HttpReply> FetchOnce(const HttpEndpoint& endpoint, const std::string& verb, const std::string& target,
                             const std::string& bearer_token, std::chrono::milliseconds timeout) {
   asio::io_context io;
@@ -326,30 +559,22 @@ Result<HttpReply> FetchOnce(const HttpEndpoint& endpoint, const std::string& ver
   tcp::resolver resolver(io);
   auto endpoints = resolver.resolve(endpoint.host, std::to_string(endpoint.port), ec);
   if (ec) return Status::Unavailable("cannot resolve " + endpoint.host + ": " + ec.message());
-  beast::tcp_stream stream(io);
   http::request<http::empty_body> req{verb == "GET" ? http::verb::get : http::verb::post, target, 11};
   req.set(http::field::host, endpoint.host);
   if (!bearer_token.empty()) req.set(http::field::authorization, "Bearer " + bearer_token);
   req.set(http::field::user_agent, "mcx-kms-bench");
   req.content_length(0);
-  beast::flat_buffer buffer;
-  http::response<http::string_body> res;
-  beast::error_code failure;
-  stream.expires_after(timeout);  // one deadline for the whole exchange
-  stream.async_connect(endpoints, [&](beast::error_code e, const tcp::endpoint&) {
-    if (e) return void(failure = e);
-    http::async_write(stream, req, [&](beast::error_code e2, size_t) {
-      if (e2) return void(failure = e2);
-      http::async_read(stream, buffer, res, [&](beast::error_code e3, size_t) { failure = e3; });
-    });
-  });
-  io.run();
-  if (failure) {
-    return Status::Unavailable(verb + " " + endpoint.host + ":" + std::to_string(endpoint.port) + target + ": " +
-                               (failure == beast::error::timeout ? std::string("timed out") : failure.message()));
+  if (!endpoint.tls) {
+    beast::tcp_stream stream(io);
+    return FetchOver(stream, io, endpoint, endpoints, req, timeout);
   }
-  stream.socket().shutdown(tcp::socket::shutdown_both, ec);
-  return HttpReply{static_cast<int>(res.result_int()), std::move(res.body())};
+  Result<std::unique_ptr<ssl::context>> tls = MakeTlsContext(endpoint);
+  if (!tls.ok()) return tls.status();
+  TlsStream stream(io, **tls);
+  if (!PrepareTlsStream(stream, endpoint)) {
+    return Status::Internal("cannot set up TLS for " + endpoint.host + " (SNI or host name check)");
+  }
+  return FetchOver(stream, io, endpoint, endpoints, req, timeout);
 }
 
 }  // namespace mcx::capacity

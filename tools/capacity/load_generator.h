@@ -1,5 +1,5 @@
 // LoadGenerator: drives the KMS interface of TS 33.180 Annex D (init and keyprov) of any KMS over
-// HTTP/1.1 and measures what it carries.
+// HTTP/1.1, plain or over TLS (https://), and measures what it carries.
 //
 // Contract:
 // - `connections` keep-alive connections (Boost.Beast, async, on one I/O thread that Run() lends
@@ -7,6 +7,13 @@
 //   last is answered. Open loop (rate N): requests are due at N per second across all
 //   connections; a free connection takes the next due request, and its latency counts from when
 //   it was due, so a server that falls behind shows in the latencies (no coordinated omission).
+// - Over https://, each TCP connection carries one TLS session (TLS 1.2 or later, full handshake,
+//   no resumption), set up before its first request; the TCP connect and the handshake share one
+//   `timeout`. A connection reopened (after a timeout, an error, or a server's Connection: close)
+//   does a new handshake, and a request waiting for it counts that time in its latency as above.
+//   The server's certificate is verified against the system's store, or only `ca_file`, and must
+//   name the host (DNS name or IP address); `verify_peer` false skips that (a lab's --insecure).
+//   SNI carries the host when it is a name (RFC 6066 forbids IP literals there).
 // - Request k goes to the user k mod users.size(), with that user's bearer token; it is an init
 //   when k mod (init_weight + keyprov_weight) < init_weight, else a keyprov of the current period
 //   (or, with random_past_periods, of a random past one).
@@ -14,9 +21,12 @@
 //   request is sent after the window; one in flight gets at most `timeout` to finish, so Run()
 //   returns within warmup + duration + timeout (+ connect time, also bounded by `timeout`).
 // - Every request ends as one of: an HTTP status (200 is success), a timeout (no full answer
-//   within `timeout`; the connection is closed and reopened), or a connection error (refused,
-//   reset, closed early). Invalid key material is judged later, by KeyMaterialCheck, on a sample
-//   of the keyprov answers kept here (reservoir sampling over the window).
+//   within `timeout`, or no connection and handshake within it; the connection is closed and
+//   reopened), a connection error (refused, reset, closed early), or a TLS error (a failed
+//   handshake, e.g. an untrusted certificate, or a TLS-layer failure on the connection; the first
+//   one's reason is kept). A connection that fails to open records one error due at that moment
+//   and retries after 20 ms. Invalid key material is judged later, by KeyMaterialCheck, on a
+//   sample of the keyprov answers kept here (reservoir sampling over the window).
 // Loads go where the caller says; the CLI and tests only aim them at 127.0.0.1 or a KMS the
 // operator names.
 #pragma once
@@ -34,13 +44,18 @@
 
 namespace mcx::capacity {
 
-// http://HOST[:PORT][/PREFIX]. The prefix defaults to /keymanagement/identity/v1/ and always ends
-// in '/'. Only plain HTTP: aim at the KMS itself, or at a TLS proxy's plain-HTTP side.
+// http://HOST[:PORT][/PREFIX] or https://HOST[:PORT][/PREFIX] (ports 80 and 443 by default). The
+// prefix defaults to /keymanagement/identity/v1/ and always ends in '/'.
 struct HttpEndpoint {
   std::string host;
   uint16_t port = 80;
   std::string base_path = "/keymanagement/identity/v1/";
-  std::string ToString() const;
+  bool tls = false;  // https://
+  // With tls, whom to trust: the certificates in ca_file (PEM) if given, else the system's store.
+  // verify_peer false accepts any certificate (--insecure: a lab only).
+  std::string ca_file;
+  bool verify_peer = true;
+  std::string ToString() const;  // scheme, host, port and prefix
 };
 Result<HttpEndpoint> ParseHttpUrl(std::string_view url);
 
@@ -82,10 +97,12 @@ struct LoadResult {
   std::map<int, uint64_t> http_errors;  // status other than 200 -> count
   uint64_t timeouts = 0;
   uint64_t connection_errors = 0;
+  uint64_t tls_errors = 0;
+  std::string tls_error;  // the first TLS failure's reason (warm-up included), with what to do
   LatencyHistogram latency;              // successful requests
   LatencyHistogram latency_by_kind[2];
   // Over the whole run, warm-up included, by kind and status: what the server should have
-  // counted (timeouts and connection errors excluded).
+  // counted (timeouts, connection and TLS errors excluded).
   std::map<int, uint64_t> responses_by_status[2];
   uint64_t warmup_requests = 0;
   std::vector<TimelineSecond> timeline;  // from the start of the warm-up
@@ -111,7 +128,9 @@ class LoadGenerator {
   uint64_t failed() const { return failed_.load(std::memory_order_relaxed); }
 
  private:
-  class Connection;
+  class Connection;  // what every connection shares: requests, outcomes, samples
+  template <class Stream>
+  class Session;  // one keep-alive connection over plain TCP or TLS
   struct RunState;
 
   HttpEndpoint endpoint_;
@@ -121,7 +140,8 @@ class LoadGenerator {
   std::atomic<uint64_t> failed_{0};
 };
 
-// One POST (or GET) with a bounded time, for a certificate before the load, or /metrics.
+// One POST (or GET) with a bounded time (connect, handshake and exchange together), for a
+// certificate before the load, or /metrics. A failed TLS handshake's status says why, as above.
 struct HttpReply {
   int status = 0;
   std::string body;

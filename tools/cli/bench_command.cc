@@ -3,8 +3,9 @@
 //   bench local       the KMS in the data directory, on this machine: derivation on 1..N threads,
 //                     HSM operations, bulk provisioning into a scratch store, and the serving rate
 //                     of an in-process server (pre-provisioned and on demand).
-//   bench http URL    a load of init and keyprov requests against any TS 33.180 KMS over HTTP,
-//                     with bearer tokens for a population, checking a sample of the key material.
+//   bench http URL    a load of init and keyprov requests against any TS 33.180 KMS over HTTP or
+//                     HTTPS, with bearer tokens for a population, checking a sample of the key
+//                     material.
 #include <cstdio>
 #include <ctime>
 #include <fstream>
@@ -151,6 +152,8 @@ struct HttpOptions {
   std::string mix = "1:9";
   size_t samples = 20;
   bool on_demand = false;
+  std::string ca_file;
+  bool insecure = false;
   KmsLocation loc;
 };
 
@@ -216,6 +219,19 @@ Status RunHttp(const HttpOptions& opt) {
   MCX_RETURN_IF_ERROR(ValidateReportOptions(opt.report));
   Result<capacity::HttpEndpoint> endpoint = capacity::ParseHttpUrl(opt.url);
   if (!endpoint.ok()) return endpoint.status();
+  if (!endpoint->tls && (!opt.ca_file.empty() || opt.insecure)) {
+    return Status::InvalidArgument("--ca-file and --insecure are for https:// URLs; " + opt.url + " is plain HTTP");
+  }
+  if (!opt.ca_file.empty() && opt.insecure) {
+    return Status::InvalidArgument("--ca-file and --insecure contradict each other: verify with the CA, or not at all");
+  }
+  endpoint->ca_file = opt.ca_file;
+  endpoint->verify_peer = !opt.insecure;
+  if (opt.insecure) {
+    std::fprintf(stderr,
+                 "bench http: WARNING: --insecure: the KMS's TLS certificate is not verified; anyone in between could "
+                 "answer, and these results say nothing about the certificate\n");
+  }
   Result<capacity::LoadOptions> load = ToLoadOptions(opt.load);
   if (!load.ok()) return load.status();
   MCX_RETURN_IF_ERROR(ParseMix(opt.mix, *load));
@@ -227,7 +243,8 @@ Status RunHttp(const HttpOptions& opt) {
   CapacityReport report;
   report.machine = capacity::DescribeThisMachine();
   capacity::ServingRun run;
-  run.label = "http init:keyprov " + opt.mix + (opt.on_demand ? ", random past periods" : "");
+  run.label = std::string(endpoint->tls ? "https" : "http") + " init:keyprov " + opt.mix +
+              (opt.on_demand ? ", random past periods" : "") + (opt.insecure ? ", certificate NOT verified" : "");
   run.target = endpoint->ToString();
   run.origin = opt.on_demand ? capacity::KeySetOrigin::kOnDemand : capacity::KeySetOrigin::kMixed;
   run.options = *load;
@@ -236,6 +253,8 @@ Status RunHttp(const HttpOptions& opt) {
   // The KMS certificate, as a device gets it first: for checking the key material afterwards.
   Result<capacity::HttpReply> init = capacity::FetchOnce(*endpoint, "POST", endpoint->base_path + "init",
                                                          users->front().token, load->timeout);
+  // A --ca-file that cannot be loaded stops here: it is the operator's to fix, not the KMS's doing.
+  if (!init.ok() && init.status().code() == Status::Code::kInvalidArgument) return init.status();
   Result<capacity::KmsPublicView> view = Status::Unavailable("");
   if (!init.ok()) {
     view = init.status();
@@ -296,10 +315,21 @@ void RegisterBenchCommand(CLI::App& app, CommandResult& result) {
   auto hopt = std::make_shared<HttpOptions>();
   CLI::App* http = bench->add_subcommand(
       "http",
-      "Load any TS 33.180 KMS with init and keyprov requests over HTTP (keep-alive, closed or open loop), check a "
-      "sample of the key material as a device would, and report throughput, errors by kind and latency.");
-  http->add_option("url", hopt->url, "the KMS: http://HOST:PORT[/PREFIX] (prefix default /keymanagement/identity/v1/)")
+      "Load any TS 33.180 KMS with init and keyprov requests over HTTP or HTTPS (keep-alive, closed or open loop), "
+      "check a sample of the key material as a device would, and report throughput, errors by kind (HTTP status, "
+      "timeout, connection, TLS) and latency. Over https:// every connection does its own TLS handshake (again "
+      "after a reconnect), and the server's certificate is verified against the system's trusted CAs and must name "
+      "HOST; a failed handshake is a TLS error, with the reason in the report.");
+  http->add_option("url", hopt->url,
+                   "the KMS: http://HOST[:PORT][/PREFIX] or https://HOST[:PORT][/PREFIX] (ports 80 and 443 by "
+                   "default, prefix /keymanagement/identity/v1/)")
       ->capture_default_str();
+  http->add_option("--ca-file", hopt->ca_file,
+                   "https: trust the certificates in this PEM file instead of the system's CAs (a proxy's "
+                   "self-signed certificate, or a private CA)");
+  http->add_flag("--insecure", hopt->insecure,
+                 "https: do not verify the server's certificate (a lab only: the results then say nothing about "
+                 "the certificate)");
   AddReportOptions(http, hopt->report);
   AddLoadFlags(http, hopt->load);
   http->add_option("--users", hopt->users_file,
