@@ -215,6 +215,13 @@ TEST(HttpEndpointTest, ParsesHttpsUrls) {
   EXPECT_EQ(c->host, "::1");
   EXPECT_EQ(c->port, 443);
   EXPECT_EQ(c->base_path, "/keymanagement/identity/v1/");
+  EXPECT_EQ(c->ToString(), "https://[::1]:443/keymanagement/identity/v1/");
+  // The Host header names the port only when it is not the scheme's default.
+  EXPECT_EQ(a->HostHeader(), "kms.example.org");
+  EXPECT_EQ(b->HostHeader(), "127.0.0.1:8443");
+  EXPECT_EQ(c->HostHeader(), "[::1]");
+  EXPECT_EQ(ParseHttpUrl("http://kms.example.org:8080")->HostHeader(), "kms.example.org:8080");
+  EXPECT_EQ(ParseHttpUrl("http://kms.example.org")->HostHeader(), "kms.example.org");
   EXPECT_FALSE(ParseHttpUrl("https://").ok());
   EXPECT_FALSE(ParseHttpUrl("https://host:0").ok());
   EXPECT_FALSE(ParseHttpUrl("https://" + std::string(254, 'a')).ok());

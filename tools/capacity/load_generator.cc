@@ -30,8 +30,21 @@ using tcp = asio::ip::tcp;
 using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 using Clock = std::chrono::steady_clock;
 
+namespace {
+std::string BracketedHost(const std::string& host) {
+  return host.find(':') != std::string::npos ? "[" + host + "]" : host;  // an IPv6 literal
+}
+}  // namespace
+
 std::string HttpEndpoint::ToString() const {
-  return (tls ? "https://" : "http://") + host + ":" + std::to_string(port) + base_path;
+  return (tls ? "https://" : "http://") + BracketedHost(host) + ":" + std::to_string(port) + base_path;
+}
+
+std::string HttpEndpoint::HostHeader() const {
+  // RFC 9110 7.2: the port when it is not the scheme's default; an IPv6 literal in brackets.
+  std::string h = BracketedHost(host);
+  if (port != (tls ? 443 : 80)) h += ":" + std::to_string(port);
+  return h;
 }
 
 Result<HttpEndpoint> ParseHttpUrl(std::string_view url) {
@@ -219,7 +232,7 @@ class LoadGenerator::Connection : public std::enable_shared_from_this<Connection
     if (kind_ == KmsRequestKind::kKeyProv && gen_.options_.random_past_periods) target += RandomPastTime();
     req_.target(target);
     req_.version(11);
-    req_.set(http::field::host, gen_.endpoint_.host);
+    req_.set(http::field::host, gen_.endpoint_.HostHeader());
     req_.set(http::field::authorization, "Bearer " + user.token);
     req_.set(http::field::user_agent, "mcx-kms-bench");
     req_.keep_alive(true);
@@ -560,7 +573,7 @@ Result<HttpReply> FetchOnce(const HttpEndpoint& endpoint, const std::string& ver
   auto endpoints = resolver.resolve(endpoint.host, std::to_string(endpoint.port), ec);
   if (ec) return Status::Unavailable("cannot resolve " + endpoint.host + ": " + ec.message());
   http::request<http::empty_body> req{verb == "GET" ? http::verb::get : http::verb::post, target, 11};
-  req.set(http::field::host, endpoint.host);
+  req.set(http::field::host, endpoint.HostHeader());
   if (!bearer_token.empty()) req.set(http::field::authorization, "Bearer " + bearer_token);
   req.set(http::field::user_agent, "mcx-kms-bench");
   req.content_length(0);

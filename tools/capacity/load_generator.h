@@ -55,7 +55,9 @@ struct HttpEndpoint {
   // verify_peer false accepts any certificate (--insecure: a lab only).
   std::string ca_file;
   bool verify_peer = true;
-  std::string ToString() const;  // scheme, host, port and prefix
+  std::string ToString() const;
+  std::string HostHeader() const;  // the Host header: host, and the port unless the default
+ // scheme, host, port and prefix
 };
 Result<HttpEndpoint> ParseHttpUrl(std::string_view url);
 
