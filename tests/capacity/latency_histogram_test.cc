@@ -53,6 +53,38 @@ TEST(LatencyHistogramTest, MergeAddsCountsAndKeepsExtremes) {
   EXPECT_EQ(a.NonEmptyBuckets().size(), 4u);
 }
 
+// Per-thread histograms merged are the histogram of all values: same buckets, count, extremes,
+// mean and percentiles, whatever the split.
+TEST(LatencyHistogramTest, MergeIsExactForTheSameBucketLayout) {
+  std::mt19937_64 rng(11);
+  LatencyHistogram all, parts[3];
+  for (int i = 0; i < 30000; ++i) {
+    const uint64_t v = rng() >> (rng() % 40 + 24);
+    all.Record(v);
+    parts[rng() % 3].Record(v);
+  }
+  LatencyHistogram merged;
+  for (const LatencyHistogram& p : parts) merged.Merge(p);
+  EXPECT_EQ(merged.count(), all.count());
+  EXPECT_EQ(merged.min(), all.min());
+  EXPECT_EQ(merged.max(), all.max());
+  EXPECT_DOUBLE_EQ(merged.mean(), all.mean());
+  for (double p : {0.0, 50.0, 90.0, 99.0, 99.9, 100.0}) EXPECT_EQ(merged.ValueAtPercentile(p), all.ValueAtPercentile(p)) << p;
+  const auto a = all.NonEmptyBuckets(), b = merged.NonEmptyBuckets();
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].upper_micros, b[i].upper_micros);
+    EXPECT_EQ(a[i].count, b[i].count);
+  }
+  // An empty histogram merged in changes nothing, nor does merging into an empty one.
+  LatencyHistogram empty, copy;
+  merged.Merge(empty);
+  EXPECT_EQ(merged.min(), all.min());
+  copy.Merge(all);
+  EXPECT_EQ(copy.ValueAtPercentile(99), all.ValueAtPercentile(99));
+  EXPECT_EQ(copy.min(), all.min());
+}
+
 TEST(LatencyHistogramTest, EmptyHistogramReportsZeros) {
   LatencyHistogram h;
   EXPECT_EQ(h.ValueAtPercentile(99), 0u);
