@@ -5,6 +5,8 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <system_error>
+#include <thread>
 #include <type_traits>
 
 #include <openssl/ssl.h>
@@ -19,6 +21,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+
+#include "tools/capacity/sample_reservoir.h"
 
 namespace mcx::capacity {
 
@@ -171,25 +175,47 @@ std::string DescribeTlsFailure(const HttpEndpoint& ep, TlsStream& stream, const 
          " speaks TLS (for a plain-HTTP port, use http://)";
 }
 
+// The seed of each I/O thread's sampler (thread t: kSamplerSeed + t) and of the samples' merge.
+constexpr uint64_t kSamplerSeed = 20240601;
+
+// When the run's phases begin and end, the same for every I/O thread (each keeps a copy, so
+// reading it never touches a cache line another thread writes).
+struct ClockPlan {
+  Clock::time_point start, measure_start, end;
+  Clock::duration interval{};  // open loop: time between due requests
+};
+
+// The one global sequence of requests, drawn from by every connection of every I/O thread: the
+// only state the threads write in common. A free connection takes the next index wherever it
+// runs, so the due times and the users and kinds follow the same sequence as on one thread.
+struct alignas(64) RequestSequence {
+  std::atomic<uint64_t> next_due{0};      // open loop: index of the next due request
+  std::atomic<uint64_t> next_request{0};  // k: which user and kind the next request is
+};
+
 }  // namespace
 
 const char* KmsRequestKindName(KmsRequestKind kind) { return kind == KmsRequestKind::kInit ? "init" : "keyprov"; }
 
-// Shared by the connections of one Run(); touched only on the I/O thread.
+// One I/O thread's part of a Run(): its own io_context, TLS context, connections and results.
+// Touched only on that thread, but for the atomics of `sequence` and `counters`.
 struct LoadGenerator::RunState {
+  RunState(const ClockPlan& p, RequestSequence& seq, ThreadCounters& c, uint64_t seed, size_t samples)
+      : plan(p), sequence(seq), counters(c), sampler(seed), keyprov_samples(samples) {}
+
+  std::unique_ptr<ssl::context> tls;  // https:// only; outlives io and the streams it holds
   asio::io_context io;
-  std::unique_ptr<ssl::context> tls;  // https:// only
+  asio::steady_timer backstop{io};
   tcp::resolver::results_type endpoints;
-  Clock::time_point start, measure_start, end;
-  Clock::duration interval{};  // open loop: time between due requests
-  uint64_t next_due = 0;       // open loop: index of the next due request
-  uint64_t next_request = 0;   // which user and kind the next request is
+  const ClockPlan plan;
+  RequestSequence& sequence;
+  ThreadCounters& counters;
   LoadResult result;
-  std::mt19937_64 sampler{20240601};
-  uint64_t keyprov_seen = 0;   // measured successful keyprovs, for the reservoir
+  Clock::time_point tls_error_at{};  // when result.tls_error was noted, to keep the run's first
+  std::mt19937_64 sampler;
+  SampleReservoir keyprov_samples;  // measured successful keyprov answers
   bool stopping = false;
   int active = 0;  // connections that have not retired
-  asio::steady_timer* backstop = nullptr;
   std::vector<std::shared_ptr<Connection>> connections;
 };
 
@@ -208,19 +234,19 @@ class LoadGenerator::Connection : public std::enable_shared_from_this<Connection
   static constexpr int kConnectionError = -2;
   static constexpr int kTlsError = -3;
 
-  bool Over() const { return run_.stopping || Clock::now() >= run_.end; }
+  bool Over() const { return run_.stopping || Clock::now() >= run_.plan.end; }
 
   // This connection sends nothing more; the last one to retire ends the run.
   void Retire() {
     if (retired_) return;
     retired_ = true;
-    if (--run_.active == 0 && run_.backstop != nullptr) run_.backstop->cancel();
+    if (--run_.active == 0) run_.backstop.cancel();
   }
 
   // The next request of the run, due at `due`, into req_ and kind_.
   void PrepareRequest(Clock::time_point due) {
     due_ = due;
-    const uint64_t k = run_.next_request++;
+    const uint64_t k = run_.sequence.next_request.fetch_add(1, std::memory_order_relaxed);
     const UserCredential& user = gen_.users_[k % gen_.users_.size()];
     const uint64_t cycle = static_cast<uint64_t>(gen_.options_.init_weight + gen_.options_.keyprov_weight);
     kind_ = (k % cycle) < static_cast<uint64_t>(gen_.options_.init_weight) ? KmsRequestKind::kInit
@@ -252,20 +278,23 @@ class LoadGenerator::Connection : public std::enable_shared_from_this<Connection
 
   // The first TLS failure's reason goes into the report; the rest are only counted.
   void NoteTlsError(std::string reason) {
-    if (run_.result.tls_error.empty()) run_.result.tls_error = std::move(reason);
+    if (!run_.result.tls_error.empty()) return;
+    run_.result.tls_error = std::move(reason);
+    run_.tls_error_at = Clock::now();
   }
 
   // One finished request: due at `due`, over at `now`, with an HTTP status or a negative kind.
   void Record(Clock::time_point due, Clock::time_point now, int outcome, int kind, std::string body) {
     LoadResult& r = run_.result;
     const bool ok = outcome == 200;
-    gen_.completed_.fetch_add(1, std::memory_order_relaxed);
-    if (!ok) gen_.failed_.fetch_add(1, std::memory_order_relaxed);
-    const auto second = static_cast<size_t>(std::chrono::duration_cast<std::chrono::seconds>(now - run_.start).count());
+    run_.counters.completed.fetch_add(1, std::memory_order_relaxed);
+    if (!ok) run_.counters.failed.fetch_add(1, std::memory_order_relaxed);
+    const auto second =
+        static_cast<size_t>(std::chrono::duration_cast<std::chrono::seconds>(now - run_.plan.start).count());
     if (second >= r.timeline.size()) r.timeline.resize(second + 1);
     (ok ? r.timeline[second].ok : r.timeline[second].errors)++;
     if (outcome > 0) ++r.responses_by_status[kind][outcome];
-    if (due < run_.measure_start) {
+    if (due < run_.plan.measure_start) {
       ++r.warmup_requests;
       return;
     }
@@ -285,20 +314,8 @@ class LoadGenerator::Connection : public std::enable_shared_from_this<Connection
       r.latency.Record(micros);
       r.latency_by_kind[kind].Record(micros);
       if (kind == 0 && r.init_sample.empty()) r.init_sample = std::move(body);
-      if (kind == 1) KeepSample(std::move(body));
+      if (kind == 1) run_.keyprov_samples.Offer(std::move(body), run_.sampler);
     }
-  }
-
-  void KeepSample(std::string body) {
-    std::vector<std::string>& kept = run_.result.keyprov_samples;
-    const size_t want = gen_.options_.keyprov_samples;
-    const uint64_t seen = run_.keyprov_seen++;
-    if (kept.size() < want) {
-      kept.push_back(std::move(body));
-      return;
-    }
-    const uint64_t slot = std::uniform_int_distribution<uint64_t>(0, seen)(run_.sampler);
-    if (slot < want) kept[slot] = std::move(body);
   }
 
   LoadGenerator& gen_;
@@ -389,9 +406,9 @@ class LoadGenerator::Session final : public Connection {
     if (Over()) return Finish();
     const Clock::time_point now = Clock::now();
     if (gen_.options_.rate <= 0) return Send(now);
-    const Clock::time_point due = run_.start + run_.interval * static_cast<int64_t>(run_.next_due);
-    if (due >= run_.end) return Finish();
-    ++run_.next_due;
+    const uint64_t index = run_.sequence.next_due.fetch_add(1, std::memory_order_relaxed);
+    const Clock::time_point due = run_.plan.start + run_.plan.interval * static_cast<int64_t>(index);
+    if (due >= run_.plan.end) return Finish();
     if (due <= now) return Send(due);
     timer_.expires_at(due);
     timer_.async_wait([self = Self(), due](beast::error_code ec) {
@@ -452,14 +469,69 @@ class LoadGenerator::Session final : public Connection {
 };
 
 LoadGenerator::LoadGenerator(HttpEndpoint endpoint, std::vector<UserCredential> users, LoadOptions options)
-    : endpoint_(std::move(endpoint)), users_(std::move(users)), options_(options) {}
+    : endpoint_(std::move(endpoint)),
+      users_(std::move(users)),
+      options_(options),
+      counters_(static_cast<size_t>(std::clamp(options.threads, 1, kMaxThreads))) {}
 
 LoadGenerator::~LoadGenerator() = default;
 
-Result<LoadResult> LoadGenerator::Run() {
-  const LoadOptions& o = options_;
-  if (users_.empty()) return Status::InvalidArgument("no users to send requests for");
+uint64_t LoadGenerator::completed() const {
+  uint64_t n = 0;
+  for (const ThreadCounters& c : counters_) n += c.completed.load(std::memory_order_relaxed);
+  return n;
+}
+
+uint64_t LoadGenerator::failed() const {
+  uint64_t n = 0;
+  for (const ThreadCounters& c : counters_) n += c.failed.load(std::memory_order_relaxed);
+  return n;
+}
+
+namespace {
+
+template <class Key>
+void AddCounts(std::map<Key, uint64_t>& into, const std::map<Key, uint64_t>& part) {
+  for (const auto& [key, n] : part) into[key] += n;
+}
+
+// Adds one I/O thread's counts, latencies and timeline to the run's. The samples and the TLS
+// failure's reason are the caller's to merge: they need more than the counts.
+void AddThreadResult(LoadResult& into, const LoadResult& part) {
+  into.requests += part.requests;
+  into.ok += part.ok;
+  into.timeouts += part.timeouts;
+  into.connection_errors += part.connection_errors;
+  into.tls_errors += part.tls_errors;
+  into.warmup_requests += part.warmup_requests;
+  AddCounts(into.http_errors, part.http_errors);
+  into.latency.Merge(part.latency);
+  for (int kind = 0; kind < 2; ++kind) {
+    into.ok_by_kind[kind] += part.ok_by_kind[kind];
+    into.latency_by_kind[kind].Merge(part.latency_by_kind[kind]);
+    AddCounts(into.responses_by_status[kind], part.responses_by_status[kind]);
+  }
+  if (into.timeline.size() < part.timeline.size()) into.timeline.resize(part.timeline.size());
+  for (size_t second = 0; second < part.timeline.size(); ++second) {
+    into.timeline[second].ok += part.timeline[second].ok;
+    into.timeline[second].errors += part.timeline[second].errors;
+  }
+  if (into.init_sample.empty()) into.init_sample = part.init_sample;
+}
+
+}  // namespace
+
+Status ValidateLoadOptions(const LoadOptions& o) {
   if (o.connections < 1 || o.connections > 10000) return Status::InvalidArgument("--connections must be 1..10000");
+  if (o.threads < 1 || o.threads > LoadGenerator::kMaxThreads) {
+    return Status::InvalidArgument("--threads must be 1.." + std::to_string(LoadGenerator::kMaxThreads));
+  }
+  if (o.threads > o.connections) {
+    return Status::InvalidArgument("--threads " + std::to_string(o.threads) + " is more than --connections " +
+                                   std::to_string(o.connections) +
+                                   ": every I/O thread needs a connection of its own; lower --threads or raise "
+                                   "--connections");
+  }
   if (o.duration.count() <= 0) return Status::InvalidArgument("--duration must be positive");
   if (o.warmup.count() < 0) return Status::InvalidArgument("--warmup must not be negative");
   if (o.timeout.count() <= 0) return Status::InvalidArgument("--timeout-ms must be positive");
@@ -467,50 +539,105 @@ Result<LoadResult> LoadGenerator::Run() {
   if (o.init_weight < 0 || o.keyprov_weight < 0 || o.init_weight + o.keyprov_weight == 0) {
     return Status::InvalidArgument("--mix needs a positive init or keyprov share, e.g. 1:9");
   }
+  return Status::Ok();
+}
 
-  RunState run;
-  if (endpoint_.tls) {
-    Result<std::unique_ptr<ssl::context>> tls = MakeTlsContext(endpoint_);
-    if (!tls.ok()) return tls.status();
-    run.tls = std::move(tls).value();
+Result<LoadResult> LoadGenerator::Run() {
+  const LoadOptions& o = options_;
+  if (users_.empty()) return Status::InvalidArgument("no users to send requests for");
+  MCX_RETURN_IF_ERROR(ValidateLoadOptions(o));
+
+  // Resolved once, so that every thread connects to the same addresses; the list is only read.
+  tcp::resolver::results_type endpoints;
+  {
+    asio::io_context io;
+    beast::error_code ec;
+    tcp::resolver resolver(io);
+    endpoints = resolver.resolve(endpoint_.host, std::to_string(endpoint_.port), ec);
+    if (ec) return Status::Unavailable("cannot resolve " + endpoint_.host + ": " + ec.message());
   }
-  beast::error_code ec;
-  tcp::resolver resolver(run.io);
-  run.endpoints = resolver.resolve(endpoint_.host, std::to_string(endpoint_.port), ec);
-  if (ec) return Status::Unavailable("cannot resolve " + endpoint_.host + ": " + ec.message());
 
-  run.start = Clock::now();
-  run.measure_start = run.start + o.warmup;
-  run.end = run.measure_start + o.duration;
+  ClockPlan plan;
+  plan.start = Clock::now();
+  plan.measure_start = plan.start + o.warmup;
+  plan.end = plan.measure_start + o.duration;
   if (o.rate > 0) {
-    run.interval = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(1.0 / o.rate));
-    if (run.interval.count() <= 0) run.interval = Clock::duration(1);
+    plan.interval = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(1.0 / o.rate));
+    if (plan.interval.count() <= 0) plan.interval = Clock::duration(1);
   }
-  run.result.warmup_seconds = std::chrono::duration<double>(o.warmup).count();
-  run.result.measured_seconds = std::chrono::duration<double>(o.duration).count();
-
-  run.active = o.connections;
-  for (int i = 0; i < o.connections; ++i) {
+  RequestSequence sequence;
+  std::vector<std::unique_ptr<RunState>> threads;
+  for (int t = 0; t < o.threads; ++t) {
+    auto run = std::make_unique<RunState>(plan, sequence, counters_[static_cast<size_t>(t)],
+                                          kSamplerSeed + static_cast<uint64_t>(t), o.keyprov_samples);
     if (endpoint_.tls) {
-      run.connections.push_back(std::make_shared<Session<TlsStream>>(*this, run));
-    } else {
-      run.connections.push_back(std::make_shared<Session<beast::tcp_stream>>(*this, run));
+      Result<std::unique_ptr<ssl::context>> tls = MakeTlsContext(endpoint_);
+      if (!tls.ok()) return tls.status();
+      run->tls = std::move(tls).value();
     }
-    run.connections.back()->Start();
+    run->endpoints = endpoints;
+    threads.push_back(std::move(run));
   }
-  // The backstop: whatever a server does, the run is over one timeout (and a little) after the end.
-  asio::steady_timer backstop(run.io);
-  backstop.expires_at(run.end + o.timeout + std::chrono::milliseconds(500));
-  backstop.async_wait([&run](beast::error_code e) {
-    if (e) return;
-    run.stopping = true;
-    for (auto& c : run.connections) c->Stop();
-  });
-  run.backstop = &backstop;
-  // Returns when every connection has retired (which cancels the backstop) or the backstop fired.
-  run.io.run();
-  run.connections.clear();
-  return std::move(run.result);
+
+  for (int t = 0; t < o.threads; ++t) {
+    RunState& run = *threads[static_cast<size_t>(t)];
+    // The backstop: whatever a server does, the run is over one timeout (and a little) after the
+    // end. Set before any connection can retire and cancel it.
+    run.backstop.expires_at(plan.end + o.timeout + std::chrono::milliseconds(500));
+    run.backstop.async_wait([&run](beast::error_code e) {
+      if (e) return;
+      run.stopping = true;
+      for (auto& c : run.connections) c->Stop();
+    });
+    // The connections as evenly as they go: the first (connections mod threads) take one more.
+    const int share = o.connections / o.threads + (t < o.connections % o.threads ? 1 : 0);
+    run.active = share;
+    for (int i = 0; i < share; ++i) {
+      if (endpoint_.tls) {
+        run.connections.push_back(std::make_shared<Session<TlsStream>>(*this, run));
+      } else {
+        run.connections.push_back(std::make_shared<Session<beast::tcp_stream>>(*this, run));
+      }
+      run.connections.back()->Start();
+    }
+  }
+
+  // Thread 0 is the caller's, as with a single thread; each io_context returns when its
+  // connections have all retired (which cancels its backstop) or its backstop fired.
+  std::vector<std::thread> helpers;
+  Status started;
+  for (size_t t = 1; t < threads.size() && started.ok(); ++t) {
+    try {
+      helpers.emplace_back([&io = threads[t]->io] { io.run(); });
+    } catch (const std::system_error& e) {
+      started = Status::Unavailable(std::string("cannot start an I/O thread: ") + e.what() + "; lower --threads");
+      for (auto& run : threads) run->io.stop();
+    }
+  }
+  if (started.ok()) threads.front()->io.run();
+  for (std::thread& h : helpers) h.join();
+  if (!started.ok()) return started;
+
+  // One result, as if one thread had carried the whole load (with one thread, its own as it is).
+  RunState& first = *threads.front();
+  LoadResult merged = std::move(first.result);
+  merged.warmup_seconds = std::chrono::duration<double>(o.warmup).count();
+  merged.measured_seconds = std::chrono::duration<double>(o.duration).count();
+  SampleReservoir samples = std::move(first.keyprov_samples);
+  Clock::time_point tls_error_at = first.tls_error_at;
+  std::mt19937_64 merge_rng(kSamplerSeed);
+  for (size_t t = 1; t < threads.size(); ++t) {
+    RunState& run = *threads[t];
+    AddThreadResult(merged, run.result);
+    samples.Merge(std::move(run.keyprov_samples), merge_rng);
+    if (!run.result.tls_error.empty() && (merged.tls_error.empty() || run.tls_error_at < tls_error_at)) {
+      merged.tls_error = std::move(run.result.tls_error);
+      tls_error_at = run.tls_error_at;
+    }
+  }
+  merged.keyprov_samples = samples.TakeItems();
+  for (auto& run : threads) run->connections.clear();
+  return merged;
 }
 
 namespace {

@@ -2,10 +2,15 @@
 // HTTP/1.1, plain or over TLS (https://), and measures what it carries.
 //
 // Contract:
-// - `connections` keep-alive connections (Boost.Beast, async, on one I/O thread that Run() lends
-//   from the caller). Closed loop (rate 0): each connection sends its next request as soon as the
-//   last is answered. Open loop (rate N): requests are due at N per second across all
-//   connections; a free connection takes the next due request, and its latency counts from when
+// - `connections` keep-alive connections (Boost.Beast, async) on `threads` I/O threads, each with
+//   its own io_context and its own share of the connections (as even as it goes; Run() refuses
+//   more threads than connections). Thread 0 is the caller's, lent by Run(); the others are
+//   started and joined by it. The threads share one clock plan (start, end of the warm-up, end),
+//   one global request sequence (atomic counters) and the read-only users and endpoint; nothing
+//   else, and no locks.
+// - Closed loop (rate 0): each connection sends its next request as soon as the last is answered.
+//   Open loop (rate N): request i of the run is due at start + i/N, whichever thread sends it; a
+//   free connection, on any thread, takes the next due request, and its latency counts from when
 //   it was due, so a server that falls behind shows in the latencies (no coordinated omission).
 // - Over https://, each TCP connection carries one TLS session (TLS 1.2 or later, full handshake,
 //   no resumption), set up before its first request; the TCP connect and the handshake share one
@@ -14,9 +19,9 @@
 //   The server's certificate is verified against the system's store, or only `ca_file`, and must
 //   name the host (DNS name or IP address); `verify_peer` false skips that (a lab's --insecure).
 //   SNI carries the host when it is a name (RFC 6066 forbids IP literals there).
-// - Request k goes to the user k mod users.size(), with that user's bearer token; it is an init
-//   when k mod (init_weight + keyprov_weight) < init_weight, else a keyprov of the current period
-//   (or, with random_past_periods, of a random past one).
+// - Request k of the run (counted over all threads) goes to the user k mod users.size(), with that
+//   user's bearer token; it is an init when k mod (init_weight + keyprov_weight) < init_weight,
+//   else a keyprov of the current period (or, with random_past_periods, of a random past one).
 // - Warm-up first, then the measured window; a request belongs to the phase it was due in. No
 //   request is sent after the window; one in flight gets at most `timeout` to finish, so Run()
 //   returns within warmup + duration + timeout (+ connect time, also bounded by `timeout`).
@@ -27,6 +32,10 @@
 //   one's reason is kept). A connection that fails to open records one error due at that moment
 //   and retries after 20 ms. Invalid key material is judged later, by KeyMaterialCheck, on a
 //   sample of the keyprov answers kept here (reservoir sampling over the window).
+// - The result is one for the whole run, whatever the threads: counts summed, latency histograms
+//   merged (exact: same buckets), timelines summed per second, the threads' samples merged into
+//   one uniform sample of the same size, the earliest TLS failure's reason. completed() and
+//   failed() sum the threads' live counters.
 // Loads go where the caller says; the CLI and tests only aim them at 127.0.0.1 or a KMS the
 // operator names.
 #pragma once
@@ -68,6 +77,10 @@ struct UserCredential {
 
 struct LoadOptions {
   int connections = 16;
+  // I/O threads, 1..min(connections, LoadGenerator::kMaxThreads). One thread tops out at a few
+  // tens of thousands of requests/s (docs/capacity.md); more keep up with a faster KMS, given
+  // the cores to run on.
+  int threads = 1;
   std::chrono::milliseconds warmup{2000};
   std::chrono::milliseconds duration{10000};
   std::chrono::milliseconds timeout{5000};
@@ -116,30 +129,42 @@ struct LoadResult {
   uint64_t errors() const { return requests - ok; }
 };
 
+// InvalidArgument, naming the flag, for options Run() would refuse (e.g. more threads than
+// connections), so that a caller can refuse them before any setup.
+Status ValidateLoadOptions(const LoadOptions& options);
+
 class LoadGenerator {
  public:
+  static constexpr int kMaxThreads = 256;
+
   LoadGenerator(HttpEndpoint endpoint, std::vector<UserCredential> users, LoadOptions options);
   ~LoadGenerator();
 
-  // Runs the whole load on the calling thread. InvalidArgument for bad options or no users;
-  // everything the server does wrong is in the result, not the status.
+  // Runs the whole load on the calling thread and options.threads - 1 more. InvalidArgument for
+  // bad options or no users; everything the server does wrong is in the result, not the status.
   Result<LoadResult> Run();
 
-  // Live counters, for a progress display on another thread.
-  uint64_t completed() const { return completed_.load(std::memory_order_relaxed); }
-  uint64_t failed() const { return failed_.load(std::memory_order_relaxed); }
+  // Live counters over all threads, for a progress display on another thread.
+  uint64_t completed() const;
+  uint64_t failed() const;
 
  private:
   class Connection;  // what every connection shares: requests, outcomes, samples
   template <class Stream>
   class Session;  // one keep-alive connection over plain TCP or TLS
-  struct RunState;
+  struct RunState;  // one I/O thread's part of a run
+
+  // Written by one I/O thread, read by anyone; a cache line each, so that the threads do not
+  // contend for them.
+  struct alignas(64) ThreadCounters {
+    std::atomic<uint64_t> completed{0};
+    std::atomic<uint64_t> failed{0};
+  };
 
   HttpEndpoint endpoint_;
   std::vector<UserCredential> users_;
   LoadOptions options_;
-  std::atomic<uint64_t> completed_{0};
-  std::atomic<uint64_t> failed_{0};
+  std::vector<ThreadCounters> counters_;  // one per thread, sized once, so reading is always safe
 };
 
 // One POST (or GET) with a bounded time (connect, handshake and exchange together), for a
