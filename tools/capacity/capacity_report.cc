@@ -137,7 +137,8 @@ std::string RenderText(const CapacityReport& r) {
     const LoadOptions& o = s.options;
     line("");
     line("serving: " + s.label + " -- " + s.target);
-    line("  " + std::to_string(o.connections) + " connections, " + LoopName(o) + ", mix init:keyprov " +
+    line("  " + std::to_string(o.connections) + " connections on " + std::to_string(o.threads) +
+         (o.threads == 1 ? " thread, " : " threads, ") + LoopName(o) + ", mix init:keyprov " +
          std::to_string(o.init_weight) + ":" + std::to_string(o.keyprov_weight) + ", " + WithThousands(s.users) +
          " users, warm-up " + Printf("%.1f", res.warmup_seconds) + " s, measured " +
          Printf("%.1f", res.measured_seconds) + " s, timeout " + std::to_string(o.timeout.count()) + " ms");
@@ -214,7 +215,7 @@ nlohmann::json ToJson(const CapacityReport& r) {
     for (const TimelineSecond& t : res.timeline) timeline.push_back({{"ok", t.ok}, {"errors", t.errors}});
     j["serving"].push_back({
         {"label", s.label}, {"target", s.target}, {"key_sets", KeySetOriginName(s.origin)},
-        {"connections", s.options.connections}, {"rate", s.options.rate},
+        {"connections", s.options.connections}, {"threads", s.options.threads}, {"rate", s.options.rate},
         {"mix", {{"init", s.options.init_weight}, {"keyprov", s.options.keyprov_weight}}}, {"users", s.users},
         {"warmup_seconds", res.warmup_seconds}, {"measured_seconds", res.measured_seconds},
         {"timeout_ms", s.options.timeout.count()}, {"requests", res.requests}, {"ok", res.ok},

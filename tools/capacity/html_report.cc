@@ -223,11 +223,12 @@ std::string RenderHtml(const CapacityReport& r) {
   for (size_t i = 0; i < r.serving.size(); ++i) h += RenderChart(TimelineChart(r.serving[i], i));
 
   if (!r.serving.empty()) {
-    h += "<h2>Serving runs</h2>\n<table><tr><th>run</th><th>conns</th><th>ok/s</th><th>keyprov/s</th><th>errors</th>"
+    h += "<h2>Serving runs</h2>\n<table><tr><th>run</th><th>conns / threads</th><th>ok/s</th><th>keyprov/s</th><th>errors</th>"
          "<th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th><th>key material</th></tr>\n";
     for (const ServingRun& s : r.serving) {
       const LatencyHistogram& l = s.result.latency;
-      h += "<tr><td>" + Escaped(s.label) + "</td><td>" + std::to_string(s.options.connections) + "</td><td>" +
+      h += "<tr><td>" + Escaped(s.label) + "</td><td>" + std::to_string(s.options.connections) + " / " +
+           std::to_string(s.options.threads) + "</td><td>" +
            WithThousands(static_cast<uint64_t>(s.result.ok_per_second())) + "</td><td>" +
            WithThousands(static_cast<uint64_t>(s.keyprov_per_second())) + "</td><td>" +
            WithThousands(s.errors_total()) + "</td>";
