@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `mcx-kms bench http` against a real `mcx-kms serve` (a demo KMS: SoftHSM2 token, SQLite store,
-# 40 users pre-provisioned) over loopback: the run ends, its JSON counts match the server's
-# /metrics, the sampled key material is valid, and no token appears in any report.
+# 40 users pre-provisioned) over loopback, on 2 load threads: the run ends, its JSON counts match
+# the server's /metrics, the sampled key material is valid, and no token appears in any report.
 #   usage: bench_http_test.sh MCX_KMS_BINARY SOURCE_DIR
 set -uo pipefail
 bin="$1"
@@ -18,7 +18,7 @@ start_demo_kms "$bin" "$tmp" --demo-users 40 || exit 1
 ok "mcx-kms serve on 127.0.0.1:$kms_port"
 
 start=$(date +%s)
-"$bin" bench http "http://127.0.0.1:$kms_port" --data-dir "$tmp/demo" --user-count 40 --connections 4 \
+"$bin" bench http "http://127.0.0.1:$kms_port" --data-dir "$tmp/demo" --user-count 40 --connections 4 --threads 2 \
   --warmup 0.5 --duration 2 --mix 1:4 --json "$tmp/report.json" --html "$tmp/report.html" >"$tmp/bench.txt" 2>"$tmp/bench.err" \
   || { bad "bench http exited with $?"; cat "$tmp/bench.err"; }
 elapsed=$(( $(date +%s) - start ))
@@ -41,6 +41,7 @@ client_200 = sum(t["ok"] for t in s["timeline"]) + 1
 server_200 = served("init", 200) + served("keyprov", 200)
 checks = [
     ("requests answered ok", s["ok"] > 0),
+    ("2 load threads", s["threads"] == 2),
     ("no errors", s["requests"] == s["ok"]),
     ("init and keyprov both sent", s["ok_init"] > 0 and s["ok_keyprov"] > 0),
     ("key material checked and valid",

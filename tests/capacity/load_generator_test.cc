@@ -91,6 +91,51 @@ TEST(LoadGeneratorTest, CountsMatchTheServersMetricsAndKeyMaterialIsValid) {
   EXPECT_EQ(verdict.invalid, 2u);
 }
 
+uint64_t TimelineTotal(const LoadResult& r) {
+  uint64_t n = 0;
+  for (const TimelineSecond& s : r.timeline) n += s.ok + s.errors;
+  return n;
+}
+
+// With 2 and 3 I/O threads (5 connections: an uneven split), the merged result is what the server
+// counted, request for request; the k mod (init + keyprov) mix holds over the whole run; the
+// merged histograms, timeline and live counters agree with the counts; and the merged sample is
+// full and valid.
+TEST(LoadGeneratorTest, WithSeveralThreadsCountsMatchTheServersMetricsExactly) {
+  for (int threads : {2, 3}) {
+    SCOPED_TRACE("threads " + std::to_string(threads));
+    ApiTestEnv env;
+    ASSERT_TRUE(env.status.ok()) << env.status.ToString();
+    LoadOptions o = ShortRun();
+    o.connections = 5;
+    o.threads = threads;
+    LoadGenerator load(Loopback(env.server.port()), Users(12), o);
+    Result<LoadResult> r = load.Run();
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_GT(r->ok_by_kind[0], 0u);
+    EXPECT_GT(r->ok_by_kind[1], 0u);
+    EXPECT_EQ(r->errors(), 0u);
+    const uint64_t sent = r->requests + r->warmup_requests;
+    EXPECT_EQ(sent, load.completed());
+    EXPECT_EQ(load.failed(), 0u);
+    EXPECT_EQ(TimelineTotal(*r), sent);
+    EXPECT_EQ(MetricsCount(env.server.port(), "init", 200), r->responses_by_status[0][200]);
+    EXPECT_EQ(MetricsCount(env.server.port(), "keyprov", 200), r->responses_by_status[1][200]);
+    // Requests 0..sent-1 of one global sequence: k is an init when k mod 4 < 1.
+    EXPECT_EQ(r->responses_by_status[0][200], (sent + 3) / 4);
+    EXPECT_EQ(r->responses_by_status[0][200] + r->responses_by_status[1][200], sent);
+    EXPECT_EQ(r->latency.count(), r->ok);
+    EXPECT_EQ(r->latency_by_kind[0].count(), r->ok_by_kind[0]);
+    EXPECT_EQ(r->latency_by_kind[1].count(), r->ok_by_kind[1]);
+
+    Result<KmsPublicView> view = ParseKmsInitPublicKeys(r->init_sample);
+    ASSERT_TRUE(view.ok()) << view.status().ToString();
+    ASSERT_EQ(r->keyprov_samples.size(), o.keyprov_samples);
+    KeyMaterialVerdict verdict = CheckKeyProvAnswers(*view, r->keyprov_samples);
+    EXPECT_EQ(verdict.invalid, 0u) << (verdict.problems.empty() ? "" : verdict.problems.front());
+  }
+}
+
 TEST(LoadGeneratorTest, RefusedTokensAreCountedAsHttpErrors) {
   ApiTestEnv env;
   ASSERT_TRUE(env.status.ok());
@@ -107,6 +152,33 @@ TEST(LoadGeneratorTest, RefusedTokensAreCountedAsHttpErrors) {
             r->responses_by_status[0][401] + r->responses_by_status[1][401]);
   // Open loop at 400/s for 1 s in all: about 400 requests, never more than were due.
   EXPECT_LE(r->requests + r->warmup_requests, 401u);
+}
+
+// Open loop on 2 threads: the rate holds over the whole run (the threads draw from one schedule, not
+// one each), and refused tokens are counted as on one thread. The lower bound is loose: the
+// machine is shared, and speed is not what this tests.
+TEST(LoadGeneratorTest, OpenLoopOnTwoThreadsKeepsTheOverallRate) {
+  ApiTestEnv env;
+  ASSERT_TRUE(env.status.ok());
+  LoadOptions o = ShortRun();
+  o.rate = 600;
+  o.threads = 2;
+  LoadGenerator load(Loopback(env.server.port()), Users(8, /*bad_every=*/2), o);
+  Result<LoadResult> r = load.Run();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  const uint64_t sent = r->requests + r->warmup_requests;
+  // 600/s for 1 s in all: never more than were due, and most of them.
+  EXPECT_LE(sent, 601u);
+  EXPECT_GE(sent, 300u);
+  EXPECT_EQ(sent, load.completed());
+  EXPECT_GT(r->http_errors[401], 0u);
+  EXPECT_GT(r->ok, 0u);
+  EXPECT_EQ(r->timeouts + r->connection_errors, 0u);
+  EXPECT_EQ(r->ok + r->http_errors[401], r->requests);
+  EXPECT_EQ(load.failed(), r->responses_by_status[0][401] + r->responses_by_status[1][401]);
+  EXPECT_EQ(MetricsCount(env.server.port(), "keyprov", 401) + MetricsCount(env.server.port(), "init", 401),
+            r->responses_by_status[0][401] + r->responses_by_status[1][401]);
+  EXPECT_EQ(r->latency.count(), r->ok);
 }
 
 // Accepts connections (in the kernel's backlog) and never answers.
@@ -150,6 +222,27 @@ TEST(LoadGeneratorTest, AStalledServerIsReportedAsTimeoutsAndTheRunEndsOnTime) {
   EXPECT_LT(elapsed, 1.0 + 0.4 + 3.0);
 }
 
+TEST(LoadGeneratorTest, AStalledServerOnTwoThreadsStillEndsOnTime) {
+  SilentListener silent;
+  ASSERT_NE(silent.port(), 0);
+  LoadOptions o;
+  o.connections = 4;
+  o.threads = 2;
+  o.warmup = std::chrono::milliseconds(0);
+  o.duration = std::chrono::milliseconds(1000);
+  o.timeout = std::chrono::milliseconds(400);
+  LoadGenerator load(Loopback(silent.port()), {{"sip:a@example.org", "t"}}, o);
+  const auto start = std::chrono::steady_clock::now();
+  Result<LoadResult> r = load.Run();
+  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ASSERT_TRUE(r.ok());
+  EXPECT_GT(r->timeouts, 0u);
+  EXPECT_EQ(r->ok, 0u);
+  EXPECT_EQ(r->latency.count(), 0u);
+  EXPECT_EQ(load.failed(), load.completed());
+  EXPECT_LT(elapsed, 1.0 + 0.4 + 3.0);
+}
+
 TEST(LoadGeneratorTest, ARefusingServerIsReportedAsConnectionErrors) {
   uint16_t port = 0;
   {
@@ -172,6 +265,22 @@ TEST(LoadGeneratorTest, RejectsBadOptions) {
   o.connections = 0;
   EXPECT_FALSE(LoadGenerator(Loopback(1), {{"sip:a@example.org", "t"}}, o).Run().ok());
   EXPECT_FALSE(LoadGenerator(Loopback(1), {}, LoadOptions{}).Run().ok());
+  o.connections = 2;
+  o.threads = 0;
+  EXPECT_FALSE(LoadGenerator(Loopback(1), {{"sip:a@example.org", "t"}}, o).Run().ok());
+}
+
+TEST(LoadGeneratorTest, RefusesMoreThreadsThanConnections) {
+  LoadOptions o;
+  o.connections = 2;
+  o.threads = 3;
+  LoadGenerator load(Loopback(1), {{"sip:a@example.org", "t"}}, o);
+  Result<LoadResult> r = load.Run();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(r.status().ToString().find("--threads 3 is more than --connections 2"), std::string::npos)
+      << r.status().ToString();
+  EXPECT_EQ(load.completed(), 0u);
 }
 
 TEST(HttpEndpointTest, ParsesKmsUrls) {
