@@ -342,24 +342,29 @@ TEST(HttpEndpointTest, ParsesHttpsUrls) {
   EXPECT_NE(ParseHttpUrl("ftp://kms").status().ToString().find("http:// or https://"), std::string::npos);
 }
 
-// https:// aimed at a plain-HTTP port: every handshake fails, as TLS errors with the reason.
+// https:// aimed at a plain-HTTP port: every handshake fails, as TLS errors with the reason (on 2
+// threads too, each with its own TLS context; the report keeps one reason).
 TEST(LoadGeneratorTest, HttpsToAPlainHttpServerIsReportedAsTlsErrors) {
   ApiTestEnv env;
   ASSERT_TRUE(env.status.ok());
   HttpEndpoint ep = Loopback(env.server.port());
   ep.tls = true;
-  LoadOptions o;
-  o.connections = 2;
-  o.warmup = std::chrono::milliseconds(0);
-  o.duration = std::chrono::milliseconds(300);
-  o.timeout = std::chrono::milliseconds(1000);
-  Result<LoadResult> r = LoadGenerator(ep, Users(2), o).Run();
-  ASSERT_TRUE(r.ok()) << r.status().ToString();
-  EXPECT_GT(r->tls_errors, 0u);
-  EXPECT_EQ(r->ok, 0u);
-  EXPECT_EQ(r->tls_errors, r->requests);
-  EXPECT_NE(r->tls_error.find("TLS handshake with 127.0.0.1:"), std::string::npos) << r->tls_error;
-  EXPECT_NE(r->tls_error.find("use http://"), std::string::npos) << r->tls_error;
+  for (int threads : {1, 2}) {
+    SCOPED_TRACE("threads " + std::to_string(threads));
+    LoadOptions o;
+    o.connections = 2;
+    o.threads = threads;
+    o.warmup = std::chrono::milliseconds(0);
+    o.duration = std::chrono::milliseconds(300);
+    o.timeout = std::chrono::milliseconds(1000);
+    Result<LoadResult> r = LoadGenerator(ep, Users(2), o).Run();
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_GT(r->tls_errors, 0u);
+    EXPECT_EQ(r->ok, 0u);
+    EXPECT_EQ(r->tls_errors, r->requests);
+    EXPECT_NE(r->tls_error.find("TLS handshake with 127.0.0.1:"), std::string::npos) << r->tls_error;
+    EXPECT_NE(r->tls_error.find("use http://"), std::string::npos) << r->tls_error;
+  }
   Result<HttpReply> once = FetchOnce(ep, "GET", "/metrics", "", std::chrono::milliseconds(2000));
   ASSERT_FALSE(once.ok());
   EXPECT_NE(once.status().ToString().find("TLS handshake with"), std::string::npos) << once.status().ToString();
