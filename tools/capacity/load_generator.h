@@ -9,9 +9,9 @@
 //   one global request sequence (atomic counters) and the read-only users and endpoint; nothing
 //   else, and no locks.
 // - Closed loop (rate 0): each connection sends its next request as soon as the last is answered.
-//   Open loop (rate N): request i of the run is due at start + i/N, whichever thread sends it; a
-//   free connection, on any thread, takes the next due request, and its latency counts from when
-//   it was due, so a server that falls behind shows in the latencies (no coordinated omission).
+//   Open loop (rate N): the i-th due time of the run is start + i/N, whichever thread takes it;
+//   a free connection, on any thread, takes the next due time, and its request's latency counts
+//   from then, so a server that falls behind shows in the latencies (no coordinated omission).
 // - Over https://, each TCP connection carries one TLS session (TLS 1.2 or later, full handshake,
 //   no resumption), set up before its first request; the TCP connect and the handshake share one
 //   `timeout`. A connection reopened (after a timeout, an error, or a server's Connection: close)
@@ -24,7 +24,8 @@
 //   else a keyprov of the current period (or, with random_past_periods, of a random past one).
 // - Warm-up first, then the measured window; a request belongs to the phase it was due in. No
 //   request is sent after the window; one in flight gets at most `timeout` to finish, so Run()
-//   returns within warmup + duration + timeout (+ connect time, also bounded by `timeout`).
+//   returns within warmup + duration + timeout (+ connect time, also bounded by `timeout`); each
+//   thread has its own backstop at that time.
 // - Every request ends as one of: an HTTP status (200 is success), a timeout (no full answer
 //   within `timeout`, or no connection and handshake within it; the connection is closed and
 //   reopened), a connection error (refused, reset, closed early), or a TLS error (a failed
