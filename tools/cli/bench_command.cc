@@ -338,7 +338,8 @@ void RegisterBenchCommand(CLI::App& app, CommandResult& result) {
   auto hopt = std::make_shared<HttpOptions>();
   CLI::App* http = bench->add_subcommand(
       "http",
-      "Load any TS 33.180 KMS with init and keyprov requests over HTTP or HTTPS (keep-alive, closed or open loop), "
+      "Load any TS 33.180 KMS with init and keyprov requests over HTTP or HTTPS (keep-alive, closed or open loop, "
+      "on --threads I/O threads sharing one schedule and one request sequence), "
       "check a sample of the key material as a device would, and report throughput, errors by kind (HTTP status, "
       "timeout, connection, TLS) and latency. Over https:// every connection does its own TLS handshake (again "
       "after a reconnect), and the server's certificate is verified against the system's trusted CAs and must name "
