@@ -111,7 +111,8 @@ code="$(curl -sS -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$
 [ "$code" = "200" ] && ok "readyz on the loopback listener" || bad "readyz: $code"
 
 # bench http over TLS through nginx. Each run: warm-up + duration + timeout bounds it.
-bench_tls() {  # NAME URL [flags...]: runs bench http, report in $tmp/NAME.json, seconds in $elapsed
+bench_tls() {  # NAME URL [flags...]: runs bench http, report in $tmp/NAME.json, seconds in $elapsed;
+  # the exit status must be $want_rc (0 unless set for the call)
   local name="$1" url="$2"
   shift 2
   local start rc
@@ -120,7 +121,7 @@ bench_tls() {  # NAME URL [flags...]: runs bench http, report in $tmp/NAME.json,
     --json "$tmp/$name.json" "$@" >"$tmp/$name.txt" 2>"$tmp/$name.err"
   rc=$?
   elapsed=$(( $(date +%s) - start ))
-  [ "$rc" = "0" ] || { bad "bench $name exited with $rc"; cat "$tmp/$name.err"; }
+  [ "$rc" = "${want_rc:-0}" ] || { bad "bench $name exited with $rc, want ${want_rc:-0}"; cat "$tmp/$name.err"; }
 }
 # NAME EXPR...: each EXPR, Python over s (the serving run of NAME's JSON report) and e (its
 # errors), must hold; each is printed.
@@ -143,7 +144,7 @@ PY
 }
 tls_url="https://127.0.0.1:$tls_port/keymanagement/identity/v1"
 
-bench_tls trusted "$tls_url" --ca-file "$tmp/tls/kms.crt" --warmup 0.5 --duration 2
+bench_tls trusted "$tls_url" --ca-file "$tmp/tls/kms.crt" --warmup 0.5 --duration 2 --fail-on-errors
 cat "$tmp/trusted.txt"
 check_report trusted 's["target"].startswith("https://127.0.0.1:")' 's["requests"] > 0' 's["ok"] == s["requests"]' \
   'e["tls"] == 0 and e["connection"] == 0 and e["timeouts"] == 0 and not e["http"]' \
@@ -152,7 +153,10 @@ check_report trusted 's["target"].startswith("https://127.0.0.1:")' 's["requests
 [ "$elapsed" -le 8 ] && ok "bench trusted: ran in ${elapsed}s" || bad "bench trusted: took ${elapsed}s"
 
 # The system's store does not hold the self-signed certificate: every connection fails its handshake.
-bench_tls untrusted "$tls_url" --warmup 0 --duration 1
+# With --fail-on-errors the run still completes and reports, and exits 4 for a script to gate on.
+want_rc=4 bench_tls untrusted "$tls_url" --warmup 0 --duration 1 --fail-on-errors
+grep -q "fail-on-errors: .* requests failed" "$tmp/untrusted.err" && ok "bench untrusted: --fail-on-errors says why" \
+  || bad "bench untrusted: no --fail-on-errors message"
 grep "TLS" "$tmp/untrusted.txt"
 check_report untrusted 's["requests"] > 0' 's["ok"] == 0' 'e["tls"] == s["requests"]' \
   '"certificate verify failed: self-signed certificate" in e["tls_reason"]' '"--ca-file" in e["tls_reason"]' \

@@ -177,6 +177,7 @@ struct HttpOptions {
   bool on_demand = false;
   std::string ca_file;
   bool insecure = false;
+  bool fail_on_errors = false;
   KmsLocation loc;
 };
 
@@ -238,7 +239,10 @@ Result<std::vector<capacity::UserCredential>> LoadUsers(const HttpOptions& opt) 
   return users;
 }
 
-Status RunHttp(const HttpOptions& opt) {
+// Exit status of a run that completed but saw errors, under --fail-on-errors.
+constexpr int kExitRunHadErrors = 4;
+
+Status RunHttp(const HttpOptions& opt, CommandResult& command) {
   MCX_RETURN_IF_ERROR(ValidateReportOptions(opt.report));
   Result<capacity::HttpEndpoint> endpoint = capacity::ParseHttpUrl(opt.url);
   if (!endpoint.ok()) return endpoint.status();
@@ -306,9 +310,22 @@ Status RunHttp(const HttpOptions& opt) {
   }
   run.result.keyprov_samples.clear();
   run.result.init_sample.clear();
+  const uint64_t errors = run.result.errors();
+  const size_t invalid = run.validated ? run.verdict.invalid : 0;
+  const bool unchecked = !run.validated;
   report.serving.push_back(std::move(run));
   std::printf("\n");
-  return WriteReport(report, opt.report);
+  MCX_RETURN_IF_ERROR(WriteReport(report, opt.report));
+  if (opt.fail_on_errors && (errors > 0 || invalid > 0 || unchecked)) {
+    std::fprintf(stderr,
+                 "bench http: --fail-on-errors: %llu requests failed, %zu answers held invalid key material%s "
+                 "(exit status %d)\n",
+                 static_cast<unsigned long long>(errors), invalid,
+                 unchecked ? ", and the key material could not be checked (no KMS certificate)" : "",
+                 kExitRunHadErrors);
+    command.exit_code = kExitRunHadErrors;
+  }
+  return Status::Ok();
 }
 
 }  // namespace
@@ -369,7 +386,11 @@ void RegisterBenchCommand(CLI::App& app, CommandResult& result) {
   http->add_flag("--on-demand", hopt->on_demand,
                  "ask keyprov for random past key periods, so the KMS derives (nearly) every key set");
   AddDataDirOption(http, hopt->loc);
-  http->callback([hopt, &result] { result.status = RunHttp(*hopt); });
+  http->add_flag("--fail-on-errors", hopt->fail_on_errors,
+                 "exit with status 4 when any request failed (timeout, connection, TLS, non-200) or any sampled "
+                 "answer held invalid key material, so a script or CI job can gate on the run; without it the "
+                 "exit status is 0 whenever the run completed and its report was written");
+  http->callback([hopt, &result] { result.status = RunHttp(*hopt, result); });
 }
 
 }  // namespace mcx::cli
