@@ -20,7 +20,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "engine/base/sha256.h"
+#include "base/sha256.h"
 
 namespace mcx::api {
 namespace {

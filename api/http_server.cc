@@ -15,7 +15,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "engine/base/secret.h"
+#include "base/secret.h"
 
 namespace mcx::api {
 namespace {

@@ -22,7 +22,7 @@
 
 #include "api/api_metrics.h"
 #include "api/api_request.h"
-#include "engine/base/status.h"
+#include "base/status.h"
 
 namespace mcx::api {
 

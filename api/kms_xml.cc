@@ -5,7 +5,7 @@
 
 #include <memory>
 
-#include "engine/base/bytes.h"
+#include "base/bytes.h"
 
 namespace mcx::api {
 namespace {

@@ -15,7 +15,7 @@
 #include <string_view>
 #include <vector>
 
-#include "engine/base/status.h"
+#include "base/status.h"
 #include "engine/keys/key_set.h"
 #include "engine/keys/kms_certificate.h"
 

@@ -9,7 +9,7 @@
 #include "api/access_token.h"
 #include "api/kms_router.h"
 #include "api/kms_xml.h"
-#include "engine/base/pooled_random.h"
+#include "base/pooled_random.h"
 #include "engine/service/deriving_key_service.h"
 
 namespace mcx::api {

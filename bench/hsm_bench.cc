@@ -9,7 +9,7 @@
 
 #include <benchmark/benchmark.h>
 
-#include "engine/base/pooled_random.h"
+#include "base/pooled_random.h"
 #include "engine/custody/key_set_source.h"
 #include "engine/custody/kms_custody.h"
 #include "engine/custody/kms_init.h"

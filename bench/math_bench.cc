@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/base/pooled_random.h"
+#include "base/pooled_random.h"
 #include "engine/keys/key_set_deriver.h"
 #include "engine/math/fixed_base.h"
 #include "engine/math/lane_field.h"

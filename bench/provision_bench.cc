@@ -18,7 +18,7 @@
 #include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
 
-#include "engine/base/pooled_random.h"
+#include "base/pooled_random.h"
 #include "engine/bulk/provisioning_pipeline.h"
 #include "engine/custody/kms_instance.h"
 #include "engine/store/sqlite_key_store.h"

@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/base/pooled_random.h"
+#include "base/pooled_random.h"
 #include "engine/keys/key_set_deriver.h"
 #include "engine/math/fixed_base.h"
 

@@ -4,7 +4,7 @@
 
 #include <filesystem>
 
-#include "engine/base/pooled_random.h"
+#include "base/pooled_random.h"
 #include "engine/keys/in_memory_kms.h"
 #include "engine/keys/key_set_deriver.h"
 #include "engine/store/sqlite_key_store.h"

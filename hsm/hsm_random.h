@@ -9,7 +9,7 @@
 
 #include <cstdint>
 
-#include "engine/base/pooled_random.h"
+#include "base/pooled_random.h"
 #include "hsm/pkcs11_token.h"
 
 namespace mcx::hsm {

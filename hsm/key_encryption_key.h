@@ -9,9 +9,9 @@
 
 #include <string>
 
-#include "engine/base/bytes.h"
-#include "engine/base/secret.h"
-#include "engine/base/status.h"
+#include "base/bytes.h"
+#include "base/secret.h"
+#include "base/status.h"
 #include "hsm/pkcs11_token.h"
 
 namespace mcx::hsm {

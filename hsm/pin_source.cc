@@ -8,8 +8,8 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "engine/base/bytes.h"
-#include "engine/base/guarded_memory.h"
+#include "base/bytes.h"
+#include "base/guarded_memory.h"
 
 namespace mcx::hsm {
 namespace {

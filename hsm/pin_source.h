@@ -8,8 +8,8 @@
 #include <filesystem>
 #include <string>
 
-#include "engine/base/secret.h"
-#include "engine/base/status.h"
+#include "base/secret.h"
+#include "base/status.h"
 
 namespace mcx::hsm {
 

@@ -9,7 +9,7 @@
 
 #include <string>
 
-#include "engine/base/status.h"
+#include "base/status.h"
 #include "hsm/pkcs11.h"
 
 namespace mcx::hsm {

@@ -14,7 +14,7 @@
 #include <utility>
 #include <vector>
 
-#include "engine/base/status.h"
+#include "base/status.h"
 #include "hsm/pkcs11.h"
 
 namespace mcx::hsm {

@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "engine/base/secret.h"
-#include "engine/base/status.h"
+#include "base/secret.h"
+#include "base/status.h"
 #include "hsm/pkcs11_module.h"
 #include "hsm/pkcs11_session.h"
 

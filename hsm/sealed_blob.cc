@@ -2,7 +2,7 @@
 
 #include <array>
 
-#include "engine/base/guarded_memory.h"
+#include "base/guarded_memory.h"
 
 namespace mcx::hsm {
 namespace {

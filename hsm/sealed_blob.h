@@ -11,9 +11,9 @@
 
 #include <string_view>
 
-#include "engine/base/bytes.h"
-#include "engine/base/secret.h"
-#include "engine/base/status.h"
+#include "base/bytes.h"
+#include "base/secret.h"
+#include "base/status.h"
 #include "hsm/key_encryption_key.h"
 
 namespace mcx::hsm {

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/base/status.h"
+#include "base/status.h"
 #include "hsm/pkcs11_module.h"
 
 namespace mcx::hsm {

@@ -18,7 +18,7 @@ packages=(
   libxml2-dev           # parses KmsRequest bodies (api/)
   nlohmann-json3-dev    # parses access-token (JWT) claims and JWKS files (api/)
   nginx wrk             # the TLS proxy end-to-end test and the HTTP benchmark
-  chromium              # headless: the capacity report's HTML test (tests/capacity/html_report_test.sh)
+  chromium              # headless: the capacity report's HTML test (tests/bench/html_report_test.sh)
 )
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -19,7 +19,7 @@
 #include <string>
 #include <unordered_map>
 
-#include "engine/base/status.h"
+#include "base/status.h"
 
 namespace mcx {
 

@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "engine/base/bytes.h"
-#include "engine/base/status.h"
+#include "base/bytes.h"
+#include "base/status.h"
 
 namespace mcx {
 

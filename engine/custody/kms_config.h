@@ -15,7 +15,7 @@
 #include <filesystem>
 #include <string>
 
-#include "engine/base/status.h"
+#include "base/status.h"
 #include "engine/keys/community_parameters.h"
 #include "hsm/pin_source.h"
 

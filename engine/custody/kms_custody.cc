@@ -1,6 +1,6 @@
 #include "engine/custody/kms_custody.h"
 
-#include "engine/base/guarded_memory.h"
+#include "base/guarded_memory.h"
 #include "engine/custody/kms_token.h"
 #include "hsm/sealed_blob.h"
 

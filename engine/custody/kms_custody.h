@@ -21,9 +21,9 @@
 #include <optional>
 #include <string_view>
 
-#include "engine/base/bytes.h"
-#include "engine/base/random_source.h"
-#include "engine/base/secret.h"
+#include "base/bytes.h"
+#include "base/random_source.h"
+#include "base/secret.h"
 #include "engine/custody/kms_config.h"
 #include "engine/custody/kms_state_files.h"
 #include "engine/keys/master_secrets.h"

@@ -2,8 +2,8 @@
 
 #include <functional>
 
-#include "engine/base/guarded_memory.h"
-#include "engine/base/pooled_random.h"
+#include "base/guarded_memory.h"
+#include "base/pooled_random.h"
 #include "engine/custody/file_staging.h"
 #include "engine/custody/kms_state_files.h"
 #include "engine/custody/kms_token.h"

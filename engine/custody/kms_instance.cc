@@ -1,6 +1,6 @@
 #include "engine/custody/kms_instance.h"
 
-#include "engine/base/guarded_memory.h"
+#include "base/guarded_memory.h"
 #include "engine/custody/key_set_source.h"
 #include "engine/custody/store_kms_state.h"
 #include "engine/service/stored_key_service.h"

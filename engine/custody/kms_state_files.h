@@ -11,8 +11,8 @@
 #include <filesystem>
 #include <string>
 
-#include "engine/base/bytes.h"
-#include "engine/base/status.h"
+#include "base/bytes.h"
+#include "base/status.h"
 #include "engine/custody/file_staging.h"
 #include "engine/keys/community_parameters.h"
 #include "engine/keys/master_secrets.h"

@@ -6,7 +6,7 @@
 
 #include <memory>
 
-#include "engine/base/secret.h"
+#include "base/secret.h"
 #include "engine/custody/kms_config.h"
 #include "hsm/pkcs11_module.h"
 #include "hsm/pkcs11_token.h"

@@ -1,6 +1,6 @@
 #include "engine/keys/client_check.h"
 
-#include "engine/base/sha256.h"
+#include "base/sha256.h"
 #include "engine/math/tate_pairing.h"
 
 namespace mcx {

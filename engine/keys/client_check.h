@@ -9,8 +9,8 @@
 // tests), so a key set that a device would reject is never handed out unnoticed.
 #pragma once
 
-#include "engine/base/bytes.h"
-#include "engine/base/status.h"
+#include "base/bytes.h"
+#include "base/status.h"
 #include "engine/keys/key_set.h"
 #include "engine/keys/master_secrets.h"
 

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <string>
 
-#include "engine/base/status.h"
+#include "base/status.h"
 
 namespace mcx {
 

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <string>
 
-#include "engine/base/secret.h"
+#include "base/secret.h"
 #include "engine/keys/key_period.h"
 #include "engine/keys/mikey_sakke_uid.h"
 #include "engine/math/curves.h"

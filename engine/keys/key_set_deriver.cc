@@ -1,6 +1,6 @@
 #include "engine/keys/key_set_deriver.h"
 
-#include "engine/base/sha256.h"
+#include "base/sha256.h"
 #include "engine/math/montgomery.h"
 
 namespace mcx {

@@ -13,8 +13,8 @@
 #include <span>
 #include <vector>
 
-#include "engine/base/random_source.h"
-#include "engine/base/sha256.h"
+#include "base/random_source.h"
+#include "base/sha256.h"
 #include "engine/keys/community_parameters.h"
 #include "engine/keys/key_set.h"
 #include "engine/keys/master_secrets.h"

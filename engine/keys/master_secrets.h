@@ -6,9 +6,9 @@
 // Z = [z]P and KPAK = [KSAK]G go in the KMS certificate (PubEncKey, PubAuthKey).
 #pragma once
 
-#include "engine/base/random_source.h"
-#include "engine/base/secret.h"
-#include "engine/base/status.h"
+#include "base/random_source.h"
+#include "base/secret.h"
+#include "base/status.h"
 #include "engine/math/curves.h"
 #include "engine/math/eccsi_kernel.h"
 #include "engine/math/sakke_kernel.h"

@@ -1,6 +1,6 @@
 #include "engine/keys/mikey_sakke_uid.h"
 
-#include "engine/base/sha256.h"
+#include "base/sha256.h"
 
 namespace mcx {
 namespace {

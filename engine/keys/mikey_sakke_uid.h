@@ -9,8 +9,8 @@
 #include <cstdint>
 #include <string>
 
-#include "engine/base/bytes.h"
-#include "engine/base/status.h"
+#include "base/bytes.h"
+#include "base/status.h"
 #include "engine/keys/community_parameters.h"
 
 namespace mcx {

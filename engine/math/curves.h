@@ -9,9 +9,9 @@
 
 #include <openssl/ec.h>
 
-#include "engine/base/bytes.h"
-#include "engine/base/status.h"
-#include "engine/math/openssl_bn.h"
+#include "base/bytes.h"
+#include "base/status.h"
+#include "base/openssl_handles.h"
 #include "engine/math/sakke_params.h"
 
 namespace mcx {

@@ -9,7 +9,7 @@
 #include <mutex>
 #include <vector>
 
-#include "engine/base/secret.h"
+#include "base/secret.h"
 #include "engine/math/ct_audit.h"
 #include "engine/math/inverse.h"
 

@@ -2,7 +2,7 @@
 
 #include <gmp.h>
 
-#include "engine/base/pooled_random.h"
+#include "base/pooled_random.h"
 #include "engine/math/ct_audit.h"
 
 namespace mcx {

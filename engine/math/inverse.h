@@ -13,7 +13,7 @@
 #include <span>
 #include <type_traits>
 
-#include "engine/base/status.h"
+#include "base/status.h"
 #include "engine/math/montgomery.h"
 
 namespace mcx {

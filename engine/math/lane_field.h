@@ -15,7 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "engine/base/status.h"
+#include "base/status.h"
 #include "engine/math/montgomery.h"
 
 namespace mcx {

@@ -4,7 +4,7 @@
 #include <memory>
 #include <vector>
 
-#include "engine/base/secret.h"
+#include "base/secret.h"
 #include "engine/math/inverse.h"
 #include "engine/math/p256_field.h"
 #include "engine/math/p256_lanes.h"

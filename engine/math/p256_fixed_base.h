@@ -19,7 +19,7 @@
 
 #include <span>
 
-#include "engine/base/status.h"
+#include "base/status.h"
 #include "engine/math/curves.h"
 #include "engine/math/lane_field.h"
 #include "engine/math/montgomery.h"

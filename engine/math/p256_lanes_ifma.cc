@@ -10,7 +10,7 @@
 // runs unless IfmaLanesAvailable() found the instructions at run time.
 #include "engine/math/p256_lanes.h"
 
-#include "engine/base/secret.h"
+#include "base/secret.h"
 
 namespace mcx::p256 {
 

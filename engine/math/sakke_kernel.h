@@ -9,9 +9,9 @@
 #include <memory>
 #include <span>
 
-#include "engine/base/bytes.h"
-#include "engine/base/secret.h"
-#include "engine/base/status.h"
+#include "base/bytes.h"
+#include "base/secret.h"
+#include "base/status.h"
 #include "engine/math/curves.h"
 #include "engine/math/lane_field.h"
 

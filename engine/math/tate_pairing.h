@@ -10,7 +10,7 @@
 
 #include <array>
 
-#include "engine/base/status.h"
+#include "base/status.h"
 #include "engine/math/curves.h"
 
 namespace mcx {

@@ -18,7 +18,7 @@
 #include <string>
 #include <utility>
 
-#include "engine/base/pooled_random.h"
+#include "base/pooled_random.h"
 #include "engine/keys/key_set_deriver.h"
 #include "engine/service/key_service.h"
 

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/base/status.h"
+#include "base/status.h"
 #include "engine/keys/key_period.h"
 #include "engine/keys/key_set.h"
 #include "engine/keys/kms_certificate.h"

@@ -1,15 +1,12 @@
 #include "engine/store/key_set_cipher.h"
 
-#include <memory>
-
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "base/openssl_handles.h"
+
 namespace mcx {
 namespace {
-
-struct CipherCtxFree { void operator()(EVP_CIPHER_CTX* c) const { EVP_CIPHER_CTX_free(c); } };
-using CipherCtx = std::unique_ptr<EVP_CIPHER_CTX, CipherCtxFree>;
 
 void AppendLengthPrefixed(Bytes& out, ByteView v) {
   for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<uint8_t>(v.size() >> shift));
@@ -50,7 +47,7 @@ Result<SealedKeySet> KeySetCipher::Seal(const KeySet& ks) const {
     return Status::Unavailable("no random nonce for a store record: the OpenSSL generator failed");
   }
   const Bytes ad = AssociatedData(ks.user_uri, ks.period, ks.uid, ks.pvt);
-  CipherCtx ctx(EVP_CIPHER_CTX_new());
+  ossl::CipherCtx ctx(EVP_CIPHER_CTX_new());
   int len = 0, total = 0;
   bool ok = ctx && EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key_.data(), out.nonce.data()) == 1 &&
             EVP_EncryptUpdate(ctx.get(), nullptr, &len, ad.data(), static_cast<int>(ad.size())) == 1 &&
@@ -74,7 +71,7 @@ Result<KeySet> KeySetCipher::Open(const SealedKeySet& in) const {
   SecretBytes plain(kPlainBytes);
   std::array<uint8_t, kRecordTagBytes> tag;
   std::copy(in.sealed.begin() + kPlainBytes, in.sealed.end(), tag.begin());
-  CipherCtx ctx(EVP_CIPHER_CTX_new());
+  ossl::CipherCtx ctx(EVP_CIPHER_CTX_new());
   int len = 0;
   bool ok = ctx && EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key_.data(), in.nonce.data()) == 1 &&
             EVP_DecryptUpdate(ctx.get(), nullptr, &len, ad.data(), static_cast<int>(ad.size())) == 1 &&

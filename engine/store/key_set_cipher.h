@@ -10,9 +10,9 @@
 #include <array>
 #include <string>
 
-#include "engine/base/bytes.h"
-#include "engine/base/secret.h"
-#include "engine/base/status.h"
+#include "base/bytes.h"
+#include "base/secret.h"
+#include "base/status.h"
 #include "engine/keys/key_set.h"
 
 namespace mcx {

@@ -19,8 +19,8 @@
 #include <string_view>
 #include <vector>
 
-#include "engine/base/bytes.h"
-#include "engine/base/status.h"
+#include "base/bytes.h"
+#include "base/status.h"
 #include "engine/store/key_set_cipher.h"
 
 namespace mcx {

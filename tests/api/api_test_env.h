@@ -23,8 +23,8 @@
 #include "api/http_server.h"
 #include "api/kms_router.h"
 #include "api/kms_xml.h"
-#include "engine/base/bytes.h"
-#include "engine/base/pooled_random.h"
+#include "base/bytes.h"
+#include "base/pooled_random.h"
 #include "engine/service/deriving_key_service.h"
 
 namespace mcx::api::testing {

@@ -13,7 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "engine/base/pooled_random.h"
+#include "base/pooled_random.h"
 
 namespace mcx {
 namespace {

@@ -6,8 +6,8 @@
 #include <thread>
 #include <vector>
 
-#include "engine/base/bytes.h"
-#include "engine/base/sha256.h"
+#include "base/bytes.h"
+#include "base/sha256.h"
 
 namespace mcx {
 namespace {

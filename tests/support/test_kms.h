@@ -4,7 +4,7 @@
 
 #include <memory>
 
-#include "engine/base/pooled_random.h"
+#include "base/pooled_random.h"
 #include "engine/keys/key_set_source.h"
 
 namespace mcx::testing {

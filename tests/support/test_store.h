@@ -5,7 +5,7 @@
 
 #include <gtest/gtest.h>
 
-#include "engine/base/pooled_random.h"
+#include "base/pooled_random.h"
 #include "engine/store/sqlite_key_store.h"
 #include "tests/support/temp_dir.h"
 

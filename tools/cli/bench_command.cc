@@ -16,9 +16,9 @@
 
 #include "api/access_token.h"
 #include "engine/keys/community_parameters.h"
-#include "tools/capacity/capacity_report.h"
-#include "tools/capacity/load_generator.h"
-#include "tools/capacity/local_bench.h"
+#include "bench/capacity/capacity_report.h"
+#include "bench/capacity/load_generator.h"
+#include "bench/capacity/local_bench.h"
 #include "tools/cli/command.h"
 #include "tools/cli/kms_options.h"
 #include "tools/cli/progress_meter.h"

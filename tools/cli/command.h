@@ -4,7 +4,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "engine/base/status.h"
+#include "base/status.h"
 
 namespace mcx::cli {
 

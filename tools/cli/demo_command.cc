@@ -13,7 +13,7 @@
 #include <tbb/global_control.h>
 #include <tbb/parallel_for.h>
 
-#include "engine/base/pooled_random.h"
+#include "base/pooled_random.h"
 #include "engine/custody/key_set_source.h"
 #include "engine/custody/kms_custody.h"
 #include "engine/keys/client_check.h"

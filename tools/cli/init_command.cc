@@ -2,7 +2,7 @@
 #include <cstdio>
 
 #include "api/access_token.h"
-#include "engine/base/sha256.h"
+#include "base/sha256.h"
 #include "engine/custody/kms_init.h"
 #include "tools/cli/command.h"
 #include "tools/cli/kms_options.h"

@@ -10,7 +10,7 @@
 #include "api/access_token.h"
 #include "api/http_server.h"
 #include "api/kms_router.h"
-#include "engine/base/pooled_random.h"
+#include "base/pooled_random.h"
 #include "engine/custody/kms_instance.h"
 #include "engine/service/deriving_key_service.h"
 #include "tools/cli/command.h"

@@ -7,10 +7,10 @@
 #include <fstream>
 #include <sstream>
 
-#include "engine/base/bytes.h"
-#include "engine/base/secret.h"
+#include "base/bytes.h"
+#include "base/secret.h"
 #include "engine/keys/client_check.h"
-#include "tools/capacity/key_material_check.h"
+#include "bench/capacity/key_material_check.h"
 #include "tools/cli/command.h"
 
 namespace mcx::cli {

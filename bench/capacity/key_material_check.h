@@ -1,0 +1,38 @@
+// KeyMaterialCheck: judges key material received over the KMS interface exactly as a device does.
+//
+// ParseKmsInitPublicKeys() reads a KmsInit answer (TS 33.180 Annex D) and takes from its
+// KmsCertificate what a device keeps: the community parameters (KmsUri, UserKeyPeriod,
+// UserKeyOffset), Z (PubEncKey) and KPAK (PubAuthKey). CheckKeyProvAnswers() parses each KmsKeyProv
+// answer with libxml2 (no network, no DTDs) and, for every KmsKeySet in it, recomputes the UID of
+// Annex F.2.1 from UserUri and KeyPeriodNo, compares it with UserID, and runs the RFC 6508 RSK
+// check and the RFC 6507 SSK/PVT check (engine/keys/client_check.h). A pairing takes milliseconds:
+// call this off any I/O thread. Problems are described without the key material, which is wiped
+// after use.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "engine/keys/community_parameters.h"
+#include "engine/keys/master_secrets.h"
+
+namespace mcx::capacity {
+
+struct KmsPublicView {
+  CommunityParameters params;
+  KmsPublicKeys keys;
+};
+
+Result<KmsPublicView> ParseKmsInitPublicKeys(const std::string& init_xml);
+
+struct KeyMaterialVerdict {
+  size_t answers = 0;    // KmsKeyProv answers looked at
+  size_t key_sets = 0;   // KmsKeySets in them
+  size_t invalid = 0;    // answers with a malformed document or a key set a device would reject
+  std::vector<std::string> problems;  // one line per invalid answer (first few)
+};
+
+KeyMaterialVerdict CheckKeyProvAnswers(const KmsPublicView& kms, const std::vector<std::string>& answers);
+
+}  // namespace mcx::capacity

@@ -1,0 +1,110 @@
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <map>
+
+#include "engine/bulk/provisioning_pipeline.h"
+#include "base/pooled_random.h"
+#include "engine/keys/client_check.h"
+#include "engine/store/sqlite_key_store.h"
+#include "tests/support/test_store.h"
+#include "tests/support/test_kms.h"
+
+namespace mcx {
+namespace {
+
+class ProvisioningPipelineTest : public ::testing::Test {
+ protected:
+  std::filesystem::path Users(int n, const std::string& extra = "") {
+    std::filesystem::path p = dir_.path() / "users.txt";
+    std::ofstream out(p);
+    out << "# test population\n";
+    for (int i = 0; i < n; ++i) out << "sip:user" << i << "@example.org\n";
+    out << extra;
+    return p;
+  }
+  Result<ProvisionSummary> Run(const std::filesystem::path& users, std::vector<uint64_t> periods) {
+    auto reader = IdentityReader::Open(users, {}, [this](uint64_t line, const std::string& why) { bad_[line] = why; });
+    if (!reader.ok()) return reader.status();
+    ProvisioningPipeline pipeline(*kms_.source, *cipher_, *store_);
+    ProvisionPlan plan;
+    plan.periods = std::move(periods);
+    plan.threads = 2;
+    plan.records_per_commit = 500;
+    ProvisionProgress progress;
+    return pipeline.Run(**reader, plan, progress);
+  }
+
+  static testing::TestKms kms_;
+  OpenSslRandom rng_;
+  testing::TestStore t_;
+  const testing::TempDir& dir_ = t_.dir;
+  std::unique_ptr<KeySetCipher>& cipher_ = t_.cipher;
+  std::unique_ptr<KeyStore>& store_ = t_.store;
+  std::map<uint64_t, std::string> bad_;
+};
+testing::TestKms ProvisioningPipelineTest::kms_;
+
+TEST_F(ProvisioningPipelineTest, TwoThousandUsersThreePeriodsExactAndValid) {
+  Result<ProvisionSummary> s = Run(Users(2000), {1545, 1546, 1547});
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->identities, 2000u);
+  EXPECT_EQ(s->issued, 6000u);
+  EXPECT_EQ(s->present, 0u);
+  EXPECT_EQ(*store_->CountKeySets(), 6000u);
+
+  // A sample of 100, opened from the store, passes both client checks.
+  for (int i = 0; i < 100; ++i) {
+    const std::string uri = "sip:user" + std::to_string(i * 19) + "@example.org";
+    const uint64_t period = 1545 + static_cast<uint64_t>(i % 3);
+    Result<std::optional<SealedKeySet>> row = store_->Find(uri, period);
+    ASSERT_TRUE(row.ok() && row->has_value()) << uri;
+    Result<KeySet> ks = cipher_->Open(**row);
+    ASSERT_TRUE(ks.ok()) << ks.status().ToString();
+    EXPECT_EQ(ks->uid, *MikeySakkeUid(uri, kms_.params, period));
+    Status st = CheckKeySet(kms_.pub, *ks);
+    EXPECT_TRUE(st.ok()) << st.ToString();
+  }
+
+  // A rerun issues nothing and finds every pair present.
+  Result<ProvisionSummary> again = Run(Users(2000), {1545, 1546, 1547});
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->issued, 0u);
+  EXPECT_EQ(again->present, 6000u);
+  EXPECT_EQ(*store_->CountKeySets(), 6000u);
+}
+
+TEST_F(ProvisioningPipelineTest, PartialStoreIsCompletedWithoutDuplicates) {
+  ASSERT_TRUE(Run(Users(150), {1545}).ok());
+  Result<ProvisionSummary> s = Run(Users(300), {1545, 1546});
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->present, 150u);
+  EXPECT_EQ(s->issued, 450u);
+  EXPECT_EQ(*store_->CountKeySets(), 600u);
+}
+
+TEST_F(ProvisioningPipelineTest, BadLinesAreSkippedAndReported) {
+  Result<ProvisionSummary> s = Run(Users(20, "not-a-uri\nsip:user3@example.org\n\n"), {1545});
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->issued, 20u);
+  EXPECT_EQ(s->skipped_lines, 2u);
+  EXPECT_EQ(bad_.size(), 2u);
+  EXPECT_EQ(bad_[23], "duplicate of line 5");
+}
+
+TEST_F(ProvisioningPipelineTest, EmptyInputIssuesNothing) {
+  Result<ProvisionSummary> s = Run(Users(0), {1545});
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->identities, 0u);
+  EXPECT_EQ(s->issued, 0u);
+  EXPECT_EQ(*store_->CountKeySets(), 0u);
+}
+
+TEST_F(ProvisioningPipelineTest, NoPeriodsIsAClearError) {
+  Result<ProvisionSummary> s = Run(Users(3), {});
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.status().message().find("no key periods"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace mcx

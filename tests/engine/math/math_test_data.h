@@ -1,0 +1,66 @@
+// Reproducible test data for the arithmetic tests (never keys): random limbs below a modulus,
+// random octets, small scalars, and the math paths this machine has.
+#pragma once
+
+#include <random>
+#include <vector>
+
+#include "base/bytes.h"
+#include "base/secret.h"
+#include "engine/math/lane_field.h"
+#include "engine/math/montgomery.h"
+#include "engine/math/sakke_params.h"
+
+namespace mcx::testing {
+
+class TestRng {
+ public:
+  explicit TestRng(uint64_t seed) : gen_(seed) {}
+  uint64_t Next() { return gen_(); }
+  // Uniform in [0, m).
+  Limbs1024 Below(const Limbs1024& m) {
+    for (;;) {
+      Limbs1024 r;
+      for (auto& w : r) w = gen_();
+      int top = 63;
+      while (((m[15] >> top) & 1) == 0) --top;
+      r[15] &= top == 63 ? ~uint64_t{0} : (uint64_t{1} << (top + 1)) - 1;
+      if (LessThanMask(r, m) != 0) return r;
+    }
+  }
+  // Uniform in [1, m).
+  Limbs1024 NonZeroBelow(const Limbs1024& m) {
+    for (;;) {
+      Limbs1024 r = Below(m);
+      if (IsZeroMask(r) == 0) return r;
+    }
+  }
+  Bytes Octets(size_t n) {
+    Bytes b(n);
+    for (auto& x : b) x = static_cast<uint8_t>(gen_());
+    return b;
+  }
+
+ private:
+  std::mt19937_64 gen_;
+};
+
+inline SecretBytes ScalarBytes(const Limbs1024& k) {
+  SecretBytes out(sakke::kScalarBytes);
+  LimbsToBytes<kLimbs1024>(k, std::span<uint8_t, 128>(out.data(), 128));
+  return out;
+}
+
+inline Limbs1024 Small(uint64_t v) {
+  Limbs1024 r{};
+  r[0] = v;
+  return r;
+}
+
+inline std::vector<MathPath> AvailablePaths() {
+  std::vector<MathPath> paths = {MathPath::kPortable};
+  if (IfmaLaneField() != nullptr) paths.push_back(MathPath::kIfma);
+  return paths;
+}
+
+}  // namespace mcx::testing
