@@ -44,10 +44,10 @@ void Open(std::string& out, const KmsResponseHeader& h) {
   out += "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<KmsResponse xmlns=\"";
   out += kKmsNamespace;
   out += "\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" Version=\"1.0.0\">";
-  // The schema's order is KmsUri, UserUri, Time, KmsId, ClientReqUrl (Annex D's table lists
-  // UserUri first; strict clients validate against the schema).
+  // The 3GPP schema's order: UserUri, KmsUri, Time, KmsId?, ClientReqUrl. UserUri is required
+  // in every response, so an error for a request that names no user carries an empty one.
+  Element(out, "UserUri", h.user_uri);
   Element(out, "KmsUri", h.kms_uri);
-  if (!h.user_uri.empty()) Element(out, "UserUri", h.user_uri);
   Element(out, "Time", FormatUtc(h.time));
   Element(out, "ClientReqUrl", h.client_req_url);
 }
@@ -55,13 +55,15 @@ void Open(std::string& out, const KmsResponseHeader& h) {
 void Close(std::string& out) { out += "</KmsResponse>\n"; }
 
 void Certificate(std::string& out, const KmsCertificate& c) {
-  out += "<KmsCertificate Version=\"";
+  out += "<KmsCertificate Id=\"";
+  AppendXmlEscaped(out, c.cert_uri);
+  out += "\" Version=\"";
   AppendXmlEscaped(out, c.version);
   out += "\" Role=\"";
   AppendXmlEscaped(out, c.role);
   out += "\">";
-  Element(out, "KmsUri", c.params.kms_uri);
   Element(out, "CertUri", c.cert_uri);
+  Element(out, "KmsUri", c.params.kms_uri);
   Element(out, "Issuer", c.issuer);
   Element(out, "ValidFrom", FormatUtc(c.valid_from));
   Element(out, "ValidTo", FormatUtc(c.valid_to));
@@ -122,7 +124,7 @@ std::string KmsResponseWriter::KeyProv(const KmsResponseHeader& header, const Km
   std::string out;
   out.reserve(1024 + 2048 * sets.size());  // one allocation: no stray copies of the keys
   Open(out, header);
-  out += "<KmsMessage><KmsKeyProv>";
+  out += "<KmsMessage><KmsKeyProv Version=\"1.0.0\">";
   for (const KeySet& ks : sets) {
     out += "<KmsKeySet>";
     Element(out, "KmsUri", cert.params.kms_uri);
@@ -148,7 +150,7 @@ std::string KmsResponseWriter::CertCache(const KmsResponseHeader& header,
                                          const std::vector<const KmsCertificate*>& certs, uint64_t cache_num) {
   std::string out;
   Open(out, header);
-  out += "<KmsMessage><KmsCertCache CacheNum=\"" + std::to_string(cache_num) + "\">";
+  out += "<KmsMessage><KmsCertCache Version=\"1.0.0\" CacheNum=\"" + std::to_string(cache_num) + "\">";
   for (const KmsCertificate* c : certs) Certificate(out, *c);
   out += "</KmsCertCache></KmsMessage>";
   Close(out);

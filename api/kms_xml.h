@@ -1,8 +1,10 @@
 // The XML of the KMS interface (TS 33.180 Annex D), namespace urn:3gpp:ns:mcsecKMSInterface:1.0.
 //
-// KmsResponseWriter builds one KmsResponse document: the header elements in the schema's order
-// (UserUri, KmsUri, Time, ClientReqUrl; the optional KmsServerName and KmsId are omitted), then
-// KmsMessage holding KmsInit, KmsKeyProv or KmsCertCache, or KmsError. Keys are one line of
+// KmsResponseWriter builds one KmsResponse document: the header elements in the 3GPP schema's
+// order (UserUri, KmsUri, Time, ClientReqUrl; the optional KmsId is omitted), then KmsMessage
+// holding KmsInit, KmsKeyProv or KmsCertCache, or KmsError. UserUri is always written: empty in
+// an error for a request that names no user (errors are never 200s, whose clients may trip on
+// empty elements). Keys are one line of
 // hexBinary, and the key elements of a KmsKeySet carry xsi:type="KeyContentType" because their
 // declared type is abstract. Optional elements are omitted rather than written empty. All text is
 // escaped. The documents validate against docs/kms-interface.xsd.
@@ -25,7 +27,7 @@ inline constexpr const char* kKmsNamespace = "urn:3gpp:ns:mcsecKMSInterface:1.0"
 
 // The elements every KmsResponse starts with.
 struct KmsResponseHeader {
-  std::string user_uri;        // omitted only in a KmsError when no user is known yet
+  std::string user_uri;        // empty only in a KmsError when the request names no user
   std::string kms_uri;         // the KMS URI used for the UIDs
   NtpSeconds time = 0;         // the response time, written in UTC
   std::string client_req_url;  // the request URL, echoed

@@ -98,6 +98,9 @@ TEST_F(KmsServerTest, InitReturnsTheKmsCertificate) {
   EXPECT_NE(XmlText(r.body, "ClientReqUrl").find("/keymanagement/identity/v1/init"), std::string::npos);
   EXPECT_EQ(XmlText(r.body, "Time").back(), 'Z');
   EXPECT_EQ(r.body.find("KmsServerName"), std::string::npos);  // optional: omitted, never empty
+  // The 3GPP order: the response begins UserUri, KmsUri; the certificate CertUri, KmsUri.
+  EXPECT_NE(r.body.find("Version=\"1.0.0\"><UserUri>" + std::string(kAlice) + "</UserUri><KmsUri>"), std::string::npos);
+  EXPECT_NE(r.body.find("Role=\"Root\"><CertUri>"), std::string::npos) << r.body;
   EXPECT_EQ(r.body.find("\n<", 40), std::string::npos);           // keys and elements on one line
 }
 
@@ -137,7 +140,7 @@ TEST_F(KmsServerTest, KeyProvAcceptsRawAndPercentEncodedUsersAndEitherHexCase) {
 
 TEST_F(KmsServerTest, KeyProvAcceptsAMatchingKmsRequestBody) {
   const std::string body = std::string("<?xml version=\"1.0\"?><KmsRequest xmlns=\"") + kKmsNamespace +
-                           "\"><UserUri>" + kAlice + "</UserUri><KmsUri>kms.example.org</KmsUri>"
+                           "\" Version=\"1.1.0\"><UserUri>" + kAlice + "</UserUri><KmsUri>kms.example.org</KmsUri>"
                            "<Time>2026-11-28T10:00:00Z</Time><ClientReqUrl>https://kms.example.org" + kBase +
                            "keyprov</ClientReqUrl></KmsRequest>";
   EXPECT_EQ(XmllintSchemaErrors(body), "");
@@ -149,7 +152,7 @@ TEST_F(KmsServerTest, CertCacheListsTheCertificate) {
   HttpResult r = Post("certcache", TokenFor(kAlice));
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(XmllintSchemaErrors(r.body), "");
-  EXPECT_NE(r.body.find("<KmsCertCache CacheNum=\"1\">"), std::string::npos);
+  EXPECT_NE(r.body.find("<KmsCertCache Version=\"1.0.0\" CacheNum=\"1\">"), std::string::npos);
   EXPECT_EQ(XmlText(r.body, "CertUri"), "kms.example.org.cert");
 }
 
@@ -187,7 +190,9 @@ TEST_F(KmsServerTest, MissingOrInvalidTokenIs401WithAChallenge) {
   HttpResult none = Post("keyprov", "");
   ExpectError(none, 401);
   EXPECT_EQ(none.headers["www-authenticate"], "Bearer realm=\"mcx-kms\"");
-  EXPECT_EQ(XmlText(none.body, "UserUri"), "");  // no user known: omitted
+  // No user known: UserUri is present (the schema requires it) and empty.
+  EXPECT_NE(none.body.find("<KmsResponse xmlns=\"urn:3gpp:ns:mcsecKMSInterface:1.0\""), std::string::npos);
+  EXPECT_NE(none.body.find("Version=\"1.0.0\"><UserUri></UserUri><KmsUri>"), std::string::npos) << none.body;
 
   std::string tampered = TokenFor(kAlice);
   tampered[tampered.size() - 5] = tampered[tampered.size() - 5] == 'A' ? 'B' : 'A';
