@@ -1,7 +1,11 @@
 #include "api/http_server.h"
 
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/strand.hpp>
@@ -25,6 +29,34 @@ namespace http = beast::http;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
+// Descriptors kept back from connections for what the process itself opens (the store, the
+// HSM module's files and sockets, logs) and for the overflow connections that still answer
+// health checks when the connection limit is reached.
+constexpr size_t kReservedDescriptors = 64;
+// Connections over max_connections that are still read, so that /healthz, /readyz and /metrics
+// answer during a flood; beyond these, connections are closed at once.
+constexpr size_t kOverflowConnections = kReservedDescriptors / 2;
+constexpr std::chrono::milliseconds kOverflowHeaderTimeout{1000};
+
+// Raises the soft open-file limit to the hard one, and returns the soft limit now in force
+// (0 when it cannot be read).
+size_t RaiseDescriptorLimit() {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return 0;
+  if (lim.rlim_cur < lim.rlim_max) {
+    rlimit raised = lim;
+    raised.rlim_cur = lim.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) lim = raised;
+  }
+  return lim.rlim_cur == RLIM_INFINITY ? SIZE_MAX : static_cast<size_t>(lim.rlim_cur);
+}
+
+// Operational routes, answered even on an overflow connection.
+bool IsOperationalTarget(std::string_view target) {
+  const std::string_view path = target.substr(0, target.find('?'));
+  return path == "/healthz" || path == "/readyz" || path == "/metrics";
+}
+
 }  // namespace
 
 class HttpSession;
@@ -35,9 +67,12 @@ struct HttpServer::Impl {
         metrics(m),
         workers(static_cast<size_t>(std::max(1, options.worker_threads))),
         acceptor(net::make_strand(ioc)),
+        accept_backoff(acceptor.get_executor()),
         signals(ioc) {}
 
   void Accept();
+  void OnAcceptError(const boost::system::error_code& ec);
+  bool EvictOldestIdle();
   void Register(uint64_t id, const std::shared_ptr<HttpSession>& s);
   void Unregister(uint64_t id);
   void Shutdown();
@@ -58,6 +93,13 @@ struct HttpServer::Impl {
   net::io_context ioc;
   net::thread_pool workers;
   tcp::acceptor acceptor;
+  // Accept errors (EMFILE above all) back off instead of retrying at once; they are logged at
+  // most once per kAcceptLogInterval, with the count of those not logged. Acceptor strand only.
+  net::steady_timer accept_backoff;
+  std::chrono::milliseconds backoff_delay{0};
+  std::chrono::steady_clock::time_point last_accept_log{};
+  uint64_t unlogged_accept_errors = 0;
+  static constexpr std::chrono::seconds kAcceptLogInterval{10};
   net::signal_set signals;
   std::vector<std::thread> io_threads;
 };
@@ -66,8 +108,8 @@ struct HttpServer::Impl {
 // handler, write the reply, and go again while keep-alive holds. Every step runs on the strand.
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
-  HttpSession(tcp::socket&& socket, HttpServer::Impl& server, bool refused)
-      : stream_(std::move(socket)), server_(server), id_(server.next_id.fetch_add(1)), refused_(refused) {
+  HttpSession(tcp::socket&& socket, HttpServer::Impl& server, bool overflow)
+      : stream_(std::move(socket)), server_(server), id_(server.next_id.fetch_add(1)), overflow_(overflow) {
     server_.open_connections.fetch_add(1);
     server_.metrics.ConnectionOpened();
   }
@@ -79,12 +121,17 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 
   void Start() {
     server_.Register(id_, shared_from_this());
-    net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
-      if (self->refused_) {
-        self->server_.metrics.ConnectionRefused();
-        return self->Refuse(503, "the server has too many connections open: try again shortly");
-      }
-      self->ReadHeader();
+    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->ReadHeader(); });
+  }
+
+  // Waiting for (the rest of) a request header: an idle keep-alive connection or a slow client.
+  // Such a connection is closed to make room when the connection limit is reached.
+  bool idle() const { return idle_.load(std::memory_order_relaxed); }
+  uint64_t id() const { return id_; }
+  void Evict() {
+    idle_.store(false, std::memory_order_relaxed);  // chosen once, even before its strand runs
+    net::post(stream_.get_executor(), [self = shared_from_this()] {
+      if (self->state_ == State::kReading) self->stream_.cancel();
     });
   }
 
@@ -102,18 +149,34 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void ReadHeader() {
     if (draining_ || server_.stopping.load()) return Close();
     state_ = State::kReading;
+    idle_.store(true, std::memory_order_relaxed);
     head_request_ = false;
     parser_.emplace();
     parser_->header_limit(static_cast<uint32_t>(server_.options.max_header_bytes));
     parser_->body_limit(server_.options.max_body_bytes);
-    stream_.expires_after(server_.options.header_timeout);
+    // An overflow connection gets one short chance to ask for a health or metrics route.
+    stream_.expires_after(overflow_ ? kOverflowHeaderTimeout : server_.options.header_timeout);
     http::async_read_header(stream_, buffer_, *parser_,
                             [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
   }
 
   void OnHeader(beast::error_code ec) {
+    idle_.store(false, std::memory_order_relaxed);
     if (ec) return OnReadError(ec);
     const auto& req = parser_->get();
+    if (overflow_) {
+      if (!IsOperationalTarget(req.target())) {
+        server_.metrics.ConnectionRefused();
+        return Refuse(503, "the server has too many connections open: try again shortly");
+      }
+      keep_alive_ = false;
+    }
+    // RFC 9112 6.1 and 6.3: chunked is the only transfer coding we read, and it must be the
+    // only one; a request with any other (or a list) is refused rather than guessed at, since a
+    // proxy in front may have framed it differently (request smuggling).
+    if (auto te = req[http::field::transfer_encoding]; !te.empty() && !beast::iequals(Trim(te), "chunked")) {
+      return Refuse(400, "Transfer-Encoding other than a single 'chunked' is not accepted");
+    }
     if (auto len = parser_->content_length(); len && *len > server_.options.max_body_bytes) {
       return Refuse(413, "the body is larger than " + std::to_string(server_.options.max_body_bytes) + " octets");
     }
@@ -163,7 +226,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     state_ = State::kProcessing;
     stream_.expires_never();
     auto& req = parser_->get();
-    keep_alive_ = req.keep_alive();
+    keep_alive_ = req.keep_alive() && !overflow_;
     head_request_ = req.method() == http::verb::head;
     ApiRequest api;
     api.method = std::string(req.method_string());
@@ -251,7 +314,14 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   beast::tcp_stream stream_;
   HttpServer::Impl& server_;
   const uint64_t id_;
-  const bool refused_;
+  static beast::string_view Trim(beast::string_view v) {
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+    return v;
+  }
+
+  const bool overflow_;  // opened over max_connections: operational routes only
+  std::atomic<bool> idle_{false};
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   http::response<http::string_body> response_;
@@ -280,12 +350,61 @@ void HttpServer::Impl::Unregister(uint64_t id) {
 void HttpServer::Impl::Accept() {
   acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
     if (stopping.load() || ec == net::error::operation_aborted) return;
-    if (ec) {
-      std::fprintf(stderr, "mcx-kms: accept failed: %s\n", ec.message().c_str());
+    if (ec) return OnAcceptError(ec);
+    backoff_delay = std::chrono::milliseconds(0);
+    size_t open = open_connections.load();
+    // At the limit, an idle connection (keep-alive, or a header still trickling in) makes room
+    // for the new one, as nginx reuses its idle connections: a flood of idle connections then
+    // cannot lock out clients that have something to ask.
+    if (open >= options.max_connections && EvictOldestIdle()) open = options.max_connections - 1;
+    if (open >= options.max_connections + kOverflowConnections) {
+      // Past even the overflow: close at once, so the descriptor is back before the next accept.
+      metrics.ConnectionRefused();
+      beast::error_code ignored;
+      socket.close(ignored);
     } else {
-      const bool refused = open_connections.load() >= options.max_connections;
-      std::make_shared<HttpSession>(std::move(socket), *this, refused)->Start();
+      std::make_shared<HttpSession>(std::move(socket), *this, open >= options.max_connections)->Start();
     }
+    Accept();
+  });
+}
+
+bool HttpServer::Impl::EvictOldestIdle() {
+  std::shared_ptr<HttpSession> oldest;
+  {
+    std::lock_guard<std::mutex> lock(sessions_mu);
+    for (auto& [id, weak] : sessions) {
+      auto s = weak.lock();
+      if (s && s->idle() && (!oldest || s->id() < oldest->id())) oldest = std::move(s);
+    }
+  }
+  if (!oldest) return false;
+  oldest->Evict();
+  return true;
+}
+
+// Out of descriptors (EMFILE, ENFILE) or kernel memory, accept fails at once for as long as the
+// condition lasts: retrying at once pins a core and floods the log. Wait, doubling from 5 ms to
+// 1 s while the errors go on, and log once per interval.
+void HttpServer::Impl::OnAcceptError(const boost::system::error_code& ec) {
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_accept_log >= kAcceptLogInterval) {
+    const std::string unlogged = unlogged_accept_errors > 0 ? ", and " + std::to_string(unlogged_accept_errors) +
+                                                                   " more since the last message"
+                                                             : "";
+    std::fprintf(stderr, "mcx-kms: accept failed: %s%s (%s)\n", ec.message().c_str(), unlogged.c_str(),
+                 ec == net::error::no_descriptors
+                     ? "the open-file limit is reached: raise `ulimit -n` or LimitNOFILE=, or lower --max-connections"
+                     : "retrying with a back-off");
+    last_accept_log = now;
+    unlogged_accept_errors = 0;
+  } else {
+    ++unlogged_accept_errors;
+  }
+  backoff_delay = std::clamp(backoff_delay * 2, std::chrono::milliseconds(5), std::chrono::milliseconds(1000));
+  accept_backoff.expires_after(backoff_delay);
+  accept_backoff.async_wait([this](beast::error_code wec) {
+    if (wec || stopping.load()) return;
     Accept();
   });
 }
@@ -295,6 +414,7 @@ void HttpServer::Impl::Shutdown() {
   net::post(acceptor.get_executor(), [this] {
     beast::error_code ignored;
     acceptor.close(ignored);
+    accept_backoff.cancel();
     signals.cancel(ignored);
   });
   std::vector<std::shared_ptr<HttpSession>> live;
@@ -328,6 +448,19 @@ WorkerExecutor HttpServer::workers() {
 
 Status HttpServer::Start(RequestHandler& handler) {
   impl_->handler = &handler;
+  // Every connection costs a descriptor: take the hard limit, and keep max_connections (plus the
+  // overflow) below it with room for the process's own files, or accept would fail under load.
+  const size_t limit = RaiseDescriptorLimit();
+  if (limit != 0 && limit != SIZE_MAX) {
+    const size_t usable = limit > 2 * kReservedDescriptors ? limit - 2 * kReservedDescriptors : 1;
+    if (impl_->options.max_connections > usable) {
+      std::fprintf(stderr,
+                   "mcx-kms: --max-connections %zu is more than the open-file limit (%zu) allows; serving at most "
+                   "%zu connections at once (raise `ulimit -n` or LimitNOFILE= for more)\n",
+                   impl_->options.max_connections, limit, usable);
+      impl_->options.max_connections = usable;
+    }
+  }
   beast::error_code ec;
   const auto address = net::ip::make_address(impl_->options.host, ec);
   if (ec) return Status::InvalidArgument("cannot listen on '" + impl_->options.host + "': not an IP address");

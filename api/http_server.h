@@ -7,8 +7,13 @@
 // answered in order, with keep-alive.
 //
 // Limits, each with a clear answer: headers larger than max_header_bytes (431), bodies larger
-// than max_body_bytes (413), malformed requests (400), more than max_connections open at once
-// (503, then close). The whole header must arrive within header_timeout (this is also how long an
+// than max_body_bytes (413), malformed requests (400, including any Transfer-Encoding but a
+// single "chunked", RFC 9112 6.1), more than max_connections open at once
+// (the oldest idle connection — keep-alive, or a header still trickling in — is closed to make
+// room; when none is idle, 503 and close, though a few connections over the limit may still ask
+// for /healthz, /readyz or /metrics, so that health checks answer during a flood). Start() raises the soft open-file
+// limit to the hard one and lowers max_connections below it when it would not fit, saying so;
+// accept errors (out of descriptors) back off and are logged at a bounded rate. The whole header must arrive within header_timeout (this is also how long an
 // idle keep-alive connection stays open) and the body within body_timeout: a client trickling
 // one byte a second is cut off. Shutdown() stops accepting, closes idle connections, lets the
 // requests in flight finish (their responses go out with Connection: close) and returns from
