@@ -32,6 +32,11 @@ fi
 if check "verify needs both answers" "give both --init and --keyprov" "$bin" verify --init /dev/null; then
   echo "FAIL: verify exited 0 with only --init"; fail=1
 fi
+for mix in "1:x" ":1" "1:" "x:1" "1:2:3" "-1:2" "0:0"; do
+  if check "bench http refuses --mix $mix" "--mix must be INIT:KEYPROV" "$bin" bench http http://127.0.0.1:9 --mix "$mix"; then
+    echo "FAIL: bench http --mix $mix exited 0"; fail=1
+  fi
+done
 notxml="$(mktemp)"
 trap 'rm -f "$notxml"' EXIT
 echo "this is not a KmsResponse" > "$notxml"

@@ -7,6 +7,7 @@
 //                     HTTPS, with bearer tokens for a population, checking a sample of the key
 //                     material.
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <ctime>
 #include <fstream>
@@ -182,17 +183,18 @@ struct HttpOptions {
 };
 
 Status ParseMix(const std::string& mix, capacity::LoadOptions& o) {
-  const size_t colon = mix.find(':');
-  char* end = nullptr;
-  if (colon != std::string::npos) {
-    const long a = std::strtol(mix.substr(0, colon).c_str(), &end, 10);
-    if (*end == '\0' && colon > 0) {
-      const long b = std::strtol(mix.substr(colon + 1).c_str(), &end, 10);
-      if (*end == '\0' && colon + 1 < mix.size() && a >= 0 && b >= 0 && a + b > 0 && a + b <= 1000) {
-        o.init_weight = static_cast<int>(a);
-        o.keyprov_weight = static_cast<int>(b);
-        return Status::Ok();
-      }
+  // from_chars on views of `mix` itself: no pointer into a temporary outlives its statement.
+  const std::string_view text = mix;
+  const size_t colon = text.find(':');
+  if (colon != std::string_view::npos && colon > 0 && colon + 1 < text.size()) {
+    long a = -1, b = -1;
+    const auto [a_end, a_err] = std::from_chars(text.data(), text.data() + colon, a);
+    const auto [b_end, b_err] = std::from_chars(text.data() + colon + 1, text.data() + text.size(), b);
+    if (a_err == std::errc() && a_end == text.data() + colon && b_err == std::errc() &&
+        b_end == text.data() + text.size() && a >= 0 && b >= 0 && a + b > 0 && a + b <= 1000) {
+      o.init_weight = static_cast<int>(a);
+      o.keyprov_weight = static_cast<int>(b);
+      return Status::Ok();
     }
   }
   return Status::InvalidArgument("--mix must be INIT:KEYPROV, e.g. 1:9 (or 0:1 for keyprov only)");

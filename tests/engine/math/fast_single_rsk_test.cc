@@ -22,11 +22,13 @@ using testing::ScalarBytes;
 using testing::Small;
 using testing::TestRng;
 
-// A scalar whose bits repeat `pattern` (of `period` bits) from bit 0 to bit 1019.
+// A scalar whose bits repeat `pattern` (of `period` bits) from bit 0 to bit 1019. A period
+// longer than 64 bits has zeros past the pattern's 64 (a shift by 64 or more is undefined).
 Limbs1024 Periodic(uint64_t pattern, int period) {
   Limbs1024 k{};
   for (int bit = 0; bit < 1020; ++bit) {
-    if ((pattern >> (bit % period)) & 1) k[bit / 64] |= uint64_t{1} << (bit % 64);
+    const int at = bit % period;
+    if (at < 64 && ((pattern >> at) & 1)) k[bit / 64] |= uint64_t{1} << (bit % 64);
   }
   return k;
 }
