@@ -20,6 +20,8 @@ struct ApiRequest {
   std::string authorization;   // the Authorization header, or empty
   std::string host;            // the Host header, or empty
   std::string forwarded_proto; // X-Forwarded-Proto from the proxy, or empty
+  std::string asserted_identity;  // X-3GPP-Asserted-Identity, or empty (trusted only from a trusted proxy)
+  std::string peer_address;       // the connecting client's IP address, e.g. "127.0.0.1"
   std::string body;
 };
 

@@ -234,6 +234,15 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     api.authorization = std::string(req[http::field::authorization]);
     api.host = std::string(req[http::field::host]);
     api.forwarded_proto = std::string(req["X-Forwarded-Proto"]);
+    api.asserted_identity = std::string(req["X-3GPP-Asserted-Identity"]);
+    beast::error_code peer_ec;
+    const auto peer = stream_.socket().remote_endpoint(peer_ec);
+    if (!peer_ec) {
+      const auto address = peer.address();
+      const bool mapped = address.is_v6() && address.to_v6().is_v4_mapped();
+      api.peer_address = mapped ? net::ip::make_address_v4(net::ip::v4_mapped, address.to_v6()).to_string()
+                                : address.to_string();
+    }
     api.body = std::move(req.body());
     // Hold the I/O context open until the reply is back on the strand, even during shutdown.
     auto work = net::prefer(server_.ioc.get_executor(), net::execution::outstanding_work.tracked);

@@ -47,6 +47,7 @@ cat >>"$tmp/nginx/nginx.conf" <<CONF
         ssl_certificate $tmp/tls/kms.crt;
         ssl_certificate_key $tmp/tls/kms.key;
         ssl_protocols TLSv1.2 TLSv1.3;
+        set \$mcx_asserted_identity "";
         include $src/deploy/nginx/mcx-kms-proxy.conf;
     }
 }
