@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "base/env.h"
 #include "base/sha256.h"
 
 namespace mcx::api {
@@ -84,11 +85,9 @@ Result<Alg> AlgorithmOf(EVP_PKEY* k) {
 }
 
 Result<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::NotFound("cannot read " + path + ": check the path and its permissions");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  Result<Bytes> b = Env::Default().ReadFile(path);
+  if (!b.ok()) return b.status();
+  return std::string(b->begin(), b->end());
 }
 
 Result<BnPtr> BnFromBase64Url(const json& jwk, const char* field) {

@@ -2,7 +2,6 @@
 
 #include <cctype>
 #include <chrono>
-#include <ctime>
 
 #include "api/kms_xml.h"
 
@@ -150,8 +149,6 @@ int HttpStatusFor(const Status& st) {
   }
 }
 
-int64_t UnixNow() { return static_cast<int64_t>(std::time(nullptr)); }
-
 }  // namespace
 
 Result<KmsTarget> ParseKmsTarget(std::string_view target) {
@@ -209,6 +206,7 @@ struct KmsRouter::Exchange {
   ApiRequest request;
   Reply reply;
   ApiMetrics* metrics = nullptr;
+  Env* env = nullptr;
   ApiRoute route = ApiRoute::kUnknown;
   std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
   KmsResponseHeader header;
@@ -221,7 +219,7 @@ struct KmsRouter::Exchange {
   void Fail(int status, std::string_view message, std::vector<std::pair<std::string, std::string>> headers = {}) {
     ApiResponse r;
     r.status = status;
-    header.time = NtpNow();
+    header.time = NtpNow(*env);
     r.body = KmsResponseWriter::Error(header, status, message);
     r.headers = std::move(headers);
     Finish(std::move(r));
@@ -244,7 +242,7 @@ ApiResponse KmsRouter::Refusal(int status, std::string_view message, std::string
   metrics_.RecordRequest(ApiRoute::kUnknown, status, 0.0);
   KmsResponseHeader header;
   header.kms_uri = keys_.certificate().params.kms_uri;
-  header.time = NtpNow();
+  header.time = NtpNow(*options_.env);
   header.client_req_url = target.empty() ? "/" : PrintableUri(target);
   ApiResponse r;
   r.status = status;
@@ -257,6 +255,7 @@ void KmsRouter::Handle(ApiRequest request, Reply reply) {
   ex->request = std::move(request);
   ex->reply = std::move(reply);
   ex->metrics = &metrics_;
+  ex->env = options_.env;
   ex->header.kms_uri = keys_.certificate().params.kms_uri;
   const ApiRequest& req = ex->request;
   const std::string proto = req.forwarded_proto == "https" ? "https" : "http";
@@ -304,7 +303,7 @@ void KmsRouter::HandleKms(std::shared_ptr<Exchange> ex, const KmsTarget& target)
   token.remove_prefix(7);
   while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
   while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
-  Result<VerifiedToken> verified = tokens_.Verify(token, UnixNow());
+  Result<VerifiedToken> verified = tokens_.Verify(token, options_.env->NowUnixSeconds());
   if (!verified.ok()) {
     if (verified.status().code() == Status::Code::kPermissionDenied) {
       return ex->Fail(403, verified.status().message(),
@@ -338,19 +337,19 @@ void KmsRouter::HandleKms(std::shared_ptr<Exchange> ex, const KmsTarget& target)
   const KmsCertificate& cert = keys_.certificate();
   switch (target.route) {
     case ApiRoute::kInit: {
-      ex->header.time = NtpNow();
+      ex->header.time = NtpNow(*options_.env);
       ApiResponse r;
       r.body = KmsResponseWriter::Init(ex->header, cert);
       return ex->Finish(std::move(r));
     }
     case ApiRoute::kCertCache: {
-      ex->header.time = NtpNow();
+      ex->header.time = NtpNow(*options_.env);
       ApiResponse r;
       r.body = KmsResponseWriter::CertCache(ex->header, {&cert}, 1);
       return ex->Finish(std::move(r));
     }
     default:
-      return ProvisionKeys(std::move(ex), std::move(user), target.has_time ? target.time : NtpNow());
+      return ProvisionKeys(std::move(ex), std::move(user), target.has_time ? target.time : NtpNow(*options_.env));
   }
 }
 
@@ -369,7 +368,7 @@ void KmsRouter::ProvisionKeys(std::shared_ptr<Exchange> ex, std::string user_uri
       }
       sets.push_back(std::move(ks).value());
     }
-    ex->header.time = NtpNow();
+    ex->header.time = NtpNow(*options_.env);
     ApiResponse r;
     r.body = KmsResponseWriter::KeyProv(ex->header, cert, sets);
     r.holds_secrets = true;

@@ -22,6 +22,7 @@
 #include "api/access_token.h"
 #include "api/api_request.h"
 #include "api/api_metrics.h"
+#include "base/env.h"
 #include "engine/service/key_service.h"
 
 namespace mcx::api {
@@ -46,6 +47,7 @@ class KmsRouter final : public RequestHandler {
  public:
   struct Options {
     int extra_periods = 0;  // key sets of the following periods added to each KmsKeyProv
+    Env* env = &Env::Default();  // the clock for "now" (Time, the current period, token expiry)
   };
 
   // All references must outlive the router.

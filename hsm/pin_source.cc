@@ -1,12 +1,6 @@
 #include "hsm/pin_source.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <cstdlib>
-#include <cstring>
 
 #include "base/bytes.h"
 #include "base/guarded_memory.h"
@@ -14,44 +8,27 @@
 namespace mcx::hsm {
 namespace {
 
+constexpr size_t kMaxPinFileSize = 1024;
+
 // Drops trailing CR/LF, as editors and `echo` add them.
 size_t TrimmedLength(const uint8_t* p, size_t n) {
   while (n > 0 && (p[n - 1] == '\n' || p[n - 1] == '\r')) --n;
   return n;
 }
 
-Result<SecretBytes> ReadPinFile(const std::string& path) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) {
-    return Status::NotFound("cannot open the PIN file '" + path + "': " + std::strerror(errno) +
-                            "; fix --pin-file or the configuration's hsm.pin_file");
-  }
-  struct stat st {};
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    close(fd);
-    return Status::InvalidArgument("the PIN file '" + path + "' is not a regular file");
-  }
-  if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
-    close(fd);
-    char mode[8];
-    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
-    return Status::PermissionDenied("the PIN file '" + path + "' is accessible by other users (mode " + mode +
-                                    "); run: chmod 600 '" + path + "'");
-  }
-  if (st.st_size <= 0 || st.st_size > 1024) {
-    close(fd);
-    return Status::InvalidArgument("the PIN file '" + path + "' is empty or longer than 1024 octets");
-  }
+Result<SecretBytes> ReadPinFile(const std::string& path, Env& env) {
   GuardedSecretScope guarded;
-  SecretBytes buf(static_cast<size_t>(st.st_size));
-  ssize_t n = read(fd, buf.data(), buf.size());
-  close(fd);
-  if (n != static_cast<ssize_t>(buf.size())) {
-    return Status::Unavailable("could not read the PIN file '" + path + "'");
+  Result<SecretBytes> buf = env.ReadSecretFile(path, kMaxPinFileSize);
+  if (!buf.ok()) {
+    const Status& st = buf.status();
+    if (st.code() == Status::Code::kNotFound) {
+      return Status::NotFound("the PIN file: " + st.message() + "; fix --pin-file or the configuration's hsm.pin_file");
+    }
+    return st.Annotate("the PIN file");
   }
-  size_t len = TrimmedLength(buf.data(), buf.size());
+  size_t len = TrimmedLength(buf->data(), buf->size());
   if (len == 0) return Status::InvalidArgument("the PIN file '" + path + "' holds no PIN");
-  return SecretBytes(buf.view().first(len));
+  return SecretBytes(buf->view().first(len));
 }
 
 }  // namespace
@@ -65,7 +42,7 @@ std::string PinSource::Describe() const {
   return "no PIN source";
 }
 
-Result<SecretBytes> ReadPin(const PinSource& source) {
+Result<SecretBytes> ReadPin(const PinSource& source, Env& env) {
   switch (source.kind) {
     case PinSource::Kind::kEnvironment: {
       const char* value = source.name.empty() ? nullptr : std::getenv(source.name.c_str());
@@ -77,7 +54,7 @@ Result<SecretBytes> ReadPin(const PinSource& source) {
       return SecretBytes(AsBytes(value));
     }
     case PinSource::Kind::kFile:
-      return ReadPinFile(source.name);
+      return ReadPinFile(source.name, env);
     case PinSource::Kind::kNone:
       break;
   }

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <string>
 
+#include "base/env.h"
 #include "base/secret.h"
 #include "base/status.h"
 
@@ -25,6 +26,7 @@ struct PinSource {
   bool operator==(const PinSource&) const = default;
 };
 
-Result<SecretBytes> ReadPin(const PinSource& source);
+// A PIN file is read through `env` (Env::ReadSecretFile, which enforces the mode).
+Result<SecretBytes> ReadPin(const PinSource& source, Env& env = Env::Default());
 
 }  // namespace mcx::hsm

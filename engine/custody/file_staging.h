@@ -4,6 +4,7 @@
 // fsync'd; Commit() renames them into place in the order they were added (so the file that marks
 // a complete state goes last) and fsyncs the directory. Until Commit(), the target is untouched;
 // the destructor removes whatever was not committed, so a failed operation leaves no trace.
+// All file access goes through the Env given to Begin().
 #pragma once
 
 #include <filesystem>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "base/bytes.h"
+#include "base/env.h"
 #include "base/status.h"
 
 namespace mcx {
@@ -18,7 +20,7 @@ namespace mcx {
 class FileStaging {
  public:
   // Creates `dir` if needed (and removes it again if nothing is committed).
-  static Result<FileStaging> Begin(const std::filesystem::path& dir);
+  static Result<FileStaging> Begin(const std::filesystem::path& dir, Env& env = Env::Default());
   FileStaging(FileStaging&& o) noexcept;
   FileStaging& operator=(FileStaging&&) = delete;
   ~FileStaging();
@@ -30,15 +32,13 @@ class FileStaging {
   Status Commit();
 
  private:
-  FileStaging(std::filesystem::path dir, std::filesystem::path staging, bool created_dir)
-      : dir_(std::move(dir)), staging_(std::move(staging)), created_dir_(created_dir) {}
+  FileStaging(Env& env, std::filesystem::path dir, std::filesystem::path staging, bool created_dir)
+      : env_(&env), dir_(std::move(dir)), staging_(std::move(staging)), created_dir_(created_dir) {}
+  Env* env_;
   std::filesystem::path dir_, staging_;
   bool created_dir_ = false;
   bool committed_ = false;
   std::vector<std::string> names_;
 };
-
-// Reads a whole file; NotFound names it.
-Result<Bytes> ReadWholeFile(const std::filesystem::path& file);
 
 }  // namespace mcx

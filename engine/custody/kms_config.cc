@@ -32,9 +32,11 @@ bool IsHexId(const std::string& s) {
 }
 
 // Reads the TOML; the only place toml++'s exceptions can come from, and they stop here.
-Result<toml::table> ParseFile(const fs::path& file) {
+Result<toml::table> ParseFile(const fs::path& file, Env& env) {
+  Result<Bytes> text = env.ReadFile(file);
+  if (!text.ok()) return text.status();
   try {
-    return toml::parse_file(file.string());
+    return toml::parse(std::string_view(reinterpret_cast<const char*>(text->data()), text->size()), file.string());
   } catch (const toml::parse_error& e) {
     std::ostringstream msg;
     msg << file.string() << " line " << e.source().begin.line << ", column " << e.source().begin.column
@@ -51,22 +53,19 @@ fs::path DefaultDataDir() {
   return fs::path(kDefaultDataDirName);
 }
 
-bool HasKmsConfig(const fs::path& data_dir) {
-  std::error_code ec;
-  return fs::exists(data_dir / kKmsConfigFileName, ec);
-}
+bool HasKmsConfig(const fs::path& data_dir, Env& env) { return env.FileExists(data_dir / kKmsConfigFileName); }
 
-Result<KmsConfig> LoadKmsConfig(const fs::path& data_dir) {
+Result<KmsConfig> LoadKmsConfig(const fs::path& data_dir, Env& env) {
   std::error_code ec;
   fs::path dir = fs::absolute(data_dir, ec).lexically_normal();
   if (ec) dir = data_dir;
   const fs::path file = dir / kKmsConfigFileName;
-  if (!fs::exists(file, ec)) {
+  if (!env.FileExists(file)) {
     return Status::NotFound("no KMS in '" + dir.string() + "' (it has no " + kKmsConfigFileName +
                             "): run `mcx-kms init` (or `mcx-kms init --demo`) to create one, or point "
                             "--data-dir / " + kDataDirEnvironment + " at an existing KMS");
   }
-  Result<toml::table> parsed = ParseFile(file);
+  Result<toml::table> parsed = ParseFile(file, env);
   if (!parsed.ok()) return parsed.status();
   const toml::table& t = *parsed;
   auto missing = [&](const char* key, const char* what) {
@@ -140,8 +139,8 @@ std::string FormatKmsConfig(const KmsConfig& c) {
   return out.str();
 }
 
-Status SaveKmsConfig(const KmsConfig& config) {
-  Result<FileStaging> staging = FileStaging::Begin(config.data_dir);
+Status SaveKmsConfig(const KmsConfig& config, Env& env) {
+  Result<FileStaging> staging = FileStaging::Begin(config.data_dir, env);
   if (!staging.ok()) return staging.status();
   MCX_RETURN_IF_ERROR(staging->Add(kKmsConfigFileName, AsBytes(FormatKmsConfig(config)), 0644));
   return staging->Commit();

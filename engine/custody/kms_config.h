@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <string>
 
+#include "base/env.h"
 #include "base/status.h"
 #include "engine/keys/community_parameters.h"
 #include "hsm/pin_source.h"
@@ -46,15 +47,15 @@ struct KmsConfig {
 
 // $MCX_KMS_DATA_DIR if set, else ./mcx-kms-data.
 std::filesystem::path DefaultDataDir();
-bool HasKmsConfig(const std::filesystem::path& data_dir);
+bool HasKmsConfig(const std::filesystem::path& data_dir, Env& env = Env::Default());
 
 // NotFound (saying how to create one) when the directory holds no KMS; InvalidArgument naming the
 // key and the fix when the file is malformed.
-Result<KmsConfig> LoadKmsConfig(const std::filesystem::path& data_dir);
+Result<KmsConfig> LoadKmsConfig(const std::filesystem::path& data_dir, Env& env = Env::Default());
 
 // The file's text for `config`; paths inside the data directory are written relative to it.
 std::string FormatKmsConfig(const KmsConfig& config);
 // Replaces the data directory's configuration file with `config`, atomically (write, fsync, rename).
-Status SaveKmsConfig(const KmsConfig& config);
+Status SaveKmsConfig(const KmsConfig& config, Env& env = Env::Default());
 
 }  // namespace mcx

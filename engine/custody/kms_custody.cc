@@ -25,11 +25,11 @@ Status CheckCertificateMatches(const KmsConfig& config, const KmsCertificateReco
 
 }  // namespace
 
-Result<std::unique_ptr<KmsCustody>> KmsCustody::Open(const KmsConfig& config) {
-  return Open(config, KmsStateFiles(config.data_dir));
+Result<std::unique_ptr<KmsCustody>> KmsCustody::Open(const KmsConfig& config, Env& env) {
+  return Open(config, KmsStateFiles(config.data_dir, env), env);
 }
 
-Result<std::unique_ptr<KmsCustody>> KmsCustody::Open(const KmsConfig& config, const KmsStateStore& store) {
+Result<std::unique_ptr<KmsCustody>> KmsCustody::Open(const KmsConfig& config, const KmsStateStore& store, Env& env) {
   const std::string context = "opening the KMS in '" + config.data_dir.string() + "'";
   MCX_RETURN_IF_ERROR(MakeProcessNonDumpable().Annotate(context));
 
@@ -42,7 +42,7 @@ Result<std::unique_ptr<KmsCustody>> KmsCustody::Open(const KmsConfig& config, co
 
   std::unique_ptr<KmsCustody> c(new KmsCustody());
   c->config_ = config;
-  Result<KmsToken> token = OpenKmsToken(config);
+  Result<KmsToken> token = OpenKmsToken(config, nullptr, env);
   if (!token.ok()) return token.status().Annotate(context);
   c->module_ = std::move(token->module);
   c->token_ = std::move(token->token);

@@ -35,10 +35,12 @@ namespace mcx {
 
 class KmsCustody {
  public:
-  // The certificate and sealed secrets come from the data directory's files.
-  static Result<std::unique_ptr<KmsCustody>> Open(const KmsConfig& config);
+  // The certificate and sealed secrets come from the data directory's files; a PIN file is read
+  // through `env`.
+  static Result<std::unique_ptr<KmsCustody>> Open(const KmsConfig& config, Env& env = Env::Default());
   // ... or from another store.
-  static Result<std::unique_ptr<KmsCustody>> Open(const KmsConfig& config, const KmsStateStore& store);
+  static Result<std::unique_ptr<KmsCustody>> Open(const KmsConfig& config, const KmsStateStore& store,
+                                                  Env& env = Env::Default());
   ~KmsCustody();
 
   const KmsConfig& config() const { return config_; }

@@ -65,16 +65,15 @@ std::string SoftHsmConf(const fs::path& token_dir) {
 }
 
 // Creates the demo token. Returns its user PIN; stages the PIN files and softhsm2.conf.
-Result<SecretBytes> CreateDemoToken(KmsConfig& config, FileStaging& staging, Undo& undo, fs::path& token_dir) {
+Result<SecretBytes> CreateDemoToken(KmsConfig& config, FileStaging& staging, Undo& undo, fs::path& token_dir,
+                                    Env& env) {
   OpenSslRandom os_rng;  // the token to draw from does not exist yet
   Result<std::string> suffix = RandomHex(os_rng, 4);
   if (!suffix.ok()) return suffix.status();
   token_dir = config.data_dir / (kDemoTokenDirPrefix + *suffix);
-  std::error_code ec;
-  fs::create_directories(token_dir, ec);
-  if (ec) return Status::Unavailable("cannot create '" + token_dir.string() + "': " + ec.message());
-  undo.Add([dir = token_dir] { std::error_code e; fs::remove_all(dir, e); });
-  fs::permissions(token_dir, fs::perms::owner_all, ec);
+  Result<bool> made = env.CreateDir(token_dir, 0700);
+  if (!made.ok()) return made.status();
+  undo.Add([dir = token_dir, &env] { (void)env.RemoveTree(dir); });
 
   const std::string conf = SoftHsmConf(token_dir);
   MCX_RETURN_IF_ERROR(staging.Add(kSoftHsmConfFile, AsBytes(conf), 0644));
@@ -99,24 +98,24 @@ Result<SecretBytes> CreateDemoToken(KmsConfig& config, FileStaging& staging, Und
   return user;
 }
 
-void RemoveOtherDemoTokenDirs(const fs::path& dir, const fs::path& keep) {
-  std::error_code ec;
-  for (const fs::directory_entry& e : fs::directory_iterator(dir, ec)) {
-    const std::string name = e.path().filename().string();
-    if (name.rfind(kDemoTokenDirPrefix, 0) == 0 && e.path() != keep) fs::remove_all(e.path(), ec);
+void RemoveOtherDemoTokenDirs(const fs::path& dir, const fs::path& keep, Env& env) {
+  Result<std::vector<std::string>> names = env.GetChildren(dir);
+  if (!names.ok()) return;  // leftovers of earlier demo inits cost disk space, nothing else
+  for (const std::string& name : *names) {
+    if (name.rfind(kDemoTokenDirPrefix, 0) == 0 && dir / name != keep) (void)env.RemoveTree(dir / name);
   }
 }
 
 }  // namespace
 
-Result<InitResult> InitKms(const InitOptions& o) {
+Result<InitResult> InitKms(const InitOptions& o, Env& env) {
   MCX_RETURN_IF_ERROR(ValidateOptions(o));
   MCX_RETURN_IF_ERROR(MakeProcessNonDumpable());
   std::error_code ec;
   const fs::path dir = fs::absolute(o.data_dir, ec).lexically_normal();
   InitResult result;
-  if (HasKmsConfig(dir)) {
-    Result<KmsConfig> old = LoadKmsConfig(dir);
+  if (HasKmsConfig(dir, env)) {
+    Result<KmsConfig> old = LoadKmsConfig(dir, env);
     if (!o.force) {
       return Status::AlreadyExists("'" + dir.string() + "' already holds a KMS" +
                                    (old.ok() ? " (" + old->params.kms_uri + ", id " + old->kms_id + ")" : std::string()) +
@@ -138,19 +137,19 @@ Result<InitResult> InitKms(const InitOptions& o) {
   if (!params.ok()) return params.status();
   config.params = *params;
 
-  Result<FileStaging> staging = FileStaging::Begin(dir);
+  Result<FileStaging> staging = FileStaging::Begin(dir, env);
   if (!staging.ok()) return staging.status();
   Undo undo;  // declared after staging: runs first, while the staged files still exist
   SecretBytes demo_pin;
   fs::path demo_token_dir;
   if (o.demo) {
-    Result<SecretBytes> pin = CreateDemoToken(config, *staging, undo, demo_token_dir);
+    Result<SecretBytes> pin = CreateDemoToken(config, *staging, undo, demo_token_dir, env);
     if (!pin.ok()) return pin.status().Annotate("creating the demo token");
     demo_pin = std::move(pin).value();
   }
   KmsConfig open_config = config;
   if (o.demo) open_config.softhsm2_conf = staging->StagedPath(kSoftHsmConfFile);
-  Result<KmsToken> token = OpenKmsToken(open_config, o.demo ? &demo_pin : nullptr);
+  Result<KmsToken> token = OpenKmsToken(open_config, o.demo ? &demo_pin : nullptr, env);
   if (!token.ok()) return token.status();
   MCX_RETURN_IF_ERROR(hsm::RequireTokenRequirements(*token->module, token->token->slot(), config.token_label));
 
@@ -199,7 +198,7 @@ Result<InitResult> InitKms(const InitOptions& o) {
   MCX_RETURN_IF_ERROR(staging->Commit());
   undo_kek.Dismiss();
   undo.Dismiss();
-  if (o.demo) RemoveOtherDemoTokenDirs(dir, demo_token_dir);
+  if (o.demo) RemoveOtherDemoTokenDirs(dir, demo_token_dir, env);
   return result;
 }
 

@@ -43,6 +43,7 @@ struct InitResult {
   std::string replaced_kek_label;  // with `force`: the previous KMS's key, left on its token
 };
 
-Result<InitResult> InitKms(const InitOptions& options);
+// Files and the clock go through `env`.
+Result<InitResult> InitKms(const InitOptions& options, Env& env = Env::Default());
 
 }  // namespace mcx

@@ -12,9 +12,9 @@ namespace {
 constexpr uint64_t kCertificateLifetime = 20ull * 365 * 86400;  // seconds
 
 // The certificate's validity is fixed when the KMS is first opened with its store.
-Result<std::pair<NtpSeconds, NtpSeconds>> CertificateValidity(KeyStore& store) {
+Result<std::pair<NtpSeconds, NtpSeconds>> CertificateValidity(KeyStore& store, Env& env) {
   Bytes fresh(16);
-  const NtpSeconds from = NtpNow(), to = from + kCertificateLifetime;
+  const NtpSeconds from = NtpNow(env), to = from + kCertificateLifetime;
   for (int i = 0; i < 8; ++i) {
     fresh[static_cast<size_t>(i)] = static_cast<uint8_t>(from >> (56 - 8 * i));
     fresh[static_cast<size_t>(8 + i)] = static_cast<uint8_t>(to >> (56 - 8 * i));
@@ -36,7 +36,7 @@ KmsInstance::~KmsInstance() = default;
 
 std::string KmsInstance::store_description() const { return "SQLite " + config().store_path.string(); }
 
-Result<std::unique_ptr<KmsInstance>> KmsInstance::Open(const KmsConfig& config) {
+Result<std::unique_ptr<KmsInstance>> KmsInstance::Open(const KmsConfig& config, Env& env) {
   std::unique_ptr<KmsInstance> k(new KmsInstance());
   // The certificate URI names this KMS instance (its id), so a KMS created again with the same
   // URI never mistakes the old one's key sets for its own.
@@ -44,9 +44,9 @@ Result<std::unique_ptr<KmsInstance>> KmsInstance::Open(const KmsConfig& config) 
   Result<std::unique_ptr<KeyStore>> store = OpenSqliteKeyStore(config.store_path, cert_uri);
   if (!store.ok()) return store.status();
   k->store_ = std::move(store).value();
-  MCX_RETURN_IF_ERROR(AdoptKmsStateFiles(config, *k->store_));
+  MCX_RETURN_IF_ERROR(AdoptKmsStateFiles(config, *k->store_, env));
 
-  Result<std::unique_ptr<KmsCustody>> custody = KmsCustody::Open(config, StoreKmsState(*k->store_));
+  Result<std::unique_ptr<KmsCustody>> custody = KmsCustody::Open(config, StoreKmsState(*k->store_), env);
   if (!custody.ok()) return custody.status();
   k->custody_ = std::move(custody).value();
 
@@ -81,7 +81,7 @@ Result<std::unique_ptr<KmsInstance>> KmsInstance::Open(const KmsConfig& config) 
   k->eccsi_ = NewFastEccsiKernel();
   k->source_ = NewCustodyKeySetSource(*k->custody_, *k->sakke_, *k->eccsi_);
 
-  Result<std::pair<NtpSeconds, NtpSeconds>> validity = CertificateValidity(*k->store_);
+  Result<std::pair<NtpSeconds, NtpSeconds>> validity = CertificateValidity(*k->store_, env);
   if (!validity.ok()) return validity.status();
   KmsCertificate& cert = k->certificate_;
   cert.params = config.params;
@@ -92,7 +92,9 @@ Result<std::unique_ptr<KmsInstance>> KmsInstance::Open(const KmsConfig& config) 
   cert.keys = k->custody_->public_keys();
 
   KmsCustody* custody_ptr = k->custody_.get();
-  k->deliveries_ = std::make_unique<DeliveryRecorder>(*k->store_);
+  DeliveryRecorder::Options delivery_options;
+  delivery_options.env = &env;
+  k->deliveries_ = std::make_unique<DeliveryRecorder>(*k->store_, delivery_options);
   k->service_ = std::make_unique<StoredKeyService>(cert, *k->source_, *k->cipher_, *k->store_,
                                                    [custody_ptr] { return custody_ptr->Ping(); }, k->deliveries_.get());
   return k;

@@ -26,7 +26,8 @@ inline constexpr char kCertificateValidityBlob[] = "kms-certificate-validity";
 
 class KmsInstance {
  public:
-  static Result<std::unique_ptr<KmsInstance>> Open(const KmsConfig& config);
+  // Files and the clock go through `env`, which must outlive the instance.
+  static Result<std::unique_ptr<KmsInstance>> Open(const KmsConfig& config, Env& env = Env::Default());
   ~KmsInstance();
 
   const KmsConfig& config() const { return custody_->config(); }

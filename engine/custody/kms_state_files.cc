@@ -9,7 +9,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-
 template <size_t N>
 bool HexToArray(const std::optional<std::string>& hex, std::array<uint8_t, N>& out) {
   if (!hex) return false;
@@ -23,12 +22,11 @@ bool HexToArray(const std::optional<std::string>& hex, std::array<uint8_t, N>& o
 
 Result<KmsCertificateRecord> KmsStateFiles::ReadCertificate() const {
   const fs::path file = dir_ / kCertificateFile;
-  std::error_code ec;
-  if (!fs::exists(file, ec)) {
+  if (!env_.FileExists(file)) {
     return Status::NotFound("the KMS certificate '" + file.string() +
                             "' is missing; restore the data directory from backup");
   }
-  Result<Bytes> text = ReadWholeFile(file);
+  Result<Bytes> text = env_.ReadFile(file);
   if (!text.ok()) return text.status();
   return ParseCertificate(std::string(text->begin(), text->end()), file.string());
 }
@@ -65,7 +63,7 @@ Result<KmsCertificateRecord> ParseCertificate(const std::string& text, const std
 Result<SealedMasterSecrets> KmsStateFiles::ReadSealedSecrets() const {
   SealedMasterSecrets s;
   for (auto [name, out] : {std::pair{kSealedZFile, &s.z}, std::pair{kSealedKsakFile, &s.ksak}}) {
-    Result<Bytes> blob = ReadWholeFile(dir_ / name);
+    Result<Bytes> blob = env_.ReadFile(dir_ / name);
     if (!blob.ok()) {
       return blob.status().Annotate("the sealed master secrets are incomplete; restore the data directory from backup");
     }

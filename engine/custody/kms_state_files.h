@@ -12,6 +12,7 @@
 #include <string>
 
 #include "base/bytes.h"
+#include "base/env.h"
 #include "base/status.h"
 #include "engine/custody/file_staging.h"
 #include "engine/keys/community_parameters.h"
@@ -48,7 +49,8 @@ Result<KmsCertificateRecord> ParseCertificate(const std::string& text, const std
 
 class KmsStateFiles final : public KmsStateStore {
  public:
-  explicit KmsStateFiles(std::filesystem::path data_dir) : dir_(std::move(data_dir)) {}
+  explicit KmsStateFiles(std::filesystem::path data_dir, Env& env = Env::Default())
+      : dir_(std::move(data_dir)), env_(env) {}
 
   Result<KmsCertificateRecord> ReadCertificate() const override;
   Result<SealedMasterSecrets> ReadSealedSecrets() const override;
@@ -58,6 +60,7 @@ class KmsStateFiles final : public KmsStateStore {
 
  private:
   std::filesystem::path dir_;
+  Env& env_;
 };
 
 }  // namespace mcx

@@ -13,14 +13,14 @@ Result<std::shared_ptr<hsm::Pkcs11Module>> LoadKmsModule(const KmsConfig& config
   return hsm::Pkcs11Module::Load(config.module_path, ModuleEnvironmentFor(config));
 }
 
-Result<KmsToken> OpenKmsToken(const KmsConfig& config, const SecretBytes* pin) {
+Result<KmsToken> OpenKmsToken(const KmsConfig& config, const SecretBytes* pin, Env& env) {
   KmsToken t;
   Result<std::shared_ptr<hsm::Pkcs11Module>> module = LoadKmsModule(config);
   if (!module.ok()) return module.status();
   t.module = std::move(module).value();
   SecretBytes read_pin;
   if (pin == nullptr) {
-    Result<SecretBytes> p = hsm::ReadPin(config.pin);
+    Result<SecretBytes> p = hsm::ReadPin(config.pin, env);
     if (!p.ok()) return p.status();
     read_pin = std::move(p).value();
     pin = &read_pin;

@@ -21,7 +21,8 @@ struct KmsToken {
 hsm::ModuleEnvironment ModuleEnvironmentFor(const KmsConfig& config);
 Result<std::shared_ptr<hsm::Pkcs11Module>> LoadKmsModule(const KmsConfig& config);
 
-// `pin` overrides the configured source (for `init --demo`, which has just made the PIN).
-Result<KmsToken> OpenKmsToken(const KmsConfig& config, const SecretBytes* pin = nullptr);
+// `pin` overrides the configured source (for `init --demo`, which has just made the PIN); a PIN
+// file is read through `env`.
+Result<KmsToken> OpenKmsToken(const KmsConfig& config, const SecretBytes* pin = nullptr, Env& env = Env::Default());
 
 }  // namespace mcx

@@ -32,15 +32,15 @@ Result<SealedMasterSecrets> StoreKmsState::ReadSealedSecrets() const {
   return s;
 }
 
-Status AdoptKmsStateFiles(const KmsConfig& config, KeyStore& store) {
+Status AdoptKmsStateFiles(const KmsConfig& config, KeyStore& store, Env& env) {
   namespace fs = std::filesystem;
   Result<std::optional<Bytes>> have = store.GetBlob(kCertificateBlob);
   if (!have.ok()) return have.status();
   const fs::path dir = config.data_dir;
   if (!have->has_value()) {
-    Result<Bytes> cert = ReadWholeFile(dir / kCertificateFile);
+    Result<Bytes> cert = env.ReadFile(dir / kCertificateFile);
     if (!cert.ok()) return cert.status().Annotate("moving the KMS state into the store");
-    Result<SealedMasterSecrets> sealed = KmsStateFiles(dir).ReadSealedSecrets();
+    Result<SealedMasterSecrets> sealed = KmsStateFiles(dir, env).ReadSealedSecrets();
     if (!sealed.ok()) return sealed.status().Annotate("moving the KMS state into the store");
     MCX_RETURN_IF_ERROR(store.PutBlob(kSealedZBlob, sealed->z));
     MCX_RETURN_IF_ERROR(store.PutBlob(kSealedKsakBlob, sealed->ksak));
@@ -48,9 +48,8 @@ Status AdoptKmsStateFiles(const KmsConfig& config, KeyStore& store) {
   }
   // The certificate file stays as a public, human-readable copy; the sealed blobs now live only
   // in the store.
-  std::error_code ec;
-  fs::remove(dir / kSealedZFile, ec);
-  fs::remove(dir / kSealedKsakFile, ec);
+  (void)env.RemoveFile(dir / kSealedZFile);
+  (void)env.RemoveFile(dir / kSealedKsakFile);
   return Status::Ok();
 }
 

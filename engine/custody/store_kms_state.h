@@ -29,6 +29,6 @@ class StoreKmsState final : public KmsStateStore {
 
 // Moves the state files of `config.data_dir` into `store` unless the store holds the state
 // already. Idempotent; a move interrupted half way is completed by the next call.
-Status AdoptKmsStateFiles(const KmsConfig& config, KeyStore& store);
+Status AdoptKmsStateFiles(const KmsConfig& config, KeyStore& store, Env& env = Env::Default());
 
 }  // namespace mcx

@@ -1,6 +1,5 @@
 #include "engine/keys/key_period.h"
 
-#include <chrono>
 #include <cstdio>
 #include <limits>
 
@@ -41,11 +40,7 @@ Result<NtpSeconds> NtpFromUnix(int64_t unix_seconds) {
 
 int64_t UnixFromNtp(NtpSeconds ntp) { return static_cast<int64_t>(ntp) - kNtpUnixOffset; }
 
-NtpSeconds NtpNow() {
-  auto now = std::chrono::system_clock::now();
-  int64_t unix_s = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
-  return static_cast<NtpSeconds>(unix_s + kNtpUnixOffset);
-}
+NtpSeconds NtpNow(Env& env) { return static_cast<NtpSeconds>(env.NowUnixSeconds() + kNtpUnixOffset); }
 
 Result<KeyPeriod> KeyPeriod::Containing(const CommunityParameters& params, NtpSeconds t) {
   if (params.user_key_period == 0) return Status::InvalidArgument("UserKeyPeriod is zero");

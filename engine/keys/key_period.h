@@ -7,6 +7,7 @@
 
 #include <cstdint>
 
+#include "base/env.h"
 #include "base/status.h"
 #include "engine/keys/community_parameters.h"
 
@@ -20,8 +21,8 @@ using NtpSeconds = uint64_t;
 Result<NtpSeconds> NtpFromUnix(int64_t unix_seconds);
 // NTP seconds to Unix seconds.
 int64_t UnixFromNtp(NtpSeconds ntp);
-// The current time in NTP seconds.
-NtpSeconds NtpNow();
+// The current time in NTP seconds, by `env`'s clock.
+NtpSeconds NtpNow(Env& env = Env::Default());
 
 struct KeyPeriod {
   uint64_t number = 0;       // KeyPeriodNo

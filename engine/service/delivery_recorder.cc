@@ -1,7 +1,6 @@
 #include "engine/service/delivery_recorder.h"
 
 #include <algorithm>
-#include <ctime>
 
 namespace mcx {
 
@@ -62,7 +61,7 @@ Status DeliveryRecorder::Write(std::vector<KeySetRef> keys) {
     return a.key_period_no != b.key_period_no ? a.key_period_no < b.key_period_no : a.user_uri < b.user_uri;
   });
   keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
-  Result<size_t> changed = store_.MarkDelivered(keys, static_cast<int64_t>(std::time(nullptr)));
+  Result<size_t> changed = store_.MarkDelivered(keys, options_.env->NowUnixSeconds());
   std::lock_guard<std::mutex> lock(mu_);
   if (!changed.ok()) {
     ++failed_writes_;

@@ -23,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/env.h"
 #include "engine/store/key_store.h"
 
 namespace mcx {
@@ -33,6 +34,7 @@ class DeliveryRecorder {
     std::chrono::milliseconds flush_interval{200};
     size_t batch = 1024;
     size_t max_pending = 65536;
+    Env* env = &Env::Default();  // whose clock stamps the delivery time
   };
 
   explicit DeliveryRecorder(KeyStore& store) : DeliveryRecorder(store, Options{}) {}

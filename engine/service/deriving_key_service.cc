@@ -16,7 +16,7 @@ Result<std::unique_ptr<DerivingKeyService>> DerivingKeyService::CreateThrowAway(
   cert.params = params;
   cert.cert_uri = params.kms_uri + ".cert";
   cert.issuer = params.kms_uri;
-  cert.valid_from = NtpNow();
+  cert.valid_from = NtpNow(*options.env);
   cert.valid_to = cert.valid_from + static_cast<NtpSeconds>(validity_days) * 86400;
   cert.keys = kms->pub;
   return std::make_unique<DerivingKeyService>(std::move(cert), std::move(kms->secrets), std::move(kms->sakke),

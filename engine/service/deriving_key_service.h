@@ -28,6 +28,7 @@ class DerivingKeyService final : public KeyService {
  public:
   struct Options {
     size_t max_issued_sets = 1 << 20;  // the map's bound; the oldest entries go first
+    Env* env = &Env::Default();        // CreateThrowAway's certificate is valid from its "now"
   };
 
   // A throw-away KMS: fresh master secrets drawn from `rng`, the fastest kernels, and a certificate

@@ -4,10 +4,9 @@
 // a device received), or single values in hex. Prefer the files: a secret on the command line
 // (--rsk, --ssk) is visible to every local user in the process list.
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 
 #include "base/bytes.h"
+#include "base/env.h"
 #include "base/secret.h"
 #include "engine/keys/client_check.h"
 #include "bench/capacity/key_material_check.h"
@@ -38,11 +37,9 @@ Status HexToArray(const std::string& hex, std::array<uint8_t, N>& out, const cha
 }
 
 Result<std::string> ReadDocument(const std::string& path, const char* what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::NotFound(std::string("cannot read ") + what + " " + path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
+  Result<Bytes> b = Env::Default().ReadFile(path);
+  if (!b.ok()) return b.status().Annotate(what);
+  return std::string(b->begin(), b->end());
 }
 
 // The device's view: the certificate from KmsInit, every KmsKeySet of a KmsKeyProv answer checked.

@@ -11,6 +11,7 @@
 #include "engine/service/delivery_recorder.h"
 #include "engine/service/stored_key_service.h"
 #include "engine/store/sqlite_key_store.h"
+#include "tests/support/fake_env.h"
 #include "tests/support/test_kms.h"
 #include "tests/support/test_store.h"
 
@@ -149,6 +150,20 @@ TEST_F(DeliveryTest, DestroyingTheRecorderWritesWhatIsQueued) {
     recorder.Record("sip:alice@example.org", 1500);
   }
   EXPECT_EQ(Counts().delivered, 1u);
+}
+
+TEST_F(DeliveryTest, TheRecorderStampsMarksWithItsEnvsClock) {
+  Issue("sip:alice@example.org", 1500);
+  testing::FakeEnv env;
+  env.SetUnixSeconds(1'812'345'678);
+  DeliveryRecorder::Options options;
+  options.flush_interval = std::chrono::hours(1);
+  options.env = &env;
+  DeliveryRecorder recorder(*store_, options);
+  recorder.Record("sip:alice@example.org", 1500);
+  env.Advance(5);  // the time of the write, not of the request, is what is stored
+  ASSERT_TRUE(recorder.Flush().ok());
+  EXPECT_EQ(QueryInt("SELECT delivered_at FROM key_sets WHERE user_uri = 'sip:alice@example.org'"), 1'812'345'683);
 }
 
 TEST_F(DeliveryTest, TheStoredKeyServiceMarksWhatItHandsOut) {
