@@ -7,22 +7,24 @@
 // array), a scope ("scope", space separated, or "scp") that includes the key management service,
 // "exp" in the future and "nbf" (when present) in the past, both within the allowed clock skew,
 // and the MC user identity claim (default "mcptt_id"). It returns that identity.
+// The token never chooses its algorithm: each trusted key admits one ("alg" pinned to the key's
+// type), so "none", HS* and an RS256 header against an EC key are all refused.
 // Errors: InvalidArgument for a malformed, unsigned, expired or untrusted token (the caller
 // answers 401); PermissionDenied when the token is valid but lacks the scope (403). Messages say
 // what was wrong and never echo the token.
 // Verified tokens are cached (keyed by their SHA-256, until the sooner of "exp" and the cache
-// lifetime), so repeated requests with one token cost a hash and a lookup. Thread-safe.
+// lifetime): Lookup() answers from that cache for a hash and a lookup, cheap enough for an I/O
+// thread; Verify() also checks signatures and belongs on a worker. Thread-safe.
 //
-// Test-only: GenerateTestIdmsKey() and MintTestToken() stand in for an IdMS in demos and tests.
-// A KMS trusts the test key only when it is configured with it (`init --demo`, `serve --demo`).
+// JOSE (JWS parsing, JWK import, signature checks) is cjose's; the claims are read with
+// nlohmann_json. Minting test tokens is not the server's business: see bench/idms/test_idms.h.
 #pragma once
-
-#include <openssl/evp.h>
 
 #include <array>
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -30,14 +32,14 @@
 
 #include "base/status.h"
 
+typedef struct _cjose_jwk_int cjose_jwk_t;  // <cjose/jwk.h>
+
 namespace mcx::api {
 
 inline constexpr const char* kKeyManagementScope = "3gpp:mc:ptt_key_management_service";
 inline constexpr const char* kDefaultIdentityClaim = "mcptt_id";
 inline constexpr const char* kTestIdmsIssuer = "urn:mcx-kms:test-idms";
 inline constexpr const char* kDefaultAudience = "mcx-kms";
-inline constexpr const char* kTestIdmsKeyFile = "idms-test-key.pem";
-inline constexpr const char* kTestIdmsPublicKeyFile = "idms-test-public.pem";
 
 struct AccessTokenPolicy {
   std::string issuer;                                 // required "iss"
@@ -54,11 +56,13 @@ struct VerifiedToken {
   int64_t expires_at = 0;  // "exp", Unix seconds
 };
 
-using EvpPkeyPtr = std::shared_ptr<EVP_PKEY>;
+// The one JWS algorithm a trusted key admits.
+enum class TokenAlg { kES256, kRS256 };
 
 struct TrustedKey {
-  std::string kid;  // empty when the file gave none
-  EvpPkeyPtr key;   // an EC P-256 key (ES256) or an RSA key of 2048 bits or more (RS256)
+  std::string kid;                   // empty when the file gave none
+  TokenAlg alg = TokenAlg::kES256;   // from the key's type, never from a token
+  std::shared_ptr<cjose_jwk_t> jwk;  // an EC P-256 key (ES256) or an RSA key of 2048 bits or more (RS256)
 };
 
 // Reads the IdMS's public keys: a JWKS document ({"keys": [...]}, kty EC/P-256 or RSA) or a PEM
@@ -71,11 +75,18 @@ class AccessTokenVerifier {
 
   const AccessTokenPolicy& policy() const { return policy_; }
 
-  // Verifies `token` (the text after "Bearer ") at `now_unix`.
+  // The cheap half, for an I/O thread: the identity of a token verified before and still
+  // remembered; std::nullopt when the token needs Verify(); an error for a token refused without
+  // looking further (empty, too long).
+  Result<std::optional<VerifiedToken>> Lookup(std::string_view token, int64_t now_unix);
+
+  // Verifies `token` (the text after "Bearer ") at `now_unix`: from the cache, else by its
+  // signature and claims (then remembered). May take a millisecond or more: call it on a worker.
   Result<VerifiedToken> Verify(std::string_view token, int64_t now_unix);
 
  private:
   Result<VerifiedToken> VerifyUncached(std::string_view token, int64_t now_unix) const;
+  std::optional<VerifiedToken> Cached(const std::array<uint8_t, 32>& digest, int64_t now_unix);
   struct CacheEntry {
     VerifiedToken token;
     int64_t remember_until = 0;
@@ -93,33 +104,5 @@ class AccessTokenVerifier {
   AccessTokenPolicy policy_;
   CacheShard cache_[kShards];
 };
-
-// --- Test IdMS (test-only: never trust these keys in production) ---
-
-// Creates `dir` when missing and writes a fresh P-256 key pair: idms-test-key.pem (0600) and
-// idms-test-public.pem. Keeps an existing pair (so tokens minted earlier stay valid).
-Status GenerateTestIdmsKey(const std::string& dir);
-
-struct TestTokenClaims {
-  std::string user_uri;                              // the identity claim's value
-  std::string issuer = kTestIdmsIssuer;
-  std::string audience = kDefaultAudience;
-  std::string scope = std::string("openid ") + kKeyManagementScope;
-  std::string identity_claim = kDefaultIdentityClaim;
-  int64_t lifetime_seconds = 3600;
-  int64_t not_before_offset = 0;                     // nbf = now + offset
-};
-
-// Signs an access token with the private key in `private_key_pem_file`: ES256 for a P-256 key,
-// RS256 for an RSA key.
-Result<std::string> MintTestToken(const std::string& private_key_pem_file, const TestTokenClaims& claims,
-                                  int64_t now_unix);
-// Signs arbitrary claims (JSON text) with a PEM private key, for tests of malformed claims.
-Result<std::string> SignTestJwt(const std::string& private_key_pem, std::string_view claims_json,
-                                std::string_view kid = "");
-
-// base64url without padding (RFC 7515 2).
-std::string Base64UrlEncode(std::string_view bytes);
-Result<std::string> Base64UrlDecode(std::string_view text);
 
 }  // namespace mcx::api

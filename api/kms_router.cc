@@ -2,6 +2,7 @@
 
 #include <cctype>
 #include <chrono>
+#include <optional>
 
 #include "api/kms_xml.h"
 
@@ -291,29 +292,51 @@ void KmsRouter::Handle(ApiRequest request, Reply reply) {
   }
 }
 
+namespace {
+const std::string kChallenge = "Bearer realm=\"mcx-kms\"";
+}  // namespace
+
 void KmsRouter::HandleKms(std::shared_ptr<Exchange> ex, const KmsTarget& target) {
   const ApiRequest& req = ex->request;
   // The access token: who is asking.
-  static const std::string kChallenge = "Bearer realm=\"mcx-kms\"";
   if (!StartsWithBearer(req.authorization)) {
     return ex->Fail(401, "an access token is required: send Authorization: Bearer <token from the IdMS>",
                     {{"WWW-Authenticate", kChallenge}});
   }
-  std::string_view token(req.authorization);
+  std::string_view token(req.authorization);  // lives in *ex
   token.remove_prefix(7);
   while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
   while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
-  Result<VerifiedToken> verified = tokens_.Verify(token, options_.env->NowUnixSeconds());
-  if (!verified.ok()) {
-    if (verified.status().code() == Status::Code::kPermissionDenied) {
-      return ex->Fail(403, verified.status().message(),
-                      {{"WWW-Authenticate", kChallenge + ", error=\"insufficient_scope\", scope=\"" +
-                                                tokens_.policy().required_scope + "\""}});
-    }
-    return ex->Fail(401, verified.status().message(),
-                    {{"WWW-Authenticate", kChallenge + ", error=\"invalid_token\""}});
+  const int64_t now = options_.env->NowUnixSeconds();
+  Result<std::optional<VerifiedToken>> cached = tokens_.Lookup(token, now);
+  if (!cached.ok()) return RefuseToken(*ex, cached.status());
+  if (cached->has_value() && IsBlank(req.body)) {
+    return Authorized(std::move(ex), target, **cached, /*on_worker=*/false);
   }
-  const std::string& identity = verified->identity;
+  // A signature to check or a KmsRequest to parse: neither belongs on the strand.
+  workers_([this, ex = std::move(ex), target, token, now, known = std::move(*cached)]() mutable {
+    if (!known.has_value()) {
+      Result<VerifiedToken> verified = tokens_.Verify(token, now);
+      if (!verified.ok()) return RefuseToken(*ex, verified.status());
+      known = std::move(verified).value();
+    }
+    Authorized(std::move(ex), target, *known, /*on_worker=*/true);
+  });
+}
+
+void KmsRouter::RefuseToken(Exchange& ex, const Status& why) {
+  if (why.code() == Status::Code::kPermissionDenied) {
+    return ex.Fail(403, why.message(),
+                   {{"WWW-Authenticate", kChallenge + ", error=\"insufficient_scope\", scope=\"" +
+                                             tokens_.policy().required_scope + "\""}});
+  }
+  ex.Fail(401, why.message(), {{"WWW-Authenticate", kChallenge + ", error=\"invalid_token\""}});
+}
+
+void KmsRouter::Authorized(std::shared_ptr<Exchange> ex, const KmsTarget& target, const VerifiedToken& verified,
+                           bool on_worker) {
+  const ApiRequest& req = ex->request;
+  const std::string& identity = verified.identity;
   if (ValidateUserUri(identity).ok() && IsValidUtf8(identity)) ex->header.user_uri = identity;
 
   // Whose keys: the path's user, or the token's identity.
@@ -325,7 +348,7 @@ void KmsRouter::HandleKms(std::shared_ptr<Exchange> ex, const KmsTarget& target)
     return ex->Fail(400, "the access token's identity is not a valid user URI");
   }
 
-  // An optional KmsRequest body must be about the same user.
+  // An optional KmsRequest body must be about the same user (a body always brings us to a worker).
   if (!IsBlank(req.body)) {
     Result<KmsRequestDocument> doc = ParseKmsRequest(req.body);
     if (!doc.ok()) return ex->FailWith(doc.status());
@@ -348,33 +371,36 @@ void KmsRouter::HandleKms(std::shared_ptr<Exchange> ex, const KmsTarget& target)
       r.body = KmsResponseWriter::CertCache(ex->header, {&cert}, 1);
       return ex->Finish(std::move(r));
     }
-    default:
-      return ProvisionKeys(std::move(ex), std::move(user), target.has_time ? target.time : NtpNow(*options_.env));
+    default: {
+      const NtpSeconds t = target.has_time ? target.time : NtpNow(*options_.env);
+      if (on_worker) return ProvisionKeys(std::move(ex), std::move(user), t);
+      workers_([this, ex = std::move(ex), user = std::move(user), t]() mutable {
+        ProvisionKeys(std::move(ex), std::move(user), t);
+      });
+    }
   }
 }
 
 void KmsRouter::ProvisionKeys(std::shared_ptr<Exchange> ex, std::string user_uri, NtpSeconds t) {
-  workers_([this, ex = std::move(ex), user_uri = std::move(user_uri), t] {
-    const KmsCertificate& cert = keys_.certificate();
-    std::vector<KeySet> sets;
-    sets.reserve(static_cast<size_t>(options_.extra_periods) + 1);
-    for (int i = 0; i <= options_.extra_periods; ++i) {
-      Result<KeySet> ks = keys_.KeySetAt(user_uri, t + static_cast<NtpSeconds>(i) * cert.params.user_key_period);
-      if (!ks.ok()) {
-        if (ks.status().code() == Status::Code::kUnavailable) metrics_.AddKeyServiceError();
-        return ex->FailWith(ks.status().code() == Status::Code::kUnavailable
-                                ? Status::Unavailable(ks.status().message() + "; try again later")
-                                : ks.status());
-      }
-      sets.push_back(std::move(ks).value());
+  const KmsCertificate& cert = keys_.certificate();
+  std::vector<KeySet> sets;
+  sets.reserve(static_cast<size_t>(options_.extra_periods) + 1);
+  for (int i = 0; i <= options_.extra_periods; ++i) {
+    Result<KeySet> ks = keys_.KeySetAt(user_uri, t + static_cast<NtpSeconds>(i) * cert.params.user_key_period);
+    if (!ks.ok()) {
+      if (ks.status().code() == Status::Code::kUnavailable) metrics_.AddKeyServiceError();
+      return ex->FailWith(ks.status().code() == Status::Code::kUnavailable
+                              ? Status::Unavailable(ks.status().message() + "; try again later")
+                              : ks.status());
     }
-    ex->header.time = NtpNow(*options_.env);
-    ApiResponse r;
-    r.body = KmsResponseWriter::KeyProv(ex->header, cert, sets);
-    r.holds_secrets = true;
-    metrics_.AddKeySetsIssued(sets.size());
-    ex->Finish(std::move(r));
-  });
+    sets.push_back(std::move(ks).value());
+  }
+  ex->header.time = NtpNow(*options_.env);
+  ApiResponse r;
+  r.body = KmsResponseWriter::KeyProv(ex->header, cert, sets);
+  r.holds_secrets = true;
+  metrics_.AddKeySetsIssued(sets.size());
+  ex->Finish(std::move(r));
 }
 
 }  // namespace mcx::api

@@ -7,10 +7,13 @@
 //   POST /keymanagement/identity/v1/certcache                   KmsCertCache
 //   GET  /healthz  /readyz  /metrics
 //
-// Threads: Handle() runs on the connection's strand (an I/O thread). It does only cheap work
-// there (path, token from the cache, XML of the certificate); every KeyService call that may
-// derive a key or reach the HSM or store (KeySetAt, Ready) is posted to the worker executor, and
-// the Reply is then called from a worker: the session posts it back to its strand.
+// Threads: Handle() runs on the connection's strand (an I/O thread), which only routes: it parses
+// the path, looks the token up in the verifier's cache (a hash and a lookup), answers what needs
+// nothing more (refusals, /healthz, /metrics, and init/certcache for a cached token without a
+// body: XML of the certificate) and writes. Everything that may take longer goes to the worker
+// executor: the signature check of a token not in the cache, the libxml2 parse of a KmsRequest
+// body, and every KeyService call that may derive a key or reach the HSM or store (KeySetAt,
+// Ready). The Reply is then called from a worker: the session posts it back to its strand.
 #pragma once
 
 #include <functional>
@@ -62,6 +65,12 @@ class KmsRouter final : public RequestHandler {
  private:
   struct Exchange;  // one request in flight
   void HandleKms(std::shared_ptr<Exchange> ex, const KmsTarget& target);
+  // The token is good: who asks for what, then the answer. On a worker, or on the strand when
+  // the token came from the cache and there is no body to parse.
+  void Authorized(std::shared_ptr<Exchange> ex, const KmsTarget& target, const VerifiedToken& verified,
+                  bool on_worker);
+  void RefuseToken(Exchange& ex, const Status& why);
+  // On a worker.
   void ProvisionKeys(std::shared_ptr<Exchange> ex, std::string user_uri, NtpSeconds t);
 
   KeyService& keys_;

@@ -1,5 +1,6 @@
 // Per-request costs of the KMS interface, without the network: verifying an access token (cold,
-// and from the cache), writing a KmsKeyProv document, and parsing the request path.
+// on a worker; and from the cache, both through Verify() and through the strand's Lookup()),
+// writing a KmsKeyProv document, and parsing the request path.
 #include <benchmark/benchmark.h>
 
 #include <cstdlib>
@@ -10,6 +11,7 @@
 #include "api/kms_router.h"
 #include "api/kms_xml.h"
 #include "base/pooled_random.h"
+#include "bench/idms/test_idms.h"
 #include "engine/service/deriving_key_service.h"
 
 namespace mcx::api {
@@ -53,6 +55,14 @@ void BM_VerifyTokenCached(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(v.Verify(Tokens().token, now));
 }
 BENCHMARK(BM_VerifyTokenCached);
+
+void BM_LookupTokenCached(benchmark::State& state) {
+  AccessTokenVerifier v(Tokens().keys, Tokens().policy);
+  const int64_t now = static_cast<int64_t>(std::time(nullptr));
+  (void)v.Verify(Tokens().token, now);
+  for (auto _ : state) benchmark::DoNotOptimize(v.Lookup(Tokens().token, now));
+}
+BENCHMARK(BM_LookupTokenCached);
 
 void BM_WriteKeyProv(benchmark::State& state) {
   OpenSslRandom rng;

@@ -17,6 +17,7 @@ packages=(
   libxml2-utils curl
   libxml2-dev           # parses KmsRequest bodies (api/)
   nlohmann-json3-dev    # parses access-token (JWT) claims and JWKS files (api/)
+  libcjose-dev libjansson-dev  # JOSE for access tokens (api/); cjose's pkg-config file needs jansson's
   nginx wrk             # the TLS proxy end-to-end test and the HTTP benchmark
   chromium              # headless: the capacity report's HTML test (tests/bench/html_report_test.sh)
 )

@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "api/access_token.h"
-#include "api/http_server.h"
-#include "api/kms_router.h"
+#include "api/kms_http_service.h"
+#include "bench/idms/test_idms.h"
 #include "engine/bulk/provisioning_pipeline.h"
 #include "engine/service/stored_key_service.h"
 #include "engine/store/sqlite_key_store.h"
@@ -166,12 +166,10 @@ Status LocalBench::ProvisionAndServe(CapacityReport& report, const PhaseListener
   // The serving runs: an in-process server over the scratch store, trusting a throw-away IdMS key.
   const std::string idms_dir = (scratch.path() / "idms").string();
   MCX_RETURN_IF_ERROR(api::GenerateTestIdmsKey(idms_dir));
-  Result<std::vector<api::TrustedKey>> trusted = api::LoadTrustedKeys(idms_dir + "/" + api::kTestIdmsPublicKeyFile);
-  if (!trusted.ok()) return trusted.status();
-  api::AccessTokenPolicy policy;
-  policy.issuer = api::kTestIdmsIssuer;
-  policy.audience = api::kDefaultAudience;
-  api::AccessTokenVerifier verifier(std::move(trusted).value(), policy);
+  api::IdmsTrust trust;
+  trust.trusted_key_file = idms_dir + "/" + api::kTestIdmsPublicKeyFile;
+  trust.policy.issuer = api::kTestIdmsIssuer;
+  trust.policy.audience = api::kDefaultAudience;
   std::vector<UserCredential> users;
   const auto now = static_cast<int64_t>(std::time(nullptr));
   for (uint64_t i = 1; i <= std::min<uint64_t>(population, options_.serve_users); ++i) {
@@ -189,13 +187,12 @@ Status LocalBench::ProvisionAndServe(CapacityReport& report, const PhaseListener
   http.io_threads = options_.server_io_threads;
   http.worker_threads = options_.server_worker_threads > 0 ? options_.server_worker_threads
                                                            : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  api::ApiMetrics metrics;
-  api::HttpServer server(http, metrics);
-  api::KmsRouter router(service, verifier, metrics, server.workers(), {});
-  MCX_RETURN_IF_ERROR(server.Start(router));
+  Result<std::unique_ptr<api::KmsHttpService>> server = api::KmsHttpService::Create(service, std::move(trust), {http, {}});
+  if (!server.ok()) return server.status();
+  MCX_RETURN_IF_ERROR((*server)->Start());
   HttpEndpoint endpoint;
   endpoint.host = "127.0.0.1";
-  endpoint.port = server.port();
+  endpoint.port = (*server)->port();
 
   Result<HttpReply> init = FetchOnce(endpoint, "POST", endpoint.base_path + "init", users.front().token, options_.serve.timeout);
   Result<KmsPublicView> view = init.ok() && init->status == 200 ? ParseKmsInitPublicKeys(init->body)
@@ -232,8 +229,8 @@ Status LocalBench::ProvisionAndServe(CapacityReport& report, const PhaseListener
     run.result.init_sample.clear();
     report.serving.push_back(std::move(run));
   }
-  server.Shutdown();
-  server.Wait();
+  (*server)->Shutdown();
+  (*server)->Wait();
   return outcome;
 }
 

@@ -148,11 +148,15 @@ TEST(AccessTokenTest, AcceptsRs256AndEs256KeysFromAJwks) {
                           {"e", b64(rsa, OSSL_PKEY_PARAM_RSA_E)}});
   EVP_PKEY_free(rsa);
   // The EC test key as a JWK.
-  auto ec_keys = LoadTrustedKeys(TestIdmsDir() + "/" + kTestIdmsPublicKeyFile);
-  ASSERT_TRUE(ec_keys.ok());
+  const std::string ec_pem = ReadAll(TestIdmsDir() + "/" + kTestIdmsPublicKeyFile);
+  BIO* ec_bio = BIO_new_mem_buf(ec_pem.data(), static_cast<int>(ec_pem.size()));
+  EVP_PKEY* ec = PEM_read_bio_PUBKEY(ec_bio, nullptr, nullptr, nullptr);
+  BIO_free(ec_bio);
+  ASSERT_NE(ec, nullptr);
   unsigned char pub[65];
   size_t pub_len = 0;
-  EVP_PKEY_get_octet_string_param((*ec_keys)[0].key.get(), OSSL_PKEY_PARAM_PUB_KEY, pub, sizeof pub, &pub_len);
+  EVP_PKEY_get_octet_string_param(ec, OSSL_PKEY_PARAM_PUB_KEY, pub, sizeof pub, &pub_len);
+  EVP_PKEY_free(ec);
   ASSERT_EQ(pub_len, 65u);
   jwks["keys"].push_back({{"kty", "EC"}, {"crv", "P-256"}, {"kid", "ec-1"},
                           {"x", Base64UrlEncode(std::string(reinterpret_cast<char*>(pub) + 1, 32))},

@@ -20,11 +20,11 @@
 #include <string>
 
 #include "api/access_token.h"
-#include "api/http_server.h"
-#include "api/kms_router.h"
+#include "api/kms_http_service.h"
 #include "api/kms_xml.h"
 #include "base/bytes.h"
 #include "base/pooled_random.h"
+#include "bench/idms/test_idms.h"
 #include "engine/service/deriving_key_service.h"
 
 namespace mcx::api::testing {
@@ -127,16 +127,12 @@ inline std::pair<std::string, std::string> BearerHeader(const std::string& token
 
 struct ApiTestEnv {
   explicit ApiTestEnv(HttpServerOptions http = {}, KmsRouter::Options router_options = {})
-      : keys(SharedKms()),
-        verifier(std::move(LoadTrustedKeys(TestIdmsDir() + "/" + kTestIdmsPublicKeyFile)).value(), Policy()),
-        server(WithPort0(std::move(http)), metrics),
-        router(keys, verifier, metrics, server.workers(), router_options) {
-    status = server.Start(router);
-  }
-  // The server stops (and its threads finish) before the router it calls is destroyed.
-  ~ApiTestEnv() {
-    server.Shutdown();
-    server.Wait();
+      : ApiTestEnv(std::move(LoadTrustedKeys(TestIdmsDir() + "/" + kTestIdmsPublicKeyFile)).value(), std::move(http),
+                   router_options) {}
+  // Trusting `trusted` instead of the test IdMS key.
+  ApiTestEnv(std::vector<TrustedKey> trusted, HttpServerOptions http, KmsRouter::Options router_options = {})
+      : keys(SharedKms()), server(keys, std::move(trusted), Policy(), {WithPort0(std::move(http)), router_options}) {
+    status = server.Start();
   }
 
   static AccessTokenPolicy Policy() {
@@ -151,10 +147,7 @@ struct ApiTestEnv {
   }
 
   TestKeyService keys;
-  AccessTokenVerifier verifier;
-  ApiMetrics metrics;
-  HttpServer server;
-  KmsRouter router;
+  KmsHttpService server;  // stops its threads before `keys` goes
   Status status;
 };
 

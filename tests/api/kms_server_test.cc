@@ -3,6 +3,11 @@
 // and the key material checked as a device would.
 #include <gtest/gtest.h>
 
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+#include <chrono>
+#include <fstream>
 #include <thread>
 
 #include "engine/keys/client_check.h"
@@ -337,6 +342,57 @@ TEST(KmsServerExtraPeriodsTest, ExtraPeriodsAddKeySetsOfTheNextPeriods) {
   EXPECT_EQ(XmllintSchemaErrors(r.body), "");
   EXPECT_NE(r.body.find("<KeyPeriodNo>1544</KeyPeriodNo>"), std::string::npos);
   EXPECT_NE(r.body.find("<KeyPeriodNo>1545</KeyPeriodNo>"), std::string::npos);
+}
+
+// The strand only routes: a token that is not in the cache is verified on a worker, so a slow
+// verification does not hold up other requests on the same (here: the only) I/O thread. The slow
+// verification: a PEM file of many trusted keys without kids, none of which signed the token, so
+// each is tried in turn.
+TEST(KmsServerThreadsTest, ASlowTokenVerificationDoesNotHoldUpTheIoThread) {
+  std::string pem;
+  for (int i = 0; i < 6000; ++i) {
+    EVP_PKEY* k = EVP_EC_gen("P-256");
+    BIO* bio = BIO_new(BIO_s_mem());
+    ASSERT_EQ(PEM_write_bio_PUBKEY(bio, k), 1);
+    char* data = nullptr;
+    const long len = BIO_get_mem_data(bio, &data);
+    pem.append(data, static_cast<size_t>(len));
+    BIO_free(bio);
+    EVP_PKEY_free(k);
+  }
+  const std::string path = TestIdmsDir() + "/many-keys.pem";
+  std::ofstream(path) << pem;
+  auto keys = LoadTrustedKeys(path);
+  ASSERT_TRUE(keys.ok()) << keys.status().ToString();
+  const std::string token = TokenFor(kAlice);  // signed by the test IdMS key, which is not among them
+
+  // How long the verification takes by itself.
+  using Clock = std::chrono::steady_clock;
+  const auto t0 = Clock::now();
+  EXPECT_FALSE(AccessTokenVerifier(*keys, ApiTestEnv::Policy()).Verify(token, std::time(nullptr)).ok());
+  const auto verify_time = Clock::now() - t0;
+  ASSERT_GT(verify_time, std::chrono::milliseconds(100)) << "the verification must be slow for this test to mean anything";
+
+  HttpServerOptions http;
+  http.io_threads = 1;
+  http.worker_threads = 2;
+  ApiTestEnv env(std::move(keys).value(), http);
+  ASSERT_TRUE(env.status.ok()) << env.status.ToString();
+  HttpTestClient health(env.server.port());
+  ASSERT_TRUE(health.Connect());
+  std::atomic<int> slow_status{0};
+  std::thread slow([&] {
+    HttpTestClient client(env.server.port());
+    slow_status = client.Send("POST", kBase + "init", {BearerHeader(token)}).status;
+  });
+  std::this_thread::sleep_for(verify_time / 10);  // the slow request is being verified by now
+  const auto t1 = Clock::now();
+  EXPECT_EQ(health.Send("GET", "/healthz").status, 200);
+  const auto health_time = Clock::now() - t1;
+  EXPECT_EQ(slow_status.load(), 0) << "/healthz was answered only after the slow request";
+  EXPECT_LT(health_time, verify_time / 3) << "/healthz waited for a token verification on the I/O thread";
+  slow.join();
+  EXPECT_EQ(slow_status.load(), 401);
 }
 
 TEST(KmsServerShutdownTest, ShutdownFinishesRequestsInFlight) {

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "api/access_token.h"
+#include "bench/idms/test_idms.h"
 #include "engine/keys/community_parameters.h"
 #include "bench/capacity/capacity_report.h"
 #include "bench/capacity/load_generator.h"

@@ -2,6 +2,7 @@
 #include <cstdio>
 
 #include "api/access_token.h"
+#include "bench/idms/test_idms.h"
 #include "base/sha256.h"
 #include "engine/custody/kms_init.h"
 #include "tools/cli/command.h"

@@ -1,6 +1,6 @@
 #include "tools/cli/kms_options.h"
 
-#include "api/access_token.h"
+#include "bench/idms/test_idms.h"
 #include "tools/cli/command.h"
 
 namespace mcx::cli {

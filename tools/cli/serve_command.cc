@@ -8,9 +8,9 @@
 #include <memory>
 
 #include "api/access_token.h"
-#include "api/http_server.h"
-#include "api/kms_router.h"
+#include "api/kms_http_service.h"
 #include "base/pooled_random.h"
+#include "bench/idms/test_idms.h"
 #include "engine/custody/kms_instance.h"
 #include "engine/service/deriving_key_service.h"
 #include "tools/cli/command.h"
@@ -120,14 +120,17 @@ Status RunServe(ServeOptions opt) {
     if (issuer == api::kTestIdmsIssuer) test_key_dir = config->data_dir.string();
   }
   if (audience.empty()) audience = api::kDefaultAudience;
-  Result<std::vector<api::TrustedKey>> trusted = api::LoadTrustedKeys(key_file);
-  if (!trusted.ok()) return trusted.status();
-  api::AccessTokenPolicy policy;
-  policy.issuer = issuer;
-  policy.audience = audience;
-  policy.required_scope = opt.scope;
-  policy.identity_claim = opt.identity_claim;
-  api::AccessTokenVerifier verifier(std::move(trusted).value(), policy);
+  api::IdmsTrust trust;
+  trust.trusted_key_file = key_file;
+  trust.policy.issuer = issuer;
+  trust.policy.audience = audience;
+  trust.policy.required_scope = opt.scope;
+  trust.policy.identity_claim = opt.identity_claim;
+  Result<std::unique_ptr<api::KmsHttpService>> service =
+      api::KmsHttpService::Create(*keys, std::move(trust), {http, {opt.extra_periods}});
+  if (!service.ok()) return service.status();
+  api::KmsHttpService& server = **service;
+  const api::AccessTokenPolicy& policy = server.policy();
 
   if (opt.demo && opt.demo_users > 0) {
     std::printf("pre-provisioning key sets of %d demo users (sip:userNNNNN@example.org)...\n", opt.demo_users);
@@ -140,7 +143,7 @@ Status RunServe(ServeOptions opt) {
     }
   }
 
-  api::ApiMetrics metrics;
+  api::ApiMetrics& metrics = server.metrics();
   if (kms) {
     DeliveryRecorder* d = &kms->deliveries();
     metrics.AddExternalCounter("mcx_kms_key_sets_marked_delivered_total",
@@ -152,10 +155,8 @@ Status RunServe(ServeOptions opt) {
     metrics.AddExternalCounter("mcx_kms_delivery_mark_write_errors_total",
                                "Store writes of delivery marks that failed.", [d] { return d->failed_writes(); });
   }
-  api::HttpServer server(http, metrics);
-  api::KmsRouter router(*keys, verifier, metrics, server.workers(), {opt.extra_periods});
   server.StopOnSignals();
-  MCX_RETURN_IF_ERROR(server.Start(router));
+  MCX_RETURN_IF_ERROR(server.Start());
   if (kms) {
     std::printf("KMS %s (certificate %s), %s, arithmetic %s; access tokens from %s (audience %s)\n",
                 kms->certificate().params.kms_uri.c_str(), kms->certificate().cert_uri.c_str(),

@@ -4,7 +4,7 @@
 #include <ctime>
 #include <filesystem>
 
-#include "api/access_token.h"
+#include "bench/idms/test_idms.h"
 #include "engine/custody/kms_config.h"
 #include "engine/keys/community_parameters.h"
 #include "tools/cli/command.h"
