@@ -1,5 +1,6 @@
 #include "api/kms_router.h"
 
+#include <algorithm>
 #include <cctype>
 #include <chrono>
 #include <optional>
@@ -298,6 +299,7 @@ const std::string kChallenge = "Bearer realm=\"mcx-kms\"";
 
 void KmsRouter::HandleKms(std::shared_ptr<Exchange> ex, const KmsTarget& target) {
   const ApiRequest& req = ex->request;
+  if (!req.asserted_identity.empty()) return HandleAssertedIdentity(std::move(ex), target);
   // The access token: who is asking.
   if (!StartsWithBearer(req.authorization)) {
     return ex->Fail(401, "an access token is required: send Authorization: Bearer <token from the IdMS>",
@@ -321,6 +323,28 @@ void KmsRouter::HandleKms(std::shared_ptr<Exchange> ex, const KmsTarget& target)
       known = std::move(verified).value();
     }
     Authorized(std::move(ex), target, *known, /*on_worker=*/true);
+  });
+}
+
+// A network entity authenticated by the proxy (mutual TLS), named in X-3GPP-Asserted-Identity.
+// Believed only from a trusted proxy's address and for a configured server identity: anyone else
+// sending the header is refused, never silently treated as a user.
+void KmsRouter::HandleAssertedIdentity(std::shared_ptr<Exchange> ex, const KmsTarget& target) {
+  const ApiRequest& req = ex->request;
+  const auto& proxies = options_.trusted_proxies;
+  const auto& servers = options_.server_identities;
+  if (std::find(proxies.begin(), proxies.end(), req.peer_address) == proxies.end()) {
+    return ex->Fail(403, "X-3GPP-Asserted-Identity is accepted only from a trusted proxy (serve --trusted-proxy); "
+                         "users authenticate with an access token");
+  }
+  if (std::find(servers.begin(), servers.end(), req.asserted_identity) == servers.end()) {
+    return ex->Fail(403, "the asserted identity is not a configured server identity (serve --server-identity)");
+  }
+  VerifiedToken server;
+  server.identity = req.asserted_identity;
+  if (IsBlank(req.body)) return Authorized(std::move(ex), target, server, /*on_worker=*/false);
+  workers_([this, ex = std::move(ex), target, server]() mutable {
+    Authorized(std::move(ex), target, server, /*on_worker=*/true);
   });
 }
 
@@ -383,10 +407,19 @@ void KmsRouter::Authorized(std::shared_ptr<Exchange> ex, const KmsTarget& target
 
 void KmsRouter::ProvisionKeys(std::shared_ptr<Exchange> ex, std::string user_uri, NtpSeconds t) {
   const KmsCertificate& cert = keys_.certificate();
+  // The following periods first and the requested one last: some clients keep only the last
+  // KmsKeySet of a response as the current keys. Periods past the certificate's end are left out.
+  // (Not yet checked: a requested time outside the certificate's window; see docs/api.md.)
+  std::vector<NtpSeconds> times;
+  for (int i = options_.extra_periods; i >= 1; --i) {
+    const NtpSeconds later = t + static_cast<NtpSeconds>(i) * cert.params.user_key_period;
+    if (later <= cert.valid_to) times.push_back(later);
+  }
+  times.push_back(t);
   std::vector<KeySet> sets;
-  sets.reserve(static_cast<size_t>(options_.extra_periods) + 1);
-  for (int i = 0; i <= options_.extra_periods; ++i) {
-    Result<KeySet> ks = keys_.KeySetAt(user_uri, t + static_cast<NtpSeconds>(i) * cert.params.user_key_period);
+  sets.reserve(times.size());
+  for (NtpSeconds when : times) {
+    Result<KeySet> ks = keys_.KeySetAt(user_uri, when);
     if (!ks.ok()) {
       if (ks.status().code() == Status::Code::kUnavailable) metrics_.AddKeyServiceError();
       return ex->FailWith(ks.status().code() == Status::Code::kUnavailable

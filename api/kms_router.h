@@ -51,6 +51,10 @@ class KmsRouter final : public RequestHandler {
   struct Options {
     int extra_periods = 0;  // key sets of the following periods added to each KmsKeyProv
     Env* env = &Env::Default();  // the clock for "now" (Time, the current period, token expiry)
+    // Network entities (TS 33.180 5.3.1): X-3GPP-Asserted-Identity is believed only from these
+    // proxy addresses, and only for these identities, which then need no access token.
+    std::vector<std::string> trusted_proxies;
+    std::vector<std::string> server_identities;
   };
 
   // All references must outlive the router.
@@ -65,6 +69,7 @@ class KmsRouter final : public RequestHandler {
  private:
   struct Exchange;  // one request in flight
   void HandleKms(std::shared_ptr<Exchange> ex, const KmsTarget& target);
+  void HandleAssertedIdentity(std::shared_ptr<Exchange> ex, const KmsTarget& target);
   // The token is good: who asks for what, then the answer. On a worker, or on the strand when
   // the token came from the cache and there is no body to parse.
   void Authorized(std::shared_ptr<Exchange> ex, const KmsTarget& target, const VerifiedToken& verified,

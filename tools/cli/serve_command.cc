@@ -6,12 +6,17 @@
 #include <ctime>
 #include <filesystem>
 #include <memory>
+#include <string>
+#include <vector>
+
+#include <boost/asio/ip/address.hpp>
 
 #include "api/access_token.h"
 #include "api/kms_http_service.h"
 #include "base/pooled_random.h"
 #include "bench/idms/test_idms.h"
 #include "engine/custody/kms_instance.h"
+#include "engine/keys/community_parameters.h"
 #include "engine/service/deriving_key_service.h"
 #include "tools/cli/command.h"
 #include "tools/cli/kms_options.h"
@@ -29,6 +34,8 @@ struct ServeOptions {
   std::string scope = api::kKeyManagementScope;
   std::string identity_claim = api::kDefaultIdentityClaim;
   int extra_periods = 0;
+  std::vector<std::string> trusted_proxies;
+  std::vector<std::string> server_identities;
   size_t max_body_bytes = 64 * 1024;
   size_t max_header_bytes = 8 * 1024;
   size_t max_connections = 10000;
@@ -71,8 +78,29 @@ Status SplitListen(const std::string& listen, std::string& host, uint16_t& port)
   return Status::Ok();
 }
 
+// The router's options: extra periods, and the network entities the proxy may assert.
+api::KmsRouter::Options RouterOptions(const ServeOptions& opt) {
+  api::KmsRouter::Options router;
+  router.extra_periods = opt.extra_periods;
+  router.trusted_proxies = opt.trusted_proxies;
+  router.server_identities = opt.server_identities;
+  return router;
+}
+
 Status RunServe(ServeOptions opt) {
   if (opt.extra_periods < 0 || opt.extra_periods > 12) return Status::InvalidArgument("--extra-periods must be 0..12");
+  for (const std::string& address : opt.trusted_proxies) {
+    boost::system::error_code ec;
+    boost::asio::ip::make_address(address, ec);
+    if (ec) return Status::InvalidArgument("--trusted-proxy '" + address + "' is not an IP address");
+  }
+  for (const std::string& identity : opt.server_identities) {
+    MCX_RETURN_IF_ERROR(ValidateUserUri(identity, "--server-identity"));
+  }
+  if (!opt.server_identities.empty() && opt.trusted_proxies.empty()) {
+    return Status::InvalidArgument("--server-identity needs --trusted-proxy: the address of the proxy that "
+                                   "authenticates the servers (mutual TLS) and sends X-3GPP-Asserted-Identity");
+  }
   api::HttpServerOptions http;
   MCX_RETURN_IF_ERROR(SplitListen(opt.listen, http.host, http.port));
   http.io_threads = opt.io_threads;
@@ -127,7 +155,7 @@ Status RunServe(ServeOptions opt) {
   trust.policy.required_scope = opt.scope;
   trust.policy.identity_claim = opt.identity_claim;
   Result<std::unique_ptr<api::KmsHttpService>> service =
-      api::KmsHttpService::Create(*keys, std::move(trust), {http, {opt.extra_periods}});
+      api::KmsHttpService::Create(*keys, std::move(trust), {http, RouterOptions(opt)});
   if (!service.ok()) return service.status();
   api::KmsHttpService& server = **service;
   const api::AccessTokenPolicy& policy = server.policy();
@@ -194,6 +222,12 @@ void RegisterServeCommand(CLI::App& app, CommandResult& result) {
       ->capture_default_str();
   cmd->add_option("--extra-periods", opt->extra_periods, "key sets of the next N periods in each KmsKeyProv")
       ->capture_default_str();
+  cmd->add_option("--trusted-proxy", opt->trusted_proxies,
+                  "IP address of a proxy whose X-3GPP-Asserted-Identity header is believed (repeatable); "
+                  "serve on a listener only that proxy reaches (docs/deployment.md)");
+  cmd->add_option("--server-identity", opt->server_identities,
+                  "identity URI of an MCX or group management server that gets keys through the trusted proxy's "
+                  "asserted identity, without an access token (repeatable)");
   cmd->add_option("--max-body", opt->max_body_bytes, "largest request body in octets (413 above)")
       ->capture_default_str();
   cmd->add_option("--max-header", opt->max_header_bytes, "largest request header in octets (431 above)")
