@@ -9,6 +9,7 @@
 #include <mutex>
 #include <vector>
 
+#include "base/constant_time.h"
 #include "base/secret.h"
 #include "engine/math/ct_audit.h"
 #include "engine/math/inverse.h"
@@ -344,7 +345,7 @@ Limbs1024 OddScalar(const Limbs1024& k, uint64_t& flip) {
   Limbs1024 neg, r;
   const Limbs1024 zero{};
   SubMod(SakkeOrderModulus(), neg, zero, k);
-  flip = (k[0] & 1) - 1;
+  flip = ct::IsZero(k[0] & 1);
   Select(r, flip, neg, k);
   SecureWipe(neg.data(), sizeof neg);
   return r;
@@ -354,10 +355,11 @@ Limbs1024 OddScalar(const Limbs1024& k, uint64_t& flip) {
 // the digit is negative. index and sign are secret.
 void SelectDigit(const LaneField& f, uint64_t* x, uint64_t* y, int lane, const uint64_t* entries, size_t count,
                  int32_t d, uint64_t* negate) {
-  const int32_t sign = d >> 31;                  // 0 or -1
-  const int32_t magnitude = (d ^ sign) - sign;   // odd, 1 .. 2^w - 1
-  negate[lane] = static_cast<uint64_t>(static_cast<int64_t>(sign));
-  f.select(x, y, lane, entries, count, static_cast<uint32_t>(magnitude - 1) >> 1);
+  const uint64_t word = static_cast<uint64_t>(static_cast<int64_t>(d));
+  const uint64_t negative = ct::Msb(word);
+  const uint64_t magnitude = (word ^ negative) - negative;  // |d|: odd, 1 .. 2^w - 1
+  negate[lane] = negative;
+  f.select(x, y, lane, entries, count, static_cast<uint32_t>((magnitude - 1) >> 1));
 }
 
 // One batch of up to kFixedBaseBatch scalars through one LaneField, one lane per scalar.

@@ -10,47 +10,31 @@
 // Montgomery multiplication of values below 2p gives a value below p + 4p^2/R < 2p, so no final
 // subtraction is needed; sub() adds 2p and subtracts 2p back under a lane mask.
 //
-// Only this file is compiled for AVX-512, function by function (target attribute); nothing here
-// runs unless IfmaLaneField() found the instructions at run time.
+// Only this file and the toolkit it shares with the P-256 lanes (ifma52.h) are compiled for
+// AVX-512, function by function (target attribute); nothing here runs unless IfmaLaneField()
+// found the instructions at run time.
 #include "engine/math/lane_field.h"
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
+#include "engine/math/ifma52.h"
 
+#if defined(MCX_HAVE_IFMA52)
 #include <cstring>
 
 #include "engine/math/inverse.h"
 
-#define MCX_IFMA __attribute__((target("avx512f,avx512ifma")))
-
 namespace mcx {
 namespace {
 
+using ifma52::kLanes;
+using ifma52::kMask52;
 constexpr int kN = 20;  // limbs of 52 bits
-constexpr int kLanes = 8;
-constexpr uint64_t kMask52 = (uint64_t{1} << 52) - 1;
 
 // Plain integers in radix 2^52 (one lane's worth).
 using Limbs52 = uint64_t[kN];
 
-void To52(const Limbs1024& a, uint64_t* out) {
-  for (int j = 0; j < kN; ++j) {
-    const int bit = 52 * j, limb = bit / 64, shift = bit % 64;
-    uint64_t v = a[limb] >> shift;
-    if (shift > 12 && limb + 1 < 16) v |= a[limb + 1] << (64 - shift);
-    out[j] = v & kMask52;
-  }
-}
-
-// From normalized limbs of a value below 2^1024.
-void From52(const uint64_t* in, Limbs1024& out) {
-  out.fill(0);
-  for (int j = 0; j < kN; ++j) {
-    const int bit = 52 * j, limb = bit / 64, shift = bit % 64;
-    out[limb] |= in[j] << shift;
-    if (shift > 12 && limb + 1 < 16) out[limb + 1] |= in[j] >> (64 - shift);
-  }
-}
+void To52(const Limbs1024& a, uint64_t* out) { ifma52::Split<kLimbs1024, kN>(a.data(), out); }
+// From normalised limbs of a value below 2^1024.
+void From52(const uint64_t* in, Limbs1024& out) { ifma52::Join<kN, kLimbs1024>(in, out.data()); }
 
 struct Constants {
   Limbs52 p, p2, r2, r3;  // p, 2p, R^2 mod p, R^3 mod p (R = 2^1040), radix 2^52
@@ -86,20 +70,16 @@ const Constants& K() {
   return c;
 }
 
-MCX_IFMA inline __m512i Lo(__m512i acc, __m512i a, __m512i b) { return _mm512_madd52lo_epu64(acc, a, b); }
-MCX_IFMA inline __m512i Hi(__m512i acc, __m512i a, __m512i b) { return _mm512_madd52hi_epu64(acc, a, b); }
-MCX_IFMA inline __m512i Load(const uint64_t* p) { return _mm512_loadu_si512(p); }
-MCX_IFMA inline void Store(uint64_t* p, __m512i v) { _mm512_storeu_si512(p, v); }
-// The zero-masking forms with a full mask: GCC 12's plain forms start from an "undefined" vector
-// that trips -Wuninitialized.
-MCX_IFMA inline __m512i ShiftRight(__m512i v) { return _mm512_maskz_srli_epi64(0xff, v, 52); }
-MCX_IFMA inline __m512i ShiftRightSigned(__m512i v) { return _mm512_maskz_srai_epi64(0xff, v, 52); }
+using ifma52::Hi;
+using ifma52::Lo;
+MCX_IFMA_INLINE __m512i Load(const uint64_t* p) { return _mm512_loadu_si512(p); }
+MCX_IFMA_INLINE void Store(uint64_t* p, __m512i v) { _mm512_storeu_si512(p, v); }
 
 // Operand scanning: for each limb b_i, acc += a*b_i, then acc += m*p with m chosen to clear the
 // lowest limb, then shift down by one limb.
 MCX_IFMA void Mul(uint64_t* r, const uint64_t* a, const uint64_t* b) {
   const Constants& c = K();
-  const __m512i k0 = _mm512_set1_epi64(static_cast<int64_t>(c.k0));
+  const __m512i k0 = ifma52::Set1(c.k0);
   const __m512i zero = _mm512_setzero_si512();
   __m512i acc[kN + 1];
   for (int j = 0; j <= kN; ++j) acc[j] = zero;
@@ -115,45 +95,28 @@ MCX_IFMA void Mul(uint64_t* r, const uint64_t* a, const uint64_t* b) {
     const __m512i m = Lo(zero, acc[0], k0);
 #pragma GCC unroll 20
     for (int j = 0; j < kN; ++j) {
-      const __m512i pj = _mm512_set1_epi64(static_cast<int64_t>(c.p[j]));
+      const __m512i pj = ifma52::Set1(c.p[j]);
       acc[j] = Lo(acc[j], m, pj);
       acc[j + 1] = Hi(acc[j + 1], m, pj);
     }
-    acc[1] = _mm512_add_epi64(acc[1], ShiftRight(acc[0]));
+    acc[1] = _mm512_add_epi64(acc[1], ifma52::Shr52(acc[0]));
 #pragma GCC unroll 20
     for (int j = 0; j < kN; ++j) acc[j] = acc[j + 1];
     acc[kN] = zero;
   }
-  const __m512i mask = _mm512_set1_epi64(static_cast<int64_t>(kMask52));
+  ifma52::Carry<kN>(acc);
 #pragma GCC unroll 20
-  for (int j = 0; j + 1 < kN; ++j) {
-    acc[j + 1] = _mm512_add_epi64(acc[j + 1], ShiftRight(acc[j]));
-    Store(r + j * kLanes, _mm512_and_si512(acc[j], mask));
-  }
-  Store(r + (kN - 1) * kLanes, acc[kN - 1]);
+  for (int j = 0; j < kN; ++j) Store(r + j * kLanes, acc[j]);
 }
 
 MCX_IFMA void Sqr(uint64_t* r, const uint64_t* a) { Mul(r, a, a); }
 
-// t (signed limbs) normalized by arithmetic carries; returns the (possibly negative) top limb.
-MCX_IFMA inline void Normalize(__m512i* t) {
-  const __m512i mask = _mm512_set1_epi64(static_cast<int64_t>(kMask52));
-#pragma GCC unroll 20
-  for (int j = 0; j + 1 < kN; ++j) {
-    t[j + 1] = _mm512_add_epi64(t[j + 1], ShiftRightSigned(t[j]));
-    t[j] = _mm512_and_si512(t[j], mask);
-  }
-}
-
-// r = t - c if that is not negative, else t; lane by lane, by mask. t, c normalized.
-MCX_IFMA inline void SubtractIfNotNegative(uint64_t* r, const __m512i* t, const uint64_t* c) {
+// r = t - c where that is not negative, else t; lane by lane, by mask. t, c normalised.
+MCX_IFMA_INLINE void SubtractIfNotNegative(uint64_t* r, const __m512i* t, const uint64_t* c) {
   __m512i u[kN];
+  ifma52::SubtractIfNotNegative<kN>(u, t, c);
 #pragma GCC unroll 20
-  for (int j = 0; j < kN; ++j) u[j] = _mm512_sub_epi64(t[j], _mm512_set1_epi64(static_cast<int64_t>(c[j])));
-  Normalize(u);
-  const __mmask8 negative = _mm512_cmplt_epi64_mask(u[kN - 1], _mm512_setzero_si512());
-#pragma GCC unroll 20
-  for (int j = 0; j < kN; ++j) Store(r + j * kLanes, _mm512_mask_blend_epi64(negative, u[j], t[j]));
+  for (int j = 0; j < kN; ++j) Store(r + j * kLanes, u[j]);
 }
 
 MCX_IFMA void Sub(uint64_t* r, const uint64_t* a, const uint64_t* b) {
@@ -161,10 +124,9 @@ MCX_IFMA void Sub(uint64_t* r, const uint64_t* a, const uint64_t* b) {
   __m512i t[kN];
 #pragma GCC unroll 20
   for (int j = 0; j < kN; ++j) {
-    t[j] = _mm512_add_epi64(_mm512_sub_epi64(Load(a + j * kLanes), Load(b + j * kLanes)),
-                            _mm512_set1_epi64(static_cast<int64_t>(c.p2[j])));
+    t[j] = _mm512_add_epi64(_mm512_sub_epi64(Load(a + j * kLanes), Load(b + j * kLanes)), ifma52::Set1(c.p2[j]));
   }
-  Normalize(t);  // a - b + 2p, in [0, 4p)
+  ifma52::NormalizeSigned<kN>(t);  // a - b + 2p, in [0, 4p)
   SubtractIfNotNegative(r, t, c.p2);
 }
 
@@ -180,7 +142,7 @@ MCX_IFMA void ExtractCanonical(Limbs1024& out, const uint64_t* a, int lane) {
 }
 
 MCX_IFMA void Broadcast(uint64_t* v, const uint64_t* limbs) {
-  for (int j = 0; j < kN; ++j) Store(v + j * kLanes, _mm512_set1_epi64(static_cast<int64_t>(limbs[j])));
+  for (int j = 0; j < kN; ++j) Store(v + j * kLanes, ifma52::Set1(limbs[j]));
 }
 
 MCX_IFMA void Permute(uint64_t* r, const uint64_t* a, int distance) {
@@ -240,9 +202,9 @@ MCX_IFMA void Select(uint64_t* x, uint64_t* y, int lane, const uint64_t* entries
   constexpr int kVecs = 2 * kN / kLanes;  // 5 vectors of 8 words per entry
   __m512i acc[kVecs];
   for (int v = 0; v < kVecs; ++v) acc[v] = _mm512_setzero_si512();
-  const __m512i want = _mm512_set1_epi64(index);
+  const __m512i want = ifma52::Set1(index);
   for (size_t e = 0; e < count; ++e) {
-    const __mmask8 hit = _mm512_cmpeq_epi64_mask(_mm512_set1_epi64(static_cast<int64_t>(e)), want);
+    const __mmask8 hit = ifma52::EqLanes(ifma52::Set1(e), want);
     const uint64_t* entry = entries + e * 2 * kN;
     for (int v = 0; v < kVecs; ++v) acc[v] = _mm512_mask_mov_epi64(acc[v], hit, Load(entry + v * kLanes));
   }
@@ -257,11 +219,11 @@ MCX_IFMA void Select(uint64_t* x, uint64_t* y, int lane, const uint64_t* entries
 // y = p - y where negate is set; y is a table entry (below p), so p - y is in (0, p].
 MCX_IFMA void NegateLanes(uint64_t* y, const uint64_t* negate) {
   const Constants& c = K();
-  const __mmask8 flip = _mm512_cmpneq_epi64_mask(Load(negate), _mm512_setzero_si512());
+  const __mmask8 flip = ifma52::NonZeroLanes(Load(negate));
   __m512i t[kN];
-  for (int j = 0; j < kN; ++j) t[j] = _mm512_sub_epi64(_mm512_set1_epi64(static_cast<int64_t>(c.p[j])), Load(y + j * kLanes));
-  Normalize(t);
-  for (int j = 0; j < kN; ++j) Store(y + j * kLanes, _mm512_mask_blend_epi64(flip, Load(y + j * kLanes), t[j]));
+  for (int j = 0; j < kN; ++j) t[j] = _mm512_sub_epi64(ifma52::Set1(c.p[j]), Load(y + j * kLanes));
+  ifma52::NormalizeSigned<kN>(t);
+  for (int j = 0; j < kN; ++j) Store(y + j * kLanes, ifma52::SelectLanes(flip, Load(y + j * kLanes), t[j]));
 }
 
 MCX_IFMA void ToPlain(Limbs1024& out, const uint64_t* a, int lane) {
@@ -272,11 +234,6 @@ MCX_IFMA void ToPlain(Limbs1024& out, const uint64_t* a, int lane) {
   ExtractCanonical(out, v, lane);
 }
 
-bool CpuHasIfma() {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512ifma");
-}
-
 }  // namespace
 
 const LaneField* IfmaLaneField() {
@@ -284,7 +241,7 @@ const LaneField* IfmaLaneField() {
       "AVX-512 IFMA (8 lanes x 20 x 52-bit limbs)", kLanes, kN * kLanes, 2 * kN, 6,
       Mul, Sqr, Sub, Invert, EncodeEntry, Select, NegateLanes, ToPlain,
   };
-  static const bool available = CpuHasIfma();
+  static const bool available = ifma52::CpuHasIfma();
   return available ? &field : nullptr;
 }
 

@@ -3,6 +3,7 @@
 #include <cstring>
 #include <string_view>
 
+#include "base/constant_time.h"
 #include "engine/math/inverse.h"
 #include "engine/math/lane_field.h"
 
@@ -32,14 +33,8 @@ void EncodeEntry(uint64_t* entry, const Limbs1024& x, const Limbs1024& y) {
 }
 
 void SelectEntry(uint64_t* x, uint64_t* y, int /*lane*/, const uint64_t* entries, size_t count, uint32_t index) {
-  uint64_t acc[2 * kLimbs1024] = {};
-  for (size_t e = 0; e < count; ++e) {
-    // All ones when e == index: (e ^ index) - 1 borrows into the top bit only for zero.
-    const uint64_t diff = static_cast<uint64_t>(e) ^ index;
-    const uint64_t mask = 0 - ((diff - 1) >> 63 & (~diff >> 63));
-    const uint64_t* entry = entries + e * 2 * kLimbs1024;
-    for (size_t i = 0; i < 2 * kLimbs1024; ++i) acc[i] |= entry[i] & mask;
-  }
+  uint64_t acc[2 * kLimbs1024];
+  ct::Lookup(acc, entries, count, 2 * kLimbs1024, index);
   std::memcpy(x, acc, sizeof(Limbs1024));
   std::memcpy(y, acc + kLimbs1024, sizeof(Limbs1024));
 }

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "base/constant_time.h"
 #include "engine/math/sakke_params.h"
 
 namespace mcx {
@@ -34,8 +35,8 @@ void ReduceOnce(const Limbs<N>& m, Limbs<N>& r, const uint64_t t[N + 1]) {
   Limbs<N> d;
   const uint64_t borrow = SubBorrow<N>(d.data(), t, m.data());
   // t - m < 0 exactly when the top limb cannot absorb the borrow.
-  const uint64_t keep_t = 0 - static_cast<uint64_t>(t[N] < borrow);
-  for (size_t i = 0; i < N; ++i) r[i] = (t[i] & keep_t) | (d[i] & ~keep_t);
+  const uint64_t keep_t = ct::Lt(t[N], borrow);
+  ct::SelectWords(r.data(), keep_t, t, d.data(), N);
 }
 
 }  // namespace
@@ -129,7 +130,7 @@ void AddMod(const Modulus<N>& mod, Limbs<N>& r, const Limbs<N>& a, const Limbs<N
 template <size_t N>
 void SubMod(const Modulus<N>& mod, Limbs<N>& r, const Limbs<N>& a, const Limbs<N>& b) {
   Limbs<N> d;
-  const uint64_t add_back = 0 - SubBorrow<N>(d.data(), a.data(), b.data());  // a < b: add m once
+  const uint64_t add_back = ct::MaskFromBit(SubBorrow<N>(d.data(), a.data(), b.data()));  // a < b: add m once
   uint64_t carry = 0;
   for (size_t i = 0; i < N; ++i) {
     u128 x = static_cast<u128>(d[i]) + (mod.m[i] & add_back) + carry;
@@ -140,20 +141,17 @@ void SubMod(const Modulus<N>& mod, Limbs<N>& r, const Limbs<N>& a, const Limbs<N
 
 template <size_t N>
 uint64_t LessThanMask(const Limbs<N>& a, const Limbs<N>& b) {
-  return 0 - SubBorrow<N>(nullptr, a.data(), b.data());
+  return ct::MaskFromBit(SubBorrow<N>(nullptr, a.data(), b.data()));
 }
 
 template <size_t N>
 uint64_t IsZeroMask(const Limbs<N>& a) {
-  uint64_t acc = 0;
-  for (uint64_t x : a) acc |= x;
-  // acc | -acc has its top bit set exactly when acc != 0.
-  return ((acc | (0 - acc)) >> 63) - 1;
+  return ct::IsZeroWords(a.data(), N);
 }
 
 template <size_t N>
 void Select(Limbs<N>& r, uint64_t mask, const Limbs<N>& a, const Limbs<N>& b) {
-  for (size_t i = 0; i < N; ++i) r[i] = (a[i] & mask) | (b[i] & ~mask);
+  ct::SelectWords(r.data(), mask, a.data(), b.data(), N);
 }
 
 template <size_t N>

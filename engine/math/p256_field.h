@@ -11,6 +11,7 @@
 
 #include <cstdint>
 
+#include "base/constant_time.h"
 #include "engine/math/montgomery.h"
 
 namespace mcx::p256 {
@@ -55,9 +56,8 @@ inline void ReduceOnce(Fe& r, const uint64_t t[4], uint64_t top) {
 #pragma GCC unroll 4
   for (int i = 0; i < 4; ++i) d[i] = SubBorrow(t[i], kP[i], borrow);
   (void)SubBorrow(top, 0, borrow);
-  const uint64_t keep_t = 0 - static_cast<uint64_t>(borrow);  // t - p went negative
-#pragma GCC unroll 4
-  for (int i = 0; i < 4; ++i) r[i] = (t[i] & keep_t) | (d[i] & ~keep_t);
+  const uint64_t keep_t = ct::MaskFromBit(borrow);  // t - p went negative
+  ct::SelectWords(r.data(), keep_t, t, d, 4);
 }
 }  // namespace internal
 
@@ -118,7 +118,7 @@ inline void FeSub(Fe& r, const Fe& a, const Fe& b) {
   unsigned char borrow = 0;
 #pragma GCC unroll 4
   for (int i = 0; i < 4; ++i) d[i] = internal::SubBorrow(a[i], b[i], borrow);
-  const uint64_t add_back = 0 - static_cast<uint64_t>(borrow);  // a < b: add p once
+  const uint64_t add_back = ct::MaskFromBit(borrow);  // a < b: add p once
   unsigned char c = 0;
 #pragma GCC unroll 4
   for (int i = 0; i < 4; ++i) r[i] = internal::AddCarry(d[i], internal::kP[i] & add_back, c);

@@ -4,6 +4,7 @@
 #include <memory>
 #include <vector>
 
+#include "base/constant_time.h"
 #include "base/secret.h"
 #include "engine/math/inverse.h"
 #include "engine/math/p256_field.h"
@@ -71,12 +72,6 @@ const Table& P256Table() {
   return *table;
 }
 
-// All-ones when a == b, else zero (a, b < 2^63).
-inline uint64_t EqualMask(uint64_t a, uint64_t b) {
-  const uint64_t d = a ^ b;
-  return ((d | (0 - d)) >> 63) - 1;
-}
-
 // The Booth digit of window i: bits 7i-1 .. 7i+6 of k (bit -1 is 0) read as
 // -64 b6' + 32 b5' + ... + b0' + b_{-1}. Returns |digit| and sets *negative to all-ones when the
 // digit is negative. Which limbs are read depends only on i.
@@ -91,7 +86,7 @@ uint64_t BoothDigit(const Limbs256& k, int i, uint64_t* negative) {
     if (off > 56 && limb + 1 < 4) w |= k[limb + 1] << (64 - off);
   }
   w &= 0xff;
-  const uint64_t sign = 0 - (w >> 7);
+  const uint64_t sign = ct::MaskFromBit(w >> 7);
   // For a negative digit, |digit| is what the complemented window gives as a positive one.
   const uint64_t u = (w ^ sign) & 0xff;
   *negative = sign;
@@ -102,12 +97,9 @@ uint64_t BoothDigit(const Limbs256& k, int i, uint64_t* negative) {
 // the memory trace does not depend on the digit.
 void SelectEntry(const Affine (&row)[kEntries], uint64_t abs, uint64_t negative,
                  Affine& out) {
-  uint64_t acc[8] = {};
-  for (int j = 0; j < kEntries; ++j) {
-    const uint64_t mask = EqualMask(static_cast<uint64_t>(j + 1), abs);
-    for (int l = 0; l < 4; ++l) acc[l] |= row[j].x[l] & mask;
-    for (int l = 0; l < 4; ++l) acc[4 + l] |= row[j].y[l] & mask;
-  }
+  static_assert(sizeof(Affine) == 8 * sizeof(uint64_t), "an entry is x then y, 4 words each");
+  uint64_t acc[8];
+  ct::Lookup(acc, reinterpret_cast<const uint64_t*>(row), kEntries, 8, abs - 1);  // abs 0: no entry
   for (int l = 0; l < 4; ++l) {
     out.x[l] = acc[l];
     out.y[l] = acc[4 + l];
@@ -296,14 +288,14 @@ void MultiplyProjective(const Table& t, const Limbs256& k, Projective& r) {
   uint64_t abs = BoothDigit(k, 0, &negative);
   SelectEntry(t.points[0], abs, negative, q);
   Projective acc{q.x, q.y, t.one};
-  SelectPoint(acc, EqualMask(abs, 0), infinity, acc);
+  SelectPoint(acc, ct::IsZero(abs), infinity, acc);
   Projective sum;
   for (int i = 1; i < kWindows; ++i) {
     abs = BoothDigit(k, i, &negative);
     SelectEntry(t.points[i], abs, negative, q);
     AddMixed(t.b, sum, acc, q);
     // A zero digit selected (0, 0), which is not a point: keep acc instead of the sum.
-    SelectPoint(acc, EqualMask(abs, 0), acc, sum);
+    SelectPoint(acc, ct::IsZero(abs), acc, sum);
   }
   r = acc;
   SecureWipe(&acc, sizeof acc);

@@ -6,36 +6,36 @@
 // sub bring their result back below 2p by one masked subtraction of 2p. Limbs are normalized
 // (below 2^52) between operations because vpmadd52 reads only the low 52 bits of its inputs.
 //
-// Only this file is compiled for AVX-512, function by function (target attribute); nothing here
-// runs unless IfmaLanesAvailable() found the instructions at run time.
+// Only this file and the toolkit it shares with the SAKKE lanes (ifma52.h) are compiled for
+// AVX-512, function by function (target attribute); nothing here runs unless IfmaLanesAvailable()
+// found the instructions at run time.
 #include "engine/math/p256_lanes.h"
 
 #include "base/secret.h"
+#include "engine/math/ifma52.h"
 
 namespace mcx::p256 {
 
-void SplitLimbs52(const Limbs256& a, uint64_t out[kLaneLimbs]) {
-  constexpr uint64_t mask = (uint64_t{1} << 52) - 1;
-  for (int j = 0; j < kLaneLimbs; ++j) {
-    const int bit = 52 * j, limb = bit / 64, shift = bit % 64;
-    uint64_t v = a[limb] >> shift;
-    if (shift > 12 && limb + 1 < 4) v |= a[limb + 1] << (64 - shift);
-    out[j] = v & mask;
-  }
-}
+static_assert(kLanes == ifma52::kLanes);
+
+void SplitLimbs52(const Limbs256& a, uint64_t out[kLaneLimbs]) { ifma52::Split<4, kLaneLimbs>(a.data(), out); }
+
+bool IfmaLanesAvailable() { return ifma52::CpuHasIfma(); }
 
 }  // namespace mcx::p256
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-
-#define MCX_IFMA __attribute__((target("avx512f,avx512ifma")))
-#define MCX_IFMA_INLINE __attribute__((target("avx512f,avx512ifma"), always_inline)) inline
-
+#if defined(MCX_HAVE_IFMA52)
 namespace mcx::p256 {
 namespace {
 
-constexpr uint64_t kMask52 = (uint64_t{1} << 52) - 1;
+using ifma52::Hi;
+using ifma52::kMask52;
+using ifma52::Lo;
+using ifma52::NormalizeSigned;
+using ifma52::Sar52;
+using ifma52::SelectLanes;
+using ifma52::Set1;
+using ifma52::Shr52;
 // p = 2^256 - 2^224 + 2^192 + 2^96 - 1 in radix 2^52, and 2p.
 constexpr uint64_t kP52[kLaneLimbs] = {kMask52, (uint64_t{1} << 44) - 1, 0, uint64_t{1} << 36,
                                        (uint64_t{1} << 48) - (uint64_t{1} << 16)};
@@ -45,13 +45,6 @@ constexpr uint64_t kP2x52[kLaneLimbs] = {kMask52 - 1, (uint64_t{1} << 45) - 1, 0
 struct Fe8 {
   __m512i l[kLaneLimbs];
 };
-
-MCX_IFMA_INLINE __m512i Set1(uint64_t v) { return _mm512_set1_epi64(static_cast<long long>(v)); }
-MCX_IFMA_INLINE __m512i Lo(__m512i acc, __m512i a, __m512i b) { return _mm512_madd52lo_epu64(acc, a, b); }
-MCX_IFMA_INLINE __m512i Hi(__m512i acc, __m512i a, __m512i b) { return _mm512_madd52hi_epu64(acc, a, b); }
-// Zero-masking forms with a full mask: GCC 12's plain forms trip -Wuninitialized.
-MCX_IFMA_INLINE __m512i Shr52(__m512i v) { return _mm512_maskz_srli_epi64(0xff, v, 52); }
-MCX_IFMA_INLINE __m512i Sar52(__m512i v) { return _mm512_maskz_srai_epi64(0xff, v, 52); }
 
 MCX_IFMA_INLINE Fe8 Broadcast(const uint64_t limbs[kLaneLimbs]) {
   Fe8 r;
@@ -86,36 +79,17 @@ MCX_IFMA_INLINE Fe8 Mul(const Fe8& a, const Fe8& b) {
     for (int j = 0; j < kLaneLimbs; ++j) acc[j] = acc[j + 1];
     acc[kLaneLimbs] = zero;
   }
+  ifma52::Carry<kLaneLimbs>(acc);
   Fe8 r;
 #pragma GCC unroll 5
-  for (int j = 0; j + 1 < kLaneLimbs; ++j) {
-    acc[j + 1] = _mm512_add_epi64(acc[j + 1], Shr52(acc[j]));
-    r.l[j] = _mm512_and_si512(acc[j], mask);
-  }
-  r.l[kLaneLimbs - 1] = acc[kLaneLimbs - 1];
+  for (int j = 0; j < kLaneLimbs; ++j) r.l[j] = acc[j];
   return r;
 }
 
-// Carries signed limbs upward; the top limb keeps the sign.
-MCX_IFMA_INLINE void NormalizeSigned(__m512i* t) {
-  const __m512i mask = Set1(kMask52);
-#pragma GCC unroll 5
-  for (int j = 0; j + 1 < kLaneLimbs; ++j) {
-    t[j + 1] = _mm512_add_epi64(t[j + 1], Sar52(t[j]));
-    t[j] = _mm512_and_si512(t[j], mask);
-  }
-}
-
-// t - c in the lanes where that is not negative, else t. t normalized and nonnegative.
+// t - c in the lanes where that is not negative, else t. t normalised and nonnegative.
 MCX_IFMA_INLINE Fe8 SubtractIfNotNegative(const __m512i* t, const uint64_t c[kLaneLimbs]) {
-  __m512i u[kLaneLimbs];
-#pragma GCC unroll 5
-  for (int j = 0; j < kLaneLimbs; ++j) u[j] = _mm512_sub_epi64(t[j], Set1(c[j]));
-  NormalizeSigned(u);
-  const __mmask8 negative = _mm512_cmplt_epi64_mask(u[kLaneLimbs - 1], _mm512_setzero_si512());
   Fe8 r;
-#pragma GCC unroll 5
-  for (int j = 0; j < kLaneLimbs; ++j) r.l[j] = _mm512_mask_blend_epi64(negative, u[j], t[j]);
+  ifma52::SubtractIfNotNegative<kLaneLimbs>(r.l, t, c);
   return r;
 }
 
@@ -123,7 +97,7 @@ MCX_IFMA_INLINE Fe8 Add(const Fe8& a, const Fe8& b) {
   __m512i t[kLaneLimbs];
 #pragma GCC unroll 5
   for (int j = 0; j < kLaneLimbs; ++j) t[j] = _mm512_add_epi64(a.l[j], b.l[j]);
-  NormalizeSigned(t);  // a + b < 4p
+  NormalizeSigned<kLaneLimbs>(t);  // a + b < 4p
   return SubtractIfNotNegative(t, kP2x52);
 }
 
@@ -131,7 +105,7 @@ MCX_IFMA_INLINE Fe8 Sub(const Fe8& a, const Fe8& b) {
   __m512i t[kLaneLimbs];
 #pragma GCC unroll 5
   for (int j = 0; j < kLaneLimbs; ++j) t[j] = _mm512_add_epi64(_mm512_sub_epi64(a.l[j], b.l[j]), Set1(kP2x52[j]));
-  NormalizeSigned(t);  // a - b + 2p in (0, 4p)
+  NormalizeSigned<kLaneLimbs>(t);  // a - b + 2p in (0, 4p)
   return SubtractIfNotNegative(t, kP2x52);
 }
 
@@ -209,17 +183,17 @@ MCX_IFMA_INLINE void SelectEntries(const Row& row, int count, const uint64_t* ab
   __m512i acc[kLaneEntryWords];
   for (int w = 0; w < kLaneEntryWords; ++w) acc[w] = _mm512_setzero_si512();
   for (int e = 0; e < count; ++e) {
-    const __mmask8 hit = _mm512_cmpeq_epi64_mask(digits, Set1(static_cast<uint64_t>(e + 1)));
+    const __mmask8 hit = ifma52::EqLanes(digits, Set1(static_cast<uint64_t>(e + 1)));
 #pragma GCC unroll 10
     for (int w = 0; w < kLaneEntryWords; ++w) acc[w] = _mm512_mask_mov_epi64(acc[w], hit, row.Word(e, w));
   }
   __m512i neg_y[kLaneLimbs];
   for (int j = 0; j < kLaneLimbs; ++j) neg_y[j] = _mm512_sub_epi64(Set1(kP52[j]), acc[kLaneLimbs + j]);
-  NormalizeSigned(neg_y);  // p - y in (0, p] for a table entry y < p
-  const __mmask8 flip = _mm512_cmpneq_epi64_mask(_mm512_loadu_si512(negative), _mm512_setzero_si512());
+  NormalizeSigned<kLaneLimbs>(neg_y);  // p - y in (0, p] for a table entry y < p
+  const __mmask8 flip = ifma52::NonZeroLanes(_mm512_loadu_si512(negative));
   for (int j = 0; j < kLaneLimbs; ++j) {
     qx.l[j] = acc[j];
-    qy.l[j] = _mm512_mask_blend_epi64(flip, acc[kLaneLimbs + j], neg_y[j]);
+    qy.l[j] = SelectLanes(flip, acc[kLaneLimbs + j], neg_y[j]);
   }
   SecureWipe(acc, sizeof acc);
 }
@@ -231,21 +205,20 @@ MCX_IFMA void ToPortable(const Fe8& a, const uint64_t r256[kLaneLimbs], Limbs256
   const Fe8 c = SubtractIfNotNegative(v.l, kP52);
   alignas(64) uint64_t limbs[kLaneLimbs][kLanes];
   for (int j = 0; j < kLaneLimbs; ++j) _mm512_store_si512(limbs[j], c.l[j]);
+  uint64_t lane[kLaneLimbs];
   for (int l = 0; l < kLanes; ++l) {
-    Limbs256& o = out[l];
-    o[0] = limbs[0][l] | limbs[1][l] << 52;
-    o[1] = limbs[1][l] >> 12 | limbs[2][l] << 40;
-    o[2] = limbs[2][l] >> 24 | limbs[3][l] << 28;
-    o[3] = limbs[3][l] >> 36 | limbs[4][l] << 16;
+    for (int j = 0; j < kLaneLimbs; ++j) lane[j] = limbs[j][l];
+    ifma52::Join<kLaneLimbs, 4>(lane, out[l].data());
   }
   SecureWipe(limbs, sizeof limbs);
+  SecureWipe(lane, sizeof lane);
 }
 
 MCX_IFMA_INLINE void SelectPoint(Point8& r, __mmask8 take_b, const Point8& a, const Point8& b) {
   for (int j = 0; j < kLaneLimbs; ++j) {
-    r.x.l[j] = _mm512_mask_blend_epi64(take_b, a.x.l[j], b.x.l[j]);
-    r.y.l[j] = _mm512_mask_blend_epi64(take_b, a.y.l[j], b.y.l[j]);
-    r.z.l[j] = _mm512_mask_blend_epi64(take_b, a.z.l[j], b.z.l[j]);
+    r.x.l[j] = SelectLanes(take_b, a.x.l[j], b.x.l[j]);
+    r.y.l[j] = SelectLanes(take_b, a.y.l[j], b.y.l[j]);
+    r.z.l[j] = SelectLanes(take_b, a.z.l[j], b.z.l[j]);
   }
 }
 
@@ -277,7 +250,7 @@ MCX_IFMA_INLINE Point8 SumSteps(const Fe8& b, const Fe8& one, const uint64_t* en
     infinity.y.l[j] = one.l[j];
     infinity.z.l[j] = zero;
   }
-  SelectPoint(acc, _mm512_cmpeq_epi64_mask(_mm512_loadu_si512(abs), zero), acc, infinity);
+  SelectPoint(acc, ifma52::EqLanes(_mm512_loadu_si512(abs), zero), acc, infinity);
   Point8 sum;
   for (int w = 1; w < steps; ++w) {
     const uint64_t* digits = abs + static_cast<size_t>(w) * kLanes;
@@ -285,7 +258,7 @@ MCX_IFMA_INLINE Point8 SumSteps(const Fe8& b, const Fe8& one, const uint64_t* en
                   negative + static_cast<size_t>(w) * kLanes, qx, qy);
     AddMixed(b, sum, acc, qx, qy);
     // A zero digit selected (0, 0), which is not a point: keep acc instead of the sum.
-    SelectPoint(acc, _mm512_cmpeq_epi64_mask(_mm512_loadu_si512(digits), zero), sum, acc);
+    SelectPoint(acc, ifma52::EqLanes(_mm512_loadu_si512(digits), zero), sum, acc);
   }
   SecureWipe(&sum, sizeof sum);
   SecureWipe(&qx, sizeof qx);
@@ -338,14 +311,6 @@ MCX_IFMA void MultiplySplitIfma(const LaneTable& t, const uint64_t* abs, const u
 
 }  // namespace
 
-bool IfmaLanesAvailable() {
-  static const bool available = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512ifma");
-  }();
-  return available;
-}
-
 void MultiplyLanes(const LaneTable& t, const uint64_t* abs, const uint64_t* negative, Limbs256* x, Limbs256* y,
                    Limbs256* z) {
   MultiplyLanesIfma(t, abs, negative, x, y, z);
@@ -361,7 +326,6 @@ void MultiplySplit(const LaneTable& t, const uint64_t* abs, const uint64_t* nega
 #else  // not x86-64 with GCC or Clang
 
 namespace mcx::p256 {
-bool IfmaLanesAvailable() { return false; }
 void MultiplyLanes(const LaneTable&, const uint64_t*, const uint64_t*, Limbs256*, Limbs256*, Limbs256*) {}
 void MultiplySplit(const LaneTable&, const uint64_t*, const uint64_t*, Limbs256&, Limbs256&, Limbs256&) {}
 }  // namespace mcx::p256
