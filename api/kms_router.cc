@@ -397,6 +397,11 @@ void KmsRouter::Authorized(std::shared_ptr<Exchange> ex, const KmsTarget& target
     }
     default: {
       const NtpSeconds t = target.has_time ? target.time : NtpNow(*options_.env);
+      if (t < cert.valid_from || t > cert.valid_to) {
+        return ex->Fail(400, "the requested time " + FormatUtc(t) + " is outside the KMS certificate's validity (" +
+                                 FormatUtc(cert.valid_from) + " to " + FormatUtc(cert.valid_to) +
+                                 "): ask for a time within it");
+      }
       if (on_worker) return ProvisionKeys(std::move(ex), std::move(user), t);
       workers_([this, ex = std::move(ex), user = std::move(user), t]() mutable {
         ProvisionKeys(std::move(ex), std::move(user), t);
@@ -409,7 +414,6 @@ void KmsRouter::ProvisionKeys(std::shared_ptr<Exchange> ex, std::string user_uri
   const KmsCertificate& cert = keys_.certificate();
   // The following periods first and the requested one last: some clients keep only the last
   // KmsKeySet of a response as the current keys. Periods past the certificate's end are left out.
-  // (Not yet checked: a requested time outside the certificate's window; see docs/api.md.)
   std::vector<NtpSeconds> times;
   for (int i = options_.extra_periods; i >= 1; --i) {
     const NtpSeconds later = t + static_cast<NtpSeconds>(i) * cert.params.user_key_period;

@@ -11,10 +11,15 @@ namespace {
 
 constexpr uint64_t kCertificateLifetime = 20ull * 365 * 86400;  // seconds
 
-// The certificate's validity is fixed when the KMS is first opened with its store.
-Result<std::pair<NtpSeconds, NtpSeconds>> CertificateValidity(KeyStore& store, Env& env) {
+// The certificate's validity is fixed when the KMS is first opened with its store: from the start
+// of the key period in progress (a certificate takes over on a period boundary), for about 20
+// years. Stores made before this rule keep the window they were given.
+Result<std::pair<NtpSeconds, NtpSeconds>> CertificateValidity(KeyStore& store, const CommunityParameters& params,
+                                                              Env& env) {
   Bytes fresh(16);
-  const NtpSeconds from = NtpNow(env), to = from + kCertificateLifetime;
+  Result<KeyPeriod> current = KeyPeriod::Containing(params, NtpNow(env));
+  if (!current.ok()) return current.status().Annotate("the certificate's first key period");
+  const NtpSeconds from = current->valid_from, to = from + kCertificateLifetime - 1;
   for (int i = 0; i < 8; ++i) {
     fresh[static_cast<size_t>(i)] = static_cast<uint8_t>(from >> (56 - 8 * i));
     fresh[static_cast<size_t>(8 + i)] = static_cast<uint8_t>(to >> (56 - 8 * i));
@@ -81,7 +86,7 @@ Result<std::unique_ptr<KmsInstance>> KmsInstance::Open(const KmsConfig& config, 
   k->eccsi_ = NewFastEccsiKernel();
   k->source_ = NewCustodyKeySetSource(*k->custody_, *k->sakke_, *k->eccsi_);
 
-  Result<std::pair<NtpSeconds, NtpSeconds>> validity = CertificateValidity(*k->store_, env);
+  Result<std::pair<NtpSeconds, NtpSeconds>> validity = CertificateValidity(*k->store_, config.params, env);
   if (!validity.ok()) return validity.status();
   KmsCertificate& cert = k->certificate_;
   cert.params = config.params;

@@ -16,8 +16,11 @@ Result<std::unique_ptr<DerivingKeyService>> DerivingKeyService::CreateThrowAway(
   cert.params = params;
   cert.cert_uri = params.kms_uri + ".cert";
   cert.issuer = params.kms_uri;
-  cert.valid_from = NtpNow(*options.env);
-  cert.valid_to = cert.valid_from + static_cast<NtpSeconds>(validity_days) * 86400;
+  // From the start of the key period in progress: a certificate takes over on a period boundary.
+  Result<KeyPeriod> current = KeyPeriod::Containing(params, NtpNow(*options.env));
+  if (!current.ok()) return current.status();
+  cert.valid_from = current->valid_from;
+  cert.valid_to = cert.valid_from + static_cast<NtpSeconds>(validity_days) * 86400 - 1;
   cert.keys = kms->pub;
   return std::make_unique<DerivingKeyService>(std::move(cert), std::move(kms->secrets), std::move(kms->sakke),
                                               std::move(kms->eccsi), options);

@@ -7,6 +7,7 @@
 #include <openssl/pem.h>
 
 #include <chrono>
+#include <cstdio>
 #include <fstream>
 #include <thread>
 
@@ -20,6 +21,17 @@ namespace {
 
 const std::string kAlice = "sip:alice@example.org";
 const std::string kBase = "/keymanagement/identity/v1/";
+
+// Now as an NTP timestamp in 16 hex digits (seconds, then a fraction the KMS ignores), and the
+// number of the 30-day key period it falls in. The demo certificate is valid from the start of
+// the period in progress, so a fixed date would fall outside it as time moves on.
+std::string NtpHex(NtpSeconds seconds, bool upper) {
+  char out[17];
+  std::snprintf(out, sizeof out, upper ? "%08llX%08X" : "%08llx%08x", static_cast<unsigned long long>(seconds),
+                0xDEADBEEFu);
+  return out;
+}
+uint64_t PeriodNumber(NtpSeconds t) { return t / static_cast<NtpSeconds>(kDefaultUserKeyPeriod); }
 
 class KmsServerTest : public ::testing::Test {
  protected:
@@ -132,12 +144,13 @@ TEST_F(KmsServerTest, KeyProvAcceptsRawAndPercentEncodedUsersAndEitherHexCase) {
   EXPECT_EQ(XmlText(raw.body, "UserSigningKeySSK"), XmlText(encoded.body, "UserSigningKeySSK"));
   EXPECT_EQ(XmlText(raw.body, "UserPubTokenPVT"), XmlText(encoded.body, "UserPubTokenPVT"));
 
-  // 0xEEAA0000 NTP seconds is 2026-11-19, in period 1544 of a 30-day period from 1900.
-  HttpResult upper = Post("keyprov/" + kAlice + "/EEAA0000DEADBEEF", token);
-  HttpResult lower = Post("keyprov/sip%3aalice%40example.org/eeaa0000deadbeef", token);
+  // A time in the certificate's window, in either hex case: the key set of its period.
+  const NtpSeconds now = NtpNow();
+  HttpResult upper = Post("keyprov/" + kAlice + "/" + NtpHex(now, true), token);
+  HttpResult lower = Post("keyprov/sip%3aalice%40example.org/" + NtpHex(now, false), token);
   ASSERT_EQ(upper.status, 200) << upper.body;
   ASSERT_EQ(lower.status, 200) << lower.body;
-  EXPECT_EQ(XmlText(upper.body, "KeyPeriodNo"), "1544");
+  EXPECT_EQ(XmlText(upper.body, "KeyPeriodNo"), std::to_string(PeriodNumber(now)));
   EXPECT_EQ(XmlText(upper.body, "UserDecryptKey"), XmlText(lower.body, "UserDecryptKey"));
   EXPECT_EQ(XmllintSchemaErrors(upper.body), "");
   ExpectDeviceAcceptsKeySet(Post("init", token).body, upper.body, kAlice);
@@ -337,12 +350,13 @@ TEST(KmsServerExtraPeriodsTest, ExtraPeriodsAddKeySetsOfTheNextPeriods) {
   ApiTestEnv env({}, options);
   ASSERT_TRUE(env.status.ok());
   HttpTestClient client(env.server.port());
-  HttpResult r = client.Send("POST", kBase + "keyprov/" + kAlice + "/EEAA000000000000", {BearerHeader(TokenFor(kAlice))});
+  const NtpSeconds now = NtpNow();
+  HttpResult r = client.Send("POST", kBase + "keyprov/" + kAlice + "/" + NtpHex(now, true), {BearerHeader(TokenFor(kAlice))});
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(XmllintSchemaErrors(r.body), "");
   // The requested period's set comes last: some clients keep only the last as the current keys.
-  const size_t requested = r.body.find("<KeyPeriodNo>1544</KeyPeriodNo>");
-  const size_t next = r.body.find("<KeyPeriodNo>1545</KeyPeriodNo>");
+  const size_t requested = r.body.find("<KeyPeriodNo>" + std::to_string(PeriodNumber(now)) + "</KeyPeriodNo>");
+  const size_t next = r.body.find("<KeyPeriodNo>" + std::to_string(PeriodNumber(now) + 1) + "</KeyPeriodNo>");
   ASSERT_NE(requested, std::string::npos);
   ASSERT_NE(next, std::string::npos);
   EXPECT_LT(next, requested);
@@ -397,6 +411,18 @@ TEST(KmsServerThreadsTest, ASlowTokenVerificationDoesNotHoldUpTheIoThread) {
   EXPECT_LT(health_time, verify_time / 3) << "/healthz waited for a token verification on the I/O thread";
   slow.join();
   EXPECT_EQ(slow_status.load(), 401);
+}
+
+TEST_F(KmsServerTest, ATimeOutsideTheCertificatesWindowGetsAKmsError) {
+  const std::string token = TokenFor(kAlice);
+  // 1968, mid-2026 (before the period the demo certificate starts in), 2103 (NTP era 1).
+  for (const char* when : {"8000000000000000", "EE00000000000000", "7E00000000000000"}) {
+    HttpResult r = Post("keyprov/" + kAlice + "/" + when, token);
+    ExpectError(r, 400);
+    EXPECT_NE(XmlText(r.body, "ErrorMsg").find("outside the KMS certificate's validity"), std::string::npos) << when;
+    EXPECT_EQ(XmlText(r.body, "UserUri"), kAlice);
+    EXPECT_EQ(r.body.find("KmsKeySet"), std::string::npos);
+  }
 }
 
 TEST(KmsServerShutdownTest, ShutdownFinishesRequestsInFlight) {

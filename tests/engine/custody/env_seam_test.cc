@@ -68,11 +68,14 @@ TEST_F(EnvSeamTest, AFailedConfigurationSaveKeepsTheOldFile) {
   EXPECT_EQ(HashTree(config.data_dir), before);
 }
 
-TEST_F(EnvSeamTest, TheCertificateValidityStartsAtTheFirstOpenByTheEnvClock) {
+TEST_F(EnvSeamTest, TheCertificateValidityStartsWithThePeriodOfTheFirstOpenByTheEnvClock) {
   const KmsConfig config = MakeKms("kms");
   FakeEnv env;
   env.SetUnixSeconds(1'900'000'000);  // 2030-03-17T17:46:40Z
-  const NtpSeconds first_open = NtpFromUnix(1'900'000'000).value();
+  // The certificate takes over on a key-period boundary: the start of the period in progress.
+  const NtpSeconds first_open =
+      KeyPeriod::Containing(config.params, NtpFromUnix(1'900'000'000).value()).value().valid_from;
+  ASSERT_LT(first_open, NtpFromUnix(1'900'000'000).value());
   {
     Result<std::unique_ptr<KmsInstance>> kms = KmsInstance::Open(config, env);
     ASSERT_TRUE(kms.ok()) << kms.status().ToString();
