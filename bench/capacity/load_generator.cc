@@ -22,6 +22,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <boost/url/grammar/ci_string.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
 
@@ -59,7 +60,10 @@ Result<HttpEndpoint> ParseHttpUrl(std::string_view url) {
   static constexpr char kForm[] = "the KMS URL must start with http:// or https://, e.g. https://kms.example.org";
   const boost::urls::result<boost::urls::url_view> parsed = boost::urls::parse_uri(url);
   if (!parsed) {
-    if (!url.starts_with("http://") && !url.starts_with("https://")) return Status::InvalidArgument(kForm);
+    auto starts_with = [url](std::string_view scheme) {
+      return url.size() >= scheme.size() && boost::urls::grammar::ci_is_equal(url.substr(0, scheme.size()), scheme);
+    };
+    if (!starts_with("http://") && !starts_with("https://")) return Status::InvalidArgument(kForm);
     return Status::InvalidArgument("the KMS URL is not a valid URL (" + parsed.error().message() +
                                    "): percent-encode what RFC 3986 does not allow, e.g. a space as %20");
   }

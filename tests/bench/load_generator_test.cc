@@ -348,6 +348,7 @@ TEST(HttpEndpointTest, FollowsRfc3986) {
   // Each of these was accepted (a host "zz", "a b" or "u@h", a prefix "/p?x=1/") or wrapped.
   const std::pair<const char*, const char*> refused[] = {
       {"http://[zz]/", "not a valid URL"},
+      {"HTTP://[zz]/", "not a valid URL"},
       {"http://[v1.x]/", "IPvFuture"},
       {"http://a b/", "not a valid URL"},
       {"http://u:pw@kms.example.org/", "user or password"},
