@@ -5,34 +5,23 @@
 #include <chrono>
 #include <optional>
 
+#include <boost/url/pct_string_view.hpp>
+
 #include "api/kms_xml.h"
+#include "base/bytes.h"
 
 namespace mcx::api {
 namespace {
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
+// RFC 3986 percent-decoding, as Boost.URL reads it: every '%' starts an escape of two hex digits.
+// Other octets pass as they are (a raw ':', '@' or '/' in the path, as clients send them).
 Result<std::string> PercentDecode(std::string_view in) {
-  std::string out;
-  out.reserve(in.size());
-  for (size_t i = 0; i < in.size(); ++i) {
-    if (in[i] != '%') {
-      out += in[i];
-      continue;
-    }
-    if (i + 2 >= in.size() || HexValue(in[i + 1]) < 0 || HexValue(in[i + 2]) < 0) {
-      return Status::InvalidArgument("the user URI has a malformed percent-encoding at offset " + std::to_string(i) +
-                                     ": use %XX with two hex digits");
-    }
-    out += static_cast<char>(HexValue(in[i + 1]) * 16 + HexValue(in[i + 2]));
-    i += 2;
+  const boost::urls::result<boost::urls::pct_string_view> escaped = boost::urls::make_pct_string_view(in);
+  if (!escaped) {
+    return Status::InvalidArgument("the user URI has a malformed percent-encoding (" + escaped.error().message() +
+                                   "): use %XX with two hex digits");
   }
-  return out;
+  return escaped->decode();
 }
 
 bool IsValidUtf8(std::string_view s) {

@@ -44,6 +44,9 @@ struct KmsTarget {
 // InvalidArgument for a malformed user URI, percent-encoding or time. The time is a 64-bit NTP
 // timestamp in 16 hex digits of either case (seconds in the upper 32 bits; a value with the top
 // bit clear is taken to be in NTP era 1, from 2036 on).
+// Route names are matched as sent (a percent-encoded "init" names no route). The user URI is
+// everything between keyprov/ and the time: raw or percent-encoded (RFC 3986, decoded by
+// Boost.URL), so an encoded "%2F" is part of the URI and never separates the time.
 Result<KmsTarget> ParseKmsTarget(std::string_view target);
 
 class KmsRouter final : public RequestHandler {

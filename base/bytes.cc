@@ -12,13 +12,6 @@ std::string Encode(ByteView bytes, const char* digits) {
   return out;
 }
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 }  // namespace
 
 std::string ToHex(ByteView bytes) { return Encode(bytes, "0123456789abcdef"); }

@@ -14,6 +14,15 @@ namespace mcx {
 using Bytes = std::vector<uint8_t>;
 using ByteView = std::span<const uint8_t>;
 
+// The value of one hex digit of either case, or -1 for any other character. It branches on the
+// character, so it (and FromHex) is for public text: paths, times, certificates, constants.
+constexpr int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
 std::string ToHex(ByteView bytes);
 std::string ToUpperHex(ByteView bytes);
 // Fails on odd length or a non-hex character; the message names the position, not the content.

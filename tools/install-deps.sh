@@ -9,6 +9,8 @@ packages=(
   libgmp-dev            # fast variable-time inversions (blinded) for the fast kernels
   libtbb-dev            # oneTBB: the bulk pipeline
   libboost1.81-dev      # Beast 345 (1.81, chosen over the default 1.74 -dev packages)
+  libboost-url1.81-dev  # Boost.URL: the KMS URL of bench http, percent-decoding of request paths
+  libfmt-dev            # {fmt}: the figures in reports and on the command line
   libcli11-dev          # the command line
   libtomlplusplus-dev   # the KMS configuration file
   libsqlite3-dev sqlite3  # the embedded store (and its shell, for tests and operators)

@@ -4,19 +4,18 @@
 #include <unistd.h>
 
 #include <cmath>
-#include <cstdio>
 #include <ctime>
 #include <fstream>
 #include <thread>
 
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+
 namespace mcx::capacity {
 namespace {
 
-std::string Printf(const char* fmt, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, fmt, v);
-  return buf;
-}
+// "p50", "p99.9": the name of a percentile in the text and the JSON.
+std::string PercentileName(double p) { return fmt::format("p{:.{}f}", p, p == 99.9 ? 1 : 0); }
 
 std::string Rate(double per_second) { return WithThousands(static_cast<uint64_t>(std::llround(per_second))); }
 
@@ -26,17 +25,9 @@ std::string LoopName(const LoadOptions& o) {
 
 std::string ProvisionDuration(double seconds) {
   const auto s = static_cast<uint64_t>(std::llround(seconds));
-  char buf[64];
-  if (s >= 3600) {
-    std::snprintf(buf, sizeof buf, "%lluh%02llum", static_cast<unsigned long long>(s / 3600),
-                  static_cast<unsigned long long>(s % 3600 / 60));
-  } else if (s >= 60) {
-    std::snprintf(buf, sizeof buf, "%llum%02llus", static_cast<unsigned long long>(s / 60),
-                  static_cast<unsigned long long>(s % 60));
-  } else {
-    std::snprintf(buf, sizeof buf, "%.1fs", seconds);
-  }
-  return buf;
+  if (s >= 3600) return fmt::format("{}h{:02}m", s / 3600, s % 3600 / 60);
+  if (s >= 60) return fmt::format("{}m{:02}s", s / 60, s % 60);
+  return fmt::format("{:.1f}s", seconds);
 }
 
 constexpr double kReportedPercentiles[] = {50, 90, 99, 99.9};
@@ -62,8 +53,10 @@ std::string WithThousands(uint64_t n) {
 
 std::string FormatMicros(uint64_t us) {
   if (us < 1000) return std::to_string(us) + " us";
-  if (us < 1000000) return Printf(us < 10000 ? "%.2f ms" : "%.1f ms", static_cast<double>(us) / 1000.0);
-  return Printf("%.2f s", static_cast<double>(us) / 1e6);
+  const double ms = static_cast<double>(us) / 1000.0;
+  if (us < 10000) return fmt::format("{:.2f} ms", ms);
+  if (us < 1000000) return fmt::format("{:.1f} ms", ms);
+  return fmt::format("{:.2f} s", static_cast<double>(us) / 1e6);
 }
 
 const char* KeySetOriginName(KeySetOrigin origin) {
@@ -94,9 +87,7 @@ MachineInfo DescribeThisMachine() {
   const std::time_t now = std::time(nullptr);
   std::tm tm{};
   gmtime_r(&now, &tm);
-  char when[32];
-  std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  m.when_utc = when;
+  m.when_utc = fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", tm);
   return m;
 }
 
@@ -120,15 +111,16 @@ std::string RenderText(const CapacityReport& r) {
       const ThreadRate& best = l.derivation.back();
       line("    per core " + Rate(l.derivation.front().per_second) + "/s; all " + std::to_string(best.threads) +
            " threads " + Rate(best.per_second) + "/s (scaling " +
-           Printf("%.2f", l.derivation.front().per_second > 0 ? best.per_second / l.derivation.front().per_second : 0) +
-           "x)");
+           fmt::format("{:.2f}x)", l.derivation.front().per_second > 0
+                                       ? best.per_second / l.derivation.front().per_second
+                                       : 0.0));
     }
     std::string h = "  HSM:";
     for (const OperationRate& o : l.hsm) h += "  " + o.operation + " " + Rate(o.per_second) + "/s;";
     if (!l.hsm.empty()) h.pop_back();
     line(h);
     line("  bulk provisioning into a scratch store: " + WithThousands(l.provisioned) + " key sets in " +
-         Printf("%.2f", l.provision_seconds) + " s = " + Rate(l.provision_rate()) + " key sets/s (" +
+         fmt::format("{:.2f}", l.provision_seconds) + " s = " + Rate(l.provision_rate()) + " key sets/s (" +
          std::to_string(l.provision_threads) + " threads)");
   }
 
@@ -140,8 +132,8 @@ std::string RenderText(const CapacityReport& r) {
     line("  " + std::to_string(o.connections) + " connections on " + std::to_string(o.threads) +
          (o.threads == 1 ? " thread, " : " threads, ") + LoopName(o) + ", mix init:keyprov " +
          std::to_string(o.init_weight) + ":" + std::to_string(o.keyprov_weight) + ", " + WithThousands(s.users) +
-         " users, warm-up " + Printf("%.1f", res.warmup_seconds) + " s, measured " +
-         Printf("%.1f", res.measured_seconds) + " s, timeout " + std::to_string(o.timeout.count()) + " ms");
+         fmt::format(" users, warm-up {:.1f} s, measured {:.1f} s, timeout {} ms", res.warmup_seconds,
+                     res.measured_seconds, o.timeout.count()));
     line("  requests " + WithThousands(res.requests) + ": ok " + WithThousands(res.ok) + " (" +
          Rate(res.ok_per_second()) + "/s; init " + Rate(res.ok_by_kind[0] / res.measured_seconds) + "/s, keyprov " +
          Rate(s.keyprov_per_second()) + "/s), errors " + WithThousands(s.errors_total()));
@@ -163,7 +155,7 @@ std::string RenderText(const CapacityReport& r) {
     }
     std::string lat = "  latency of successes:";
     for (double p : kReportedPercentiles) {
-      lat += " p" + Printf(p == 99.9 ? "%.1f" : "%.0f", p) + " " + FormatMicros(res.latency.ValueAtPercentile(p));
+      lat += " " + PercentileName(p) + " " + FormatMicros(res.latency.ValueAtPercentile(p));
     }
     lat += " max " + FormatMicros(res.latency.max()) + " (mean " +
            FormatMicros(static_cast<uint64_t>(res.latency.mean())) + ")";
@@ -210,7 +202,7 @@ nlohmann::json ToJson(const CapacityReport& r) {
     json http_errors = json::object();
     for (const auto& [status, n] : res.http_errors) http_errors[std::to_string(status)] = n;
     json latency = {{"min_us", res.latency.min()}, {"mean_us", res.latency.mean()}, {"max_us", res.latency.max()}};
-    for (double p : kReportedPercentiles) latency["p" + Printf(p == 99.9 ? "%.1f" : "%.0f", p) + "_us"] = res.latency.ValueAtPercentile(p);
+    for (double p : kReportedPercentiles) latency[PercentileName(p) + "_us"] = res.latency.ValueAtPercentile(p);
     json timeline = json::array();
     for (const TimelineSecond& t : res.timeline) timeline.push_back({{"ok", t.ok}, {"errors", t.errors}});
     j["serving"].push_back({

@@ -1,7 +1,8 @@
 // RenderHtml: the capacity report as one self-contained page, its charts drawn as inline SVG.
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
+
+#include <fmt/format.h>
 
 #include "api/kms_xml.h"
 #include "bench/capacity/capacity_report.h"
@@ -9,11 +10,7 @@
 namespace mcx::capacity {
 namespace {
 
-std::string Num(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f", v);
-  return buf;
-}
+std::string Num(double v) { return fmt::format("{:.1f}", v); }
 
 std::string Escaped(std::string_view text) {
   std::string out;
@@ -24,9 +21,7 @@ std::string Escaped(std::string_view text) {
 // A label for a tick value: 1200 -> "1,200", 0.25 -> "0.25".
 std::string TickLabel(double v) {
   if (std::fabs(v - std::round(v)) < 1e-9) return WithThousands(static_cast<uint64_t>(std::llround(std::max(0.0, v))));
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%g", v);
-  return buf;
+  return fmt::format("{:g}", v);
 }
 
 // A step of 1, 2 or 5 times a power of ten giving about `ticks` intervals up to `max`.

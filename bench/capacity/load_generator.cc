@@ -1,6 +1,7 @@
 #include "bench/capacity/load_generator.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <memory>
 #include <optional>
@@ -21,6 +22,9 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <boost/url/grammar/ci_string.hpp>
+#include <boost/url/parse.hpp>
+#include <boost/url/url_view.hpp>
 
 #include "bench/capacity/sample_reservoir.h"
 
@@ -52,50 +56,57 @@ std::string HttpEndpoint::HostHeader() const {
 }
 
 Result<HttpEndpoint> ParseHttpUrl(std::string_view url) {
+  // RFC 3986 as Boost.URL reads it; on top of that, what a KMS endpoint may be.
+  static constexpr char kForm[] = "the KMS URL must start with http:// or https://, e.g. https://kms.example.org";
+  const boost::urls::result<boost::urls::url_view> parsed = boost::urls::parse_uri(url);
+  if (!parsed) {
+    auto starts_with = [url](std::string_view scheme) {
+      return url.size() >= scheme.size() && boost::urls::grammar::ci_is_equal(url.substr(0, scheme.size()), scheme);
+    };
+    if (!starts_with("http://") && !starts_with("https://")) return Status::InvalidArgument(kForm);
+    return Status::InvalidArgument("the KMS URL is not a valid URL (" + parsed.error().message() +
+                                   "): percent-encode what RFC 3986 does not allow, e.g. a space as %20");
+  }
+  const boost::urls::url_view& u = *parsed;
   HttpEndpoint ep;
-  constexpr std::string_view kHttp = "http://";
-  constexpr std::string_view kHttps = "https://";
-  std::string_view rest;
-  if (url.starts_with(kHttps)) {
+  if (u.scheme_id() == boost::urls::scheme::https) {
     ep.tls = true;
     ep.port = 443;
-    rest = url.substr(kHttps.size());
-  } else if (url.starts_with(kHttp)) {
-    rest = url.substr(kHttp.size());
-  } else {
-    return Status::InvalidArgument("the KMS URL must start with http:// or https://, e.g. https://kms.example.org");
+  } else if (u.scheme_id() != boost::urls::scheme::http || !u.has_authority()) {
+    return Status::InvalidArgument(kForm);
   }
-  const size_t slash = rest.find('/');
-  std::string_view authority = rest.substr(0, slash);
-  if (slash != std::string_view::npos) {
-    std::string path(rest.substr(slash));
-    if (path != "/") {
-      if (path.back() != '/') path += '/';
-      ep.base_path = path;
-    }
+  if (u.has_userinfo()) {
+    return Status::InvalidArgument(
+        "the KMS URL must not carry a user or password (user@host): the load authenticates with access tokens");
   }
-  if (authority.empty()) return Status::InvalidArgument("the KMS URL has no host");
-  size_t colon = authority.rfind(':');
-  if (authority.front() == '[') {  // [IPv6]:port
-    const size_t close = authority.find(']');
-    if (close == std::string_view::npos) return Status::InvalidArgument("the KMS URL has an unclosed [");
-    ep.host = std::string(authority.substr(1, close - 1));
-    colon = close + 1 < authority.size() && authority[close + 1] == ':' ? close + 1 : std::string_view::npos;
-  } else {
-    ep.host = std::string(authority.substr(0, colon));
+  if (u.has_query() || u.has_fragment()) {
+    return Status::InvalidArgument(
+        "the KMS URL must not have a ?query or #fragment: give http(s)://HOST[:PORT][/PREFIX]");
   }
-  if (colon != std::string_view::npos) {
-    const std::string port(authority.substr(colon + 1));
-    char* end = nullptr;
-    const long v = std::strtol(port.c_str(), &end, 10);
-    if (port.empty() || *end != '\0' || v < 1 || v > 65535) {
+  if (u.host_type() == boost::urls::host_type::ipvfuture) {
+    return Status::InvalidArgument(
+        "the KMS URL's host is an IPvFuture literal, which cannot be reached: use a name or an IP address");
+  }
+  ep.host = u.host_address();  // an IPv6 literal without its brackets; a name percent-decoded
+  if (ep.host.empty()) return Status::InvalidArgument("the KMS URL has no host");
+  // A DNS name has at most 253 characters; SNI would refuse a longer one at every connect.
+  if (ep.host.size() > 253) return Status::InvalidArgument("the KMS URL's host is longer than 253 characters");
+  if (u.has_port()) {
+    // port_number() wraps values past 65535, so read the digits here.
+    const std::string_view digits = u.port();
+    unsigned long v = 0;
+    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v);
+    if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size() || v < 1 || v > 65535) {
       return Status::InvalidArgument("the KMS URL's port must be a number from 1 to 65535");
     }
     ep.port = static_cast<uint16_t>(v);
   }
-  if (ep.host.empty()) return Status::InvalidArgument("the KMS URL has no host");
-  // A DNS name has at most 253 characters; SNI would refuse a longer one at every connect.
-  if (ep.host.size() > 253) return Status::InvalidArgument("the KMS URL's host is longer than 253 characters");
+  // The prefix goes on the wire as written (still percent-encoded), and always ends in '/'.
+  std::string path(u.encoded_path());
+  if (!path.empty() && path != "/") {
+    if (path.back() != '/') path += '/';
+    ep.base_path = path;
+  }
   return ep;
 }
 

@@ -67,8 +67,10 @@ struct HttpEndpoint {
   bool verify_peer = true;
   std::string ToString() const;
   std::string HostHeader() const;  // the Host header: host, and the port unless the default
- // scheme, host, port and prefix
 };
+// Scheme, host, port and prefix of an RFC 3986 URL, as Boost.URL parses it: the scheme in either
+// case; the host a name (percent-decoded), an IPv4 address or an [IPv6] literal (stored without
+// brackets); no user@, ?query or #fragment; the prefix kept percent-encoded, as it goes on the wire.
 Result<HttpEndpoint> ParseHttpUrl(std::string_view url);
 
 struct UserCredential {

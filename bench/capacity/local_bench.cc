@@ -11,6 +11,8 @@
 #include <thread>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "api/access_token.h"
 #include "api/kms_http_service.h"
 #include "bench/idms/test_idms.h"
@@ -42,11 +44,7 @@ class ScratchDir {
   std::filesystem::path path_;
 };
 
-std::string BenchUser(uint64_t i) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "sip:bench%07llu@example.org", static_cast<unsigned long long>(i));
-  return buf;
-}
+std::string BenchUser(uint64_t i) { return fmt::format("sip:bench{:07}@example.org", i); }
 
 }  // namespace
 

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "base/bytes.h"
 #include "base/constant_time.h"
 #include "engine/math/sakke_params.h"
 
@@ -10,12 +11,6 @@ namespace {
 
 // GCC and Clang extension; __extension__ keeps -Wpedantic quiet about it.
 __extension__ using u128 = unsigned __int128;
-
-int HexDigit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return c - 'A' + 10;
-}
 
 // d = a - b over N limbs; returns the final borrow (0 or 1). d may be null (comparison only).
 template <size_t N>
@@ -47,7 +42,7 @@ Modulus<N> Modulus<N>::FromHex(const char* hex) {
   const size_t len = std::strlen(hex);
   for (size_t i = 0; i < len; ++i) {
     const size_t bit = 4 * (len - 1 - i);
-    mod.m[bit / 64] |= static_cast<uint64_t>(HexDigit(hex[i])) << (bit % 64);
+    mod.m[bit / 64] |= static_cast<uint64_t>(HexValue(hex[i])) << (bit % 64);
   }
   uint64_t inv = 1;  // Newton: each step doubles the correct low bits of m0^-1 mod 2^64
   for (int i = 0; i < 6; ++i) inv *= 2 - mod.m[0] * inv;

@@ -46,6 +46,38 @@ TEST(KmsTargetTest, MalformedUsersAndTimes) {
   }
 }
 
+// The percent-decoding is Boost.URL's (RFC 3986); these pin what it decides, which is what the
+// hand-written decoder before it decided.
+TEST(KmsTargetTest, PercentDecoding) {
+  constexpr std::string_view kKeyProv = "/keymanagement/identity/v1/keyprov/";
+  auto parse = [&](std::string_view user) { return ParseKmsTarget(std::string(kKeyProv) + std::string(user)); };
+  // Raw UTF-8 and encoded UTF-8 name the same user.
+  auto raw = parse("sip:j\xc3\xb6rg@example.org");
+  auto encoded = parse("sip%3Aj%C3%B6rg%40example.org");
+  ASSERT_TRUE(raw.ok()) << raw.status().ToString();
+  ASSERT_TRUE(encoded.ok()) << encoded.status().ToString();
+  EXPECT_EQ(raw->user_uri, "sip:j\xc3\xb6rg@example.org");
+  EXPECT_EQ(encoded->user_uri, raw->user_uri);
+  // An encoded '/' belongs to the URI: what follows it is not taken for the time.
+  auto slash = parse("urn:x:a%2FEEAA0000DEADBEEF");
+  ASSERT_TRUE(slash.ok()) << slash.status().ToString();
+  EXPECT_EQ(slash->user_uri, "urn:x:a/EEAA0000DEADBEEF");
+  EXPECT_FALSE(slash->has_time);
+  auto timed = parse("urn:x:a%2Fb/EEAA0000DEADBEEF");
+  ASSERT_TRUE(timed.ok()) << timed.status().ToString();
+  EXPECT_EQ(timed->user_uri, "urn:x:a/b");
+  EXPECT_TRUE(timed->has_time);
+  // A '%' that does not start two hex digits, wherever it is, and an encoded NUL.
+  for (const char* bad : {"sip:a@b%", "sip:a@b%4", "sip:a@b%4G", "%%41sip:a@b", "sip:a%00@b"}) {
+    auto r = parse(bad);
+    EXPECT_EQ(r.status().code(), Status::Code::kInvalidArgument) << bad;
+  }
+  EXPECT_NE(parse("sip:a@b%4").status().ToString().find("use %XX with two hex digits"), std::string::npos);
+  // Route names are matched as sent, never decoded.
+  EXPECT_EQ(ParseKmsTarget("/keymanagement/identity/v1/%69nit").status().code(), Status::Code::kNotFound);
+  EXPECT_EQ(ParseKmsTarget("/keymanagement/identity/v1/keyprov%2Fsip:a@b").status().code(), Status::Code::kNotFound);
+}
+
 TEST(KmsRequestTest, ParsesUserUriAndRefusesOtherDocuments) {
   auto doc = ParseKmsRequest(std::string("<KmsRequest xmlns=\"") + kKmsNamespace +
                              "\">\n  <UserUri> sip:a@b </UserUri>\n  <KmsUri>kms</KmsUri></KmsRequest>");

@@ -328,6 +328,44 @@ TEST(HttpEndpointTest, ParsesHttpsUrls) {
   EXPECT_NE(ParseHttpUrl("ftp://kms").status().ToString().find("http:// or https://"), std::string::npos);
 }
 
+// What RFC 3986 (through Boost.URL) decides that the hand-written parser before it decided
+// otherwise: schemes in either case, checked IPv6 literals, percent-decoded names, a prefix kept
+// encoded, ports past 65535 and parts a KMS URL has no use for.
+TEST(HttpEndpointTest, FollowsRfc3986) {
+  Result<HttpEndpoint> upper = ParseHttpUrl("HTTPS://kms.example.org:8443");
+  ASSERT_TRUE(upper.ok()) << upper.status().ToString();  // was refused
+  EXPECT_TRUE(upper->tls);
+  EXPECT_EQ(upper->port, 8443);
+  Result<HttpEndpoint> name = ParseHttpUrl("http://k%6Ds.example.org/a%20b");
+  ASSERT_TRUE(name.ok()) << name.status().ToString();
+  EXPECT_EQ(name->host, "kms.example.org");  // was "k%6Ds.example.org"
+  EXPECT_EQ(name->base_path, "/a%20b/");
+  Result<HttpEndpoint> v6 = ParseHttpUrl("http://[2001:db8::7]:8080/kms");
+  ASSERT_TRUE(v6.ok()) << v6.status().ToString();
+  EXPECT_EQ(v6->host, "2001:db8::7");
+  EXPECT_EQ(v6->HostHeader(), "[2001:db8::7]:8080");
+  EXPECT_EQ(v6->ToString(), "http://[2001:db8::7]:8080/kms/");
+  // Each of these was accepted (a host "zz", "a b" or "u@h", a prefix "/p?x=1/") or wrapped.
+  const std::pair<const char*, const char*> refused[] = {
+      {"http://[zz]/", "not a valid URL"},
+      {"HTTP://[zz]/", "not a valid URL"},
+      {"http://[v1.x]/", "IPvFuture"},
+      {"http://a b/", "not a valid URL"},
+      {"http://u:pw@kms.example.org/", "user or password"},
+      {"http://kms.example.org/p?x=1", "?query or #fragment"},
+      {"http://kms.example.org#top", "?query or #fragment"},
+      {"http://kms.example.org:65536", "port must be a number from 1 to 65535"},
+      {"http://kms.example.org:", "port must be a number from 1 to 65535"},
+      {"http://:8080", "has no host"},
+  };
+  for (const auto& [url, why] : refused) {
+    Result<HttpEndpoint> r = ParseHttpUrl(url);
+    ASSERT_FALSE(r.ok()) << url;
+    EXPECT_EQ(r.status().code(), Status::Code::kInvalidArgument) << url;
+    EXPECT_NE(r.status().ToString().find(why), std::string::npos) << url << ": " << r.status().ToString();
+  }
+}
+
 // https:// aimed at a plain-HTTP port: every handshake fails, as TLS errors with the reason (on 2
 // threads too, each with its own TLS context; the report keeps one reason).
 TEST(LoadGeneratorTest, HttpsToAPlainHttpServerIsReportedAsTlsErrors) {

@@ -12,8 +12,9 @@
 #include <ctime>
 #include <fstream>
 #include <memory>
-#include <sstream>
 #include <thread>
+
+#include <fmt/format.h>
 
 #include "api/access_token.h"
 #include "bench/idms/test_idms.h"
@@ -24,6 +25,7 @@
 #include "tools/cli/command.h"
 #include "tools/cli/kms_options.h"
 #include "tools/cli/progress_meter.h"
+#include "tools/cli/user_pattern.h"
 
 namespace mcx::cli {
 namespace {
@@ -104,7 +106,7 @@ Status WriteReport(CapacityReport& report, const ReportOptions& r) {
     std::ofstream f(path, std::ios::trunc);
     f << text;
     if (!f) return Status::Unavailable(std::string("cannot write the ") + what + " report to " + path);
-    std::printf("%s report: %s\n", what, path.c_str());
+    fmt::print("{} report: {}\n", what, path);
     return Status::Ok();
   };
   if (!r.json.empty()) MCX_RETURN_IF_ERROR(write(r.json, capacity::ToJson(report).dump(2) + "\n", "JSON"));
@@ -155,12 +157,12 @@ Status RunLocal(const LocalOptions& opt) {
   std::unique_ptr<ProgressMeter> meter;
   Status st = bench.Run(report, [&](const std::string& phase, const std::string& unit) {
     meter.reset();  // finishes the last phase's line
-    std::fprintf(stderr, "bench local: %s\n", phase.c_str());
+    fmt::print(stderr, "bench local: {}\n", phase);
     meter = std::make_unique<ProgressMeter>(unit, 0, [&bench] { return bench.progress(); });
   });
   meter.reset();
   if (!st.ok()) return st.Annotate("bench local");
-  std::printf("\n");
+  std::fputc('\n', stdout);
   return WriteReport(report, opt.report);
 }
 
@@ -218,11 +220,9 @@ Result<std::vector<capacity::UserCredential>> LoadUsers(const HttpOptions& opt) 
     if (users.empty()) return Status::InvalidArgument("--users " + opt.users_file + " names no user");
   } else {
     if (opt.user_count < 1 || opt.user_count > 10000000) return Status::InvalidArgument("--user-count must be 1..10^7");
-    for (int i = 1; i <= opt.user_count; ++i) {
-      char buf[512];
-      std::snprintf(buf, sizeof buf, opt.user_pattern.c_str(), i);
-      users.push_back({buf, ""});
-    }
+    Result<UserPattern> pattern = UserPattern::Parse(opt.user_pattern);
+    if (!pattern.ok()) return pattern.status();
+    for (int i = 1; i <= opt.user_count; ++i) users.push_back({pattern->Expand(static_cast<unsigned>(i)), ""});
   }
   for (const capacity::UserCredential& u : users) MCX_RETURN_IF_ERROR(ValidateUserUri(u.user_uri, "a user"));
   std::string key = opt.idms_key;
@@ -258,9 +258,9 @@ Status RunHttp(const HttpOptions& opt, CommandResult& command) {
   endpoint->ca_file = opt.ca_file;
   endpoint->verify_peer = !opt.insecure;
   if (opt.insecure) {
-    std::fprintf(stderr,
-                 "bench http: WARNING: --insecure: the KMS's TLS certificate is not verified; anyone in between could "
-                 "answer, and these results say nothing about the certificate\n");
+    std::fputs("bench http: WARNING: --insecure: the KMS's TLS certificate is not verified; anyone in between could "
+               "answer, and these results say nothing about the certificate\n",
+               stderr);
   }
   Result<capacity::LoadOptions> load = ToLoadOptions(opt.load);
   if (!load.ok()) return load.status();
@@ -294,9 +294,9 @@ Status RunHttp(const HttpOptions& opt, CommandResult& command) {
     view = capacity::ParseKmsInitPublicKeys(init->body);
   }
 
-  std::fprintf(stderr, "bench http: %s, %d connections on %d thread%s, %s, %.0f s warm-up + %.0f s, %zu users\n",
-               run.target.c_str(), load->connections, load->threads, load->threads == 1 ? "" : "s", load->rate > 0 ? "open loop" : "closed loop",
-               opt.load.warmup, opt.load.duration, users->size());
+  fmt::print(stderr, "bench http: {}, {} connections on {} thread{}, {}, {:.0f} s warm-up + {:.0f} s, {} users\n",
+             run.target, load->connections, load->threads, load->threads == 1 ? "" : "s",
+             load->rate > 0 ? "open loop" : "closed loop", opt.load.warmup, opt.load.duration, users->size());
   capacity::LoadGenerator generator(*endpoint, std::move(users).value(), *load);
   Result<capacity::LoadResult> result = [&] {
     const uint64_t expected = load->rate > 0 ? static_cast<uint64_t>(load->rate * (opt.load.warmup + opt.load.duration)) : 0;
@@ -317,15 +317,14 @@ Status RunHttp(const HttpOptions& opt, CommandResult& command) {
   const size_t invalid = run.validated ? run.verdict.invalid : 0;
   const bool unchecked = !run.validated;
   report.serving.push_back(std::move(run));
-  std::printf("\n");
+  std::fputc('\n', stdout);
   MCX_RETURN_IF_ERROR(WriteReport(report, opt.report));
   if (opt.fail_on_errors && (errors > 0 || invalid > 0 || unchecked)) {
-    std::fprintf(stderr,
-                 "bench http: --fail-on-errors: %llu requests failed, %zu answers held invalid key material%s "
-                 "(exit status %d)\n",
-                 static_cast<unsigned long long>(errors), invalid,
-                 unchecked ? ", and the key material could not be checked (no KMS certificate)" : "",
-                 kExitRunHadErrors);
+    fmt::print(stderr,
+               "bench http: --fail-on-errors: {} requests failed, {} answers held invalid key material{} "
+               "(exit status {})\n",
+               errors, invalid, unchecked ? ", and the key material could not be checked (no KMS certificate)" : "",
+               kExitRunHadErrors);
     command.exit_code = kExitRunHadErrors;
   }
   return Status::Ok();
@@ -380,7 +379,15 @@ void RegisterBenchCommand(CLI::App& app, CommandResult& result) {
                    "population file: lines `user_uri<TAB>token` (a line without a token gets a minted test token)");
   http->add_option("--user-count", hopt->user_count, "without --users: this many users from --user-pattern")
       ->capture_default_str();
-  http->add_option("--user-pattern", hopt->user_pattern, "printf pattern of the users' URIs")->capture_default_str();
+  http->add_option("--user-pattern", hopt->user_pattern,
+                   "the users' URIs: one integer placeholder (%d, %u, %5d or %05d; %% for a literal %)")
+      ->capture_default_str()
+      ->check(CLI::Validator(
+          [](const std::string& pattern) {
+            Result<UserPattern> parsed = UserPattern::Parse(pattern, "");  // CLI11 names the flag
+            return parsed.ok() ? std::string() : parsed.status().message();
+          },
+          "PATTERN"));
   http->add_option("--idms-key", hopt->idms_key,
                    "mint test tokens with this IdMS private key PEM (default: the data directory's test key, else "
                    "mcx-kms-demo's)");

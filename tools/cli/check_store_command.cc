@@ -4,9 +4,9 @@
 // identity), carry the UID of its user and period, and pass the SSK check; the RSK pairing check,
 // at some milliseconds each, runs on a sample unless --all-pairings.
 #include <atomic>
-#include <cstdio>
 #include <mutex>
 
+#include <fmt/format.h>
 #include <tbb/parallel_for.h>
 
 #include "engine/custody/kms_instance.h"
@@ -39,8 +39,7 @@ Status RunCheckStore(const CheckStoreOptions& opt, CommandResult& result) {
   uint64_t reported = 0;
   auto report = [&](const SealedKeySet& r, const Status& st) {
     std::lock_guard<std::mutex> lock(report_mu);
-    if (++reported <= 20) std::printf("BAD %s period %llu: %s\n", r.user_uri.c_str(),
-                                      static_cast<unsigned long long>(r.period.number), st.message().c_str());
+    if (++reported <= 20) fmt::print("BAD {} period {}: {}\n", r.user_uri, r.period.number, st.message());
   };
   auto check = [&](const SealedKeySet& r, bool pairing) {
     Result<KeySet> ks = (*kms)->cipher().Open(r);
@@ -75,15 +74,13 @@ Status RunCheckStore(const CheckStoreOptions& opt, CommandResult& result) {
     drain();
   }
   if (!scan.ok()) return scan;
-  std::printf("%llu of %llu key sets open and validate (integrity, UID and SSK check on every one, RSK pairing "
-              "check on %llu)\n",
-              static_cast<unsigned long long>(good.load()), static_cast<unsigned long long>(seen.load()),
-              static_cast<unsigned long long>(pairings.load()));
+  fmt::print("{} of {} key sets open and validate (integrity, UID and SSK check on every one, RSK pairing "
+             "check on {})\n",
+             good.load(), seen.load(), pairings.load());
   Result<KeySetCounts> states = (*kms)->store().CountByState();
   if (!states.ok()) return states.status();
-  std::printf("states: %llu issued, %llu delivered to a client, %llu revoked\n",
-              static_cast<unsigned long long>(states->issued), static_cast<unsigned long long>(states->delivered),
-              static_cast<unsigned long long>(states->revoked));
+  fmt::print("states: {} issued, {} delivered to a client, {} revoked\n", states->issued, states->delivered,
+             states->revoked);
   if (good.load() != seen.load()) {
     return Status::DataLoss(std::to_string(seen.load() - good.load()) +
                             " stored key sets failed their checks (listed above, first 20); they are not safe to "

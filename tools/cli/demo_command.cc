@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include <fmt/format.h>
 #include <tbb/global_control.h>
 #include <tbb/parallel_for.h>
 
@@ -44,11 +45,7 @@ struct DemoKms {
   KmsPublicKeys pub;
 };
 
-std::string SampleUser(const std::string& domain, int i) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "sip:user%05d@", i);
-  return buf + domain;
-}
+std::string SampleUser(const std::string& domain, int i) { return fmt::format("sip:user{:05}@{}", i, domain); }
 
 Status RunDemo(const DemoOptions& opt) {
   if (opt.users < 1) return Status::InvalidArgument("--users must be at least 1");
@@ -87,18 +84,18 @@ Status RunDemo(const DemoOptions& opt) {
 
   Result<KeyPeriod> period = KeyPeriod::Containing(*params, NtpNow());
   if (!period.ok()) return period.status();
-  std::printf("KMS %s: SAKKE parameter set %d, ECCSI P-256, UserKeyPeriod %llu s\n", params->kms_uri.c_str(),
-              kSakkeParameterSet, static_cast<unsigned long long>(params->user_key_period));
-  std::printf("key period %llu: %s .. %s\n", static_cast<unsigned long long>(period->number),
-              FormatUtc(period->valid_from).c_str(), FormatUtc(period->valid_to).c_str());
+  fmt::print("KMS {}: SAKKE parameter set {}, ECCSI P-256, UserKeyPeriod {} s\n", params->kms_uri, kSakkeParameterSet,
+             params->user_key_period);
+  fmt::print("key period {}: {} .. {}\n", period->number, FormatUtc(period->valid_from), FormatUtc(period->valid_to));
   if (kms.custody) {
-    std::printf("custody: KMS %s in %s, token '%s'; master secrets unsealed by the HSM, randomness from the HSM\n",
-                kms.custody->config().kms_id.c_str(), kms.custody->config().data_dir.string().c_str(),
-                kms.custody->config().token_label.c_str());
+    fmt::print("custody: KMS {} in {}, token '{}'; master secrets unsealed by the HSM, randomness from the HSM\n",
+               kms.custody->config().kms_id, kms.custody->config().data_dir.string(),
+               kms.custody->config().token_label);
   } else {
-    std::printf("custody: none (a throw-away KMS in memory; run `mcx-kms init --demo` for one kept by an HSM)\n");
+    std::fputs("custody: none (a throw-away KMS in memory; run `mcx-kms init --demo` for one kept by an HSM)\n",
+               stdout);
   }
-  std::printf("issuing key sets for %d users on %d threads (arithmetic: %s)\n", opt.users, threads, sakke->Name());
+  fmt::print("issuing key sets for {} users on {} threads (arithmetic: {})\n", opt.users, threads, sakke->Name());
   std::fflush(stdout);
 
   std::vector<std::optional<KeySet>> sets(static_cast<size_t>(opt.users));
@@ -124,8 +121,8 @@ Status RunDemo(const DemoOptions& opt) {
   });
   double issue_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (!first_error.ok()) return first_error;
-  std::printf("issued %d key sets in %.2f s: %.0f key sets/s (%.0f per thread)\n", opt.users, issue_s,
-              opt.users / issue_s, opt.users / issue_s / threads);
+  fmt::print("issued {} key sets in {:.2f} s: {:.0f} key sets/s ({:.0f} per thread)\n", opt.users, issue_s,
+             opt.users / issue_s, opt.users / issue_s / threads);
   std::fflush(stdout);
 
   std::atomic<int> valid{0};
@@ -140,8 +137,8 @@ Status RunDemo(const DemoOptions& opt) {
     }
   });
   double check_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::printf("validated %d/%d key sets as a device would (RSK pairing check, SSK check) in %.2f s\n",
-              valid.load(), opt.users, check_s);
+  fmt::print("validated {}/{} key sets as a device would (RSK pairing check, SSK check) in {:.2f} s\n", valid.load(),
+             opt.users, check_s);
   if (!first_error.ok()) return first_error.Annotate("a key set failed its client check");
   return Status::Ok();
 }

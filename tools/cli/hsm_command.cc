@@ -2,6 +2,8 @@
 // token has what mcx-kms needs. Needs no PIN: it only reads public token information.
 #include <cstdio>
 
+#include <fmt/format.h>
+
 #include "engine/custody/kms_token.h"
 #include "hsm/token_requirements.h"
 #include "tools/cli/command.h"
@@ -19,12 +21,12 @@ void PrintMechanisms(const std::vector<CK_MECHANISM_TYPE>& mechs) {
   for (size_t i = 0; i < mechs.size(); ++i) {
     std::string name = hsm::MechanismName(mechs[i]) + (i + 1 < mechs.size() ? ", " : "");
     if (line.size() + name.size() > 100) {
-      std::printf("%s\n", line.c_str());
+      fmt::print("{}\n", line);
       line = "      ";
     }
     line += name;
   }
-  std::printf("%s\n", line.c_str());
+  fmt::print("{}\n", line);
 }
 
 Status RunHsmInfo(const HsmInfoFlags& f) {
@@ -44,29 +46,29 @@ Status RunHsmInfo(const HsmInfoFlags& f) {
   if (!module.ok()) return module.status();
   Result<hsm::ModuleDescription> d = (*module)->Describe();
   if (!d.ok()) return d.status();
-  std::printf("module %s\n  %s, %s, Cryptoki %d.%d\n", config.module_path.string().c_str(), d->manufacturer.c_str(),
-              d->library.c_str(), d->cryptoki_major, d->cryptoki_minor);
+  fmt::print("module {}\n  {}, {}, Cryptoki {}.{}\n", config.module_path.string(), d->manufacturer, d->library,
+             d->cryptoki_major, d->cryptoki_minor);
   Result<std::vector<hsm::SlotDescription>> slots = (*module)->Slots();
   if (!slots.ok()) return slots.status();
   bool configured_found = configured_label.empty();
   for (const hsm::SlotDescription& s : *slots) {
-    std::printf("slot %lu: %s\n", static_cast<unsigned long>(s.id), s.description.c_str());
-    if (!s.token_present) { std::printf("  no token\n"); continue; }
-    if (!s.token_initialized) { std::printf("  token not initialised\n"); continue; }
+    fmt::print("slot {}: {}\n", s.id, s.description);
+    if (!s.token_present) { std::fputs("  no token\n", stdout); continue; }
+    if (!s.token_initialized) { std::fputs("  token not initialised\n", stdout); continue; }
     const bool ours = s.token_label == configured_label;
     configured_found = configured_found || ours;
-    std::printf("  token '%s' (model %s, serial %s)%s\n", s.token_label.c_str(), s.token_model.c_str(),
-                s.token_serial.c_str(), ours ? "  <- this KMS's token" : "");
+    fmt::print("  token '{}' (model {}, serial {}){}\n", s.token_label, s.token_model, s.token_serial,
+               ours ? "  <- this KMS's token" : "");
     Result<std::vector<CK_MECHANISM_TYPE>> mechs = (*module)->Mechanisms(s.id);
     if (mechs.ok()) {
-      std::printf("    %zu mechanisms:\n", mechs->size());
+      fmt::print("    {} mechanisms:\n", mechs->size());
       PrintMechanisms(*mechs);
     }
     Result<std::vector<hsm::TokenRequirement>> reqs = hsm::CheckTokenRequirements(**module, s.id);
     if (!reqs.ok()) return reqs.status();
-    std::printf("    what mcx-kms needs:\n");
+    std::fputs("    what mcx-kms needs:\n", stdout);
     for (const hsm::TokenRequirement& r : *reqs) {
-      std::printf("      [%s] %-18s for %s\n", r.met ? "ok" : "MISSING", r.name.c_str(), r.needed.c_str());
+      fmt::print("      [{}] {:<18} for {}\n", r.met ? "ok" : "MISSING", r.name, r.needed);
     }
   }
   if (!configured_found) {

@@ -1,6 +1,8 @@
 // `mcx-kms init`: create a KMS whose master secrets are born in, and sealed by, a PKCS#11 HSM.
 #include <cstdio>
 
+#include <fmt/format.h>
+
 #include "api/access_token.h"
 #include "bench/idms/test_idms.h"
 #include "base/sha256.h"
@@ -67,29 +69,27 @@ Status RunInit(const InitFlags& f) {
   if (!r.ok()) return r.status().Annotate("mcx-kms init");
   MCX_RETURN_IF_ERROR(ConfigureIdms(f, r->config).Annotate("configuring the IdMS trust"));
   const KmsConfig& c = r->config;
-  std::printf("created KMS %s (id %s) in %s\n", c.params.kms_uri.c_str(), c.kms_id.c_str(), c.data_dir.string().c_str());
-  std::printf("  UserKeyPeriod %llu s, UserKeyOffset %llu s, SAKKE parameter set %d, ECCSI P-256\n",
-              static_cast<unsigned long long>(c.params.user_key_period),
-              static_cast<unsigned long long>(c.params.user_key_offset), kSakkeParameterSet);
-  std::printf("  token '%s' through %s%s\n", c.token_label.c_str(), c.module_path.string().c_str(),
-              f.demo ? " (a SoftHSM2 demo token in the data directory)" : "");
-  std::printf("  key-encryption key '%s' (AES-256, sensitive, non-extractable) created in the token\n",
-              c.kek_label().c_str());
-  std::printf("  master secrets drawn from the token's generator and sealed (AES-256-GCM in the token)\n");
-  std::printf("  Z fingerprint %s, KPAK fingerprint %s (SHA-256, first 16 octets)\n",
-              Fingerprint(r->public_keys.z_pub).c_str(), Fingerprint(r->public_keys.kpak).c_str());
-  std::printf("  PIN source: %s\n", c.pin.Describe().c_str());
+  fmt::print("created KMS {} (id {}) in {}\n", c.params.kms_uri, c.kms_id, c.data_dir.string());
+  fmt::print("  UserKeyPeriod {} s, UserKeyOffset {} s, SAKKE parameter set {}, ECCSI P-256\n",
+             c.params.user_key_period, c.params.user_key_offset, kSakkeParameterSet);
+  fmt::print("  token '{}' through {}{}\n", c.token_label, c.module_path.string(),
+             f.demo ? " (a SoftHSM2 demo token in the data directory)" : "");
+  fmt::print("  key-encryption key '{}' (AES-256, sensitive, non-extractable) created in the token\n", c.kek_label());
+  std::fputs("  master secrets drawn from the token's generator and sealed (AES-256-GCM in the token)\n", stdout);
+  fmt::print("  Z fingerprint {}, KPAK fingerprint {} (SHA-256, first 16 octets)\n", Fingerprint(r->public_keys.z_pub),
+             Fingerprint(r->public_keys.kpak));
+  fmt::print("  PIN source: {}\n", c.pin.Describe());
   if (c.idms_public_key.empty()) {
-    std::printf("  access tokens: no IdMS trusted yet; add [idms] to mcx-kms.toml or serve --idms-public-key\n");
+    std::fputs("  access tokens: no IdMS trusted yet; add [idms] to mcx-kms.toml or serve --idms-public-key\n", stdout);
   } else {
-    std::printf("  access tokens: issuer %s, audience %s, keys %s%s\n", c.idms_issuer.c_str(),
-                c.idms_audience.c_str(), c.idms_public_key.string().c_str(),
-                f.demo ? " (a TEST IdMS key: `mcx-kms token --user URI` mints tokens; never in production)" : "");
+    fmt::print("  access tokens: issuer {}, audience {}, keys {}{}\n", c.idms_issuer, c.idms_audience,
+               c.idms_public_key.string(),
+               f.demo ? " (a TEST IdMS key: `mcx-kms token --user URI` mints tokens; never in production)" : "");
   }
   if (!r->replaced_kek_label.empty()) {
-    std::printf("note: the replaced KMS's key-encryption key '%s' is still on its token; once no backup needs it,\n"
-                "      remove it, e.g. pkcs11-tool --module MODULE --login --delete-object --type secrkey --label %s\n",
-                r->replaced_kek_label.c_str(), r->replaced_kek_label.c_str());
+    fmt::print("note: the replaced KMS's key-encryption key '{0}' is still on its token; once no backup needs it,\n"
+               "      remove it, e.g. pkcs11-tool --module MODULE --login --delete-object --type secrkey --label {0}\n",
+               r->replaced_kek_label);
   }
   return Status::Ok();
 }

@@ -4,20 +4,16 @@
 
 #include <cstdio>
 
+#include <fmt/format.h>
+
 namespace mcx::cli {
 
 std::string FormatDuration(double seconds) {
   if (seconds < 0) seconds = 0;
-  long s = static_cast<long>(seconds + 0.5);
-  char buf[32];
-  if (s >= 3600) {
-    std::snprintf(buf, sizeof buf, "%ldh%02ldm", s / 3600, s / 60 % 60);
-  } else if (s >= 60) {
-    std::snprintf(buf, sizeof buf, "%ldm%02lds", s / 60, s % 60);
-  } else {
-    std::snprintf(buf, sizeof buf, "%lds", s);
-  }
-  return buf;
+  const long s = static_cast<long>(seconds + 0.5);
+  if (s >= 3600) return fmt::format("{}h{:02}m", s / 3600, s / 60 % 60);
+  if (s >= 60) return fmt::format("{}m{:02}s", s / 60, s % 60);
+  return fmt::format("{}s", s);
 }
 
 ProgressMeter::ProgressMeter(std::string unit, uint64_t total, std::function<uint64_t()> done)
@@ -58,22 +54,17 @@ void ProgressMeter::Draw(bool final) {
   const uint64_t total = total_ > done ? total_ : done;
   std::string eta = "--";
   if (rate > 0 && total > done) eta = FormatDuration((total - done) / rate);
-  char line[256];
   if (tty_) {
     constexpr int kWidth = 30;
     const int filled = total > 0 ? static_cast<int>(kWidth * static_cast<double>(done) / total) : 0;
     std::string bar(static_cast<size_t>(filled), '#');
     bar.resize(kWidth, '.');
-    std::snprintf(line, sizeof line, "\r[%s] %llu/%llu %s  %.0f/s  elapsed %s  ETA %s   ", bar.c_str(),
-                  static_cast<unsigned long long>(done), static_cast<unsigned long long>(total), unit_.c_str(), rate,
-                  FormatDuration(elapsed).c_str(), final ? "done" : eta.c_str());
-    std::fputs(line, stderr);
+    fmt::print(stderr, "\r[{}] {}/{} {}  {:.0f}/s  elapsed {}  ETA {}   ", bar, done, total, unit_, rate,
+               FormatDuration(elapsed), final ? "done" : eta);
     if (final) std::fputc('\n', stderr);
   } else if (!final) {
-    std::snprintf(line, sizeof line, "progress: %llu/%llu %s, %.0f/s, elapsed %s, ETA %s\n",
-                  static_cast<unsigned long long>(done), static_cast<unsigned long long>(total), unit_.c_str(), rate,
-                  FormatDuration(elapsed).c_str(), eta.c_str());
-    std::fputs(line, stderr);
+    fmt::print(stderr, "progress: {}/{} {}, {:.0f}/s, elapsed {}, ETA {}\n", done, total, unit_, rate,
+               FormatDuration(elapsed), eta);
   }
   std::fflush(stderr);
 }

@@ -6,6 +6,8 @@
 #include <mutex>
 #include <thread>
 
+#include <fmt/format.h>
+
 #include "engine/bulk/provisioning_pipeline.h"
 #include "engine/custody/kms_instance.h"
 #include "tools/cli/command.h"
@@ -95,12 +97,11 @@ Status RunProvision(const ProvisionOptions& opt, CommandResult& result) {
   plan.threads = opt.threads > 0 ? opt.threads : static_cast<int>(std::thread::hardware_concurrency());
   plan.records_per_commit = std::max<size_t>(1, opt.commit_every);
 
-  std::printf("provisioning %s for key periods %llu..%llu (%s .. %s) on %d threads into %s\n", opt.users.c_str(),
-              static_cast<unsigned long long>(plan.periods.front()),
-              static_cast<unsigned long long>(plan.periods.back()),
-              FormatUtc(KeyPeriod::Numbered(params, plan.periods.front())->valid_from).c_str(),
-              FormatUtc(KeyPeriod::Numbered(params, plan.periods.back())->valid_to).c_str(), plan.threads,
-              (*kms)->store_description().c_str());
+  fmt::print("provisioning {} for key periods {}..{} ({} .. {}) on {} threads into {}\n", opt.users,
+             plan.periods.front(), plan.periods.back(),
+             FormatUtc(KeyPeriod::Numbered(params, plan.periods.front())->valid_from),
+             FormatUtc(KeyPeriod::Numbered(params, plan.periods.back())->valid_to), plan.threads,
+             (*kms)->store_description());
   std::fflush(stdout);
 
   ProvisioningPipeline pipeline((*kms)->source(), (*kms)->cipher(), (*kms)->store());
@@ -112,21 +113,19 @@ Status RunProvision(const ProvisionOptions& opt, CommandResult& result) {
   }();
   report.flush();
   if (!summary.ok()) {
-    std::printf("stopped: %llu key sets were committed before the error; run the same command again to finish\n",
-                static_cast<unsigned long long>(progress.issued.load()));
+    fmt::print("stopped: {} key sets were committed before the error; run the same command again to finish\n",
+               progress.issued.load());
     return summary.status();
   }
   const ProvisionSummary& s = *summary;
   const double rate = s.seconds > 0 ? s.issued / s.seconds : 0;
-  std::printf("identities %llu, key periods %zu, pairs %llu\n", static_cast<unsigned long long>(s.identities),
-              plan.periods.size(), static_cast<unsigned long long>(s.pairs));
-  std::printf("issued %llu, already present %llu, failed %llu, skipped lines %llu\n",
-              static_cast<unsigned long long>(s.issued), static_cast<unsigned long long>(s.present),
-              static_cast<unsigned long long>(s.failed), static_cast<unsigned long long>(s.skipped_lines));
-  std::printf("elapsed %.2f s: %.0f key sets/s, %.0f key sets/s per core (%d threads)\n", s.seconds, rate,
-              rate / s.threads, s.threads);
+  fmt::print("identities {}, key periods {}, pairs {}\n", s.identities, plan.periods.size(), s.pairs);
+  fmt::print("issued {}, already present {}, failed {}, skipped lines {}\n", s.issued, s.present, s.failed,
+             s.skipped_lines);
+  fmt::print("elapsed {:.2f} s: {:.0f} key sets/s, {:.0f} key sets/s per core ({} threads)\n", s.seconds, rate,
+             rate / s.threads, s.threads);
   if (s.skipped_lines + s.failed > 0) {
-    std::printf("some input was skipped: see %s\n", report_path.c_str());
+    fmt::print("some input was skipped: see {}\n", report_path);
     result.exit_code = kExitSkippedInput;
   }
   return Status::Ok();

@@ -11,6 +11,8 @@
 
 #include <boost/asio/ip/address.hpp>
 
+#include <fmt/format.h>
+
 #include "api/access_token.h"
 #include "api/kms_http_service.h"
 #include "base/pooled_random.h"
@@ -56,9 +58,9 @@ void PrintTryIt(const std::string& key_dir, const std::string& host, unsigned po
   Result<std::string> token =
       api::MintTestToken(key_dir + "/" + api::kTestIdmsKeyFile, claims, static_cast<int64_t>(std::time(nullptr)));
   if (!token.ok()) return;
-  std::printf("try it (test token for %s, valid 1 h):\n  curl -s -X POST -H 'Authorization: Bearer %s' "
-              "http://%s:%u/keymanagement/identity/v1/keyprov/%s\n",
-              user.c_str(), token->c_str(), host.c_str(), port, user.c_str());
+  fmt::print("try it (test token for {0}, valid 1 h):\n  curl -s -X POST -H 'Authorization: Bearer {1}' "
+             "http://{2}:{3}/keymanagement/identity/v1/keyprov/{0}\n",
+             user, *token, host, port);
 }
 
 Status SplitListen(const std::string& listen, std::string& host, uint16_t& port) {
@@ -161,12 +163,10 @@ Status RunServe(ServeOptions opt) {
   const api::AccessTokenPolicy& policy = server.policy();
 
   if (opt.demo && opt.demo_users > 0) {
-    std::printf("pre-provisioning key sets of %d demo users (sip:userNNNNN@example.org)...\n", opt.demo_users);
+    fmt::print("pre-provisioning key sets of {} demo users (sip:userNNNNN@example.org)...\n", opt.demo_users);
     std::fflush(stdout);
     for (int i = 1; i <= opt.demo_users; ++i) {
-      char user[64];
-      std::snprintf(user, sizeof user, "sip:user%05d@example.org", i);
-      Result<KeySet> ks = keys->KeySetAt(user, NtpNow());
+      Result<KeySet> ks = keys->KeySetAt(fmt::format("sip:user{:05}@example.org", i), NtpNow());
       if (!ks.ok()) return ks.status();
     }
   }

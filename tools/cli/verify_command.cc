@@ -5,6 +5,8 @@
 // (--rsk, --ssk) is visible to every local user in the process list.
 #include <cstdio>
 
+#include <fmt/format.h>
+
 #include "base/bytes.h"
 #include "base/env.h"
 #include "base/secret.h"
@@ -52,14 +54,14 @@ Status VerifyDocuments(const VerifyOptions& opt) {
   if (!kms.ok()) return kms.status().Annotate(opt.init_file);
   capacity::KeyMaterialVerdict verdict = capacity::CheckKeyProvAnswers(*kms, {*keyprov});
   SecureWipe(keyprov->data(), keyprov->size());
-  for (const std::string& problem : verdict.problems) std::printf("problem: %s\n", problem.c_str());
+  for (const std::string& problem : verdict.problems) fmt::print("problem: {}\n", problem);
   if (verdict.invalid != 0 || verdict.key_sets == 0) {
     return Status::InvalidArgument(opt.keyprov_file + ": " +
                                    (verdict.key_sets == 0 ? std::string("no KmsKeySet in the answer")
                                                           : "a device would reject this key material"));
   }
-  std::printf("KMS %s: %zu key set(s) valid (UID, RSK pairing check RFC 6508 6.1.2, SSK check RFC 6507 5.1.2)\n",
-              kms->params.kms_uri.c_str(), verdict.key_sets);
+  fmt::print("KMS {}: {} key set(s) valid (UID, RSK pairing check RFC 6508 6.1.2, SSK check RFC 6507 5.1.2)\n",
+             kms->params.kms_uri, verdict.key_sets);
   return Status::Ok();
 }
 
@@ -91,11 +93,11 @@ Status RunVerify(const VerifyOptions& opt) {
   if (!rsk.ok()) return rsk.status().Annotate("--rsk");
   if (!ssk.ok()) return ssk.status().Annotate("--ssk");
   if (!pvt.ok()) return pvt.status().Annotate("--pvt");
-  std::printf("UID %s\n", ToHex(*uid).c_str());
+  fmt::print("UID {}\n", ToHex(*uid));
   MCX_RETURN_IF_ERROR(CheckReceiverSecretKey(pub.z_pub, *uid, *rsk));
-  std::printf("RSK: valid (pairing check, RFC 6508 6.1.2)\n");
+  std::fputs("RSK: valid (pairing check, RFC 6508 6.1.2)\n", stdout);
   MCX_RETURN_IF_ERROR(CheckSigningKey(pub.kpak, *uid, *ssk, *pvt));
-  std::printf("SSK and PVT: valid (RFC 6507 5.1.2)\n");
+  std::fputs("SSK and PVT: valid (RFC 6507 5.1.2)\n", stdout);
   return Status::Ok();
 }
 
