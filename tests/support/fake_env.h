@@ -7,8 +7,6 @@
 // fails every write of a file so named. Safe to use from many threads.
 #pragma once
 
-#include <sys/types.h>
-
 #include <atomic>
 #include <cerrno>
 #include <cstring>
