@@ -9,6 +9,7 @@ const char* RouteName(ApiRoute route) {
     case ApiRoute::kInit: return "init";
     case ApiRoute::kKeyProv: return "keyprov";
     case ApiRoute::kCertCache: return "certcache";
+    case ApiRoute::kCert: return "cert";
     case ApiRoute::kHealthz: return "healthz";
     case ApiRoute::kReadyz: return "readyz";
     case ApiRoute::kMetrics: return "metrics";

@@ -15,7 +15,7 @@
 
 namespace mcx::api {
 
-enum class ApiRoute { kInit, kKeyProv, kCertCache, kHealthz, kReadyz, kMetrics, kUnknown, kCount };
+enum class ApiRoute { kInit, kKeyProv, kCertCache, kCert, kHealthz, kReadyz, kMetrics, kUnknown, kCount };
 const char* RouteName(ApiRoute route);
 
 class ApiMetrics {

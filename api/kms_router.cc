@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <chrono>
 #include <optional>
 
@@ -119,6 +120,8 @@ bool IsHostHeader(std::string_view h) {
   return true;
 }
 
+bool StartsWith(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
+
 bool IsBlank(std::string_view s) { return s.find_first_not_of(" \t\r\n") == std::string_view::npos; }
 
 bool StartsWithBearer(std::string_view auth) {
@@ -144,7 +147,9 @@ int HttpStatusFor(const Status& st) {
 
 Result<KmsTarget> ParseKmsTarget(std::string_view target) {
   const size_t q = target.find_first_of("?#");
-  const std::string_view path = target.substr(0, q);
+  std::string_view path = target.substr(0, q);
+  // "//keymanagement/...": one slash, however many the client's base URL left.
+  while (path.size() > 1 && path[0] == '/' && path[1] == '/') path.remove_prefix(1);
   KmsTarget out;
   if (path == "/healthz") out.route = ApiRoute::kHealthz;
   else if (path == "/readyz") out.route = ApiRoute::kReadyz;
@@ -154,35 +159,57 @@ Result<KmsTarget> ParseKmsTarget(std::string_view target) {
   if (path.substr(0, kKmsPathPrefix.size()) != kKmsPathPrefix) {
     return Status::NotFound("no such route: the KMS interface is under " + std::string(kKmsPathPrefix));
   }
-  const std::string_view rest = path.substr(kKmsPathPrefix.size());
-  if (rest == "init") {
+  std::string_view rest = path.substr(kKmsPathPrefix.size());
+  if (rest == "init" || rest == "init/") {
     out.route = ApiRoute::kInit;
     return out;
   }
-  if (rest == "certcache") {
+  if (rest == "certcache" || rest == "certcache/") {
     out.route = ApiRoute::kCertCache;
+    return out;
+  }
+  if (StartsWith(rest, "certcache/")) {
+    std::string_view n = rest.substr(std::string_view("certcache/").size());
+    if (!n.empty() && n.back() == '/') n.remove_suffix(1);
+    uint64_t value = 0;
+    const auto [end, err] = std::from_chars(n.data(), n.data() + n.size(), value);
+    if (n.empty() || err != std::errc() || end != n.data() + n.size()) {
+      return Status::InvalidArgument("certcache/<n>: the cache number must be a decimal number");
+    }
+    out.route = ApiRoute::kCertCache;
+    out.has_cache_num = true;
+    out.cache_num = value;
+    return out;
+  }
+  if (StartsWith(rest, "cert/")) {
+    Result<std::string> kms_uri = PercentDecode(rest.substr(std::string_view("cert/").size()));
+    if (!kms_uri.ok()) return kms_uri.status();
+    if (kms_uri->empty() || !IsValidUtf8(*kms_uri)) {
+      return Status::InvalidArgument("cert/<KMS URI>: name the KMS whose certificate is wanted");
+    }
+    out.route = ApiRoute::kCert;
+    out.kms_uri = std::move(kms_uri).value();
     return out;
   }
   static constexpr std::string_view kKeyProv = "keyprov";
   if (rest.substr(0, kKeyProv.size()) != kKeyProv || (rest.size() > kKeyProv.size() && rest[kKeyProv.size()] != '/')) {
-    return Status::NotFound("no such route: use init, keyprov or certcache under " + std::string(kKmsPathPrefix));
+    return Status::NotFound("no such route: use init, keyprov, certcache or cert under " + std::string(kKmsPathPrefix));
   }
   out.route = ApiRoute::kKeyProv;
   std::string_view user = rest.size() > kKeyProv.size() + 1 ? rest.substr(kKeyProv.size() + 1) : std::string_view();
   if (user.empty()) return out;
-  // keyprov/<user>/<time>: the last segment is the time when it is 16 hex digits.
+  // keyprov/<user>/<time>: a raw "/" after the user is always followed by the time.
   const size_t slash = user.rfind('/');
   if (slash != std::string_view::npos) {
     const std::string_view last = user.substr(slash + 1);
-    if (IsNtpHex(last)) {
-      Result<NtpSeconds> t = ParseNtpHex(last);
-      if (!t.ok()) return t.status();
-      out.has_time = true;
-      out.time = *t;
-      user = user.substr(0, slash);
-    } else if (last.size() == 16 || last.empty()) {
+    if (!IsNtpHex(last)) {
       return Status::InvalidArgument("the time after the user URI must be 16 hex digits (a 64-bit NTP timestamp)");
     }
+    Result<NtpSeconds> t = ParseNtpHex(last);
+    if (!t.ok()) return t.status();
+    out.has_time = true;
+    out.time = *t;
+    user = user.substr(0, slash);
   }
   Result<std::string> decoded = PercentDecode(user);
   if (!decoded.ok()) return decoded.status();
@@ -258,7 +285,7 @@ void KmsRouter::Handle(ApiRequest request, Reply reply) {
   ex->route = target->route;
 
   const bool is_kms = target->route == ApiRoute::kInit || target->route == ApiRoute::kKeyProv ||
-                      target->route == ApiRoute::kCertCache;
+                      target->route == ApiRoute::kCertCache || target->route == ApiRoute::kCert;
   const char* allowed = is_kms ? "POST" : "GET";
   if (req.method != allowed) {
     return ex->Fail(405, std::string("this route takes ") + allowed + " requests",
@@ -284,6 +311,9 @@ void KmsRouter::Handle(ApiRequest request, Reply reply) {
 
 namespace {
 const std::string kChallenge = "Bearer realm=\"mcx-kms\"";
+// The certificate cache's number. One certificate that never changes, so far: it moves once
+// certificates can be rolled over, revoked and imported.
+constexpr uint64_t kCacheNum = 1;
 }  // namespace
 
 void KmsRouter::HandleKms(std::shared_ptr<Exchange> ex, const KmsTarget& target) {
@@ -379,9 +409,22 @@ void KmsRouter::Authorized(std::shared_ptr<Exchange> ex, const KmsTarget& target
       return ex->Finish(std::move(r));
     }
     case ApiRoute::kCertCache: {
+      // certcache/<n> from a client whose cache is current gets an empty cache with the number.
+      ex->header.time = NtpNow(*options_.env);
+      std::vector<const KmsCertificate*> certs;
+      if (!target.has_cache_num || target.cache_num != kCacheNum) certs.push_back(&cert);
+      ApiResponse r;
+      r.body = KmsResponseWriter::CertCache(ex->header, certs, kCacheNum);
+      return ex->Finish(std::move(r));
+    }
+    case ApiRoute::kCert: {
+      if (target.kms_uri != cert.params.kms_uri) {
+        return ex->Fail(404, "this KMS holds no certificate of KMS '" + PrintableUri(target.kms_uri) +
+                                 "': ask that KMS, or have the operator import its certificate");
+      }
       ex->header.time = NtpNow(*options_.env);
       ApiResponse r;
-      r.body = KmsResponseWriter::CertCache(ex->header, {&cert}, 1);
+      r.body = KmsResponseWriter::CertCache(ex->header, {&cert}, kCacheNum);
       return ex->Finish(std::move(r));
     }
     default: {

@@ -35,9 +35,12 @@ inline constexpr std::string_view kKmsPathPrefix = "/keymanagement/identity/v1/"
 // What the path of a request names.
 struct KmsTarget {
   ApiRoute route = ApiRoute::kUnknown;
-  std::string user_uri;   // keyprov/<user>: percent-decoded; empty otherwise
-  bool has_time = false;  // keyprov/<user>/<time>
+  std::string user_uri;        // keyprov/<user>: percent-decoded; empty otherwise
+  bool has_time = false;       // keyprov/<user>/<time>
   NtpSeconds time = 0;
+  bool has_cache_num = false;  // certcache/<n>: the client's cache number
+  uint64_t cache_num = 0;
+  std::string kms_uri;         // cert/<KMS URI>: percent-decoded
 };
 
 // Parses the path (the query, if any, is ignored). NotFound for a path that names no route;
@@ -46,7 +49,12 @@ struct KmsTarget {
 // bit clear is taken to be in NTP era 1, from 2036 on).
 // Route names are matched as sent (a percent-encoded "init" names no route). The user URI is
 // everything between keyprov/ and the time: raw or percent-encoded (RFC 3986, decoded by
-// Boost.URL), so an encoded "%2F" is part of the URI and never separates the time.
+// Boost.URL), so an encoded "%2F" is part of the URI and never separates the time; a raw "/"
+// after the user always does, and what follows it must then be a time (else InvalidArgument).
+// What real clients send is accepted: several leading slashes (a base URL configured with a
+// trailing slash gives "//keymanagement/..."), and a trailing slash after init, certcache,
+// certcache/<n> and keyprov. certcache/<n> takes a decimal cache number; cert/<KMS URI> a raw or
+// percent-encoded KMS URI.
 Result<KmsTarget> ParseKmsTarget(std::string_view target);
 
 class KmsRouter final : public RequestHandler {

@@ -6,7 +6,8 @@
 #      keep-alive, each request with a valid bearer token for one of USERS users (verified by
 #      mcx-kms, from its token cache after the first request per user).
 #   3. init (the KMS certificate).
-#   4. keyprov that derives on demand: random past key periods, so nearly every request derives.
+#   4. keyprov that derives on demand: random key periods within the certificate, past the next
+#      one, so nearly every request derives.
 # Prints requests/s and latency percentiles per case, and the keyprov/nginx ratio.
 #   usage: bench/http-vs-nginx.sh [MCX_KMS_BINARY] [DURATION_S] [CONNECTIONS]
 set -euo pipefail
@@ -52,8 +53,12 @@ kp='"/keymanagement/identity/v1/keyprov/" .. users[i]'
 wrk_script keyprov.lua POST "$kp"
 wrk_script fixed.lua GET "$kp"
 wrk_script init.lua POST '"/keymanagement/identity/v1/init"'
-# Random periods from 1968 to 2026 (NTP seconds 0x80000000..0xEE000000): each (user, period) is new.
-wrk_script derive.lua POST "$kp"' .. "/" .. string.format("%08X00000000", math.random(0x80000000, 0xEE000000))'
+# Random periods from the one after next to 19 years on, within the demo certificate's 20 years:
+# each (user, period) is new. Past 2036 (NTP era 1) the 32-bit seconds wrap, as the KMS reads them.
+ntp_now=$(( $(date +%s) + 2208988800 ))
+ntp_from=$(( ntp_now + 2 * 2592000 ))
+ntp_to=$(( ntp_now + 19 * 365 * 86400 ))
+wrk_script derive.lua POST "$kp"' .. "/" .. string.format("%08X00000000", math.random('"$ntp_from"', '"$ntp_to"') % 4294967296)'
 
 # nginx returning a fixed body as large as a keyprov answer.
 tok1="$(sed -n 's/.*tokens\[1\] = "\(.*\)"$/\1/p' "$tmp/users.lua")"

@@ -9,6 +9,7 @@
 #include "base/bytes.h"
 #include "base/secret.h"
 #include "engine/keys/client_check.h"
+#include "engine/keys/key_period.h"
 #include "engine/keys/mikey_sakke_uid.h"
 
 namespace mcx::capacity {
@@ -131,7 +132,28 @@ Result<KmsPublicView> ParseKmsInitPublicKeys(const std::string& init_xml) {
   KmsPublicView view{*params, {}};
   MCX_RETURN_IF_ERROR(FixedHex(c, "PubEncKey", view.keys.z_pub));
   MCX_RETURN_IF_ERROR(FixedHex(c, "PubAuthKey", view.keys.kpak));
+  for (auto [name, out] : {std::pair{"ValidFrom", &view.valid_from}, std::pair{"ValidTo", &view.valid_to}}) {
+    auto field = c.find(name);
+    if (field == c.end()) continue;
+    Result<NtpSeconds> t = ParseUtc(field->second);
+    if (!t.ok()) return t.status().Annotate(std::string("the KmsCertificate's ") + name);
+    *out = *t;
+  }
   return view;
+}
+
+Result<std::pair<NtpSeconds, NtpSeconds>> OnDemandWindow(const KmsPublicView& kms, NtpSeconds now) {
+  Result<KeyPeriod> current = KeyPeriod::Containing(kms.params, now);
+  if (!current.ok()) return current.status();
+  const NtpSeconds from = current->valid_from + 2 * static_cast<NtpSeconds>(kms.params.user_key_period);
+  const NtpSeconds to = kms.valid_to;
+  if (to <= from) {
+    return Status::InvalidArgument(
+        "the KMS certificate (valid to " + (to == 0 ? std::string("an unknown date") : FormatUtc(to)) +
+        ") leaves no key period past the next one, where an on-demand load could ask for key sets the KMS has "
+        "not pre-provisioned: measure on-demand derivation with `bench local`");
+  }
+  return std::make_pair(from, to);
 }
 
 KeyMaterialVerdict CheckKeyProvAnswers(const KmsPublicView& kms, const std::vector<std::string>& answers) {

@@ -11,10 +11,12 @@
 #pragma once
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/status.h"
 #include "engine/keys/community_parameters.h"
+#include "engine/keys/key_period.h"
 #include "engine/keys/master_secrets.h"
 
 namespace mcx::capacity {
@@ -22,9 +24,16 @@ namespace mcx::capacity {
 struct KmsPublicView {
   CommunityParameters params;
   KmsPublicKeys keys;
+  NtpSeconds valid_from = 0;  // the certificate's ValidFrom and ValidTo; 0 when it has none
+  NtpSeconds valid_to = 0;
 };
 
 Result<KmsPublicView> ParseKmsInitPublicKeys(const std::string& init_xml);
+
+// For an on-demand load: the times of the periods a KMS serves but has not pre-provisioned,
+// from the start of the period after next (bulk provisioning covers this one and the next) to
+// the certificate's ValidTo. InvalidArgument when the certificate leaves none.
+Result<std::pair<NtpSeconds, NtpSeconds>> OnDemandWindow(const KmsPublicView& kms, NtpSeconds now);
 
 struct KeyMaterialVerdict {
   size_t answers = 0;    // KmsKeyProv answers looked at

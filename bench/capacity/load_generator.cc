@@ -1,5 +1,7 @@
 #include "bench/capacity/load_generator.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
@@ -266,7 +268,7 @@ class LoadGenerator::Connection : public std::enable_shared_from_this<Connection
     req_ = {};
     req_.method(http::verb::post);
     std::string target = kind_ == KmsRequestKind::kInit ? base + "init" : base + "keyprov/" + user.user_uri;
-    if (kind_ == KmsRequestKind::kKeyProv && gen_.options_.random_past_periods) target += RandomPastTime();
+    if (kind_ == KmsRequestKind::kKeyProv && gen_.options_.on_demand()) target += RandomTimeInWindow();
     req_.target(target);
     req_.version(11);
     req_.set(http::field::host, gen_.endpoint_.HostHeader());
@@ -276,15 +278,11 @@ class LoadGenerator::Connection : public std::enable_shared_from_this<Connection
     req_.content_length(0);
   }
 
-  // "/XXXXXXXX00000000": an NTP timestamp from 1968 up to a month ago.
-  std::string RandomPastTime() {
-    const auto unix_now = std::chrono::duration_cast<std::chrono::seconds>(
-                              std::chrono::system_clock::now().time_since_epoch()).count();
-    const uint64_t ntp_last = static_cast<uint64_t>(unix_now) + 2208988800ull - 31ull * 86400;
-    const uint64_t secs = std::uniform_int_distribution<uint64_t>(0x80000000ull, ntp_last)(run_.sampler);
-    char buf[24];
-    std::snprintf(buf, sizeof buf, "/%08llX00000000", static_cast<unsigned long long>(secs & 0xFFFFFFFFull));
-    return buf;
+  // "/XXXXXXXX00000000": an NTP timestamp in the on-demand window (era 1 written as its low 32 bits).
+  std::string RandomTimeInWindow() {
+    const uint64_t secs = std::uniform_int_distribution<uint64_t>(gen_.options_.on_demand_from,
+                                                                  gen_.options_.on_demand_to)(run_.sampler);
+    return fmt::format("/{:08X}00000000", secs & 0xFFFFFFFFull);
   }
 
   // The first TLS failure's reason goes into the report; the rest are only counted.

@@ -21,7 +21,7 @@
 //   SNI carries the host when it is a name (RFC 6066 forbids IP literals there).
 // - Request k of the run (counted over all threads) goes to the user k mod users.size(), with that
 //   user's bearer token; it is an init when k mod (init_weight + keyprov_weight) < init_weight,
-//   else a keyprov of the current period (or, with random_past_periods, of a random past one).
+//   else a keyprov of the current period (or, on demand, of a random one in the given window).
 // - Warm-up first, then the measured window; a request belongs to the phase it was due in. No
 //   request is sent after the window; one in flight gets at most `timeout` to finish, so Run()
 //   returns within warmup + duration + timeout (+ connect time, also bounded by `timeout`); each
@@ -91,9 +91,13 @@ struct LoadOptions {
   int init_weight = 1;
   int keyprov_weight = 9;
   size_t keyprov_samples = 20;  // keyprov answers kept for validation
-  // keyprov/<user>/<time> for a random past time (1968 on) instead of the current period, so the
-  // KMS has (nearly) never issued the key set asked for and derives it on demand.
-  bool random_past_periods = false;
+  // keyprov/<user>/<time> for a random time from on_demand_from to on_demand_to (NTP seconds,
+  // within the KMS certificate's window: OnDemandWindow() in key_material_check.h) instead of the
+  // current period, so the KMS has (nearly) never issued the key set asked for and derives it on
+  // demand. Both 0: the current period.
+  uint64_t on_demand_from = 0;
+  uint64_t on_demand_to = 0;
+  bool on_demand() const { return on_demand_to > on_demand_from; }
 };
 
 enum class KmsRequestKind { kInit = 0, kKeyProv = 1 };

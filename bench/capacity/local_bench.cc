@@ -200,7 +200,19 @@ Status LocalBench::ProvisionAndServe(CapacityReport& report, const PhaseListener
     LoadOptions o = options_.serve;
     o.init_weight = 0;
     o.keyprov_weight = 1;
-    o.random_past_periods = origin == KeySetOrigin::kOnDemand;
+    if (origin == KeySetOrigin::kOnDemand) {
+      if (!view.ok()) {
+        outcome = view.status().Annotate("the on-demand serving run needs the KMS certificate");
+        break;
+      }
+      Result<std::pair<NtpSeconds, NtpSeconds>> window = OnDemandWindow(*view, NtpNow());
+      if (!window.ok()) {
+        outcome = window.status();
+        break;
+      }
+      o.on_demand_from = window->first;
+      o.on_demand_to = window->second;
+    }
     LoadGenerator load(endpoint, users, o);
     BeginPhase(on_phase, std::string("serving keyprov, ") + KeySetOriginName(origin), "requests",
                [&load] { return load.completed(); });

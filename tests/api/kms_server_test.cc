@@ -174,6 +174,54 @@ TEST_F(KmsServerTest, CertCacheListsTheCertificate) {
   EXPECT_EQ(XmlText(r.body, "CertUri"), "kms.example.org.cert");
 }
 
+TEST_F(KmsServerTest, CertCacheOfACurrentClientIsEmptyElseWhole) {
+  const std::string token = TokenFor(kAlice);
+  HttpResult current = Post("certcache/1", token);
+  ASSERT_EQ(current.status, 200) << current.body;
+  EXPECT_EQ(XmllintSchemaErrors(current.body), "");
+  EXPECT_NE(current.body.find("<KmsCertCache Version=\"1.0.0\" CacheNum=\"1\"></KmsCertCache>"), std::string::npos)
+      << current.body;
+  HttpResult stale = Post("certcache/0", token);
+  ASSERT_EQ(stale.status, 200) << stale.body;
+  EXPECT_EQ(XmllintSchemaErrors(stale.body), "");
+  EXPECT_EQ(XmlText(stale.body, "CertUri"), "kms.example.org.cert");
+  ExpectError(Post("certcache/x", token), 400);
+}
+
+TEST_F(KmsServerTest, CertOfThisKmsOrAKmsError) {
+  const std::string token = TokenFor(kAlice);
+  HttpResult own = Post("cert/kms.example.org", token);
+  ASSERT_EQ(own.status, 200) << own.body;
+  EXPECT_EQ(XmllintSchemaErrors(own.body), "");
+  EXPECT_EQ(XmlText(own.body, "CertUri"), "kms.example.org.cert");
+  EXPECT_NE(own.body.find("<KmsCertCache Version=\"1.0.0\" CacheNum=\"1\"><KmsCertificate"), std::string::npos);
+  HttpResult other = Post("cert/kms.other.example", token);
+  ExpectError(other, 404);
+  EXPECT_NE(XmlText(other.body, "ErrorMsg").find("holds no certificate of KMS 'kms.other.example'"), std::string::npos);
+  ExpectError(Post("cert/kms.example.org", ""), 401);
+}
+
+TEST_F(KmsServerTest, DoubledLeadingAndTrailingSlashesServeTheRoute) {
+  const std::string token = TokenFor(kAlice);
+  HttpTestClient client(env_->server.port());
+  HttpResult doubled = client.Send("POST", "/" + kBase + "init", {BearerHeader(token)});
+  ASSERT_EQ(doubled.status, 200) << doubled.body;
+  EXPECT_EQ(XmllintSchemaErrors(doubled.body), "");
+  EXPECT_EQ(Post("init/", token).status, 200);
+  HttpResult keyprov = client.Send("POST", "/" + kBase + "keyprov/" + kAlice, {BearerHeader(token)});
+  ASSERT_EQ(keyprov.status, 200) << keyprov.body;
+  ExpectDeviceAcceptsKeySet(doubled.body, keyprov.body, kAlice);
+}
+
+TEST_F(KmsServerTest, AMalformedTimeSegmentIs400NotAnotherUser) {
+  const std::string token = TokenFor(kAlice);
+  for (const char* when : {"EEAA0000DEADBEE", "EEAA0000DEADBEEF0", "zz"}) {
+    HttpResult r = Post("keyprov/" + kAlice + "/" + when, token);
+    ExpectError(r, 400);
+    EXPECT_NE(XmlText(r.body, "ErrorMsg").find("16 hex digits"), std::string::npos) << when;
+  }
+}
+
 TEST_F(KmsServerTest, KeepAliveServesManyRequestsOnOneConnection) {
   HttpTestClient client(env_->server.port());
   const auto auth = BearerHeader(TokenFor(kAlice));

@@ -31,10 +31,57 @@ TEST(KmsTargetTest, UserAndTime) {
   auto era1 = ParseKmsTarget("/keymanagement/identity/v1/keyprov/sip:a@b/0000100000000000");
   ASSERT_TRUE(era1.ok());
   EXPECT_EQ(era1->time, (1ULL << 32) + 0x1000);
-  // A user URI with a '/' in it, percent-encoded or not.
-  auto slash = ParseKmsTarget("/keymanagement/identity/v1/keyprov/urn:x:a/b");
-  ASSERT_TRUE(slash.ok());
-  EXPECT_EQ(slash->user_uri, "urn:x:a/b");
+  // A raw '/' after the user always introduces the time: a user URI with a '/' in it is sent
+  // percent-encoded (see PercentDecoding).
+  EXPECT_EQ(ParseKmsTarget("/keymanagement/identity/v1/keyprov/urn:x:a/b").status().code(),
+            Status::Code::kInvalidArgument);
+}
+
+TEST(KmsTargetTest, WhatRealClientsSend) {
+  // A base URL with a trailing slash: "//keymanagement/...".
+  EXPECT_EQ(ParseKmsTarget("//keymanagement/identity/v1/init")->route, ApiRoute::kInit);
+  auto doubled = ParseKmsTarget("//keymanagement/identity/v1/keyprov/sip:a@b/EEAA0000DEADBEEF");
+  ASSERT_TRUE(doubled.ok()) << doubled.status().ToString();
+  EXPECT_EQ(doubled->user_uri, "sip:a@b");
+  EXPECT_TRUE(doubled->has_time);
+  EXPECT_EQ(ParseKmsTarget("///healthz")->route, ApiRoute::kHealthz);
+  // A trailing slash.
+  EXPECT_EQ(ParseKmsTarget("/keymanagement/identity/v1/init/")->route, ApiRoute::kInit);
+  EXPECT_EQ(ParseKmsTarget("/keymanagement/identity/v1/certcache/")->route, ApiRoute::kCertCache);
+  auto keyprov = ParseKmsTarget("/keymanagement/identity/v1/keyprov/");
+  ASSERT_TRUE(keyprov.ok());
+  EXPECT_EQ(keyprov->route, ApiRoute::kKeyProv);
+  EXPECT_TRUE(keyprov->user_uri.empty());
+  // A time of the wrong length, or not hex, is malformed (400), never part of the user URI.
+  for (const char* bad : {"/keymanagement/identity/v1/keyprov/sip:a@b/EEAA0000DEADBEE",
+                          "/keymanagement/identity/v1/keyprov/sip:a@b/EEAA0000DEADBEEF0",
+                          "/keymanagement/identity/v1/keyprov/sip:a@b/zz"}) {
+    auto r = ParseKmsTarget(bad);
+    EXPECT_EQ(r.status().code(), Status::Code::kInvalidArgument) << bad;
+    EXPECT_NE(r.status().message().find("16 hex digits"), std::string::npos) << bad;
+  }
+}
+
+TEST(KmsTargetTest, CertCacheNumberAndCertOfAKms) {
+  auto cached = ParseKmsTarget("/keymanagement/identity/v1/certcache/7");
+  ASSERT_TRUE(cached.ok()) << cached.status().ToString();
+  EXPECT_EQ(cached->route, ApiRoute::kCertCache);
+  EXPECT_TRUE(cached->has_cache_num);
+  EXPECT_EQ(cached->cache_num, 7u);
+  EXPECT_FALSE(ParseKmsTarget("/keymanagement/identity/v1/certcache")->has_cache_num);
+  for (const char* bad : {"/keymanagement/identity/v1/certcache/x", "/keymanagement/identity/v1/certcache/-1",
+                          "/keymanagement/identity/v1/certcache/99999999999999999999999",
+                          "/keymanagement/identity/v1/certcache/1/2"}) {
+    EXPECT_EQ(ParseKmsTarget(bad).status().code(), Status::Code::kInvalidArgument) << bad;
+  }
+  auto cert = ParseKmsTarget("/keymanagement/identity/v1/cert/kms.example.org");
+  ASSERT_TRUE(cert.ok()) << cert.status().ToString();
+  EXPECT_EQ(cert->route, ApiRoute::kCert);
+  EXPECT_EQ(cert->kms_uri, "kms.example.org");
+  auto encoded = ParseKmsTarget("/keymanagement/identity/v1/cert/https%3A%2F%2Fkms.other.example");
+  ASSERT_TRUE(encoded.ok()) << encoded.status().ToString();
+  EXPECT_EQ(encoded->kms_uri, "https://kms.other.example");
+  EXPECT_EQ(ParseKmsTarget("/keymanagement/identity/v1/cert/").status().code(), Status::Code::kInvalidArgument);
 }
 
 TEST(KmsTargetTest, MalformedUsersAndTimes) {

@@ -266,7 +266,6 @@ Status RunHttp(const HttpOptions& opt, CommandResult& command) {
   if (!load.ok()) return load.status();
   MCX_RETURN_IF_ERROR(ParseMix(opt.mix, *load));
   load->keyprov_samples = opt.samples;
-  load->random_past_periods = opt.on_demand;
   Result<std::vector<capacity::UserCredential>> users = LoadUsers(opt);
   if (!users.ok()) return users.status();
 
@@ -274,7 +273,7 @@ Status RunHttp(const HttpOptions& opt, CommandResult& command) {
   report.machine = capacity::DescribeThisMachine();
   capacity::ServingRun run;
   run.label = std::string(endpoint->tls ? "https" : "http") + " init:keyprov " + opt.mix +
-              (opt.on_demand ? ", random past periods" : "") + (opt.insecure ? ", certificate NOT verified" : "");
+              (opt.on_demand ? ", random periods within the certificate" : "") + (opt.insecure ? ", certificate NOT verified" : "");
   run.target = endpoint->ToString();
   run.origin = opt.on_demand ? capacity::KeySetOrigin::kOnDemand : capacity::KeySetOrigin::kMixed;
   run.options = *load;
@@ -292,6 +291,15 @@ Status RunHttp(const HttpOptions& opt, CommandResult& command) {
     view = Status::Unavailable("init answered HTTP " + std::to_string(init->status));
   } else {
     view = capacity::ParseKmsInitPublicKeys(init->body);
+  }
+  if (opt.on_demand) {
+    // Key sets the KMS has not issued: random periods between the next-but-one and the
+    // certificate's end, which only its init answer tells.
+    if (!view.ok()) return view.status().Annotate("--on-demand needs the KMS certificate from init");
+    Result<std::pair<NtpSeconds, NtpSeconds>> window = capacity::OnDemandWindow(*view, NtpNow());
+    if (!window.ok()) return window.status();
+    load->on_demand_from = window->first;
+    load->on_demand_to = window->second;
   }
 
   fmt::print(stderr, "bench http: {}, {} connections on {} thread{}, {}, {:.0f} s warm-up + {:.0f} s, {} users\n",
@@ -394,7 +402,7 @@ void RegisterBenchCommand(CLI::App& app, CommandResult& result) {
   http->add_option("--mix", hopt->mix, "init:keyprov request ratio")->capture_default_str();
   http->add_option("--samples", hopt->samples, "keyprov answers whose key material is checked")->capture_default_str();
   http->add_flag("--on-demand", hopt->on_demand,
-                 "ask keyprov for random past key periods, so the KMS derives (nearly) every key set");
+                 "ask keyprov for random key periods past the next one, within the KMS certificate's validity, so the KMS derives (nearly) every key set");
   AddDataDirOption(http, hopt->loc);
   http->add_flag("--fail-on-errors", hopt->fail_on_errors,
                  "exit with status 4 when any request failed (timeout, connection, TLS, non-200) or any sampled "
