@@ -1,13 +1,20 @@
 // Per-request costs of the KMS interface, without the network: verifying an access token (cold,
 // on a worker; and from the cache, both through Verify() and through the strand's Lookup()),
-// writing a KmsKeyProv document, and parsing the request path.
+// writing a KmsKeyProv document, and parsing the request path. And one with it: init over
+// loopback keep-alive against a KmsHttpService, the token from the cache.
 #include <benchmark/benchmark.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
 
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
 
 #include "api/access_token.h"
+#include "api/kms_http_service.h"
 #include "api/kms_router.h"
 #include "api/kms_xml.h"
 #include "base/pooled_random.h"
@@ -81,6 +88,40 @@ void BM_ParseKeyProvTarget(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_ParseKeyProvTarget);
+
+// init over loopback, one keep-alive connection: the HTTP server, the router on the strand, the
+// token cache and the KmsInit writer, as a client sees them (one request at a time).
+void BM_InitOverLoopback(benchmark::State& state) {
+  namespace beast = boost::beast;
+  namespace http = beast::http;
+  namespace net = boost::asio;
+  OpenSslRandom rng;
+  auto params = CommunityParameters::Make("kms.example.org", kDefaultUserKeyPeriod, 0);
+  auto kms = std::move(DerivingKeyService::CreateThrowAway(*params, rng, {})).value();
+  KmsHttpServiceOptions options;
+  options.http.port = 0;
+  KmsHttpService service(*kms, Tokens().keys, Tokens().policy, options);
+  if (Status st = service.Start(); !st.ok()) return state.SkipWithError(st.ToString().c_str());
+  net::io_context io;
+  beast::tcp_stream stream(io);
+  stream.connect(net::ip::tcp::endpoint(net::ip::make_address("127.0.0.1"), service.port()));
+  http::request<http::string_body> req{http::verb::post, std::string(kKmsPathPrefix) + "init", 11};
+  req.set(http::field::host, "127.0.0.1");
+  req.set(http::field::authorization, "Bearer " + Tokens().token);
+  req.keep_alive(true);
+  req.prepare_payload();
+  beast::flat_buffer buffer;
+  for (auto _ : state) {
+    http::write(stream, req);
+    http::response<http::string_body> res;
+    http::read(stream, buffer, res);
+    if (res.result_int() != 200) return state.SkipWithError("init did not answer 200");
+    benchmark::DoNotOptimize(res.body().size());
+  }
+  beast::error_code ignored;
+  stream.socket().shutdown(net::ip::tcp::socket::shutdown_both, ignored);
+}
+BENCHMARK(BM_InitOverLoopback)->UseRealTime();
 
 }  // namespace
 }  // namespace mcx::api

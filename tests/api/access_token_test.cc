@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/pem.h>
 
 #include <ctime>
@@ -123,6 +124,44 @@ TEST(AccessTokenTest, RejectsForgedAndMalformedTokens) {
   EVP_PKEY_free(other);
   ASSERT_TRUE(foreign.ok());
   EXPECT_FALSE(v.Verify(*foreign, kNow).ok());
+}
+
+// The key, not the token, chooses the algorithm: an HS256 token whose HMAC secret is the trusted
+// public key's own PEM (the classic key-confusion forgery) is refused, as is "none" with a kid.
+TEST(AccessTokenTest, TheKeyNotTheTokenChoosesTheAlgorithm) {
+  AccessTokenVerifier v = EcVerifier();
+  const std::string pub_pem = ReadAll(TestIdmsDir() + "/" + kTestIdmsPublicKeyFile);
+  const std::string input = Base64UrlEncode(R"({"alg":"HS256","typ":"JWT"})") + "." + Base64UrlEncode(Claims().dump());
+  unsigned char mac[32];
+  unsigned int mac_len = 0;
+  ASSERT_NE(HMAC(EVP_sha256(), pub_pem.data(), static_cast<int>(pub_pem.size()),
+                 reinterpret_cast<const unsigned char*>(input.data()), input.size(), mac, &mac_len),
+            nullptr);
+  const std::string forged = input + "." + Base64UrlEncode(std::string(reinterpret_cast<char*>(mac), mac_len));
+  EXPECT_EQ(v.Verify(forged, kNow).status().code(), Status::Code::kInvalidArgument);
+  const std::string none =
+      Base64UrlEncode(R"({"alg":"none","kid":"x"})") + "." + Base64UrlEncode(Claims().dump()) + "." + Base64UrlEncode("x");
+  EXPECT_EQ(v.Verify(none, kNow).status().code(), Status::Code::kInvalidArgument);
+  // The same claims, properly signed, pass: the refusals above are about the algorithm.
+  EXPECT_TRUE(v.Verify(EcSign(Claims()), kNow).ok());
+}
+
+// Lookup() answers only from the cache: nothing before a Verify(), the identity after it, and
+// the cheap refusals (empty, too long) at once.
+TEST(AccessTokenTest, LookupAnswersFromTheCacheOnly) {
+  AccessTokenVerifier v = EcVerifier();
+  const std::string token = EcSign(Claims());
+  auto before = v.Lookup(token, kNow);
+  ASSERT_TRUE(before.ok());
+  EXPECT_FALSE(before->has_value());
+  ASSERT_TRUE(v.Verify(token, kNow).ok());
+  auto after = v.Lookup(token, kNow);
+  ASSERT_TRUE(after.ok());
+  ASSERT_TRUE(after->has_value());
+  EXPECT_EQ((*after)->identity, "sip:alice@example.org");
+  EXPECT_FALSE(v.Lookup(token, kNow + 3600)->has_value());  // past the cache lifetime
+  EXPECT_EQ(v.Lookup("", kNow).status().code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(v.Lookup(std::string(9000, 'a'), kNow).status().code(), Status::Code::kInvalidArgument);
 }
 
 TEST(AccessTokenTest, AcceptsRs256AndEs256KeysFromAJwks) {
