@@ -5,7 +5,8 @@
 // take secrets. Select and the table scans pass their mask through ValueBarrier, which hides its
 // value from the optimiser so that it cannot turn mask arithmetic back into a branch.
 //
-// The SIMD kernels build their vector masks the same way, from comparisons (engine/math/ifma52.h).
+// SIMD kernels keep their vector masks in their own toolkits but build them the same way, from
+// comparisons, and apply them by blends.
 #pragma once
 
 #include <cstddef>
