@@ -5,7 +5,8 @@
 // take secrets. Select and the table scans pass their mask through ValueBarrier, which hides its
 // value from the optimiser so that it cannot turn mask arithmetic back into a branch.
 //
-// The SIMD kernels build their vector masks the same way, from comparisons (engine/math/ifma52.h).
+// SIMD kernels keep their vector masks in their own toolkits but build them the same way, from
+// comparisons, and apply them by blends.
 #pragma once
 
 #include <cstddef>
@@ -32,33 +33,37 @@ inline uint64_t Eq(uint64_t a, uint64_t b) { return IsZero(a ^ b); }
 inline uint64_t Lt(uint64_t a, uint64_t b) { return Msb(a ^ ((a ^ b) | ((a - b) ^ a))); }
 
 // mask ? a : b.
-inline uint64_t Select(uint64_t mask, uint64_t a, uint64_t b) { return b ^ (ValueBarrier(mask) & (a ^ b)); }
+inline uint64_t Select(uint64_t mask, uint64_t a, uint64_t b) {
+  const uint64_t m = ValueBarrier(mask);
+  return (m & a) | (~m & b);
+}
 
 // r[i] = mask ? a[i] : b[i] for i < n. r may alias a or b.
 inline void SelectWords(uint64_t* r, uint64_t mask, const uint64_t* a, const uint64_t* b, size_t n) {
   const uint64_t m = ValueBarrier(mask);
-#pragma GCC unroll 16
-  for (size_t i = 0; i < n; ++i) r[i] = b[i] ^ (m & (a[i] ^ b[i]));
+  for (size_t i = 0; i < n; ++i) r[i] = (m & a[i]) | (~m & b[i]);
 }
 
 // All ones when the n words of a are all zero.
 inline uint64_t IsZeroWords(const uint64_t* a, size_t n) {
   uint64_t acc = 0;
-#pragma GCC unroll 16
   for (size_t i = 0; i < n; ++i) acc |= a[i];
   return IsZero(acc);
 }
 
-// out = entry `index` of a table of `count` entries of `words` words each (entry e at
-// table + e * words), reading every entry; all zeros when index >= count. index may be secret.
-inline void Lookup(uint64_t* __restrict out, const uint64_t* __restrict table, size_t count, size_t words, uint64_t index) {
-  for (size_t i = 0; i < words; ++i) out[i] = 0;
+// out = entry `index` of a table of `count` entries of kWords words each (entry e at
+// table + e * kWords), reading every entry; all zeros when index >= count. index may be secret.
+// kWords is a template argument so that the accumulator stays in registers.
+template <size_t kWords>
+inline void Lookup(uint64_t (&out)[kWords], const uint64_t* table, size_t count, uint64_t index) {
+  uint64_t acc[kWords] = {};
   for (size_t e = 0; e < count; ++e) {
     const uint64_t hit = ValueBarrier(Eq(e, index));
-    const uint64_t* entry = table + e * words;
-#pragma GCC unroll 8
-    for (size_t i = 0; i < words; ++i) out[i] |= entry[i] & hit;
+    const uint64_t* entry = table + e * kWords;
+#pragma GCC unroll 32
+    for (size_t i = 0; i < kWords; ++i) acc[i] |= entry[i] & hit;
   }
+  for (size_t i = 0; i < kWords; ++i) out[i] = acc[i];
 }
 
 }  // namespace mcx::ct

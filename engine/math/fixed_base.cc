@@ -19,7 +19,7 @@ namespace {
 
 constexpr int kScalarBits = 1022;  // q < 2^1022
 // Vectors per lane set in MultiplyBaseSingle: the portable path has one lane per vector, the
-// IFMA path eight: 8 and 16 lanes (tuned by bench/math_bench; docs/arithmetic.md has the figures).
+// IFMA path eight: 8 and 16 lanes (tuned with bench/math_bench, BM_Rsk/*/1).
 constexpr int kSingleGroupsPortable = 8;
 constexpr int kSingleGroupsVector = 2;
 

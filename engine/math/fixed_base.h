@@ -1,6 +1,6 @@
 // Fixed-base scalar multiplication [k]P on the SAKKE curve, many scalars at once.
 //
-// Method (docs/arithmetic.md has the figures): the odd scalar k (k or q - k, whichever is odd)
+// Method (docs/arithmetic.md has today's figures): the odd scalar k (k or q - k, whichever is odd)
 // is recoded into n signed odd digits of w bits, k = sum d_i 2^(w i), so every window adds
 // exactly one table point [d_i 2^(w i)]P, read in constant time from 2^(w-1) precomputed affine
 // points. There are no doublings. The additions are affine; the batch of lanes shares one
@@ -14,7 +14,7 @@
 //
 // One scalar alone (MultiplyBaseSingle) would pay a whole inversion per window. Instead its
 // windows are spread over L lanes (L = 16 on IFMA: two vectors of 8; L = 8 vectors of one lane
-// on the portable path; tuned by measurement, docs/arithmetic.md): lane l adds windows l, l + L, l + 2L, ..., so the 171 windows take
+// on the portable path; tuned with bench/math_bench, BM_Rsk/*/1): lane l adds windows l, l + L, l + 2L, ..., so the 171 windows take
 // ceil(171 / L) shared inversions. A lane with one window fewer adds the public point P at its
 // last step instead. The L partial sums are then added in Jacobian coordinates, with one final
 // blinded inversion.

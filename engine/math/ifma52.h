@@ -73,24 +73,15 @@ MCX_IFMA_INLINE __mmask8 NegativeLanes(__m512i v) { return _mm512_cmplt_epi64_ma
 // Lane by lane: mask ? b : a.
 MCX_IFMA_INLINE __m512i SelectLanes(__mmask8 mask, __m512i a, __m512i b) { return _mm512_mask_blend_epi64(mask, a, b); }
 
-// Carries nonnegative limbs upward (after a multiplication); the top limb takes the rest.
-template <int N>
-MCX_IFMA_INLINE void Carry(__m512i* t) {
+// Carries limbs upward, leaving each below 2^52; the top limb takes the rest. With kSigned the
+// limbs may be negative (arithmetic shifts) and the top limb keeps the sign; without, they are
+// accumulators of products (logical shifts).
+template <int N, bool kSigned = true>
+MCX_IFMA_INLINE void Normalize(__m512i* t) {
   const __m512i mask = Set1(kMask52);
 #pragma GCC unroll 20
   for (int j = 0; j + 1 < N; ++j) {
-    t[j + 1] = _mm512_add_epi64(t[j + 1], Shr52(t[j]));
-    t[j] = _mm512_and_si512(t[j], mask);
-  }
-}
-
-// Carries signed limbs upward by arithmetic shifts; the top limb keeps the sign.
-template <int N>
-MCX_IFMA_INLINE void NormalizeSigned(__m512i* t) {
-  const __m512i mask = Set1(kMask52);
-#pragma GCC unroll 20
-  for (int j = 0; j + 1 < N; ++j) {
-    t[j + 1] = _mm512_add_epi64(t[j + 1], Sar52(t[j]));
+    t[j + 1] = _mm512_add_epi64(t[j + 1], kSigned ? Sar52(t[j]) : Shr52(t[j]));
     t[j] = _mm512_and_si512(t[j], mask);
   }
 }
@@ -102,10 +93,49 @@ MCX_IFMA_INLINE void SubtractIfNotNegative(__m512i* r, const __m512i* t, const u
   __m512i u[N];
 #pragma GCC unroll 20
   for (int j = 0; j < N; ++j) u[j] = _mm512_sub_epi64(t[j], Set1(c[j]));
-  NormalizeSigned<N>(u);
+  Normalize<N>(u);
   const __mmask8 negative = NegativeLanes(u[N - 1]);
 #pragma GCC unroll 20
   for (int j = 0; j < N; ++j) r[j] = SelectLanes(negative, u[j], t[j]);
+}
+
+// r = a*b/2^(52N) mod p (Montgomery), by operand scanning: for each limb b_i, acc += a*b_i, then
+// acc += q*p with the digit q that clears the lowest limb, then a shift down by one limb. Columns
+// collect at most 4N terms below 2^52 in 64-bit accumulators, so carries wait until the end
+// (N < 1024). a, b: normalised, a[j] and b[j] give limb j's vector. Modulus supplies
+// Quotient(acc0), the digit (acc0 * -1/p mod 2^52), Limb(j), p's limb j as a vector, and
+// HasLimb(j), false for a zero limb of p (its products are skipped). r is normalised; its bound is
+// the caller's (below 2p for operands below 2p when 4p < 2^(52N)).
+template <int N, class A, class B, class Modulus>
+MCX_IFMA_INLINE void MontMul(__m512i* r, const A& a, const B& b, const Modulus& p) {
+  const __m512i zero = _mm512_setzero_si512();
+  __m512i acc[N + 1];
+  for (int j = 0; j <= N; ++j) acc[j] = zero;
+#pragma GCC unroll 20
+  for (int i = 0; i < N; ++i) {
+    const __m512i bi = b[i];
+#pragma GCC unroll 20
+    for (int j = 0; j < N; ++j) {
+      const __m512i aj = a[j];
+      acc[j] = Lo(acc[j], aj, bi);
+      acc[j + 1] = Hi(acc[j + 1], aj, bi);
+    }
+    const __m512i q = p.Quotient(acc[0]);
+#pragma GCC unroll 20
+    for (int j = 0; j < N; ++j) {
+      if (!p.HasLimb(j)) continue;  // a public constant
+      const __m512i pj = p.Limb(j);
+      acc[j] = Lo(acc[j], q, pj);
+      acc[j + 1] = Hi(acc[j + 1], q, pj);
+    }
+    acc[1] = _mm512_add_epi64(acc[1], Shr52(acc[0]));  // acc[0] is now 0 mod 2^52
+#pragma GCC unroll 20
+    for (int j = 0; j < N; ++j) acc[j] = acc[j + 1];
+    acc[N] = zero;
+  }
+  Normalize<N, false>(acc);
+#pragma GCC unroll 20
+  for (int j = 0; j < N; ++j) r[j] = acc[j];
 }
 
 }  // namespace mcx::ifma52

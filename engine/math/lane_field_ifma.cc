@@ -70,43 +70,30 @@ const Constants& K() {
   return c;
 }
 
-using ifma52::Hi;
 using ifma52::Lo;
 MCX_IFMA_INLINE __m512i Load(const uint64_t* p) { return _mm512_loadu_si512(p); }
 MCX_IFMA_INLINE void Store(uint64_t* p, __m512i v) { _mm512_storeu_si512(p, v); }
 
-// Operand scanning: for each limb b_i, acc += a*b_i, then acc += m*p with m chosen to clear the
-// lowest limb, then shift down by one limb.
+// A vector in memory, limb by limb.
+struct MemoryLimbs {
+  const uint64_t* words;
+  MCX_IFMA_INLINE __m512i operator[](int j) const { return Load(words + j * kLanes); }
+};
+
+// p for ifma52::MontMul: a general odd modulus, so the digit is acc0 * k0 and every limb counts.
+struct SakkeModulus {
+  const Constants& c;
+  __m512i k0 = ifma52::Set1(c.k0);
+  MCX_IFMA_INLINE __m512i Quotient(__m512i acc0) const { return Lo(_mm512_setzero_si512(), acc0, k0); }
+  MCX_IFMA_INLINE __m512i Limb(int j) const { return ifma52::Set1(c.p[j]); }
+  static constexpr bool HasLimb(int) { return true; }
+};
+
 MCX_IFMA void Mul(uint64_t* r, const uint64_t* a, const uint64_t* b) {
-  const Constants& c = K();
-  const __m512i k0 = ifma52::Set1(c.k0);
-  const __m512i zero = _mm512_setzero_si512();
-  __m512i acc[kN + 1];
-  for (int j = 0; j <= kN; ++j) acc[j] = zero;
+  __m512i t[kN];
+  ifma52::MontMul<kN>(t, MemoryLimbs{a}, MemoryLimbs{b}, SakkeModulus{K()});
 #pragma GCC unroll 20
-  for (int i = 0; i < kN; ++i) {
-    const __m512i bi = Load(b + i * kLanes);
-#pragma GCC unroll 20
-    for (int j = 0; j < kN; ++j) {
-      const __m512i aj = Load(a + j * kLanes);
-      acc[j] = Lo(acc[j], aj, bi);
-      acc[j + 1] = Hi(acc[j + 1], aj, bi);
-    }
-    const __m512i m = Lo(zero, acc[0], k0);
-#pragma GCC unroll 20
-    for (int j = 0; j < kN; ++j) {
-      const __m512i pj = ifma52::Set1(c.p[j]);
-      acc[j] = Lo(acc[j], m, pj);
-      acc[j + 1] = Hi(acc[j + 1], m, pj);
-    }
-    acc[1] = _mm512_add_epi64(acc[1], ifma52::Shr52(acc[0]));
-#pragma GCC unroll 20
-    for (int j = 0; j < kN; ++j) acc[j] = acc[j + 1];
-    acc[kN] = zero;
-  }
-  ifma52::Carry<kN>(acc);
-#pragma GCC unroll 20
-  for (int j = 0; j < kN; ++j) Store(r + j * kLanes, acc[j]);
+  for (int j = 0; j < kN; ++j) Store(r + j * kLanes, t[j]);
 }
 
 MCX_IFMA void Sqr(uint64_t* r, const uint64_t* a) { Mul(r, a, a); }
@@ -126,7 +113,7 @@ MCX_IFMA void Sub(uint64_t* r, const uint64_t* a, const uint64_t* b) {
   for (int j = 0; j < kN; ++j) {
     t[j] = _mm512_add_epi64(_mm512_sub_epi64(Load(a + j * kLanes), Load(b + j * kLanes)), ifma52::Set1(c.p2[j]));
   }
-  ifma52::NormalizeSigned<kN>(t);  // a - b + 2p, in [0, 4p)
+  ifma52::Normalize<kN>(t);  // a - b + 2p, in [0, 4p)
   SubtractIfNotNegative(r, t, c.p2);
 }
 
@@ -222,7 +209,7 @@ MCX_IFMA void NegateLanes(uint64_t* y, const uint64_t* negate) {
   const __mmask8 flip = ifma52::NonZeroLanes(Load(negate));
   __m512i t[kN];
   for (int j = 0; j < kN; ++j) t[j] = _mm512_sub_epi64(ifma52::Set1(c.p[j]), Load(y + j * kLanes));
-  ifma52::NormalizeSigned<kN>(t);
+  ifma52::Normalize<kN>(t);
   for (int j = 0; j < kN; ++j) Store(y + j * kLanes, ifma52::SelectLanes(flip, Load(y + j * kLanes), t[j]));
 }
 

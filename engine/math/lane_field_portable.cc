@@ -34,7 +34,7 @@ void EncodeEntry(uint64_t* entry, const Limbs1024& x, const Limbs1024& y) {
 
 void SelectEntry(uint64_t* x, uint64_t* y, int /*lane*/, const uint64_t* entries, size_t count, uint32_t index) {
   uint64_t acc[2 * kLimbs1024];
-  ct::Lookup(acc, entries, count, 2 * kLimbs1024, index);
+  ct::Lookup(acc, entries, count, index);
   std::memcpy(x, acc, sizeof(Limbs1024));
   std::memcpy(y, acc + kLimbs1024, sizeof(Limbs1024));
 }

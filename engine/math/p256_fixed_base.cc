@@ -99,7 +99,7 @@ void SelectEntry(const Affine (&row)[kEntries], uint64_t abs, uint64_t negative,
                  Affine& out) {
   static_assert(sizeof(Affine) == 8 * sizeof(uint64_t), "an entry is x then y, 4 words each");
   uint64_t acc[8];
-  ct::Lookup(acc, reinterpret_cast<const uint64_t*>(row), kEntries, 8, abs - 1);  // abs 0: no entry
+  ct::Lookup(acc, reinterpret_cast<const uint64_t*>(row), kEntries, abs - 1);  // abs 0: no entry
   for (int l = 0; l < 4; ++l) {
     out.x[l] = acc[l];
     out.y[l] = acc[4 + l];

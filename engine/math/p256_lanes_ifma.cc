@@ -28,14 +28,10 @@ bool IfmaLanesAvailable() { return ifma52::CpuHasIfma(); }
 namespace mcx::p256 {
 namespace {
 
-using ifma52::Hi;
 using ifma52::kMask52;
-using ifma52::Lo;
-using ifma52::NormalizeSigned;
-using ifma52::Sar52;
+using ifma52::Normalize;
 using ifma52::SelectLanes;
 using ifma52::Set1;
-using ifma52::Shr52;
 // p = 2^256 - 2^224 + 2^192 + 2^96 - 1 in radix 2^52, and 2p.
 constexpr uint64_t kP52[kLaneLimbs] = {kMask52, (uint64_t{1} << 44) - 1, 0, uint64_t{1} << 36,
                                        (uint64_t{1} << 48) - (uint64_t{1} << 16)};
@@ -52,37 +48,19 @@ MCX_IFMA_INLINE Fe8 Broadcast(const uint64_t limbs[kLaneLimbs]) {
   return r;
 }
 
+// p for ifma52::MontMul: -1/p = 1 mod 2^52, so the digit is the low limb itself, and p's limb 2
+// is zero.
+struct P256Modulus {
+  __m512i mask = Set1(kMask52);
+  MCX_IFMA_INLINE __m512i Quotient(__m512i acc0) const { return _mm512_and_si512(acc0, mask); }
+  MCX_IFMA_INLINE __m512i Limb(int j) const { return Set1(kP52[j]); }
+  static constexpr bool HasLimb(int j) { return kP52[j] != 0; }
+};
+
 // a*b/R' mod p, below 2p for a, b below 2p.
 MCX_IFMA_INLINE Fe8 Mul(const Fe8& a, const Fe8& b) {
-  const __m512i zero = _mm512_setzero_si512();
-  const __m512i mask = Set1(kMask52);
-  __m512i acc[kLaneLimbs + 1];
-  for (int j = 0; j <= kLaneLimbs; ++j) acc[j] = zero;
-#pragma GCC unroll 5
-  for (int i = 0; i < kLaneLimbs; ++i) {
-    const __m512i bi = b.l[i];
-#pragma GCC unroll 5
-    for (int j = 0; j < kLaneLimbs; ++j) {
-      acc[j] = Lo(acc[j], a.l[j], bi);
-      acc[j + 1] = Hi(acc[j + 1], a.l[j], bi);
-    }
-    const __m512i m = _mm512_and_si512(acc[0], mask);  // quotient digit: -1/p = 1 mod 2^52
-#pragma GCC unroll 5
-    for (int j = 0; j < kLaneLimbs; ++j) {
-      if (kP52[j] == 0) continue;  // public constant
-      const __m512i pj = Set1(kP52[j]);
-      acc[j] = Lo(acc[j], m, pj);
-      acc[j + 1] = Hi(acc[j + 1], m, pj);
-    }
-    acc[1] = _mm512_add_epi64(acc[1], Shr52(acc[0]));  // acc[0] is now 0 mod 2^52
-#pragma GCC unroll 5
-    for (int j = 0; j < kLaneLimbs; ++j) acc[j] = acc[j + 1];
-    acc[kLaneLimbs] = zero;
-  }
-  ifma52::Carry<kLaneLimbs>(acc);
   Fe8 r;
-#pragma GCC unroll 5
-  for (int j = 0; j < kLaneLimbs; ++j) r.l[j] = acc[j];
+  ifma52::MontMul<kLaneLimbs>(r.l, a.l, b.l, P256Modulus{});
   return r;
 }
 
@@ -97,7 +75,7 @@ MCX_IFMA_INLINE Fe8 Add(const Fe8& a, const Fe8& b) {
   __m512i t[kLaneLimbs];
 #pragma GCC unroll 5
   for (int j = 0; j < kLaneLimbs; ++j) t[j] = _mm512_add_epi64(a.l[j], b.l[j]);
-  NormalizeSigned<kLaneLimbs>(t);  // a + b < 4p
+  Normalize<kLaneLimbs>(t);  // a + b < 4p
   return SubtractIfNotNegative(t, kP2x52);
 }
 
@@ -105,7 +83,7 @@ MCX_IFMA_INLINE Fe8 Sub(const Fe8& a, const Fe8& b) {
   __m512i t[kLaneLimbs];
 #pragma GCC unroll 5
   for (int j = 0; j < kLaneLimbs; ++j) t[j] = _mm512_add_epi64(_mm512_sub_epi64(a.l[j], b.l[j]), Set1(kP2x52[j]));
-  NormalizeSigned<kLaneLimbs>(t);  // a - b + 2p in (0, 4p)
+  Normalize<kLaneLimbs>(t);  // a - b + 2p in (0, 4p)
   return SubtractIfNotNegative(t, kP2x52);
 }
 
@@ -189,7 +167,7 @@ MCX_IFMA_INLINE void SelectEntries(const Row& row, int count, const uint64_t* ab
   }
   __m512i neg_y[kLaneLimbs];
   for (int j = 0; j < kLaneLimbs; ++j) neg_y[j] = _mm512_sub_epi64(Set1(kP52[j]), acc[kLaneLimbs + j]);
-  NormalizeSigned<kLaneLimbs>(neg_y);  // p - y in (0, p] for a table entry y < p
+  Normalize<kLaneLimbs>(neg_y);  // p - y in (0, p] for a table entry y < p
   const __mmask8 flip = ifma52::NonZeroLanes(_mm512_loadu_si512(negative));
   for (int j = 0; j < kLaneLimbs; ++j) {
     qx.l[j] = acc[j];

@@ -85,13 +85,13 @@ TEST(ConstantTimeTest, LookupReturnsTheIndexedEntryOrZeros) {
   for (size_t i = 0; i < kCount * kWords; ++i) table[i] = 0x1000 * (i / kWords + 1) + i % kWords;
   for (uint64_t index = 0; index < kCount; ++index) {
     uint64_t out[kWords] = {9, 9, 9};
-    ct::Lookup(out, table, kCount, kWords, index);
+    ct::Lookup(out, table, kCount, index);
     for (size_t i = 0; i < kWords; ++i) EXPECT_EQ(out[i], table[index * kWords + i]) << index;
   }
   // Out of range (the P-256 scan's "digit 0" is index 2^64 - 1): nothing selected.
   for (uint64_t index : {uint64_t{kCount}, kTop, kAll}) {
     uint64_t out[kWords] = {9, 9, 9};
-    ct::Lookup(out, table, kCount, kWords, index);
+    ct::Lookup(out, table, kCount, index);
     for (uint64_t w : out) EXPECT_EQ(w, 0u) << index;
   }
 }

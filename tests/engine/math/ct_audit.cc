@@ -47,7 +47,7 @@ int AuditHelpers() {
   ct::SelectWords(words, ct::Lt(secret[0], secret[1]), secret + 2, secret, 2);
   got[8] = words[0];
   got[9] = words[1];
-  ct::Lookup(words, table, 4, 2, secret[1] - 3);  // entry 2
+  ct::Lookup(words, table, 4, secret[1] - 3);  // entry 2
   got[10] = words[0];
   got[11] = words[1];
   VALGRIND_MAKE_MEM_DEFINED(got, sizeof got);
