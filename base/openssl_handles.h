@@ -10,6 +10,7 @@
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/ec.h>
+#include <openssl/ecdsa.h>
 #include <openssl/evp.h>
 
 namespace mcx::ossl {
@@ -24,6 +25,7 @@ struct CipherCtxFree { void operator()(EVP_CIPHER_CTX* c) const { EVP_CIPHER_CTX
 struct PkeyFree { void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); } };
 struct PkeyCtxFree { void operator()(EVP_PKEY_CTX* c) const { EVP_PKEY_CTX_free(c); } };
 struct BioFree { void operator()(BIO* b) const { BIO_free(b); } };
+struct EcdsaSigFree { void operator()(ECDSA_SIG* s) const { ECDSA_SIG_free(s); } };
 
 using Bn = std::unique_ptr<BIGNUM, BnFree>;
 using BnCtx = std::unique_ptr<BN_CTX, BnCtxFree>;
@@ -35,6 +37,7 @@ using CipherCtx = std::unique_ptr<EVP_CIPHER_CTX, CipherCtxFree>;
 using Pkey = std::unique_ptr<EVP_PKEY, PkeyFree>;
 using PkeyCtx = std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree>;
 using Bio = std::unique_ptr<BIO, BioFree>;
+using EcdsaSig = std::unique_ptr<ECDSA_SIG, EcdsaSigFree>;
 
 inline Bn NewBn() { return Bn(BN_new()); }
 // A BIGNUM flagged for OpenSSL's constant-time code paths (exponentiation, inversion).

@@ -16,25 +16,16 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "base/env.h"
+#include "base/openssl_handles.h"
+
 namespace mcx::api {
 namespace {
 
 using json = nlohmann::json;
 
-struct BioFree { void operator()(BIO* b) const { BIO_free(b); } };
-struct PkeyFree { void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); } };
-struct MdCtxFree { void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); } };
-struct SigFree { void operator()(ECDSA_SIG* s) const { ECDSA_SIG_free(s); } };
-using BioPtr = std::unique_ptr<BIO, BioFree>;
-using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
-
-Result<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::NotFound("cannot read " + path + ": check the path and its permissions");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using BioPtr = ossl::Bio;
+using PkeyPtr = ossl::Pkey;
 
 bool IsP256(EVP_PKEY* k) {
   if (EVP_PKEY_get_base_id(k) != EVP_PKEY_EC) return false;
@@ -57,7 +48,7 @@ Result<TokenAlg> AlgorithmOf(EVP_PKEY* k) {
 // OpenSSL signs ECDSA in DER; ES256 wants r||s, 32 octets each (RFC 7518 3.4).
 Result<std::string> DerEcdsaToRaw(const unsigned char* der, size_t len) {
   const unsigned char* p = der;
-  std::unique_ptr<ECDSA_SIG, SigFree> sig(d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(len)));
+  ossl::EcdsaSig sig(d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(len)));
   if (!sig) return Status::Internal("d2i_ECDSA_SIG failed");
   std::string out(64, '\0');
   auto* o = reinterpret_cast<unsigned char*>(out.data());
@@ -156,7 +147,7 @@ Result<std::string> SignTestJwt(const std::string& private_key_pem, std::string_
   json header = {{"alg", *alg == TokenAlg::kES256 ? "ES256" : "RS256"}, {"typ", "JWT"}};
   if (!kid.empty()) header["kid"] = std::string(kid);
   const std::string input = Base64UrlEncode(header.dump()) + "." + Base64UrlEncode(claims_json);
-  std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
+  ossl::MdCtx ctx(EVP_MD_CTX_new());
   size_t len = 0;
   if (!ctx || EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key.get()) != 1 ||
       EVP_DigestSign(ctx.get(), nullptr, &len, reinterpret_cast<const unsigned char*>(input.data()), input.size()) != 1) {
@@ -177,8 +168,9 @@ Result<std::string> SignTestJwt(const std::string& private_key_pem, std::string_
 }
 
 Result<std::string> MintTestToken(const std::string& private_key_pem_file, const TestTokenClaims& c, int64_t now_unix) {
-  Result<std::string> pem = ReadFile(private_key_pem_file);
-  if (!pem.ok()) return pem.status();
+  Result<Bytes> pem_bytes = Env::Default().ReadFile(private_key_pem_file);
+  if (!pem_bytes.ok()) return pem_bytes.status();
+  const std::string pem(pem_bytes->begin(), pem_bytes->end());
   json claims = {{"iss", c.issuer},
                  {"aud", c.audience},
                  {"sub", c.user_uri},
@@ -187,7 +179,7 @@ Result<std::string> MintTestToken(const std::string& private_key_pem_file, const
                  {"iat", now_unix},
                  {"nbf", now_unix + c.not_before_offset},
                  {"exp", now_unix + c.lifetime_seconds}};
-  return SignTestJwt(*pem, claims.dump());
+  return SignTestJwt(pem, claims.dump());
 }
 
 }  // namespace mcx::api
