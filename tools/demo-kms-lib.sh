@@ -13,10 +13,23 @@
 #                                               pid, logs and temp files in DIR, up to an open
 #                                               http { block (the caller adds servers and the })
 #   free_port                                   prints a loopback TCP port nobody listens on
+#   require_tools TOOL...                       exits 1, saying what to run, when a tool is missing
+#   ok TEXT / bad TEXT                          print a check's outcome; bad sets fail=1
 
 kms_pid=""
 kms_port=""
 nginx_pid=""
+fail=${fail:-0}  # (kept when the sourcing script already counted a failure)
+
+ok() { echo "ok: $1"; }
+bad() { echo "FAIL: $1"; fail=1; }
+
+require_tools() {
+  local tool
+  for tool in "$@"; do
+    command -v "$tool" >/dev/null || { echo "$(basename "$0"): $tool is missing: run tools/install-deps.sh"; exit 1; }
+  done
+}
 
 start_demo_kms() {
   local bin="$1" tmp="$2"

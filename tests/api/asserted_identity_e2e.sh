@@ -9,16 +9,11 @@
 set -uo pipefail
 bin="$1"
 src="$2"
-for tool in nginx curl xmllint openssl; do
-  command -v "$tool" >/dev/null || { echo "asserted_identity_e2e: $tool is missing: run tools/install-deps.sh"; exit 1; }
-done
 # shellcheck source=../../tools/demo-kms-lib.sh
 source "$src/tools/demo-kms-lib.sh"
+require_tools nginx curl xmllint openssl
 tmp="$(mktemp -d /tmp/mcx-kms-asserted-XXXXXX)"
 trap 'stop_started; rm -rf "$tmp"' EXIT
-fail=0
-ok() { echo "ok: $1"; }
-bad() { echo "FAIL: $1"; fail=1; }
 
 gms="sip:gms.example.org"
 start_demo_kms "$bin" "$tmp" --trusted-proxy 127.0.0.1 --server-identity "$gms" || exit 1

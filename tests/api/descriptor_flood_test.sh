@@ -13,9 +13,6 @@ source "$src/tools/demo-kms-lib.sh"
 tmp="$(mktemp -d /tmp/mcx-kms-flood-XXXXXX)"
 trap 'kill "$flood_pid" 2>/dev/null; stop_started; rm -rf "$tmp"' EXIT
 flood_pid=""
-fail=0
-ok() { echo "ok: $1"; }
-bad() { echo "FAIL: $1"; fail=1; }
 
 # The KMS runs with soft and hard limits of 256 descriptors.
 cat >"$tmp/limited" <<SH

@@ -12,18 +12,13 @@
 set -uo pipefail
 bin="$1"
 src="$2"
-for tool in nginx curl xmllint openssl; do
-  command -v "$tool" >/dev/null || { echo "nginx_e2e: $tool is missing: run tools/install-deps.sh"; exit 1; }
-done
 
 # shellcheck source=../../tools/demo-kms-lib.sh
 source "$src/tools/demo-kms-lib.sh"
+require_tools nginx curl xmllint openssl
 tmp="$(mktemp -d /tmp/mcx-kms-nginx-e2e-XXXXXX)"
 trap 'stop_started; rm -rf "$tmp"' EXIT
 
-fail=0
-ok() { echo "ok: $1"; }
-bad() { echo "FAIL: $1"; fail=1; }
 
 # mcx-kms on an ephemeral loopback port.
 start_demo_kms "$bin" "$tmp" --demo-users 20 || exit 1

@@ -10,9 +10,6 @@ src="$2"
 source "$src/tools/demo-kms-lib.sh"
 tmp="$(mktemp -d /tmp/mcx-kms-bench-http-XXXXXX)"
 trap 'stop_started; rm -rf "$tmp"' EXIT
-fail=0
-ok() { echo "ok: $1"; }
-bad() { echo "FAIL: $1"; fail=1; }
 
 start_demo_kms "$bin" "$tmp" --demo-users 40 || exit 1
 ok "mcx-kms serve on 127.0.0.1:$kms_port"
