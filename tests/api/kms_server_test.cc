@@ -166,6 +166,24 @@ TEST_F(KmsServerTest, KeyProvAcceptsAMatchingKmsRequestBody) {
   EXPECT_EQ(r.status, 200) << r.body;
 }
 
+TEST_F(KmsServerTest, TheSecuredModeRequestOfARealClientIsServed) {
+  // An unsigned KmsRequest as one client library sends it: Version 1.0.0, a local time without a
+  // zone, and its own base URL as KmsUri. Only the UserUri is checked.
+  const std::string body = std::string("<?xml version=\"1.0\" encoding=\"UTF-8\"?><KmsRequest xmlns=\"") +
+                           kKmsNamespace + "\" Version=\"1.0.0\"><UserUri>" + kAlice +
+                           "</UserUri><KmsUri>https://kms.example.org:8443/</KmsUri><Time>2026-12-01T10:00:00</Time>"
+                           "<ClientReqUrl>https://kms.example.org:8443//keymanagement/identity/v1/keyprov</ClientReqUrl>"
+                           "</KmsRequest>";
+  HttpResult r = Post("keyprov", TokenFor(kAlice), body);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(XmllintSchemaErrors(r.body), "");
+  // And the default: no body, Content-Length: 0.
+  HttpTestClient client(env_->server.port());
+  HttpResult empty = client.SendRaw("POST " + kBase + "keyprov HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+                                    TokenFor(kAlice) + "\r\nContent-Length: 0\r\n\r\n");
+  EXPECT_EQ(empty.status, 200) << empty.body;
+}
+
 TEST_F(KmsServerTest, CertCacheListsTheCertificate) {
   HttpResult r = Post("certcache", TokenFor(kAlice));
   ASSERT_EQ(r.status, 200) << r.body;
