@@ -428,28 +428,47 @@ void KmsRouter::Authorized(std::shared_ptr<Exchange> ex, const KmsTarget& target
       return ex->Finish(std::move(r));
     }
     default: {
-      const NtpSeconds t = target.has_time ? target.time : NtpNow(*options_.env);
+      const NtpSeconds now = NtpNow(*options_.env);
+      const NtpSeconds t = target.has_time ? target.time : now;
       if (t < cert.valid_from || t > cert.valid_to) {
         return ex->Fail(400, "the requested time " + FormatUtc(t) + " is outside the KMS certificate's validity (" +
                                  FormatUtc(cert.valid_from) + " to " + FormatUtc(cert.valid_to) +
                                  "): ask for a time within it");
       }
-      if (on_worker) return ProvisionKeys(std::move(ex), std::move(user), t);
-      workers_([this, ex = std::move(ex), user = std::move(user), t]() mutable {
-        ProvisionKeys(std::move(ex), std::move(user), t);
+      // The last second a user may ask about: the end of the period max_periods_ahead after the
+      // current one (saturating: a bound past the certificate is no bound).
+      const CommunityParameters& params = cert.params;
+      NtpSeconds latest = cert.valid_to;
+      if (Result<KeyPeriod> current = KeyPeriod::Containing(params, now);
+          current.ok() && current->valid_to < cert.valid_to) {
+        const uint64_t period = params.user_key_period;
+        const uint64_t ahead = options_.max_periods_ahead;
+        if (ahead < (cert.valid_to - current->valid_to) / period) latest = current->valid_to + ahead * period;
+      }
+      if (t > latest) {
+        return ex->Fail(400, "the requested time " + FormatUtc(t) + " is more than " +
+                                 std::to_string(options_.max_periods_ahead) +
+                                 " key periods ahead: this KMS hands out the keys of the current period and the next " +
+                                 std::to_string(options_.max_periods_ahead) + " (until " + FormatUtc(latest) +
+                                 "); ask again later");
+      }
+      if (on_worker) return ProvisionKeys(std::move(ex), std::move(user), t, latest);
+      workers_([this, ex = std::move(ex), user = std::move(user), t, latest]() mutable {
+        ProvisionKeys(std::move(ex), std::move(user), t, latest);
       });
     }
   }
 }
 
-void KmsRouter::ProvisionKeys(std::shared_ptr<Exchange> ex, std::string user_uri, NtpSeconds t) {
+void KmsRouter::ProvisionKeys(std::shared_ptr<Exchange> ex, std::string user_uri, NtpSeconds t, NtpSeconds latest) {
   const KmsCertificate& cert = keys_.certificate();
   // The following periods first and the requested one last: some clients keep only the last
-  // KmsKeySet of a response as the current keys. Periods past the certificate's end are left out.
+  // KmsKeySet of a response as the current keys. Periods past the certificate's end, or past
+  // max_periods_ahead (`latest`), are left out.
   std::vector<NtpSeconds> times;
   for (int i = options_.extra_periods; i >= 1; --i) {
     const NtpSeconds later = t + static_cast<NtpSeconds>(i) * cert.params.user_key_period;
-    if (later <= cert.valid_to) times.push_back(later);
+    if (later <= cert.valid_to && later <= latest) times.push_back(later);
   }
   times.push_back(t);
   std::vector<KeySet> sets;

@@ -36,6 +36,7 @@ struct ServeOptions {
   std::string scope = api::kKeyManagementScope;
   std::string identity_claim = api::kDefaultIdentityClaim;
   int extra_periods = 0;
+  uint64_t max_periods_ahead = 2;
   std::vector<std::string> trusted_proxies;
   std::vector<std::string> server_identities;
   size_t max_body_bytes = 64 * 1024;
@@ -97,6 +98,7 @@ Status SplitListen(const std::string& listen, std::string& host, uint16_t& port)
 api::KmsRouter::Options RouterOptions(const ServeOptions& opt) {
   api::KmsRouter::Options router;
   router.extra_periods = opt.extra_periods;
+  router.max_periods_ahead = opt.max_periods_ahead;
   router.trusted_proxies = opt.trusted_proxies;
   router.server_identities = opt.server_identities;
   return router;
@@ -236,6 +238,10 @@ void RegisterServeCommand(CLI::App& app, CommandResult& result) {
   cmd->add_option("--identity-claim", opt->identity_claim, "the claim holding the MC user identity")
       ->capture_default_str();
   cmd->add_option("--extra-periods", opt->extra_periods, "key sets of the next N periods in each KmsKeyProv")
+      ->capture_default_str();
+  cmd->add_option("--max-periods-ahead", opt->max_periods_ahead,
+                  "how far ahead a user may fetch keys: the current key period and the next N (a later time is a "
+                  "400; --extra-periods stop there too)")
       ->capture_default_str();
   cmd->add_option("--trusted-proxy", opt->trusted_proxies,
                   "IP address of a proxy whose X-3GPP-Asserted-Identity header is believed (repeatable); "
