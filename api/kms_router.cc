@@ -4,6 +4,7 @@
 #include <cctype>
 #include <charconv>
 #include <chrono>
+#include <cstdio>
 #include <optional>
 
 #include <boost/url/pct_string_view.hpp>
@@ -131,6 +132,21 @@ bool StartsWithBearer(std::string_view auth) {
     if (std::tolower(static_cast<unsigned char>(auth[i])) != kBearer[i]) return false;
   }
   return true;
+}
+
+// What a client is told when the engine fails for a reason of its own.
+constexpr const char* kUnavailableText = "the key store or HSM is unavailable: try again shortly";
+
+// Errors about the request itself, whose messages are written for the client.
+bool IsCallersFault(const Status& st) {
+  return st.code() == Status::Code::kInvalidArgument || st.code() == Status::Code::kNotFound ||
+         st.code() == Status::Code::kPermissionDenied;
+}
+
+// Internal errors go to stderr (the server's log), as the HTTP layer's do. Status messages never
+// carry secrets (base/status.h), so they can be logged whole.
+void LogInternalError(const char* route, const Status& st) {
+  std::fprintf(stderr, "mcx-kms: %s: the key service failed: %s\n", route, st.ToString().c_str());
 }
 
 int HttpStatusFor(const Status& st) {
@@ -301,7 +317,8 @@ void KmsRouter::Handle(ApiRequest request, Reply reply) {
         Status st = keys_.Ready();
         if (st.ok()) return ex->Text(200, "ready\n");
         metrics_.AddKeyServiceError();
-        ex->Text(503, "not ready: " + st.message() + "\n");
+        LogInternalError("readyz", st);
+        ex->Text(503, std::string("not ready: ") + kUnavailableText + "\n");
       });
       return;
     default:
@@ -476,10 +493,12 @@ void KmsRouter::ProvisionKeys(std::shared_ptr<Exchange> ex, std::string user_uri
   for (NtpSeconds when : times) {
     Result<KeySet> ks = keys_.KeySetAt(user_uri, when);
     if (!ks.ok()) {
-      if (ks.status().code() == Status::Code::kUnavailable) metrics_.AddKeyServiceError();
-      return ex->FailWith(ks.status().code() == Status::Code::kUnavailable
-                              ? Status::Unavailable(ks.status().message() + "; try again later")
-                              : ks.status());
+      if (IsCallersFault(ks.status())) return ex->FailWith(ks.status());
+      // The store's or HSM's own words ("database is locked", a PKCS#11 return value) are for
+      // the operator, not the client.
+      metrics_.AddKeyServiceError();
+      LogInternalError("keyprov", ks.status());
+      return ex->Fail(503, kUnavailableText);
     }
     sets.push_back(std::move(ks).value());
   }

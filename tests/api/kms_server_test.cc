@@ -320,7 +320,21 @@ TEST_F(KmsServerTest, KeyServiceUnavailableIs503AndNotReady) {
   HttpResult ready = client.Send("GET", "/readyz");
   EXPECT_EQ(ready.status, 503);
   EXPECT_NE(ready.body.find("HSM"), std::string::npos);
+  EXPECT_EQ(ready.body.find("does not answer"), std::string::npos) << "the engine's own words reached a client";
   env_->keys.unavailable = false;
+  EXPECT_EQ(Post("keyprov", TokenFor(kAlice)).status, 200);
+}
+
+TEST_F(KmsServerTest, TheKeyServicesOwnWordsStayInTheLog) {
+  for (const Status& failure : {Status::Unavailable("database is locked"),
+                                Status::Internal("C_GenerateRandom returned CKR_DEVICE_ERROR")}) {
+    env_->keys.FailWith(failure);
+    HttpResult r = Post("keyprov", TokenFor(kAlice));
+    env_->keys.FailWith(Status::Ok());
+    ExpectError(r, 503);
+    EXPECT_EQ(r.body.find(failure.message()), std::string::npos) << r.body;
+    EXPECT_EQ(XmlText(r.body, "ErrorMsg"), "the key store or HSM is unavailable: try again shortly");
+  }
   EXPECT_EQ(Post("keyprov", TokenFor(kAlice)).status, 200);
 }
 
