@@ -19,7 +19,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "base/secret.h"
+#include "base/wiping_allocator.h"
 
 namespace mcx::api {
 namespace {
@@ -28,6 +28,8 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
+// Response bodies may carry keys: their buffer is wiped when it is released (see SecretString).
+using SecretBody = http::basic_string_body<char, std::char_traits<char>, WipingAllocator<char>>;
 
 // Descriptors kept back from connections for what the process itself opens (the store, the
 // HSM module's files and sockets, logs) and for the overflow connections that still answer
@@ -314,13 +316,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     response_.set(http::field::cache_control, "no-store");
     for (auto& [name, value] : r.headers) response_.set(name, value);
     response_.body() = std::move(r.body);
-    if (head_request_) {
-      if (r.holds_secrets) SecureWipe(response_.body().data(), response_.body().size());
-      response_.body().clear();  // a response to HEAD has no body
-    }
+    if (head_request_) response_.body() = SecretString();  // a response to HEAD has no body
+
     response_.keep_alive(!close_after_write_);
     response_.prepare_payload();
-    holds_secrets_ = r.holds_secrets;
     stream_.expires_after(server_.options.write_timeout);
     http::async_write(stream_, response_, [self = shared_from_this()](beast::error_code ec, size_t) {
       self->OnWrite(ec);
@@ -328,12 +327,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   }
 
   void OnWrite(beast::error_code ec) {
-    if (holds_secrets_) {
-      std::string& body = response_.body();
-      SecureWipe(body.data(), body.size());
-      holds_secrets_ = false;
-    }
-    response_.body().clear();
+    response_.body() = SecretString();  // releases (and so wipes) the body now, not at the next write
     if (!ec && linger_) return LingerThenClose();
     if (ec || close_after_write_) return Close();
     ReadHeader();
@@ -378,14 +372,13 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   beast::flat_buffer buffer_;
   size_t header_scanned_ = 0;  // octets of buffer_ looked at for the end of the header
   std::optional<http::request_parser<http::string_body>> parser_;
-  http::response<http::string_body> response_;
+  http::response<SecretBody> response_;
   http::response<http::empty_body> continue_;
   State state_ = State::kReading;
   bool keep_alive_ = true;
   bool head_request_ = false;
   bool draining_ = false;
   bool close_after_write_ = false;
-  bool holds_secrets_ = false;
   bool linger_ = false;
   size_t lingered_ = 0;
   char scratch_[4096];

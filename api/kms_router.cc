@@ -263,7 +263,7 @@ struct KmsRouter::Exchange {
     ApiResponse r;
     r.status = status;
     r.content_type = std::move(content_type);
-    r.body = std::move(body);
+    r.body.assign(body.data(), body.size());
     Finish(std::move(r));
   }
 };
@@ -505,7 +505,6 @@ void KmsRouter::ProvisionKeys(std::shared_ptr<Exchange> ex, std::string user_uri
   ex->header.time = NtpNow(*options_.env);
   ApiResponse r;
   r.body = KmsResponseWriter::KeyProv(ex->header, cert, sets);
-  r.holds_secrets = true;
   metrics_.AddKeySetsIssued(sets.size());
   ex->Finish(std::move(r));
 }

@@ -163,7 +163,7 @@ struct ApiTestEnv {
 };
 
 // The text of the first element named `name` (any namespace), or "" when there is none.
-inline std::string XmlText(const std::string& xml, const std::string& name) {
+inline std::string XmlText(std::string_view xml, const std::string& name) {
   xmlDoc* doc = xmlReadMemory(xml.data(), static_cast<int>(xml.size()), "r.xml", nullptr,
                               XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
   if (doc == nullptr) return "";
