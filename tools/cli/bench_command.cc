@@ -274,7 +274,7 @@ Status RunHttp(const HttpOptions& opt, CommandResult& command) {
   report.machine = capacity::DescribeThisMachine();
   capacity::ServingRun run;
   run.label = std::string(endpoint->tls ? "https" : "http") + " init:keyprov " + opt.mix +
-              (opt.on_demand ? ", random periods within the certificate" : "") + (opt.insecure ? ", certificate NOT verified" : "");
+              (opt.on_demand ? ", random periods up to " + std::to_string(opt.max_periods_ahead) + " ahead" : "") + (opt.insecure ? ", certificate NOT verified" : "");
   run.target = endpoint->ToString();
   run.origin = opt.on_demand ? capacity::KeySetOrigin::kOnDemand : capacity::KeySetOrigin::kMixed;
   run.options = *load;
