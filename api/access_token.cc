@@ -252,6 +252,66 @@ Status CheckShape(std::string_view token) {
   return Status::Ok();
 }
 
+// The value of one base64url character (RFC 4648 5), or -1.
+int Base64UrlValue(char c) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == '-') return 62;
+  if (c == '_') return 63;
+  return -1;
+}
+
+// Decodes one part of a compact JWS, accepting only the canonical spelling (RFC 7515 2: no '='
+// padding, no line breaks or white space, and the bits below the last whole octet zero), so that
+// one header, payload and signature have exactly one text.
+bool DecodeCanonicalBase64Url(std::string_view text, std::string& out) {
+  if (text.size() % 4 == 1) return false;  // 6 bits cannot end an octet
+  out.clear();
+  out.reserve(text.size() * 3 / 4);
+  uint32_t acc = 0;
+  int bits = 0;
+  for (char c : text) {
+    const int v = Base64UrlValue(c);
+    if (v < 0) return false;
+    acc = (acc << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += static_cast<char>((acc >> bits) & 0xff);
+    }
+  }
+  return (acc & ((1u << bits) - 1)) == 0;  // the leftover (2 or 4) bits must be zero
+}
+
+// A compact JWS split and decoded: what a signature covers and what it is.
+struct JwsParts {
+  std::string header, payload, signature;
+};
+
+Result<JwsParts> DecodeCompactJws(std::string_view token) {
+  const size_t dot1 = token.find('.');
+  const size_t dot2 = dot1 == std::string_view::npos ? dot1 : token.find('.', dot1 + 1);
+  if (dot2 == std::string_view::npos || token.find('.', dot2 + 1) != std::string_view::npos) {
+    return Invalid("not a compact JWS (expected three base64url parts separated by '.')");
+  }
+  JwsParts parts;
+  if (!DecodeCanonicalBase64Url(token.substr(0, dot1), parts.header) ||
+      !DecodeCanonicalBase64Url(token.substr(dot1 + 1, dot2 - dot1 - 1), parts.payload) ||
+      !DecodeCanonicalBase64Url(token.substr(dot2 + 1), parts.signature)) {
+    return Invalid("a part is not canonical base64url (RFC 7515 2: no padding, unused bits zero)");
+  }
+  return parts;
+}
+
+// What the cache is keyed by: the decoded octets (lengths first, so parts cannot slide into one
+// another), not the text that carried them.
+Sha256Digest CacheKey(const JwsParts& p) {
+  uint64_t lengths[3] = {p.header.size(), p.payload.size(), p.signature.size()};
+  return Sha256({ByteView(reinterpret_cast<const uint8_t*>(lengths), sizeof lengths), AsBytes(p.header),
+                 AsBytes(p.payload), AsBytes(p.signature)});
+}
+
 }  // namespace
 
 Result<std::vector<TrustedKey>> LoadTrustedKeys(const std::string& path) {
@@ -288,14 +348,18 @@ std::optional<VerifiedToken> AccessTokenVerifier::Cached(const std::array<uint8_
 
 Result<std::optional<VerifiedToken>> AccessTokenVerifier::Lookup(std::string_view token, int64_t now_unix) {
   MCX_RETURN_IF_ERROR(CheckShape(token));
-  return Cached(Sha256({AsBytes(token)}), now_unix);
+  Result<JwsParts> parts = DecodeCompactJws(token);
+  if (!parts.ok()) return parts.status();
+  return Cached(CacheKey(*parts), now_unix);
 }
 
 Result<VerifiedToken> AccessTokenVerifier::Verify(std::string_view token, int64_t now_unix) {
   MCX_RETURN_IF_ERROR(CheckShape(token));
-  const Sha256Digest digest = Sha256({AsBytes(token)});
+  Result<JwsParts> parts = DecodeCompactJws(token);
+  if (!parts.ok()) return parts.status();
+  const Sha256Digest digest = CacheKey(*parts);
   if (std::optional<VerifiedToken> cached = Cached(digest, now_unix)) return std::move(*cached);
-  Result<VerifiedToken> verified = VerifyUncached(token, now_unix);
+  Result<VerifiedToken> verified = VerifyUncached(token, parts->header, now_unix);
   if (!verified.ok()) return verified;
   CacheShard& shard = cache_[digest[0] % kShards];
   CacheEntry entry{*verified, std::min(verified->expires_at + policy_.clock_skew_seconds,
@@ -312,12 +376,13 @@ Result<VerifiedToken> AccessTokenVerifier::Verify(std::string_view token, int64_
   return verified;
 }
 
-Result<VerifiedToken> AccessTokenVerifier::VerifyUncached(std::string_view token, int64_t now) const {
-  const size_t dot1 = token.find('.');
-  const size_t dot2 = dot1 == std::string_view::npos ? dot1 : token.find('.', dot1 + 1);
-  if (dot2 == std::string_view::npos || token.find('.', dot2 + 1) != std::string_view::npos) {
-    return Invalid("not a compact JWS (expected three base64url parts separated by '.')");
-  }
+Result<VerifiedToken> AccessTokenVerifier::VerifyUncached(std::string_view token, std::string_view header_json,
+                                                          int64_t now) const {
+  // RFC 7515 4.1.11: a recipient that does not understand every extension named in "crit" must
+  // refuse the JWS. This verifier understands none.
+  const json jose = json::parse(header_json, nullptr, /*allow_exceptions=*/false);
+  if (jose.is_discarded() || !jose.is_object()) return Invalid("the JOSE header is not a JSON object");
+  if (jose.contains("crit")) return Invalid("the JOSE header has \"crit\": no JWS extension is understood here");
   cjose_err err;
   JwsPtr jws(cjose_jws_import(token.data(), token.size(), &err));
   ERR_clear_error();

@@ -12,9 +12,13 @@
 // Errors: InvalidArgument for a malformed, unsigned, expired or untrusted token (the caller
 // answers 401); PermissionDenied when the token is valid but lacks the scope (403). Messages say
 // what was wrong and never echo the token.
-// Verified tokens are cached (keyed by their SHA-256, until the sooner of "exp" and the cache
-// lifetime): Lookup() answers from that cache for a hash and a lookup, cheap enough for an I/O
-// thread; Verify() also checks signatures and belongs on a worker. Thread-safe.
+// A token must be spelled canonically: base64url without '=' padding and with the unused low
+// bits of each part zero (RFC 7515 2), so one token has one text; a JOSE header with "crit" is
+// refused (RFC 7515 4.1.11: no extension is understood here).
+// Verified tokens are cached, keyed by the SHA-256 of what was verified (the decoded header,
+// payload and signature), until the sooner of "exp" and the cache lifetime: Lookup() answers from
+// that cache for a decode, a hash and a lookup, cheap enough for an I/O thread; Verify() also
+// checks signatures and belongs on a worker. Thread-safe.
 //
 // JOSE (JWS parsing, JWK import, signature checks) is cjose's; the claims are read with
 // nlohmann_json. Minting test tokens is not the server's business: see bench/idms/test_idms.h.
@@ -85,7 +89,7 @@ class AccessTokenVerifier {
   Result<VerifiedToken> Verify(std::string_view token, int64_t now_unix);
 
  private:
-  Result<VerifiedToken> VerifyUncached(std::string_view token, int64_t now_unix) const;
+  Result<VerifiedToken> VerifyUncached(std::string_view token, std::string_view header_json, int64_t now_unix) const;
   std::optional<VerifiedToken> Cached(const std::array<uint8_t, 32>& digest, int64_t now_unix);
   struct CacheEntry {
     VerifiedToken token;

@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include "base/wiping_allocator.h"
+
 namespace mcx::api {
 
 struct ApiRequest {
@@ -28,9 +30,10 @@ struct ApiRequest {
 struct ApiResponse {
   int status = 200;
   std::string content_type = "application/xml";
-  std::string body;
+  // May carry key material (KmsKeyProv): its buffer is wiped whenever it is released, here and
+  // in the HTTP response it is moved into.
+  SecretString body;
   std::vector<std::pair<std::string, std::string>> headers;  // WWW-Authenticate, Allow, ...
-  bool holds_secrets = false;  // the body carries key material: wipe it once sent
 };
 
 using Reply = std::function<void(ApiResponse)>;

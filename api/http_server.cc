@@ -19,7 +19,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "base/secret.h"
+#include "base/wiping_allocator.h"
 
 namespace mcx::api {
 namespace {
@@ -28,6 +28,8 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
+// Response bodies may carry keys: their buffer is wiped when it is released (see SecretString).
+using SecretBody = http::basic_string_body<char, std::char_traits<char>, WipingAllocator<char>>;
 
 // Descriptors kept back from connections for what the process itself opens (the store, the
 // HSM module's files and sockets, logs) and for the overflow connections that still answer
@@ -156,6 +158,49 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     parser_->body_limit(server_.options.max_body_bytes);
     // An overflow connection gets one short chance to ask for a health or metrics route.
     stream_.expires_after(overflow_ ? kOverflowHeaderTimeout : server_.options.header_timeout);
+    header_scanned_ = 0;
+    ScanHeader();
+  }
+
+  // Beast's parser joins folded header lines (obs-fold: a line break followed by a space or tab)
+  // before we could see them, and RFC 9112 5.2 asks a server to refuse them: a proxy in front may
+  // read such a field differently (request smuggling). So the raw header is looked at first:
+  // read into buffer_ (where a pipelined request may already wait) until the blank line that
+  // ends it, within max_header_bytes and under the header deadline already set, then parsed
+  // from the same buffer.
+  void ScanHeader() {
+    const auto data = buffer_.data();
+    const std::string_view bytes(static_cast<const char*>(data.data()), data.size());
+    size_t i = header_scanned_;
+    for (; i < bytes.size(); ++i) {
+      if (bytes[i] != '\n') continue;
+      // A bare LF, or a CR without its LF: the parser refuses these in its own words.
+      if (i == 0 || bytes[i - 1] != '\r') return ParseHeader();
+      // What follows the line break decides; when it has not arrived, look at this LF again.
+      if (i + 1 == bytes.size()) break;
+      const char next = bytes[i + 1];
+      if (next == ' ' || next == '\t') {
+        return Refuse(400, "the request has a folded header line (obs-fold, RFC 9112 5.2): send each field on one line");
+      }
+      if (next == '\r') {
+        if (i + 2 == bytes.size()) break;
+        return ParseHeader();  // CRLF CRLF: the end of the header (or a stray CR, which the parser refuses)
+      }
+    }
+    header_scanned_ = i;
+    if (bytes.size() >= server_.options.max_header_bytes) {
+      return Refuse(431, "the request header is larger than " + std::to_string(server_.options.max_header_bytes) +
+                             " octets");
+    }
+    stream_.async_read_some(buffer_.prepare(kHeaderReadBytes),
+                            [self = shared_from_this()](beast::error_code ec, size_t n) {
+                              if (ec) return self->OnReadError(ec);
+                              self->buffer_.commit(n);
+                              self->ScanHeader();
+                            });
+  }
+
+  void ParseHeader() {
     http::async_read_header(stream_, buffer_, *parser_,
                             [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
   }
@@ -271,13 +316,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     response_.set(http::field::cache_control, "no-store");
     for (auto& [name, value] : r.headers) response_.set(name, value);
     response_.body() = std::move(r.body);
-    if (head_request_) {
-      if (r.holds_secrets) SecureWipe(response_.body().data(), response_.body().size());
-      response_.body().clear();  // a response to HEAD has no body
-    }
+    if (head_request_) response_.body() = SecretString();  // a response to HEAD has no body
+
     response_.keep_alive(!close_after_write_);
     response_.prepare_payload();
-    holds_secrets_ = r.holds_secrets;
     stream_.expires_after(server_.options.write_timeout);
     http::async_write(stream_, response_, [self = shared_from_this()](beast::error_code ec, size_t) {
       self->OnWrite(ec);
@@ -285,12 +327,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   }
 
   void OnWrite(beast::error_code ec) {
-    if (holds_secrets_) {
-      std::string& body = response_.body();
-      SecureWipe(body.data(), body.size());
-      holds_secrets_ = false;
-    }
-    response_.body().clear();
+    response_.body() = SecretString();  // releases (and so wipes) the body now, not at the next write
     if (!ec && linger_) return LingerThenClose();
     if (ec || close_after_write_) return Close();
     ReadHeader();
@@ -319,6 +356,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     });
   }
   static constexpr size_t kLingerBytes = 1 << 20;
+  static constexpr size_t kHeaderReadBytes = 4096;
 
   beast::tcp_stream stream_;
   HttpServer::Impl& server_;
@@ -332,15 +370,15 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   const bool overflow_;  // opened over max_connections: operational routes only
   std::atomic<bool> idle_{false};
   beast::flat_buffer buffer_;
+  size_t header_scanned_ = 0;  // octets of buffer_ looked at for the end of the header
   std::optional<http::request_parser<http::string_body>> parser_;
-  http::response<http::string_body> response_;
+  http::response<SecretBody> response_;
   http::response<http::empty_body> continue_;
   State state_ = State::kReading;
   bool keep_alive_ = true;
   bool head_request_ = false;
   bool draining_ = false;
   bool close_after_write_ = false;
-  bool holds_secrets_ = false;
   bool linger_ = false;
   size_t lingered_ = 0;
   char scratch_[4096];

@@ -8,7 +8,8 @@
 //
 // Limits, each with a clear answer: headers larger than max_header_bytes (431), bodies larger
 // than max_body_bytes (413), malformed requests (400, including any Transfer-Encoding but a
-// single "chunked", RFC 9112 6.1), more than max_connections open at once
+// single "chunked", RFC 9112 6.1, and folded header lines, RFC 9112 5.2, which are looked for in
+// the raw header before Beast's parser would join them), more than max_connections open at once
 // (the oldest idle connection — keep-alive, or a header still trickling in — is closed to make
 // room; when none is idle, 503 and close, though a few connections over the limit may still ask
 // for /healthz, /readyz or /metrics, so that health checks answer during a flood). Start() raises the soft open-file

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <charconv>
 #include <chrono>
+#include <cstdio>
 #include <optional>
 
 #include <boost/url/pct_string_view.hpp>
@@ -133,6 +134,21 @@ bool StartsWithBearer(std::string_view auth) {
   return true;
 }
 
+// What a client is told when the engine fails for a reason of its own.
+constexpr const char* kUnavailableText = "the key store or HSM is unavailable: try again shortly";
+
+// Errors about the request itself, whose messages are written for the client.
+bool IsCallersFault(const Status& st) {
+  return st.code() == Status::Code::kInvalidArgument || st.code() == Status::Code::kNotFound ||
+         st.code() == Status::Code::kPermissionDenied;
+}
+
+// Internal errors go to stderr (the server's log), as the HTTP layer's do. Status messages never
+// carry secrets (base/status.h), so they can be logged whole.
+void LogInternalError(const char* route, const Status& st) {
+  std::fprintf(stderr, "mcx-kms: %s: the key service failed: %s\n", route, st.ToString().c_str());
+}
+
 int HttpStatusFor(const Status& st) {
   switch (st.code()) {
     case Status::Code::kInvalidArgument: return 400;
@@ -247,7 +263,7 @@ struct KmsRouter::Exchange {
     ApiResponse r;
     r.status = status;
     r.content_type = std::move(content_type);
-    r.body = std::move(body);
+    r.body.assign(body.data(), body.size());
     Finish(std::move(r));
   }
 };
@@ -301,7 +317,8 @@ void KmsRouter::Handle(ApiRequest request, Reply reply) {
         Status st = keys_.Ready();
         if (st.ok()) return ex->Text(200, "ready\n");
         metrics_.AddKeyServiceError();
-        ex->Text(503, "not ready: " + st.message() + "\n");
+        LogInternalError("readyz", st);
+        ex->Text(503, std::string("not ready: ") + kUnavailableText + "\n");
       });
       return;
     default:
@@ -428,28 +445,47 @@ void KmsRouter::Authorized(std::shared_ptr<Exchange> ex, const KmsTarget& target
       return ex->Finish(std::move(r));
     }
     default: {
-      const NtpSeconds t = target.has_time ? target.time : NtpNow(*options_.env);
+      const NtpSeconds now = NtpNow(*options_.env);
+      const NtpSeconds t = target.has_time ? target.time : now;
       if (t < cert.valid_from || t > cert.valid_to) {
         return ex->Fail(400, "the requested time " + FormatUtc(t) + " is outside the KMS certificate's validity (" +
                                  FormatUtc(cert.valid_from) + " to " + FormatUtc(cert.valid_to) +
                                  "): ask for a time within it");
       }
-      if (on_worker) return ProvisionKeys(std::move(ex), std::move(user), t);
-      workers_([this, ex = std::move(ex), user = std::move(user), t]() mutable {
-        ProvisionKeys(std::move(ex), std::move(user), t);
+      // The last second a user may ask about: the end of the period max_periods_ahead after the
+      // current one (saturating: a bound past the certificate is no bound).
+      const CommunityParameters& params = cert.params;
+      NtpSeconds latest = cert.valid_to;
+      if (Result<KeyPeriod> current = KeyPeriod::Containing(params, now);
+          current.ok() && current->valid_to < cert.valid_to) {
+        const uint64_t period = params.user_key_period;
+        const uint64_t ahead = options_.max_periods_ahead;
+        if (ahead < (cert.valid_to - current->valid_to) / period) latest = current->valid_to + ahead * period;
+      }
+      if (t > latest) {
+        return ex->Fail(400, "the requested time " + FormatUtc(t) + " is more than " +
+                                 std::to_string(options_.max_periods_ahead) +
+                                 " key periods ahead: this KMS hands out the keys of the current period and the next " +
+                                 std::to_string(options_.max_periods_ahead) + " (until " + FormatUtc(latest) +
+                                 "); ask again later");
+      }
+      if (on_worker) return ProvisionKeys(std::move(ex), std::move(user), t, latest);
+      workers_([this, ex = std::move(ex), user = std::move(user), t, latest]() mutable {
+        ProvisionKeys(std::move(ex), std::move(user), t, latest);
       });
     }
   }
 }
 
-void KmsRouter::ProvisionKeys(std::shared_ptr<Exchange> ex, std::string user_uri, NtpSeconds t) {
+void KmsRouter::ProvisionKeys(std::shared_ptr<Exchange> ex, std::string user_uri, NtpSeconds t, NtpSeconds latest) {
   const KmsCertificate& cert = keys_.certificate();
   // The following periods first and the requested one last: some clients keep only the last
-  // KmsKeySet of a response as the current keys. Periods past the certificate's end are left out.
+  // KmsKeySet of a response as the current keys. Periods past the certificate's end, or past
+  // max_periods_ahead (`latest`), are left out.
   std::vector<NtpSeconds> times;
   for (int i = options_.extra_periods; i >= 1; --i) {
     const NtpSeconds later = t + static_cast<NtpSeconds>(i) * cert.params.user_key_period;
-    if (later <= cert.valid_to) times.push_back(later);
+    if (later <= cert.valid_to && later <= latest) times.push_back(later);
   }
   times.push_back(t);
   std::vector<KeySet> sets;
@@ -457,17 +493,18 @@ void KmsRouter::ProvisionKeys(std::shared_ptr<Exchange> ex, std::string user_uri
   for (NtpSeconds when : times) {
     Result<KeySet> ks = keys_.KeySetAt(user_uri, when);
     if (!ks.ok()) {
-      if (ks.status().code() == Status::Code::kUnavailable) metrics_.AddKeyServiceError();
-      return ex->FailWith(ks.status().code() == Status::Code::kUnavailable
-                              ? Status::Unavailable(ks.status().message() + "; try again later")
-                              : ks.status());
+      if (IsCallersFault(ks.status())) return ex->FailWith(ks.status());
+      // The store's or HSM's own words ("database is locked", a PKCS#11 return value) are for
+      // the operator, not the client.
+      metrics_.AddKeyServiceError();
+      LogInternalError("keyprov", ks.status());
+      return ex->Fail(503, kUnavailableText);
     }
     sets.push_back(std::move(ks).value());
   }
   ex->header.time = NtpNow(*options_.env);
   ApiResponse r;
   r.body = KmsResponseWriter::KeyProv(ex->header, cert, sets);
-  r.holds_secrets = true;
   metrics_.AddKeySetsIssued(sets.size());
   ex->Finish(std::move(r));
 }

@@ -61,6 +61,11 @@ class KmsRouter final : public RequestHandler {
  public:
   struct Options {
     int extra_periods = 0;  // key sets of the following periods added to each KmsKeyProv
+    // How far ahead a user may fetch keys: the current key period and the next
+    // max_periods_ahead. A keyprov/<user>/<time> beyond is a 400, and extra periods stop there.
+    // Without a bound, any token holder could collect the key sets of every period of the
+    // certificate (years of them) in one sitting.
+    uint64_t max_periods_ahead = 2;
     Env* env = &Env::Default();  // the clock for "now" (Time, the current period, token expiry)
     // Network entities (TS 33.180 5.3.1): X-3GPP-Asserted-Identity is believed only from these
     // proxy addresses, and only for these identities, which then need no access token.
@@ -87,7 +92,7 @@ class KmsRouter final : public RequestHandler {
                   bool on_worker);
   void RefuseToken(Exchange& ex, const Status& why);
   // On a worker.
-  void ProvisionKeys(std::shared_ptr<Exchange> ex, std::string user_uri, NtpSeconds t);
+  void ProvisionKeys(std::shared_ptr<Exchange> ex, std::string user_uri, NtpSeconds t, NtpSeconds latest);
 
   KeyService& keys_;
   AccessTokenVerifier& tokens_;

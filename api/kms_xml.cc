@@ -3,6 +3,7 @@
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 
+#include <atomic>
 #include <memory>
 
 #include "base/bytes.h"
@@ -11,7 +12,7 @@ namespace mcx::api {
 namespace {
 
 // Appends <name>escaped text</name>.
-void Element(std::string& out, const char* name, std::string_view text) {
+void Element(SecretString& out, const char* name, std::string_view text) {
   out += '<';
   out += name;
   out += '>';
@@ -21,10 +22,10 @@ void Element(std::string& out, const char* name, std::string_view text) {
   out += '>';
 }
 
-void Element(std::string& out, const char* name, uint64_t value) { Element(out, name, std::to_string(value)); }
+void Element(SecretString& out, const char* name, uint64_t value) { Element(out, name, std::to_string(value)); }
 
 // A key: hexBinary on one line, with the concrete type the abstract key type needs.
-void KeyElement(std::string& out, const char* name, ByteView key) {
+void KeyElement(SecretString& out, const char* name, ByteView key) {
   out += '<';
   out += name;
   out += " xsi:type=\"KeyContentType\">";
@@ -39,7 +40,7 @@ void KeyElement(std::string& out, const char* name, ByteView key) {
   out += '>';
 }
 
-void Open(std::string& out, const KmsResponseHeader& h) {
+void Open(SecretString& out, const KmsResponseHeader& h) {
   if (out.capacity() < 2048) out.reserve(2048);
   out += "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<KmsResponse xmlns=\"";
   out += kKmsNamespace;
@@ -52,9 +53,9 @@ void Open(std::string& out, const KmsResponseHeader& h) {
   Element(out, "ClientReqUrl", h.client_req_url);
 }
 
-void Close(std::string& out) { out += "</KmsResponse>\n"; }
+void Close(SecretString& out) { out += "</KmsResponse>\n"; }
 
-void Certificate(std::string& out, const KmsCertificate& c) {
+void Certificate(SecretString& out, const KmsCertificate& c) {
   out += "<KmsCertificate Id=\"";
   AppendXmlEscaped(out, c.cert_uri);
   out += "\" Version=\"";
@@ -96,7 +97,9 @@ std::string TextOf(const xmlNode* n) {
 
 }  // namespace
 
-void AppendXmlEscaped(std::string& out, std::string_view text) {
+namespace {
+template <typename String>
+void AppendEscaped(String& out, std::string_view text) {
   for (char c : text) {
     switch (c) {
       case '&': out += "&amp;"; break;
@@ -108,9 +111,13 @@ void AppendXmlEscaped(std::string& out, std::string_view text) {
     }
   }
 }
+}  // namespace
 
-std::string KmsResponseWriter::Init(const KmsResponseHeader& header, const KmsCertificate& cert) {
-  std::string out;
+void AppendXmlEscaped(std::string& out, std::string_view text) { AppendEscaped(out, text); }
+void AppendXmlEscaped(SecretString& out, std::string_view text) { AppendEscaped(out, text); }
+
+SecretString KmsResponseWriter::Init(const KmsResponseHeader& header, const KmsCertificate& cert) {
+  SecretString out;
   Open(out, header);
   out += "<KmsMessage><KmsInit>";
   Certificate(out, cert);
@@ -119,10 +126,18 @@ std::string KmsResponseWriter::Init(const KmsResponseHeader& header, const KmsCe
   return out;
 }
 
-std::string KmsResponseWriter::KeyProv(const KmsResponseHeader& header, const KmsCertificate& cert,
+SecretString KmsResponseWriter::KeyProv(const KmsResponseHeader& header, const KmsCertificate& cert,
                                        const std::vector<KeySet>& sets) {
-  std::string out;
-  out.reserve(1024 + 2048 * sets.size());  // one allocation: no stray copies of the keys
+  // Sized for the worst case (every URI escaped, keys in hex), so that the document is built in
+  // one block; should it still grow, the allocator wipes the block it leaves.
+  const auto escaped = [](const std::string& s) { return 6 * s.size(); };
+  size_t size = 1024 + escaped(header.user_uri) + escaped(header.kms_uri) + escaped(header.client_req_url);
+  for (const KeySet& ks : sets) {
+    size += 1024 + escaped(cert.params.kms_uri) + escaped(cert.cert_uri) + escaped(cert.issuer) +
+            escaped(ks.user_uri) + 2 * (ks.uid.size() + ks.rsk.size() + ks.ssk.size() + ks.pvt.size());
+  }
+  SecretString out;
+  out.reserve(size);
   Open(out, header);
   out += "<KmsMessage><KmsKeyProv Version=\"1.0.0\">";
   for (const KeySet& ks : sets) {
@@ -146,19 +161,21 @@ std::string KmsResponseWriter::KeyProv(const KmsResponseHeader& header, const Km
   return out;
 }
 
-std::string KmsResponseWriter::CertCache(const KmsResponseHeader& header,
+SecretString KmsResponseWriter::CertCache(const KmsResponseHeader& header,
                                          const std::vector<const KmsCertificate*>& certs, uint64_t cache_num) {
-  std::string out;
+  SecretString out;
   Open(out, header);
-  out += "<KmsMessage><KmsCertCache Version=\"1.0.0\" CacheNum=\"" + std::to_string(cache_num) + "\">";
+  out += "<KmsMessage><KmsCertCache Version=\"1.0.0\" CacheNum=\"";
+  out += std::to_string(cache_num);
+  out += "\">";
   for (const KmsCertificate* c : certs) Certificate(out, *c);
   out += "</KmsCertCache></KmsMessage>";
   Close(out);
   return out;
 }
 
-std::string KmsResponseWriter::Error(const KmsResponseHeader& header, int code, std::string_view message) {
-  std::string out;
+SecretString KmsResponseWriter::Error(const KmsResponseHeader& header, int code, std::string_view message) {
+  SecretString out;
   Open(out, header);
   out += "<KmsError>";
   Element(out, "ErrorCode", static_cast<uint64_t>(code));
@@ -168,6 +185,83 @@ std::string KmsResponseWriter::Error(const KmsResponseHeader& header, int code, 
   return out;
 }
 
+namespace {
+
+std::atomic<uint64_t> libxml_parses{0};
+
+// Skips from `i` past the first `end` (or to the end of the text, which libxml2 then refuses).
+size_t SkipPast(std::string_view text, size_t i, std::string_view end) {
+  const size_t at = text.find(end, i);
+  return at == std::string_view::npos ? text.size() : at + end.size();
+}
+
+}  // namespace
+
+Status CheckKmsRequestLimits(std::string_view body) {
+  // One pass over the octets, no allocation: start tags (elements), '=' inside a start tag
+  // outside quoted values (attributes, namespace declarations included), and nesting depth.
+  // Comments, processing instructions and CDATA count as elements so that they cannot be used to
+  // make the scan, or the parse after it, long.
+  size_t elements = 0, attributes = 0, depth = 0;
+  const auto too_many = [](const char* what, size_t limit) {
+    return Status::InvalidArgument("the KmsRequest has more than " + std::to_string(limit) + " " + what +
+                                   ": send a KmsRequest with UserUri, KmsUri and ClientReqUrl only");
+  };
+  for (size_t i = 0; i < body.size();) {
+    if (body[i] != '<') {
+      ++i;
+      continue;
+    }
+    const std::string_view rest = body.substr(i);
+    if (rest.substr(0, 2) == "</") {
+      if (depth > 0) --depth;
+      i = SkipPast(body, i + 2, ">");
+      continue;
+    }
+    if (rest.substr(0, 9) == "<!DOCTYPE") return Status::InvalidArgument("the KmsRequest has a DOCTYPE: DTDs are not accepted");
+    if (++elements > kMaxKmsRequestElements) return too_many("elements", kMaxKmsRequestElements);
+    if (rest.substr(0, 4) == "<!--") {
+      i = SkipPast(body, i + 4, "-->");
+      continue;
+    }
+    if (rest.substr(0, 9) == "<![CDATA[") {
+      i = SkipPast(body, i + 9, "]]>");
+      continue;
+    }
+    if (rest.substr(0, 2) == "<?") {
+      i = SkipPast(body, i + 2, "?>");
+      continue;
+    }
+    if (rest.substr(0, 2) == "<!") {
+      i = SkipPast(body, i + 2, ">");
+      continue;
+    }
+    // A start tag: up to the '>' that is outside quotes.
+    char quote = 0;
+    size_t j = i + 1;
+    for (; j < body.size(); ++j) {
+      const char c = body[j];
+      if (quote != 0) {
+        if (c == quote) quote = 0;
+      } else if (c == '"' || c == '\'') {
+        quote = c;
+      } else if (c == '=') {
+        if (++attributes > kMaxKmsRequestAttributes) return too_many("attributes", kMaxKmsRequestAttributes);
+      } else if (c == '>') {
+        break;
+      }
+    }
+    if (j < body.size() && body[j - 1] != '/' && ++depth > kMaxKmsRequestDepth) {
+      return Status::InvalidArgument("the KmsRequest nests elements more than " + std::to_string(kMaxKmsRequestDepth) +
+                                     " deep: send a KmsRequest with UserUri, KmsUri and ClientReqUrl only");
+    }
+    i = j + 1;
+  }
+  return Status::Ok();
+}
+
+uint64_t KmsRequestParsesForTesting() { return libxml_parses.load(); }
+
 Result<KmsRequestDocument> ParseKmsRequest(std::string_view body) {
   // libxml2's global state must be set up once before threads parse at the same time.
   static const bool initialized = [] {
@@ -176,6 +270,8 @@ Result<KmsRequestDocument> ParseKmsRequest(std::string_view body) {
   }();
   (void)initialized;
   if (body.size() > static_cast<size_t>(INT32_MAX)) return Status::InvalidArgument("the KmsRequest is too large");
+  MCX_RETURN_IF_ERROR(CheckKmsRequestLimits(body));
+  libxml_parses.fetch_add(1, std::memory_order_relaxed);
   std::unique_ptr<xmlDoc, DocFree> doc(xmlReadMemory(body.data(), static_cast<int>(body.size()), "KmsRequest.xml",
                                                      nullptr, XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING));
   if (!doc) {

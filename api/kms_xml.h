@@ -9,7 +9,8 @@
 // declared type is abstract. Optional elements are omitted rather than written empty. All text is
 // escaped. The documents validate against docs/kms-interface.xsd.
 //
-// ParseKmsRequest reads a KmsRequest body with libxml2 (no network, no DTDs, no entity expansion).
+// ParseKmsRequest reads a KmsRequest body with libxml2 (no network, no DTDs, no entity expansion),
+// after a cheap scan has refused bodies beyond small limits of depth, elements and attributes.
 #pragma once
 
 #include <cstdint>
@@ -18,6 +19,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "base/wiping_allocator.h"
 #include "engine/keys/key_set.h"
 #include "engine/keys/kms_certificate.h"
 
@@ -33,16 +35,18 @@ struct KmsResponseHeader {
   std::string client_req_url;  // the request URL, echoed
 };
 
+// Documents come back as SecretString: a KmsKeyProv carries keys, and its buffer is wiped when it
+// grows or is released (the others share the type so that one body type serves every response).
 class KmsResponseWriter {
  public:
-  static std::string Init(const KmsResponseHeader& header, const KmsCertificate& cert);
-  static std::string KeyProv(const KmsResponseHeader& header, const KmsCertificate& cert,
+  static SecretString Init(const KmsResponseHeader& header, const KmsCertificate& cert);
+  static SecretString KeyProv(const KmsResponseHeader& header, const KmsCertificate& cert,
                              const std::vector<KeySet>& sets);
-  static std::string CertCache(const KmsResponseHeader& header, const std::vector<const KmsCertificate*>& certs,
+  static SecretString CertCache(const KmsResponseHeader& header, const std::vector<const KmsCertificate*>& certs,
                                uint64_t cache_num);
   // `code` is the HTTP status; `message` says what was wrong and what to do. It must not carry
   // secret material (it never does: callers pass fixed texts and Status messages).
-  static std::string Error(const KmsResponseHeader& header, int code, std::string_view message);
+  static SecretString Error(const KmsResponseHeader& header, int code, std::string_view message);
 };
 
 // What this KMS reads from a KmsRequest.
@@ -52,11 +56,25 @@ struct KmsRequestDocument {
   std::string client_req_url;  // ClientReqUrl, when present
 };
 
-// Parses a KmsRequest document. InvalidArgument, saying what is wrong, for anything that is not
-// a well-formed KmsRequest in the KMS namespace with a UserUri.
+// A KmsRequest holds three short elements: anything much larger is refused before libxml2 sees
+// it, by a linear scan of the octets (a parse costs far more per element and attribute).
+inline constexpr size_t kMaxKmsRequestDepth = 8;
+inline constexpr size_t kMaxKmsRequestElements = 64;     // comments, PIs and CDATA included
+inline constexpr size_t kMaxKmsRequestAttributes = 64;   // namespace declarations included
+
+// InvalidArgument, naming the limit, for a body deeper, or with more elements or attributes,
+// than the limits above, or with a DOCTYPE. It does not check well-formedness (the parser does).
+Status CheckKmsRequestLimits(std::string_view body);
+
+// Parses a KmsRequest document, after CheckKmsRequestLimits(). InvalidArgument, saying what is
+// wrong, for anything that is not a well-formed KmsRequest in the KMS namespace with a UserUri.
 Result<KmsRequestDocument> ParseKmsRequest(std::string_view body);
+
+// How many bodies ParseKmsRequest() has handed to libxml2 in this process (for tests).
+uint64_t KmsRequestParsesForTesting();
 
 // Escapes &, <, >, " and ' for XML text and attribute values.
 void AppendXmlEscaped(std::string& out, std::string_view text);
+void AppendXmlEscaped(SecretString& out, std::string_view text);
 
 }  // namespace mcx::api

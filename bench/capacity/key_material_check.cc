@@ -142,11 +142,22 @@ Result<KmsPublicView> ParseKmsInitPublicKeys(const std::string& init_xml) {
   return view;
 }
 
-Result<std::pair<NtpSeconds, NtpSeconds>> OnDemandWindow(const KmsPublicView& kms, NtpSeconds now) {
+Result<std::pair<NtpSeconds, NtpSeconds>> OnDemandWindow(const KmsPublicView& kms, NtpSeconds now,
+                                                         uint64_t periods_ahead) {
   Result<KeyPeriod> current = KeyPeriod::Containing(kms.params, now);
   if (!current.ok()) return current.status();
-  const NtpSeconds from = current->valid_from + 2 * static_cast<NtpSeconds>(kms.params.user_key_period);
-  const NtpSeconds to = kms.valid_to;
+  const auto period = static_cast<NtpSeconds>(kms.params.user_key_period);
+  const NtpSeconds from = current->valid_from + 2 * period;
+  NtpSeconds to = kms.valid_to;
+  // The server's bound, where it comes before the certificate's end (no overflow past it).
+  if (to > current->valid_to && periods_ahead < (to - current->valid_to) / period) {
+    to = current->valid_to + periods_ahead * period;
+  }
+  if (periods_ahead < 2) {
+    return Status::InvalidArgument("the KMS hands out keys only " + std::to_string(periods_ahead) +
+                                   " period(s) ahead, which leaves no key period past the next one for an on-demand "
+                                   "load: serve with --max-periods-ahead 2 or more and pass the same here");
+  }
   if (to <= from) {
     return Status::InvalidArgument(
         "the KMS certificate (valid to " + (to == 0 ? std::string("an unknown date") : FormatUtc(to)) +

@@ -32,8 +32,12 @@ Result<KmsPublicView> ParseKmsInitPublicKeys(const std::string& init_xml);
 
 // For an on-demand load: the times of the periods a KMS serves but has not pre-provisioned,
 // from the start of the period after next (bulk provisioning covers this one and the next) to
-// the certificate's ValidTo. InvalidArgument when the certificate leaves none.
-Result<std::pair<NtpSeconds, NtpSeconds>> OnDemandWindow(const KmsPublicView& kms, NtpSeconds now);
+// the end of the period `periods_ahead` after the current one (the server's
+// --max-periods-ahead: it refuses later times) or the certificate's ValidTo, whichever is sooner.
+// With the server's default of 2 that is one period: each user's first request derives, later
+// ones find the stored set. InvalidArgument when the window is empty.
+Result<std::pair<NtpSeconds, NtpSeconds>> OnDemandWindow(const KmsPublicView& kms, NtpSeconds now,
+                                                         uint64_t periods_ahead);
 
 struct KeyMaterialVerdict {
   size_t answers = 0;    // KmsKeyProv answers looked at

@@ -25,6 +25,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// Bench local's scratch KMS serves every period of its certificate (see the on-demand run).
+constexpr uint64_t kUnboundedPeriodsAhead = UINT64_MAX;
+
 double SecondsSince(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 // A temporary directory removed with this object.
@@ -185,7 +188,12 @@ Status LocalBench::ProvisionAndServe(CapacityReport& report, const PhaseListener
   http.io_threads = options_.server_io_threads;
   http.worker_threads = options_.server_worker_threads > 0 ? options_.server_worker_threads
                                                            : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  Result<std::unique_ptr<api::KmsHttpService>> server = api::KmsHttpService::Create(service, std::move(trust), {http, {}});
+  // The on-demand run asks for random periods over the whole certificate, so the scratch KMS
+  // hands out keys that far ahead (a served KMS stops at serve --max-periods-ahead, default 2).
+  api::KmsRouter::Options router;
+  router.max_periods_ahead = kUnboundedPeriodsAhead;
+  Result<std::unique_ptr<api::KmsHttpService>> server =
+      api::KmsHttpService::Create(service, std::move(trust), {http, router});
   if (!server.ok()) return server.status();
   MCX_RETURN_IF_ERROR((*server)->Start());
   HttpEndpoint endpoint;
@@ -205,7 +213,7 @@ Status LocalBench::ProvisionAndServe(CapacityReport& report, const PhaseListener
         outcome = view.status().Annotate("the on-demand serving run needs the KMS certificate");
         break;
       }
-      Result<std::pair<NtpSeconds, NtpSeconds>> window = OnDemandWindow(*view, NtpNow());
+      Result<std::pair<NtpSeconds, NtpSeconds>> window = OnDemandWindow(*view, NtpNow(), kUnboundedPeriodsAhead);
       if (!window.ok()) {
         outcome = window.status();
         break;

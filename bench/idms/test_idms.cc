@@ -135,7 +135,8 @@ Status GenerateTestIdmsKey(const std::string& dir) {
   return write(pub, pub_bio.get(), 0644);
 }
 
-Result<std::string> SignTestJwt(const std::string& private_key_pem, std::string_view claims_json, std::string_view kid) {
+Result<std::string> SignTestJwt(const std::string& private_key_pem, std::string_view claims_json, std::string_view kid,
+                                std::string_view extra_header_json) {
   BioPtr bio(BIO_new_mem_buf(private_key_pem.data(), static_cast<int>(private_key_pem.size())));
   PkeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
   if (!key) {
@@ -146,6 +147,11 @@ Result<std::string> SignTestJwt(const std::string& private_key_pem, std::string_
   if (!alg.ok()) return alg.status();
   json header = {{"alg", *alg == TokenAlg::kES256 ? "ES256" : "RS256"}, {"typ", "JWT"}};
   if (!kid.empty()) header["kid"] = std::string(kid);
+  if (!extra_header_json.empty()) {
+    json extra = json::parse(extra_header_json, nullptr, /*allow_exceptions=*/false);
+    if (extra.is_discarded() || !extra.is_object()) return Status::InvalidArgument("the extra header is not a JSON object");
+    header.update(extra);
+  }
   const std::string input = Base64UrlEncode(header.dump()) + "." + Base64UrlEncode(claims_json);
   ossl::MdCtx ctx(EVP_MD_CTX_new());
   size_t len = 0;

@@ -40,9 +40,10 @@ struct TestTokenClaims {
 // RS256 for an RSA key.
 Result<std::string> MintTestToken(const std::string& private_key_pem_file, const TestTokenClaims& claims,
                                   int64_t now_unix);
-// Signs arbitrary claims (JSON text) with a PEM private key, for tests of malformed claims.
+// Signs arbitrary claims (JSON text) with a PEM private key, for tests of malformed claims;
+// `extra_header_json`, a JSON object, adds members to the JOSE header (e.g. "crit").
 Result<std::string> SignTestJwt(const std::string& private_key_pem, std::string_view claims_json,
-                                std::string_view kid = "");
+                                std::string_view kid = "", std::string_view extra_header_json = "");
 
 // base64url without padding (RFC 7515 2), for tests that build tokens by hand.
 std::string Base64UrlEncode(std::string_view bytes);

@@ -164,6 +164,69 @@ TEST(AccessTokenTest, LookupAnswersFromTheCacheOnly) {
   EXPECT_EQ(v.Lookup(std::string(9000, 'a'), kNow).status().code(), Status::Code::kInvalidArgument);
 }
 
+// RFC 7515 4.1.11: a "crit" header names extensions the recipient must understand; this
+// verifier understands none, so a properly signed token with "crit" is refused.
+TEST(AccessTokenTest, RejectsAJoseHeaderWithCrit) {
+  AccessTokenVerifier v = EcVerifier();
+  const std::string pem = ReadAll(TestIdmsDir() + "/" + kTestIdmsKeyFile);
+  for (const char* extra : {R"({"crit":["exp"],"exp":1})", R"({"crit":["b64"],"b64":true})", R"({"crit":[]})"}) {
+    auto token = SignTestJwt(pem, Claims().dump(), "", extra);
+    ASSERT_TRUE(token.ok()) << token.status().ToString();
+    auto r = v.Verify(*token, kNow);
+    ASSERT_FALSE(r.ok()) << extra;
+    EXPECT_NE(r.status().message().find("crit"), std::string::npos) << r.status().ToString();
+  }
+  // Another unknown member that is not critical is ignored, as RFC 7515 says.
+  auto plain = SignTestJwt(pem, Claims().dump(), "", R"({"x-note":"hello"})");
+  ASSERT_TRUE(plain.ok());
+  EXPECT_TRUE(v.Verify(*plain, kNow).ok());
+}
+
+// One token has one text: '=' padding and non-zero unused bits (another spelling of the same
+// octets, which lenient decoders accept) are refused, before the cache and before the signature.
+TEST(AccessTokenTest, AcceptsOnlyTheCanonicalBase64UrlSpelling) {
+  AccessTokenVerifier v = EcVerifier();
+  const std::string good = EcSign(Claims());
+  ASSERT_TRUE(v.Verify(good, kNow).ok());
+  const size_t d1 = good.find('.'), d2 = good.rfind('.');
+  const std::string sig = good.substr(d2 + 1);
+  ASSERT_EQ(sig.size(), 86u);  // 64 octets: 86 characters whose last 4 bits are unused and must be zero
+  // The last character with an unused low bit set: the same 64 octets to a lenient decoder.
+  const std::string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  const auto value = [&](char c) { return alphabet.find(c); };
+  ASSERT_EQ(value(sig.back()) & 0xf, 0u);
+  const std::string odd_bits = good.substr(0, d2 + 1) + sig.substr(0, 85) + alphabet[value(sig.back()) | 1];
+  const std::string padded = good + "==";
+  const std::string padded_header = good.substr(0, d1) + std::string(good.substr(0, d1).size() % 4 == 2 ? "==" : "=") +
+                                    good.substr(d1);
+  for (const std::string& spelling : {odd_bits, padded, padded_header}) {
+    auto looked = v.Lookup(spelling, kNow);
+    ASSERT_FALSE(looked.ok()) << spelling;
+    EXPECT_NE(looked.status().message().find("canonical base64url"), std::string::npos) << looked.status().ToString();
+    auto verified = v.Verify(spelling, kNow);
+    ASSERT_FALSE(verified.ok()) << spelling;
+    EXPECT_NE(verified.status().message().find("canonical base64url"), std::string::npos);
+  }
+  EXPECT_TRUE(v.Lookup(good, kNow)->has_value());
+}
+
+// The cache remembers what was verified (header, claims and signature together): a cached token
+// does not vouch for another that shares its header and claims but not its signature.
+TEST(AccessTokenTest, TheCacheVouchesOnlyForWhatWasVerified) {
+  AccessTokenVerifier v = EcVerifier();
+  const std::string alice = EcSign(Claims());
+  const std::string bob = EcSign(Claims("sip:bob@example.org"));
+  ASSERT_TRUE(v.Verify(alice, kNow).ok());
+  auto hit = v.Lookup(std::string(alice), kNow);
+  ASSERT_TRUE(hit.ok() && hit->has_value());
+  EXPECT_EQ((*hit)->identity, "sip:alice@example.org");
+  EXPECT_FALSE(v.Lookup(bob, kNow)->has_value());
+  // Alice's header and claims with Bob's signature: not in the cache, and refused when checked.
+  const std::string spliced = alice.substr(0, alice.rfind('.')) + bob.substr(bob.rfind('.'));
+  EXPECT_FALSE(v.Lookup(spliced, kNow)->has_value());
+  EXPECT_FALSE(v.Verify(spliced, kNow).ok());
+}
+
 TEST(AccessTokenTest, AcceptsRs256AndEs256KeysFromAJwks) {
   // An RSA IdMS key, published with the EC test key in one JWKS.
   EVP_PKEY* rsa = EVP_RSA_gen(2048);

@@ -37,6 +37,10 @@ class TestKeyService final : public KeyService {
   Result<KeySet> KeySetAt(const std::string& user_uri, NtpSeconds t) override {
     WaitAtGate();
     if (unavailable.load()) return Status::Unavailable("the HSM does not answer (test)");
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!failure_.ok()) return failure_;
+    }
     Result<KeySet> ks = inner_.KeySetAt(user_uri, t);
     if (ks.ok()) {
       std::lock_guard<std::mutex> lock(mu_);
@@ -47,6 +51,12 @@ class TestKeyService final : public KeyService {
   }
   Status Ready() override {
     return unavailable.load() ? Status::Unavailable("the HSM does not answer (test)") : Status::Ok();
+  }
+
+  // KeySetAt() fails with `st` (until FailWith(Status::Ok())), as a store or HSM would.
+  void FailWith(Status st) {
+    std::lock_guard<std::mutex> lock(mu_);
+    failure_ = std::move(st);
   }
 
   std::set<std::string> issued_secrets() {
@@ -85,6 +95,7 @@ class TestKeyService final : public KeyService {
   bool gate_open_ = true;
   int waiting_ = 0;
   std::set<std::string> secrets_;
+  Status failure_;
 };
 
 // One throw-away KMS for the whole test binary (its master secrets take a moment to make).
@@ -152,7 +163,7 @@ struct ApiTestEnv {
 };
 
 // The text of the first element named `name` (any namespace), or "" when there is none.
-inline std::string XmlText(const std::string& xml, const std::string& name) {
+inline std::string XmlText(std::string_view xml, const std::string& name) {
   xmlDoc* doc = xmlReadMemory(xml.data(), static_cast<int>(xml.size()), "r.xml", nullptr,
                               XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
   if (doc == nullptr) return "";

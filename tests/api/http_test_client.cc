@@ -116,6 +116,17 @@ HttpResult HttpTestClient::SendRaw(const std::string& bytes) {
   return impl_->ReadResponse();
 }
 
+HttpResult HttpTestClient::SendInParts(const std::vector<std::string>& parts, int delay_ms) {
+  if (!impl_->Connect()) return HttpResult{0, {}, "", false, "cannot connect"};
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (i > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+    beast::error_code ec;
+    net::write(*impl_->socket, net::buffer(parts[i]), ec);
+    if (ec) break;  // the server may have answered already: read what it said
+  }
+  return impl_->ReadResponse();
+}
+
 size_t HttpTestClient::Trickle(const std::string& bytes, int delay_ms) {
   if (!impl_->Connect()) return 0;
   for (size_t i = 0; i < bytes.size(); ++i) {

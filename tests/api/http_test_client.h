@@ -28,6 +28,9 @@ class HttpTestClient {
                   const std::vector<std::pair<std::string, std::string>>& headers = {}, const std::string& body = "");
   // Writes `bytes` as they are, then reads one response (or the connection's end).
   HttpResult SendRaw(const std::string& bytes);
+  // Writes each part as it is, `delay_ms` apart (so they arrive as separate reads), then reads one
+  // response.
+  HttpResult SendInParts(const std::vector<std::string>& parts, int delay_ms);
   // Sends `bytes` one at a time, `delay_ms` apart; returns how many were written before the
   // server closed the connection (all of them if it never did).
   size_t Trickle(const std::string& bytes, int delay_ms);

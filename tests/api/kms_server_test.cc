@@ -338,7 +338,21 @@ TEST_F(KmsServerTest, KeyServiceUnavailableIs503AndNotReady) {
   HttpResult ready = client.Send("GET", "/readyz");
   EXPECT_EQ(ready.status, 503);
   EXPECT_NE(ready.body.find("HSM"), std::string::npos);
+  EXPECT_EQ(ready.body.find("does not answer"), std::string::npos) << "the engine's own words reached a client";
   env_->keys.unavailable = false;
+  EXPECT_EQ(Post("keyprov", TokenFor(kAlice)).status, 200);
+}
+
+TEST_F(KmsServerTest, TheKeyServicesOwnWordsStayInTheLog) {
+  for (const Status& failure : {Status::Unavailable("database is locked"),
+                                Status::Internal("C_GenerateRandom returned CKR_DEVICE_ERROR")}) {
+    env_->keys.FailWith(failure);
+    HttpResult r = Post("keyprov", TokenFor(kAlice));
+    env_->keys.FailWith(Status::Ok());
+    ExpectError(r, 503);
+    EXPECT_EQ(r.body.find(failure.message()), std::string::npos) << r.body;
+    EXPECT_EQ(XmlText(r.body, "ErrorMsg"), "the key store or HSM is unavailable: try again shortly");
+  }
   EXPECT_EQ(Post("keyprov", TokenFor(kAlice)).status, 200);
 }
 
@@ -426,6 +440,36 @@ TEST(KmsServerExtraPeriodsTest, ExtraPeriodsAddKeySetsOfTheNextPeriods) {
   ASSERT_NE(requested, std::string::npos);
   ASSERT_NE(next, std::string::npos);
   EXPECT_LT(next, requested);
+}
+
+// A user may fetch the current period and the next max_periods_ahead (default 2), not every
+// period of the certificate.
+TEST_F(KmsServerTest, KeyPeriodsBeyondTheBoundAre400) {
+  const NtpSeconds now = NtpNow();
+  const NtpSeconds period = static_cast<NtpSeconds>(kDefaultUserKeyPeriod);
+  const std::string token = TokenFor(kAlice);
+  HttpResult two = Post("keyprov/" + kAlice + "/" + NtpHex(now + 2 * period, true), token);
+  ASSERT_EQ(two.status, 200) << two.body;
+  EXPECT_EQ(XmlText(two.body, "KeyPeriodNo"), std::to_string(PeriodNumber(now) + 2));
+  HttpResult three = Post("keyprov/" + kAlice + "/" + NtpHex(now + 3 * period, true), token);
+  ExpectError(three, 400);
+  EXPECT_NE(XmlText(three.body, "ErrorMsg").find("more than 2 key periods ahead"), std::string::npos) << three.body;
+}
+
+TEST(KmsServerExtraPeriodsTest, ExtraPeriodsStopAtTheBound) {
+  KmsRouter::Options options;
+  options.extra_periods = 3;
+  options.max_periods_ahead = 1;
+  ApiTestEnv env({}, options);
+  ASSERT_TRUE(env.status.ok());
+  HttpTestClient client(env.server.port());
+  const NtpSeconds now = NtpNow();
+  HttpResult r = client.Send("POST", kBase + "keyprov", {BearerHeader(TokenFor(kAlice))});
+  ASSERT_EQ(r.status, 200) << r.body;
+  size_t sets = 0;
+  for (size_t at = r.body.find("<KmsKeySet>"); at != std::string::npos; at = r.body.find("<KmsKeySet>", at + 1)) ++sets;
+  EXPECT_EQ(sets, 2u);  // the current period and the next one
+  EXPECT_EQ(r.body.find("<KeyPeriodNo>" + std::to_string(PeriodNumber(now) + 2) + "</KeyPeriodNo>"), std::string::npos);
 }
 
 // The strand only routes: a token that is not in the cache is verified on a worker, so a slow

@@ -84,6 +84,18 @@ keyprov_status() { # token -> the HTTP status of keyprov for user 1 with it
 }
 if start_demo_kms "$bin" "$tmp" --demo-users 1; then
   user=sip:user00001@example.org
+  # serve prints a command that mints a token, never a token (a credential in a log file).
+  if grep -q "eyJ" "$tmp/kms.log"; then
+    echo "FAIL: serve's log holds an access token:"; cat "$tmp/kms.log"; fail=1
+  else
+    echo "ok: serve's log holds no access token"
+  fi
+  try_it="$(grep -A1 '^try it' "$tmp/kms.log" | sed -n 's/^  curl /curl /p')"
+  if [ -n "$try_it" ] && bash -c "$try_it" 2>/dev/null | grep -q "<UserDecryptKey"; then
+    echo "ok: serve's try-it command mints a token and gets a key set"
+  else
+    echo "FAIL: serve's try-it command ('$try_it') gets no key set"; fail=1
+  fi
   by_flag="$(cd "$tmp/cwd" && "$bin" token --data-dir "$tmp/demo" --user "$user" 2>/dev/null | tail -n 1)"
   by_env="$(cd "$tmp/cwd" && MCX_KMS_DATA_DIR="$tmp/demo" "$bin" token --user "$user" 2>/dev/null | tail -n 1)"
   by_demo_dir="$("$bin" token --demo-dir "$tmp/demo" --user "$user" 2>/dev/null | tail -n 1)"

@@ -179,6 +179,7 @@ struct HttpOptions {
   std::string mix = "1:9";
   size_t samples = 20;
   bool on_demand = false;
+  uint64_t max_periods_ahead = 2;
   std::string ca_file;
   bool insecure = false;
   bool fail_on_errors = false;
@@ -273,7 +274,7 @@ Status RunHttp(const HttpOptions& opt, CommandResult& command) {
   report.machine = capacity::DescribeThisMachine();
   capacity::ServingRun run;
   run.label = std::string(endpoint->tls ? "https" : "http") + " init:keyprov " + opt.mix +
-              (opt.on_demand ? ", random periods within the certificate" : "") + (opt.insecure ? ", certificate NOT verified" : "");
+              (opt.on_demand ? ", random periods up to " + std::to_string(opt.max_periods_ahead) + " ahead" : "") + (opt.insecure ? ", certificate NOT verified" : "");
   run.target = endpoint->ToString();
   run.origin = opt.on_demand ? capacity::KeySetOrigin::kOnDemand : capacity::KeySetOrigin::kMixed;
   run.options = *load;
@@ -293,10 +294,10 @@ Status RunHttp(const HttpOptions& opt, CommandResult& command) {
     view = capacity::ParseKmsInitPublicKeys(init->body);
   }
   if (opt.on_demand) {
-    // Key sets the KMS has not issued: random periods between the next-but-one and the
-    // certificate's end, which only its init answer tells.
+    // Key sets the KMS has not issued: random periods from the next-but-one to the last the
+    // server hands out (--max-periods-ahead) or the certificate's end, which only init tells.
     if (!view.ok()) return view.status().Annotate("--on-demand needs the KMS certificate from init");
-    Result<std::pair<NtpSeconds, NtpSeconds>> window = capacity::OnDemandWindow(*view, NtpNow());
+    Result<std::pair<NtpSeconds, NtpSeconds>> window = capacity::OnDemandWindow(*view, NtpNow(), opt.max_periods_ahead);
     if (!window.ok()) return window.status();
     load->on_demand_from = window->first;
     load->on_demand_to = window->second;
@@ -402,7 +403,12 @@ void RegisterBenchCommand(CLI::App& app, CommandResult& result) {
   http->add_option("--mix", hopt->mix, "init:keyprov request ratio")->capture_default_str();
   http->add_option("--samples", hopt->samples, "keyprov answers whose key material is checked")->capture_default_str();
   http->add_flag("--on-demand", hopt->on_demand,
-                 "ask keyprov for random key periods past the next one, within the KMS certificate's validity, so the KMS derives (nearly) every key set");
+                 "ask keyprov for random key periods past the next one, up to --max-periods-ahead and within the KMS "
+                 "certificate's validity, so the KMS derives key sets it has not issued");
+  http->add_option("--max-periods-ahead", hopt->max_periods_ahead,
+                   "with --on-demand: the server's serve --max-periods-ahead (the last period it hands out); at the "
+                   "default 2 each user has one on-demand period, derived on its first request and stored after")
+      ->capture_default_str();
   AddDataDirOption(http, hopt->loc);
   http->add_flag("--fail-on-errors", hopt->fail_on_errors,
                  "exit with status 4 when any request failed (timeout, connection, TLS, non-200) or any sampled "

@@ -36,6 +36,7 @@ struct ServeOptions {
   std::string scope = api::kKeyManagementScope;
   std::string identity_claim = api::kDefaultIdentityClaim;
   int extra_periods = 0;
+  uint64_t max_periods_ahead = 2;
   std::vector<std::string> trusted_proxies;
   std::vector<std::string> server_identities;
   size_t max_body_bytes = 64 * 1024;
@@ -50,17 +51,30 @@ struct ServeOptions {
   KmsLocation loc;
 };
 
-// The curl command a person can paste to see a key set, with a fresh test token.
-void PrintTryIt(const std::string& key_dir, const std::string& host, unsigned port) {
+// A word for a POSIX shell: single-quoted unless it is made of safe characters only.
+std::string ShellWord(const std::string& s) {
+  const bool plain = !s.empty() && s.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                                       "0123456789-_./:@%+=,") == std::string::npos;
+  if (plain) return s;
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+// The curl command a person can paste to see a key set. It mints its test token when run
+// (`mcx-kms token`, which prints the token alone on stdout): a token in the log would be a
+// credential for anyone who can read the log, for as long as it is valid.
+void PrintTryIt(const std::string& dir_flag, const std::string& key_dir, const std::string& host, unsigned port) {
   const std::string user = "sip:user00001@example.org";
-  api::TestTokenClaims claims;
-  claims.user_uri = user;
-  Result<std::string> token =
-      api::MintTestToken(key_dir + "/" + api::kTestIdmsKeyFile, claims, static_cast<int64_t>(std::time(nullptr)));
-  if (!token.ok()) return;
-  fmt::print("try it (test token for {0}, valid 1 h):\n  curl -s -X POST -H 'Authorization: Bearer {1}' "
-             "http://{2}:{3}/keymanagement/identity/v1/keyprov/{0}\n",
-             user, *token, host, port);
+  std::error_code ec;
+  std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  const std::string bin = ec ? "mcx-kms" : self.string();
+  std::filesystem::path dir = std::filesystem::absolute(key_dir, ec);
+  if (ec) dir = key_dir;
+  fmt::print("try it (the token is minted by the command, from the test IdMS key, valid 1 h):\n"
+             "  curl -s -X POST -H \"Authorization: Bearer $({0} token {1} {2} --user {3})\" "
+             "http://{4}:{5}/keymanagement/identity/v1/keyprov/{3}\n",
+             ShellWord(bin), dir_flag, ShellWord(dir.lexically_normal().string()), user, host, port);
 }
 
 Status SplitListen(const std::string& listen, std::string& host, uint16_t& port) {
@@ -84,6 +98,7 @@ Status SplitListen(const std::string& listen, std::string& host, uint16_t& port)
 api::KmsRouter::Options RouterOptions(const ServeOptions& opt) {
   api::KmsRouter::Options router;
   router.extra_periods = opt.extra_periods;
+  router.max_periods_ahead = opt.max_periods_ahead;
   router.trusted_proxies = opt.trusted_proxies;
   router.server_identities = opt.server_identities;
   return router;
@@ -193,7 +208,9 @@ Status RunServe(ServeOptions opt) {
     std::printf("KMS %s (throw-away, in memory); test IdMS key in %s (issuer %s, audience %s)\n",
                 opt.kms_uri.c_str(), opt.demo_dir.c_str(), policy.issuer.c_str(), policy.audience.c_str());
   }
-  if (!test_key_dir.empty()) PrintTryIt(test_key_dir, http.host, static_cast<unsigned>(server.port()));
+  if (!test_key_dir.empty()) {
+    PrintTryIt(opt.demo ? "--demo-dir" : "--data-dir", test_key_dir, http.host, static_cast<unsigned>(server.port()));
+  }
   std::printf("mcx-kms: listening on %s:%u\n", http.host.c_str(), static_cast<unsigned>(server.port()));
   std::fflush(stdout);
   server.Wait();
@@ -221,6 +238,10 @@ void RegisterServeCommand(CLI::App& app, CommandResult& result) {
   cmd->add_option("--identity-claim", opt->identity_claim, "the claim holding the MC user identity")
       ->capture_default_str();
   cmd->add_option("--extra-periods", opt->extra_periods, "key sets of the next N periods in each KmsKeyProv")
+      ->capture_default_str();
+  cmd->add_option("--max-periods-ahead", opt->max_periods_ahead,
+                  "how far ahead a user may fetch keys: the current key period and the next N (a later time is a "
+                  "400; --extra-periods stop there too)")
       ->capture_default_str();
   cmd->add_option("--trusted-proxy", opt->trusted_proxies,
                   "IP address of a proxy whose X-3GPP-Asserted-Identity header is believed (repeatable); "
