@@ -18,6 +18,7 @@
 #include <sstream>
 
 #include "base/env.h"
+#include "base/openssl_handles.h"
 #include "base/sha256.h"
 
 namespace mcx::api {
@@ -27,11 +28,9 @@ using json = nlohmann::json;
 
 constexpr size_t kMaxTokenBytes = 8192;
 
-struct BioFree { void operator()(BIO* b) const { BIO_free(b); } };
-struct PkeyFree { void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); } };
+using BioPtr = ossl::Bio;
+using PkeyPtr = ossl::Pkey;
 struct JwsFree { void operator()(cjose_jws_t* j) const { cjose_jws_release(j); } };
-using BioPtr = std::unique_ptr<BIO, BioFree>;
-using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
 using JwsPtr = std::unique_ptr<cjose_jws_t, JwsFree>;
 
 std::shared_ptr<cjose_jwk_t> OwnJwk(cjose_jwk_t* k) {
