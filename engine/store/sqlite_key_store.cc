@@ -246,6 +246,19 @@ class SqliteKeyStore final : public KeyStore {
     return Status::Ok();
   }
 
+  Status PutBlobs(std::span<const std::pair<std::string_view, ByteView>> blobs) override {
+    Result<size_t> n = StepEachInTransaction("INSERT OR REPLACE INTO kms_state(name, value) VALUES (?1, ?2)",
+                                             blobs.size(), "saving KMS state", [&](sqlite3_stmt* st, size_t i) {
+                                               const auto& [name, value] = blobs[i];
+                                               sqlite3_bind_text(st, 1, name.data(), static_cast<int>(name.size()),
+                                                                 SQLITE_STATIC);
+                                               sqlite3_bind_blob(st, 2, value.data(), static_cast<int>(value.size()),
+                                                                 SQLITE_STATIC);
+                                               return Status::Ok();
+                                             });
+    return n.status();
+  }
+
   Result<Bytes> PutBlobIfAbsent(std::string_view name, ByteView value) override {
     {
       std::lock_guard<std::mutex> lock(write_mu_);
