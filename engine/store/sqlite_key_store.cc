@@ -7,7 +7,10 @@
 #include <unordered_map>
 #include <vector>
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 namespace mcx {
 namespace {
@@ -77,6 +80,7 @@ class SqliteKeyStore final : public KeyStore {
   }
 
   Status Open() {
+    CreateOwnerOnly(path_);
     Result<Db> w = Connect(/*create=*/true);
     if (!w.ok()) return w.status();
     writer_ = std::move(w).value();
@@ -330,6 +334,17 @@ class SqliteKeyStore final : public KeyStore {
     Db db_;
     Status status_;
   };
+
+  // SQLite creates a database 0644 (less the umask) and its -wal and -shm files with the
+  // database's permissions, so an empty file made 0600 here keeps all three from other users. An
+  // empty file is a valid empty database; one that exists is left as it is. A failure is left for
+  // sqlite3_open_v2 to report.
+  static void CreateOwnerOnly(const std::filesystem::path& path) {
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) return;
+    (void)fchmod(fd, 0600);  // the umask may have narrowed it; it cannot have widened it
+    ::close(fd);
+  }
 
   Result<Db> Connect(bool create) {
     sqlite3* raw = nullptr;

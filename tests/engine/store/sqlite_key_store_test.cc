@@ -1,3 +1,5 @@
+#include <sys/stat.h>
+
 #include <gtest/gtest.h>
 
 #include <sqlite3.h>
@@ -188,6 +190,20 @@ TEST_F(SqliteKeyStoreTest, NotADatabaseIsAClearError) {
   Result<std::unique_ptr<KeyStore>> s = OpenSqliteKeyStore(junk, "c");
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.status().code(), Status::Code::kDataLoss);
+}
+
+TEST_F(SqliteKeyStoreTest, NewStoreAndItsWalAndShmAreTheOwnersOnlyWhateverTheUmask) {
+  const mode_t old = umask(022);
+  const std::filesystem::path path = dir_.path() / "fresh.sqlite";
+  Result<std::unique_ptr<KeyStore>> s = OpenSqliteKeyStore(path, testing::kTestCertUri);
+  umask(old);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  ASSERT_TRUE((*s)->PutBlob("x", AsBytes("y")).ok());  // the -wal and -shm exist while it is open
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    struct stat st {};
+    ASSERT_EQ(stat((path.string() + suffix).c_str(), &st), 0) << suffix;
+    EXPECT_EQ(st.st_mode & 07777, 0600u) << "store.sqlite" << suffix;
+  }
 }
 
 }  // namespace
