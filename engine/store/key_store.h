@@ -76,7 +76,7 @@ class KeyStore {
   // values that must never change once used, such as the sealed data key).
   virtual Result<Bytes> PutBlobIfAbsent(std::string_view name, ByteView value) = 0;
 
-  // A cheap round trip, for readiness checks.
+  // A cheap check, for readiness, that the store answers and takes writes (a small write).
   virtual Status Ping() = 0;
 };
 

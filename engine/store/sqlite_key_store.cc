@@ -29,9 +29,11 @@ Status SqliteError(sqlite3* db, int rc, const std::string& what) {
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
       return Status::Unavailable(msg + " — the store is locked by another process; retry");
+    case SQLITE_READONLY:
+      return Status::Unavailable(msg + " — this user cannot write the store's file or its directory: give both "
+                                 "to the user the KMS runs as (the file mode 0600)");
     case SQLITE_CANTOPEN:
     case SQLITE_PERM:
-    case SQLITE_READONLY:
       return Status::Unavailable(msg + " — check that the data directory exists and is writable");
     case SQLITE_CORRUPT:
     case SQLITE_NOTADB:
@@ -292,10 +294,16 @@ class SqliteKeyStore final : public KeyStore {
     return std::optional<Bytes>(Bytes(p, p + sqlite3_column_bytes(st.get(), 0)));
   }
 
+  // Ready means the store takes writes, not only reads: a database SQLite opened read-only (its
+  // file not writable by this user), a full disk or a lock held elsewhere all fail here, where a
+  // read would pass. One tiny row rewritten in its own transaction; it waits behind at most one
+  // writer's transaction.
   Status Ping() override {
-    Reader r(*this);
-    if (!r.ok()) return r.status();
-    return Exec(r.db(), "SELECT 1 FROM kms_state LIMIT 1", "checking the store");
+    std::lock_guard<std::mutex> lock(write_mu_);
+    const std::string what = "the store " + path_.string() + " does not take writes";
+    MCX_RETURN_IF_ERROR(
+        Exec(writer_.get(), "INSERT OR REPLACE INTO kms_state(name, value) VALUES ('readiness-probe', x'01')", what));
+    return Status::Ok();
   }
 
  private:
