@@ -132,7 +132,7 @@ Status GenerateTestIdmsKey(const std::string& dir) {
     return Status::Ok();
   };
   MCX_RETURN_IF_ERROR(write(priv, priv_bio.get(), 0600));
-  return write(pub, pub_bio.get(), 0644);
+  return write(pub, pub_bio.get(), 0600);  // public, but in the data directory, where all is 0600
 }
 
 Result<std::string> SignTestJwt(const std::string& private_key_pem, std::string_view claims_json, std::string_view kid,

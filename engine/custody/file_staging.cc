@@ -9,7 +9,7 @@ namespace fs = std::filesystem;
 Result<FileStaging> FileStaging::Begin(const fs::path& dir, Env& env) {
   bool created = false;
   if (!env.FileExists(dir)) {
-    Result<bool> made = env.CreateDir(dir, 0777);
+    Result<bool> made = env.CreateDir(dir, 0700);
     if (!made.ok()) return made.status();
     created = *made;
   } else if (!env.IsDirectory(dir)) {

@@ -19,14 +19,14 @@ namespace mcx {
 
 class FileStaging {
  public:
-  // Creates `dir` if needed (and removes it again if nothing is committed).
+  // Creates `dir` if needed, mode 0700 (and removes it again if nothing is committed).
   static Result<FileStaging> Begin(const std::filesystem::path& dir, Env& env = Env::Default());
   FileStaging(FileStaging&& o) noexcept;
   FileStaging& operator=(FileStaging&&) = delete;
   ~FileStaging();
 
   // Stages `name` (a plain file name) with these contents and permission bits.
-  Status Add(const std::string& name, ByteView contents, unsigned mode = 0644);
+  Status Add(const std::string& name, ByteView contents, unsigned mode = 0600);
   // Where a staged file lives until Commit(), for files a library must read first.
   std::filesystem::path StagedPath(const std::string& name) const { return staging_ / name; }
   Status Commit();

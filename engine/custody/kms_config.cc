@@ -142,7 +142,7 @@ std::string FormatKmsConfig(const KmsConfig& c) {
 Status SaveKmsConfig(const KmsConfig& config, Env& env) {
   Result<FileStaging> staging = FileStaging::Begin(config.data_dir, env);
   if (!staging.ok()) return staging.status();
-  MCX_RETURN_IF_ERROR(staging->Add(kKmsConfigFileName, AsBytes(FormatKmsConfig(config)), 0644));
+  MCX_RETURN_IF_ERROR(staging->Add(kKmsConfigFileName, AsBytes(FormatKmsConfig(config)), 0600));
   return staging->Commit();
 }
 

@@ -76,7 +76,7 @@ Result<SecretBytes> CreateDemoToken(KmsConfig& config, FileStaging& staging, Und
   undo.Add([dir = token_dir, &env] { (void)env.RemoveTree(dir); });
 
   const std::string conf = SoftHsmConf(token_dir);
-  MCX_RETURN_IF_ERROR(staging.Add(kSoftHsmConfFile, AsBytes(conf), 0644));
+  MCX_RETURN_IF_ERROR(staging.Add(kSoftHsmConfFile, AsBytes(conf), 0600));
   GuardedSecretScope guarded;
   Result<std::string> so_pin = RandomHex(os_rng, 16), user_pin = RandomHex(os_rng, 16);
   if (!so_pin.ok()) return so_pin.status();
@@ -194,7 +194,7 @@ Result<InitResult> InitKms(const InitOptions& o, Env& env) {
 
   MCX_RETURN_IF_ERROR(KmsStateFiles::Stage(*staging, cert, sealed));
   const std::string config_text = FormatKmsConfig(config);
-  MCX_RETURN_IF_ERROR(staging->Add(kKmsConfigFileName, AsBytes(config_text), 0644));  // last: marks a whole KMS
+  MCX_RETURN_IF_ERROR(staging->Add(kKmsConfigFileName, AsBytes(config_text), 0600));  // last: marks a whole KMS
   MCX_RETURN_IF_ERROR(staging->Commit());
   undo_kek.Dismiss();
   undo.Dismiss();

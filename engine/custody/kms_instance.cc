@@ -46,14 +46,28 @@ Result<std::unique_ptr<KmsInstance>> KmsInstance::Open(const KmsConfig& config, 
   // The certificate URI names this KMS instance (its id), so a KMS created again with the same
   // URI never mistakes the old one's key sets for its own.
   const std::string cert_uri = config.params.kms_uri + ".cert." + config.kms_id.substr(0, 16);
+  // A failed open changes nothing on disk. A KMS fresh from `init` keeps its state in files: the
+  // custody opens them first (PIN, KEK, unsealing, the certificate's keys), and only then is the
+  // store created and the state moved into it. Otherwise the state is in the store, which must
+  // exist already: an empty one made here would only hide that the state is gone.
+  if (HasKmsStateFiles(config, env)) {
+    Result<std::unique_ptr<KmsCustody>> custody = KmsCustody::Open(config, KmsStateFiles(config.data_dir, env), env);
+    if (!custody.ok()) return custody.status();
+    k->custody_ = std::move(custody).value();
+  } else if (!env.FileExists(config.store_path)) {
+    return Status::NotFound("opening the KMS in '" + config.data_dir.string() + "': its store " +
+                            config.store_path.string() + " is missing and the data directory holds no sealed "
+                            "master secrets to start one; restore the store from backup");
+  }
   Result<std::unique_ptr<KeyStore>> store = OpenSqliteKeyStore(config.store_path, cert_uri);
   if (!store.ok()) return store.status();
   k->store_ = std::move(store).value();
   MCX_RETURN_IF_ERROR(AdoptKmsStateFiles(config, *k->store_, env));
-
-  Result<std::unique_ptr<KmsCustody>> custody = KmsCustody::Open(config, StoreKmsState(*k->store_), env);
-  if (!custody.ok()) return custody.status();
-  k->custody_ = std::move(custody).value();
+  if (!k->custody_) {
+    Result<std::unique_ptr<KmsCustody>> custody = KmsCustody::Open(config, StoreKmsState(*k->store_), env);
+    if (!custody.ok()) return custody.status();
+    k->custody_ = std::move(custody).value();
+  }
 
   // The data key that seals key sets at rest: drawn from the HSM once, kept sealed by the KEK.
   // When two processes create it at once, the store keeps the first and both use that one.

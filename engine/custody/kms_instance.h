@@ -1,7 +1,8 @@
 // KmsInstance: a running KMS, assembled from its data directory.
 //
-// Open() loads the configuration, opens the store (moving the state files of a fresh `init` into
-// it), opens HSM custody (unsealing the master secrets into guarded memory), unseals the store's
+// Open() opens HSM custody (unsealing the master secrets into guarded memory) and the store (moving
+// the state files of a fresh `init` into it only after custody has opened them: a wrong PIN or a
+// missing key changes nothing on disk), unseals the store's
 // data key (creating it from the HSM's generator on first use), picks the fastest arithmetic for
 // this CPU, and builds the KMS certificate and the services the commands use: the KeySetSource
 // for bulk provisioning and the KeyService for the KMS interface.

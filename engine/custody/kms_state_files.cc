@@ -89,7 +89,7 @@ Status KmsStateFiles::Stage(FileStaging& staging, const KmsCertificateRecord& ce
   const std::string s = text.str();
   MCX_RETURN_IF_ERROR(staging.Add(kSealedZFile, sealed.z, 0600));
   MCX_RETURN_IF_ERROR(staging.Add(kSealedKsakFile, sealed.ksak, 0600));
-  return staging.Add(kCertificateFile, AsBytes(s), 0644);
+  return staging.Add(kCertificateFile, AsBytes(s), 0600);
 }
 
 }  // namespace mcx

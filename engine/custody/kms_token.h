@@ -1,7 +1,8 @@
 // OpenKmsToken: the PKCS#11 side of a KMS configuration: load the module (setting SOFTHSM2_CONF
 // first when the configuration names one), find the token by label and log in with the PIN
 // from the configured source. Errors name the KMS's data directory so operators know which
-// configuration to fix.
+// configuration to fix; a SoftHSM2 token whose files this process cannot read is reported as
+// that (PermissionDenied, naming the path), not as a missing token.
 #pragma once
 
 #include <memory>

@@ -20,6 +20,7 @@
 #if defined(MCX_HAVE_IFMA52)
 #include <cstring>
 
+#include "base/secret.h"
 #include "engine/math/inverse.h"
 
 namespace mcx {
@@ -141,30 +142,35 @@ MCX_IFMA void Permute(uint64_t* r, const uint64_t* a, int distance) {
 // Lane-wise inverses from one inversion: products over lane pairs, quads and all eight (each
 // lane ends up holding the product of its group), invert the total, then unwind:
 // 1/V_k = 1/V_{k+1} * (the partner group's product).
+// The inputs are secret (coordinates of a point whose scalar is secret), so every temporary is
+// wiped on the way out, error or not.
 MCX_IFMA Status Invert(uint64_t* r, const uint64_t* a) {
-  alignas(64) uint64_t v[4][kN * kLanes];
-  alignas(64) uint64_t perm[kN * kLanes];
-  std::memcpy(v[0], a, sizeof v[0]);
+  struct Wiped {
+    alignas(64) uint64_t v[4][kN * kLanes];
+    alignas(64) uint64_t perm[kN * kLanes];
+    alignas(64) uint64_t acc[kN * kLanes];
+    Limbs1024 total, inv;
+    uint64_t limbs[kN];
+    ~Wiped() { SecureWipe(this, sizeof *this); }
+  } w;
+  std::memcpy(w.v[0], a, sizeof w.v[0]);
   for (int k = 0; k < 3; ++k) {
-    Permute(perm, v[k], 1 << k);
-    Mul(v[k + 1], v[k], perm);
+    Permute(w.perm, w.v[k], 1 << k);
+    Mul(w.v[k + 1], w.v[k], w.perm);
   }
   // v[3] holds xR for x the product of all lanes; its plain inverse 1/(xR) times R^3/R is (1/x)R.
-  Limbs1024 total, inv;
-  ExtractCanonical(total, v[3], 0);
-  MCX_RETURN_IF_ERROR(BlindedInverse(SakkeFieldModulus(), total, inv));
-  uint64_t limbs[kN];
-  To52(inv, limbs);
-  alignas(64) uint64_t acc[kN * kLanes];
-  alignas(64) uint64_t r3[kN * kLanes];
-  Broadcast(acc, limbs);
+  ExtractCanonical(w.total, w.v[3], 0);
+  MCX_RETURN_IF_ERROR(BlindedInverse(SakkeFieldModulus(), w.total, w.inv));
+  To52(w.inv, w.limbs);
+  alignas(64) uint64_t r3[kN * kLanes];  // public: R^3 mod p
+  Broadcast(w.acc, w.limbs);
   Broadcast(r3, K().r3);
-  Mul(acc, acc, r3);
+  Mul(w.acc, w.acc, r3);
   for (int k = 2; k >= 0; --k) {
-    Permute(perm, v[k], 1 << k);
-    Mul(acc, acc, perm);
+    Permute(w.perm, w.v[k], 1 << k);
+    Mul(w.acc, w.acc, w.perm);
   }
-  std::memcpy(r, acc, sizeof acc);
+  std::memcpy(r, w.acc, sizeof w.acc);
   return Status::Ok();
 }
 

@@ -17,6 +17,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "base/bytes.h"
@@ -68,12 +69,14 @@ class KeyStore {
 
   // Named KMS state.
   virtual Status PutBlob(std::string_view name, ByteView value) = 0;
+  // Stores every (name, value) pair in one transaction: all of them or, on failure, none.
+  virtual Status PutBlobs(std::span<const std::pair<std::string_view, ByteView>> blobs) = 0;
   virtual Result<std::optional<Bytes>> GetBlob(std::string_view name) = 0;
   // Stores `value` unless `name` exists, and returns what is stored: the first writer wins (for
   // values that must never change once used, such as the sealed data key).
   virtual Result<Bytes> PutBlobIfAbsent(std::string_view name, ByteView value) = 0;
 
-  // A cheap round trip, for readiness checks.
+  // A cheap check, for readiness, that the store answers and takes writes (a small write).
   virtual Status Ping() = 0;
 };
 

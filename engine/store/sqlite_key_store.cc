@@ -7,7 +7,10 @@
 #include <unordered_map>
 #include <vector>
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 namespace mcx {
 namespace {
@@ -26,9 +29,11 @@ Status SqliteError(sqlite3* db, int rc, const std::string& what) {
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
       return Status::Unavailable(msg + " — the store is locked by another process; retry");
+    case SQLITE_READONLY:
+      return Status::Unavailable(msg + " — this user cannot write the store's file or its directory: give both "
+                                 "to the user the KMS runs as (the file mode 0600)");
     case SQLITE_CANTOPEN:
     case SQLITE_PERM:
-    case SQLITE_READONLY:
       return Status::Unavailable(msg + " — check that the data directory exists and is writable");
     case SQLITE_CORRUPT:
     case SQLITE_NOTADB:
@@ -77,6 +82,7 @@ class SqliteKeyStore final : public KeyStore {
   }
 
   Status Open() {
+    CreateOwnerOnly(path_);
     Result<Db> w = Connect(/*create=*/true);
     if (!w.ok()) return w.status();
     writer_ = std::move(w).value();
@@ -246,6 +252,19 @@ class SqliteKeyStore final : public KeyStore {
     return Status::Ok();
   }
 
+  Status PutBlobs(std::span<const std::pair<std::string_view, ByteView>> blobs) override {
+    Result<size_t> n = StepEachInTransaction("INSERT OR REPLACE INTO kms_state(name, value) VALUES (?1, ?2)",
+                                             blobs.size(), "saving KMS state", [&](sqlite3_stmt* st, size_t i) {
+                                               const auto& [name, value] = blobs[i];
+                                               sqlite3_bind_text(st, 1, name.data(), static_cast<int>(name.size()),
+                                                                 SQLITE_STATIC);
+                                               sqlite3_bind_blob(st, 2, value.data(), static_cast<int>(value.size()),
+                                                                 SQLITE_STATIC);
+                                               return Status::Ok();
+                                             });
+    return n.status();
+  }
+
   Result<Bytes> PutBlobIfAbsent(std::string_view name, ByteView value) override {
     {
       std::lock_guard<std::mutex> lock(write_mu_);
@@ -275,10 +294,16 @@ class SqliteKeyStore final : public KeyStore {
     return std::optional<Bytes>(Bytes(p, p + sqlite3_column_bytes(st.get(), 0)));
   }
 
+  // Ready means the store takes writes, not only reads: a database SQLite opened read-only (its
+  // file not writable by this user), a full disk or a lock held elsewhere all fail here, where a
+  // read would pass. One tiny row rewritten in its own transaction; it waits behind at most one
+  // writer's transaction.
   Status Ping() override {
-    Reader r(*this);
-    if (!r.ok()) return r.status();
-    return Exec(r.db(), "SELECT 1 FROM kms_state LIMIT 1", "checking the store");
+    std::lock_guard<std::mutex> lock(write_mu_);
+    const std::string what = "the store " + path_.string() + " does not take writes";
+    MCX_RETURN_IF_ERROR(
+        Exec(writer_.get(), "INSERT OR REPLACE INTO kms_state(name, value) VALUES ('readiness-probe', x'01')", what));
+    return Status::Ok();
   }
 
  private:
@@ -317,6 +342,17 @@ class SqliteKeyStore final : public KeyStore {
     Db db_;
     Status status_;
   };
+
+  // SQLite creates a database 0644 (less the umask) and its -wal and -shm files with the
+  // database's permissions, so an empty file made 0600 here keeps all three from other users. An
+  // empty file is a valid empty database; one that exists is left as it is. A failure is left for
+  // sqlite3_open_v2 to report.
+  static void CreateOwnerOnly(const std::filesystem::path& path) {
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) return;
+    (void)fchmod(fd, 0600);  // the umask may have narrowed it; it cannot have widened it
+    ::close(fd);
+  }
 
   Result<Db> Connect(bool create) {
     sqlite3* raw = nullptr;

@@ -17,7 +17,8 @@ namespace mcx {
 // 1: key sets and KMS state; 2: key_sets.delivered_at.
 inline constexpr int kStoreSchemaVersion = 2;
 
-// Opens or creates the database at `path` for the KMS certificate `cert_uri`.
+// Opens or creates the database at `path` for the KMS certificate `cert_uri`. A new database and
+// its -wal and -shm files are mode 0600 whatever the umask.
 Result<std::unique_ptr<KeyStore>> OpenSqliteKeyStore(const std::filesystem::path& path, const std::string& cert_uri);
 
 }  // namespace mcx

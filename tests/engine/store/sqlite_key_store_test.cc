@@ -1,3 +1,5 @@
+#include <sys/stat.h>
+
 #include <gtest/gtest.h>
 
 #include <sqlite3.h>
@@ -7,6 +9,7 @@
 #include "engine/store/sqlite_key_store.h"
 #include "tests/support/test_store.h"
 #include "tests/support/test_kms.h"
+#include "tests/support/unprivileged.h"
 
 namespace mcx {
 namespace {
@@ -188,6 +191,51 @@ TEST_F(SqliteKeyStoreTest, NotADatabaseIsAClearError) {
   Result<std::unique_ptr<KeyStore>> s = OpenSqliteKeyStore(junk, "c");
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.status().code(), Status::Code::kDataLoss);
+}
+
+TEST_F(SqliteKeyStoreTest, NewStoreAndItsWalAndShmAreTheOwnersOnlyWhateverTheUmask) {
+  const mode_t old = umask(022);
+  const std::filesystem::path path = dir_.path() / "fresh.sqlite";
+  Result<std::unique_ptr<KeyStore>> s = OpenSqliteKeyStore(path, testing::kTestCertUri);
+  umask(old);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  ASSERT_TRUE((*s)->PutBlob("x", AsBytes("y")).ok());  // the -wal and -shm exist while it is open
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    struct stat st {};
+    ASSERT_EQ(stat((path.string() + suffix).c_str(), &st), 0) << suffix;
+    EXPECT_EQ(st.st_mode & 07777, 0600u) << "store.sqlite" << suffix;
+  }
+}
+
+TEST_F(SqliteKeyStoreTest, PingFailsNamingTheStoreWhenItReadsButRefusesWrites) {
+  const std::optional<testing::UnprivilegedUser> user = testing::FindUnprivilegedUser();
+  if (!user) GTEST_SKIP() << "running as root and there is no user 'nobody' to run the check as";
+  ASSERT_TRUE(store_->PutBlob("certificate", AsBytes("public things")).ok());
+  store_.reset();
+  // The directory is the user's (SQLite makes its -wal and -shm there); the database file is
+  // only readable: SQLite then opens it read-only without a word, and reads go on working.
+  testing::GiveTree(dir_.path(), *user);
+  ASSERT_EQ(chmod(db_path().c_str(), 0444), 0);
+  const std::string seen = testing::RunAs(*user, [&] {
+    Result<std::unique_ptr<KeyStore>> s = OpenSqliteKeyStore(db_path(), testing::kTestCertUri);
+    if (!s.ok()) return "open: " + s.status().ToString();
+    Result<std::optional<Bytes>> blob = (*s)->GetBlob("certificate");
+    std::string r = std::string("read: ") + (blob.ok() && blob->has_value() ? "ok" : "failed");
+    return r + "\nping: " + (*s)->Ping().ToString();
+  });
+  ASSERT_NE(seen.find("read: ok"), std::string::npos) << seen;
+  EXPECT_EQ(seen.find("ping: OK"), std::string::npos) << seen;
+  EXPECT_NE(seen.find("ping: unavailable"), std::string::npos) << seen;
+  EXPECT_NE(seen.find("the store " + db_path().string() + " does not take writes"), std::string::npos) << seen;
+  EXPECT_NE(seen.find("readonly"), std::string::npos) << seen;
+
+  // Writable again (the -wal and -shm SQLite made meanwhile took the database's mode): ready again.
+  for (const char* suffix : {"", "-wal", "-shm"}) (void)chmod((db_path().string() + suffix).c_str(), 0600);
+  const std::string again = testing::RunAs(*user, [&] {
+    Result<std::unique_ptr<KeyStore>> s = OpenSqliteKeyStore(db_path(), testing::kTestCertUri);
+    return s.ok() ? "ping: " + (*s)->Ping().ToString() : "open: " + s.status().ToString();
+  });
+  EXPECT_EQ(again, "ping: OK");
 }
 
 }  // namespace
