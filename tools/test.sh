@@ -2,12 +2,13 @@
 # README command (2): install what is needed, build, and run every test — then the same code
 # again under the sanitizers and the fuzzers (docs/security.md):
 #   build, tests         the release build (./build) and the whole suite
-#   asan build, tests    clang, ASan + UBSan (fatal), -O1 (./build-asan): the whole suite but the
+#   asan-build, -tests   g++, ASan + UBSan (fatal), -O1 (./build-asan): the whole suite but the
 #                        tests labelled not_under_asan (tests/CMakeLists.txt says why for each)
-#   tsan build, tests    g++, TSan, -O1 (./build-tsan): only the test binaries of the tests
+#   tsan-build, -tests   g++, TSan, -O1 (./build-tsan): only the test binaries of the tests
 #                        labelled concurrent, and only those tests
-#   fuzz                 each libFuzzer target of tests/fuzz (built in ./build-asan) from its seed
-#                        corpus for MCX_FUZZ_SECONDS (default 30) seconds, two at a time
+#   fuzz-build, fuzz     clang, libFuzzer + ASan + UBSan, -O1 (./build-fuzz): the fuzz targets of
+#                        tests/fuzz only, each run from its seed corpus for MCX_FUZZ_SECONDS
+#                        (default 30) seconds, as many at a time as there are cores
 # Each stage prints its name and time; the script stops at the first stage that fails and ends
 # with ctest's summary lines of every suite that ran. MCX_TEST_STAGES="build tests" (say) runs a
 # subset.
@@ -15,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 jobs=$(nproc)
-stages=${MCX_TEST_STAGES:-"build tests asan-build asan-tests tsan-build tsan-tests fuzz"}
+stages=${MCX_TEST_STAGES:-"build tests asan-build asan-tests tsan-build tsan-tests fuzz-build fuzz"}
 fuzz_seconds=${MCX_FUZZ_SECONDS:-30}
 logs=build-logs
 mkdir -p "$logs"
@@ -73,10 +74,10 @@ sanitizer_configure() {  # DIR COMPILER_C COMPILER_CXX SANITIZERS EXTRA_CMAKE_AR
 build_normal() { bash tools/build.sh; }
 tests_normal() { ctest_suite tests build; }
 
-# ASan + UBSan (clang, so that the same build also links the fuzzers). Everything but bench's
-# micro-benchmarks: the test binaries, mcx-kms (the shell tests run it) and the fuzz targets.
+# ASan + UBSan: everything but bench's micro-benchmarks (the test binaries, and mcx-kms, which
+# the shell tests run).
 build_asan() {
-  sanitizer_configure build-asan clang-14 clang++-14 address,undefined -DMCX_BUILD_FUZZ=ON
+  sanitizer_configure build-asan gcc g++ address,undefined
   cmake --build build-asan -j"$jobs"
 }
 tests_asan() {
@@ -96,14 +97,20 @@ tests_tsan() {
     ctest_suite tsan-tests build-tsan -L concurrent
 }
 
+# libFuzzer needs clang; only the libraries the fuzz targets link are built.
+build_fuzz() {
+  sanitizer_configure build-fuzz clang-14 clang++-14 address,undefined -DMCX_BUILD_FUZZ=ON -DMCX_BUILD_TESTS=OFF
+  cmake --build build-fuzz -j"$jobs" --target fuzzers
+}
+
 # Each fuzzer from its seeds (read-only) plus a scratch corpus of what it finds; a crash, leak,
 # sanitizer report, timeout or out-of-memory fails the stage and leaves the input in
-# build-asan/fuzz/<name>/artifacts (add it to tests/fuzz/corpus/<name>/ with the fix).
+# build-fuzz/runs/<name>/artifacts (add it to tests/fuzz/corpus/<name>/ with the fix).
 fuzz_one() {
-  local name=$1 out=build-asan/fuzz/$1
+  local name=$1 out=build-fuzz/runs/$1
   rm -rf "$out"
   mkdir -p "$out/corpus" "$out/artifacts"
-  if build-asan/tests/fuzz/"$name"_fuzzer -max_total_time="$fuzz_seconds" -rss_limit_mb=2048 -timeout=20 \
+  if build-fuzz/tests/fuzz/"$name"_fuzzer -max_total_time="$fuzz_seconds" -rss_limit_mb=2048 -timeout=20 \
        -max_len=8192 -print_final_stats=1 -artifact_prefix="$out/artifacts/" \
        "$out/corpus" tests/fuzz/corpus/"$name" > "$out/log" 2>&1; then
     echo "fuzz $name: ok, $(grep -Eo 'stat::number_of_executed_units: *[0-9]+' "$out/log" | grep -Eo '[0-9]+$') runs"
@@ -116,7 +123,7 @@ fuzz_one() {
 export -f fuzz_one
 fuzz_all() {
   local names
-  names=$(cd build-asan/tests/fuzz && ls -1 -- *_fuzzer | sed 's/_fuzzer$//')
+  names=$(cd build-fuzz/tests/fuzz && ls -1 -- *_fuzzer | sed 's/_fuzzer$//')
   xargs -P "$jobs" -I{} bash -c 'fuzz_one "$@"' _ {} <<< "$names"
 }
 export fuzz_seconds
@@ -127,6 +134,7 @@ run_stage asan-build build_asan
 run_stage asan-tests tests_asan
 run_stage tsan-build build_tsan
 run_stage tsan-tests tests_tsan
+run_stage fuzz-build build_fuzz
 run_stage fuzz fuzz_all
 
 echo "=== stage times"
