@@ -22,6 +22,8 @@ packages=(
   libcjose-dev libjansson-dev  # JOSE for access tokens (api/); cjose's pkg-config file needs jansson's
   nginx wrk             # the TLS proxy end-to-end test and the HTTP benchmark
   chromium              # headless: the capacity report's HTML test (tests/bench/html_report_test.sh)
+  clang-14 libclang-rt-14-dev llvm-14   # tools/test.sh: the ASan/UBSan build, libFuzzer, llvm-symbolizer
+  libasan8 libubsan1 libtsan2           # g++ 12's sanitizer runtimes (the TSan build)
 )
 
 if [ "$(id -u)" -ne 0 ]; then

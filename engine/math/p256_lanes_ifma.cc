@@ -128,7 +128,7 @@ MCX_IFMA_INLINE void FinishAddition(const Fe8& b, Point8& r, Fe8 t0, Fe8 t1, con
 
 // r = a + (qx, qy): the same complete mixed addition as AddMixed in p256_fixed_base.cc
 // (algorithm 5, 11M + 2M(b)). r may alias a.
-MCX_IFMA [[gnu::noinline]] void AddMixed(const Fe8& b, Point8& r, const Point8& a, const Fe8& qx, const Fe8& qy) {
+[[gnu::noinline]] MCX_IFMA void AddMixed(const Fe8& b, Point8& r, const Point8& a, const Fe8& qx, const Fe8& qy) {
   const Fe8 t0 = Mul(a.x, qx);
   const Fe8 t1 = Mul(a.y, qy);
   Fe8 t3 = Mul(Add(qx, qy), Add(a.x, a.y));
@@ -203,7 +203,7 @@ MCX_IFMA_INLINE void SelectPoint(Point8& r, __mmask8 take_b, const Point8& a, co
 // r = a + c for any two points, infinity included: the complete projective addition (algorithm 4,
 // 12M + 2M(b)). P-256 has prime order, so it has no exceptional case; adding a point to itself
 // doubles it. r may alias a or c.
-MCX_IFMA [[gnu::noinline]] void AddFull(const Fe8& b, Point8& r, const Point8& a, const Point8& c) {
+[[gnu::noinline]] MCX_IFMA void AddFull(const Fe8& b, Point8& r, const Point8& a, const Point8& c) {
   const Fe8 t0 = Mul(a.x, c.x);
   const Fe8 t1 = Mul(a.y, c.y);
   const Fe8 zz = Mul(a.z, c.z);
