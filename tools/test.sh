@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# README command (2): install what is needed, build, and run every test — then the same code
-# again under the sanitizers and the fuzzers (docs/security.md):
+# README command (2): install what is needed, build, and run every test — and, when asked with
+# MCX_TEST_STAGES (below), the same code again under the sanitizers and the fuzzers
+# (docs/security.md):
 #   build, tests         the release build (./build) and the whole suite
 #   asan-build, -tests   g++, ASan + UBSan (fatal), -O1 (./build-asan): the whole suite but the
 #                        tests labelled not_under_asan (tests/CMakeLists.txt says why for each)
@@ -16,7 +17,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 jobs=$(nproc)
-stages=${MCX_TEST_STAGES:-"build tests asan-build asan-tests tsan-build tsan-tests fuzz-build fuzz"}
+# The sanitizer and fuzzing stages are not yet in the default run: their time in CI on 2 cores
+# has not been measured on a clean clone together with the rest (issue "Hardening" stays open
+# for this). Run them with MCX_TEST_STAGES="build tests asan-build asan-tests tsan-build
+# tsan-tests fuzz-build fuzz".
+stages=${MCX_TEST_STAGES:-"build tests"}
 fuzz_seconds=${MCX_FUZZ_SECONDS:-30}
 logs=build-logs
 mkdir -p "$logs"
