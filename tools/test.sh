@@ -68,10 +68,10 @@ ctest_suite() {
   return "$rc"
 }
 
-sanitizer_configure() {  # DIR COMPILER_C COMPILER_CXX SANITIZERS EXTRA_CMAKE_ARGS...
-  local dir=$1 cc=$2 cxx=$3 san=$4
-  shift 4
-  cmake -S . -B "$dir" -DCMAKE_C_COMPILER="$cc" -DCMAKE_CXX_COMPILER="$cxx" \
+sanitizer_configure() {  # DIR COMPILER SANITIZERS EXTRA_CMAKE_ARGS...
+  local dir=$1 cxx=$2 san=$3
+  shift 3
+  cmake -S . -B "$dir" -DCMAKE_CXX_COMPILER="$cxx" \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" \
     -DMCX_WERROR=ON -DMCX_SANITIZE="$san" -DMCX_BUILD_BENCH=OFF "$@" >/dev/null
 }
@@ -82,7 +82,7 @@ tests_normal() { ctest_suite tests build; }
 # ASan + UBSan: everything but bench's micro-benchmarks (the test binaries, and mcx-kms, which
 # the shell tests run).
 build_asan() {
-  sanitizer_configure build-asan gcc g++ address,undefined
+  sanitizer_configure build-asan g++ address,undefined
   cmake --build build-asan -j"$jobs"
 }
 tests_asan() {
@@ -94,7 +94,7 @@ tests_asan() {
 
 # TSan (g++): only the binaries that hold tests labelled `concurrent`.
 build_tsan() {
-  sanitizer_configure build-tsan gcc g++ thread
+  sanitizer_configure build-tsan g++ thread
   cmake --build build-tsan -j"$jobs" --target base_tests engine_tests api_tests capacity_tests
 }
 tests_tsan() {
@@ -104,7 +104,7 @@ tests_tsan() {
 
 # libFuzzer needs clang; only the libraries the fuzz targets link are built.
 build_fuzz() {
-  sanitizer_configure build-fuzz clang-14 clang++-14 address,undefined -DMCX_BUILD_FUZZ=ON -DMCX_BUILD_TESTS=OFF
+  sanitizer_configure build-fuzz clang++-14 address,undefined -DMCX_BUILD_FUZZ=ON -DMCX_BUILD_TESTS=OFF
   cmake --build build-fuzz -j"$jobs" --target fuzzers
 }
 

@@ -77,9 +77,11 @@ Result<KmsConfig> LoadKmsConfig(const fs::path& data_dir, Env& env) {
   c.data_dir = dir;
   std::optional<std::string> uri = t["kms"]["uri"].value<std::string>();
   if (!uri) return missing("kms.uri", "a string");
-  std::optional<int64_t> period = t["kms"]["user_key_period"].value<int64_t>();
+  // value_exact: an integer only. value<int64_t>() would also try to convert a float, and casts
+  // one beyond int64's range (undefined behaviour, found by tests/fuzz/kms_config_fuzzer.cc).
+  std::optional<int64_t> period = t["kms"]["user_key_period"].value_exact<int64_t>();
   if (!period) return missing("kms.user_key_period", "an integer");
-  std::optional<int64_t> offset = t["kms"]["user_key_offset"].value<int64_t>();
+  std::optional<int64_t> offset = t["kms"]["user_key_offset"].value_exact<int64_t>();
   if (!offset) return missing("kms.user_key_offset", "an integer");
   Result<CommunityParameters> params = CommunityParameters::Make(*uri, *period, *offset);
   if (!params.ok()) return params.status().Annotate(file.string());

@@ -45,8 +45,8 @@ Result<KmsCertificateRecord> ParseCertificate(const std::string& text, const std
   };
   const auto cert = t["certificate"];
   std::optional<std::string> uri = cert["kms_uri"].value<std::string>();
-  std::optional<int64_t> period = cert["user_key_period"].value<int64_t>();
-  std::optional<int64_t> offset = cert["user_key_offset"].value<int64_t>();
+  std::optional<int64_t> period = cert["user_key_period"].value_exact<int64_t>();
+  std::optional<int64_t> offset = cert["user_key_offset"].value_exact<int64_t>();
   if (!uri || !period || !offset) return bad("kms_uri, user_key_period or user_key_offset");
   Result<CommunityParameters> params = CommunityParameters::Make(*uri, *period, *offset);
   if (!params.ok()) return params.status().Annotate(origin);
