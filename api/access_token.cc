@@ -37,7 +37,6 @@ std::shared_ptr<cjose_jwk_t> OwnJwk(cjose_jwk_t* k) {
   return std::shared_ptr<cjose_jwk_t>(k, [](cjose_jwk_t* p) { cjose_jwk_release(p); });
 }
 
-// A string member, or "" when it is missing or of another type (json::value() would throw).
 // Unpadded base64url (RFC 7515 2) that cjose's decoder can take: Debian's cjose 0.6 asserts,
 // aborting the process, on a '=' inside a part or on a length of 4n+1 (found by
 // tests/fuzz/jwks_fuzzer.cc; a token "h.eyJhIjoxf=Q.s" reached it from any client). So nothing
@@ -51,6 +50,7 @@ bool IsBase64UrlForCjose(std::string_view s) {
   return true;
 }
 
+// A string member, or "" when it is missing or of another type (json::value() would throw).
 std::string StringField(const json& obj, const char* name) {
   auto it = obj.find(name);
   return it != obj.end() && it->is_string() ? it->get<std::string>() : std::string();
