@@ -3,29 +3,16 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <mutex>
 #include <vector>
 
 #include "api/kms_xml.h"
 #include "base/wiping_allocator.h"
 #include "tests/api/api_test_env.h"
 #include "tests/api/http_test_client.h"
+#include "tests/support/released_blocks.h"
 
 namespace mcx::api::testing {
 namespace {
-
-struct ReleasedBlock {
-  size_t bytes = 0;
-  bool zero = false;
-};
-std::mutex released_mu;
-std::vector<ReleasedBlock> released;
-
-void RecordRelease(const void* block, size_t bytes) {
-  const auto* p = static_cast<const unsigned char*>(block);
-  std::lock_guard<std::mutex> lock(released_mu);
-  released.push_back({bytes, std::all_of(p, p + bytes, [](unsigned char c) { return c == 0; })});
-}
 
 // A user URI of `n` octets, with characters that must be escaped (each becomes 5 or 6 octets).
 std::string LongUserUri(size_t n) {
@@ -43,25 +30,23 @@ TEST(KmsXmlTest, AKeyProvWithALongUserUriLeavesNoKeyInFreedMemory) {
   KmsResponseHeader header{user, "kms.example.org", NtpNow(),
                            "https://kms.example.org/keymanagement/identity/v1/keyprov/" + user};
   std::string copy;
+  std::vector<mcx::testing::ReleasedBlock> released;
   {
-    std::lock_guard<std::mutex> lock(released_mu);
-    released.clear();
+    mcx::testing::ReleasedBlocks observer;
+    {
+      const std::vector<KeySet> sets{*ks, *ks, *ks};
+      SecretString doc = KmsResponseWriter::KeyProv(header, SharedKms().certificate(), sets);
+      copy.assign(doc.data(), doc.size());
+    }
+    released = observer.blocks();
   }
-  SetWipeObserverForTesting(&RecordRelease);
-  {
-    const std::vector<KeySet> sets{*ks, *ks, *ks};
-    SecretString doc = KmsResponseWriter::KeyProv(header, SharedKms().certificate(), sets);
-    copy.assign(doc.data(), doc.size());
-  }
-  SetWipeObserverForTesting(nullptr);
 
   ASSERT_NE(copy.find(rsk_hex), std::string::npos);
   EXPECT_EQ(XmllintSchemaErrors(copy), "");
   EXPECT_EQ(XmlText(copy, "UserUri"), user);
-  std::lock_guard<std::mutex> lock(released_mu);
   size_t largest = 0;
-  for (const ReleasedBlock& b : released) {
-    EXPECT_TRUE(b.zero) << "a released block of " << b.bytes << " octets was not wiped";
+  for (const mcx::testing::ReleasedBlock& b : released) {
+    EXPECT_TRUE(b.wiped) << "a released block of " << b.bytes << " octets was not wiped";
     largest = std::max(largest, b.bytes);
   }
   // The document's own block was among them (released when `doc` went out of scope).
