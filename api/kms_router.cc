@@ -244,6 +244,8 @@ struct KmsRouter::Exchange {
   ApiRoute route = ApiRoute::kUnknown;
   std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
   KmsResponseHeader header;
+  // What the KMS serves, as of the request's arrival: one answer never mixes two lifecycle states.
+  std::shared_ptr<const ServedCertificates> served;
 
   void Finish(ApiResponse response) {
     metrics->RecordRequest(route, response.status,
@@ -275,7 +277,7 @@ KmsRouter::KmsRouter(KeyService& keys, AccessTokenVerifier& tokens, ApiMetrics& 
 ApiResponse KmsRouter::Refusal(int status, std::string_view message, std::string_view target) {
   metrics_.RecordRequest(ApiRoute::kUnknown, status, 0.0);
   KmsResponseHeader header;
-  header.kms_uri = keys_.certificate().params.kms_uri;
+  header.kms_uri = keys_.Certificates()->kms_uri;
   header.time = NtpNow(*options_.env);
   header.client_req_url = target.empty() ? "/" : PrintableUri(target);
   ApiResponse r;
@@ -290,7 +292,8 @@ void KmsRouter::Handle(ApiRequest request, Reply reply) {
   ex->reply = std::move(reply);
   ex->metrics = &metrics_;
   ex->env = options_.env;
-  ex->header.kms_uri = keys_.certificate().params.kms_uri;
+  ex->served = keys_.Certificates();
+  ex->header.kms_uri = ex->served->kms_uri;
   const ApiRequest& req = ex->request;
   const std::string proto = req.forwarded_proto == "https" ? "https" : "http";
   ex->header.client_req_url =
@@ -328,9 +331,6 @@ void KmsRouter::Handle(ApiRequest request, Reply reply) {
 
 namespace {
 const std::string kChallenge = "Bearer realm=\"mcx-kms\"";
-// The certificate cache's number. One certificate that never changes, so far: it moves once
-// certificates can be rolled over, revoked and imported.
-constexpr uint64_t kCacheNum = 1;
 }  // namespace
 
 void KmsRouter::HandleKms(std::shared_ptr<Exchange> ex, const KmsTarget& target) {
@@ -417,50 +417,65 @@ void KmsRouter::Authorized(std::shared_ptr<Exchange> ex, const KmsTarget& target
     }
   }
 
-  const KmsCertificate& cert = keys_.certificate();
+  const ServedCertificates& served = *ex->served;
   switch (target.route) {
     case ApiRoute::kInit: {
       ex->header.time = NtpNow(*options_.env);
+      const IssuingCertificate* now = served.InForceAt(ex->header.time);
+      if (now == nullptr) {
+        return ex->Fail(503, "this KMS has no certificate in force now (all revoked or expired): the operator must "
+                             "roll over (mcx-kms cert rollover)");
+      }
       ApiResponse r;
-      r.body = KmsResponseWriter::Init(ex->header, cert);
+      r.body = KmsResponseWriter::Init(ex->header, now->certificate);
       return ex->Finish(std::move(r));
     }
     case ApiRoute::kCertCache: {
       // certcache/<n> from a client whose cache is current gets an empty cache with the number.
       ex->header.time = NtpNow(*options_.env);
       std::vector<const KmsCertificate*> certs;
-      if (!target.has_cache_num || target.cache_num != kCacheNum) certs.push_back(&cert);
+      if (!target.has_cache_num || target.cache_num != served.cache_num) {
+        for (const KmsCertificate& c : served.cache) certs.push_back(&c);
+      }
       ApiResponse r;
-      r.body = KmsResponseWriter::CertCache(ex->header, certs, kCacheNum);
+      r.body = KmsResponseWriter::CertCache(ex->header, certs, served.cache_num);
       return ex->Finish(std::move(r));
     }
     case ApiRoute::kCert: {
-      if (target.kms_uri != cert.params.kms_uri) {
+      std::vector<const KmsCertificate*> certs;
+      for (const KmsCertificate& c : served.cache) {
+        if (c.params.kms_uri == target.kms_uri) certs.push_back(&c);
+      }
+      if (certs.empty()) {
         return ex->Fail(404, "this KMS holds no certificate of KMS '" + PrintableUri(target.kms_uri) +
                                  "': ask that KMS, or have the operator import its certificate");
       }
       ex->header.time = NtpNow(*options_.env);
       ApiResponse r;
-      r.body = KmsResponseWriter::CertCache(ex->header, {&cert}, kCacheNum);
+      r.body = KmsResponseWriter::CertCache(ex->header, certs, served.cache_num);
       return ex->Finish(std::move(r));
     }
     default: {
       const NtpSeconds now = NtpNow(*options_.env);
       const NtpSeconds t = target.has_time ? target.time : now;
-      if (t < cert.valid_from || t > cert.valid_to) {
-        return ex->Fail(400, "the requested time " + FormatUtc(t) + " is outside the KMS certificate's validity (" +
-                                 FormatUtc(cert.valid_from) + " to " + FormatUtc(cert.valid_to) +
+      const auto [first, last] = served.IssuingWindow();
+      if (served.InForceAt(t) == nullptr) {
+        if (served.issuing.empty()) {
+          return ex->Fail(503, "this KMS has no certificate that issues keys (all revoked or expired): the operator "
+                               "must roll over (mcx-kms cert rollover)");
+        }
+        return ex->Fail(400, "the requested time " + FormatUtc(t) + " is outside the validity of every certificate "
+                                 "of this KMS (" + FormatUtc(first) + " to " + FormatUtc(last) +
                                  "): ask for a time within it");
       }
       // The last second a user may ask about: the end of the period max_periods_ahead after the
-      // current one (saturating: a bound past the certificate is no bound).
-      const CommunityParameters& params = cert.params;
-      NtpSeconds latest = cert.valid_to;
-      if (Result<KeyPeriod> current = KeyPeriod::Containing(params, now);
-          current.ok() && current->valid_to < cert.valid_to) {
+      // current one (saturating: a bound past the certificates is no bound).
+      const CommunityParameters& params = served.InForceAt(t)->certificate.params;
+      NtpSeconds latest = last;
+      if (Result<KeyPeriod> current = KeyPeriod::Containing(params, now); current.ok() && current->valid_to < last) {
         const uint64_t period = params.user_key_period;
         const uint64_t ahead = options_.max_periods_ahead;
-        if (ahead < (cert.valid_to - current->valid_to) / period) latest = current->valid_to + ahead * period;
+        if (ahead < (last - current->valid_to) / period) latest = current->valid_to + ahead * period;
       }
       if (t > latest) {
         return ex->Fail(400, "the requested time " + FormatUtc(t) + " is more than " +
@@ -478,21 +493,27 @@ void KmsRouter::Authorized(std::shared_ptr<Exchange> ex, const KmsTarget& target
 }
 
 void KmsRouter::ProvisionKeys(std::shared_ptr<Exchange> ex, std::string user_uri, NtpSeconds t, NtpSeconds latest) {
-  const KmsCertificate& cert = keys_.certificate();
+  const ServedCertificates& served = *ex->served;
+  const uint64_t period_seconds = served.InForceAt(t)->certificate.params.user_key_period;
   // The following periods first and the requested one last: some clients keep only the last
-  // KmsKeySet of a response as the current keys. Periods past the certificate's end, or past
-  // max_periods_ahead (`latest`), are left out.
+  // KmsKeySet of a response as the current keys. Periods no certificate covers, or past
+  // max_periods_ahead (`latest`), are left out; each set is issued under the certificate in force
+  // at its time (a rollover may fall between them).
   std::vector<NtpSeconds> times;
   for (int i = options_.extra_periods; i >= 1; --i) {
-    const NtpSeconds later = t + static_cast<NtpSeconds>(i) * cert.params.user_key_period;
-    if (later <= cert.valid_to && later <= latest) times.push_back(later);
+    const NtpSeconds later = t + static_cast<NtpSeconds>(i) * period_seconds;
+    if (later <= latest && served.InForceAt(later) != nullptr) times.push_back(later);
   }
   times.push_back(t);
   std::vector<KeySet> sets;
+  std::vector<const KmsCertificate*> certs;
   sets.reserve(times.size());
   for (NtpSeconds when : times) {
-    Result<KeySet> ks = keys_.KeySetAt(user_uri, when);
+    Result<KeySet> ks = keys_.KeySetAt(served, user_uri, when);
     if (!ks.ok()) {
+      // A later period may be refused (a revocation from then on) while the requested one is
+      // not: the answer then carries what may be handed out.
+      if (when != t && ks.status().code() == Status::Code::kPermissionDenied) continue;
       if (IsCallersFault(ks.status())) return ex->FailWith(ks.status());
       // The store's or HSM's own words ("database is locked", a PKCS#11 return value) are for
       // the operator, not the client.
@@ -501,10 +522,11 @@ void KmsRouter::ProvisionKeys(std::shared_ptr<Exchange> ex, std::string user_uri
       return ex->Fail(503, kUnavailableText);
     }
     sets.push_back(std::move(ks).value());
+    certs.push_back(&served.InForceAt(when)->certificate);
   }
   ex->header.time = NtpNow(*options_.env);
   ApiResponse r;
-  r.body = KmsResponseWriter::KeyProv(ex->header, cert, sets);
+  r.body = KmsResponseWriter::KeyProv(ex->header, certs, sets);
   metrics_.AddKeySetsIssued(sets.size());
   ex->Finish(std::move(r));
 }

@@ -75,6 +75,11 @@ void Certificate(SecretString& out, const KmsCertificate& c) {
   Element(out, "PubEncKey", ToUpperHex(c.keys.z_pub));
   Element(out, "PubAuthKey", ToUpperHex(c.keys.kpak));
   Element(out, "ParameterSet", static_cast<uint64_t>(c.parameter_set));
+  if (!c.kms_domains.empty()) {
+    out += "<KmsDomainList>";
+    for (const std::string& d : c.kms_domains) Element(out, "KmsDomain", d);
+    out += "</KmsDomainList>";
+  }
   out += "</KmsCertificate>";
 }
 
@@ -126,13 +131,16 @@ SecretString KmsResponseWriter::Init(const KmsResponseHeader& header, const KmsC
   return out;
 }
 
-SecretString KmsResponseWriter::KeyProv(const KmsResponseHeader& header, const KmsCertificate& cert,
+SecretString KmsResponseWriter::KeyProv(const KmsResponseHeader& header,
+                                       const std::vector<const KmsCertificate*>& certs,
                                        const std::vector<KeySet>& sets) {
   // Sized for the worst case (every URI escaped, keys in hex), so that the document is built in
   // one block; should it still grow, the allocator wipes the block it leaves.
   const auto escaped = [](const std::string& s) { return 6 * s.size(); };
   size_t size = 1024 + escaped(header.user_uri) + escaped(header.kms_uri) + escaped(header.client_req_url);
-  for (const KeySet& ks : sets) {
+  for (size_t i = 0; i < sets.size(); ++i) {
+    const KeySet& ks = sets[i];
+    const KmsCertificate& cert = *certs[i];
     size += 1024 + escaped(cert.params.kms_uri) + escaped(cert.cert_uri) + escaped(cert.issuer) +
             escaped(ks.user_uri) + 2 * (ks.uid.size() + ks.rsk.size() + ks.ssk.size() + ks.pvt.size());
   }
@@ -140,7 +148,9 @@ SecretString KmsResponseWriter::KeyProv(const KmsResponseHeader& header, const K
   out.reserve(size);
   Open(out, header);
   out += "<KmsMessage><KmsKeyProv Version=\"1.0.0\">";
-  for (const KeySet& ks : sets) {
+  for (size_t i = 0; i < sets.size(); ++i) {
+    const KeySet& ks = sets[i];
+    const KmsCertificate& cert = *certs[i];
     out += "<KmsKeySet>";
     Element(out, "KmsUri", cert.params.kms_uri);
     Element(out, "CertUri", cert.cert_uri);
@@ -302,6 +312,123 @@ Result<KmsRequestDocument> ParseKmsRequest(std::string_view body) {
   }
   if (!have_user || out.user_uri.empty()) return Status::InvalidArgument("the KmsRequest has no UserUri");
   return out;
+}
+
+namespace {
+
+// The first element named `name` in the KMS namespace at or below `n`, depth first.
+const xmlNode* FindKmsElement(const xmlNode* n, std::string_view name) {
+  for (; n != nullptr; n = n->next) {
+    if (n->type != XML_ELEMENT_NODE) continue;
+    if (InKmsNamespace(n) && name == reinterpret_cast<const char*>(n->name)) return n;
+    if (const xmlNode* inner = FindKmsElement(n->children, name)) return inner;
+  }
+  return nullptr;
+}
+
+std::string AttributeOf(const xmlNode* n, const char* name) {
+  xmlChar* v = xmlGetProp(n, reinterpret_cast<const xmlChar*>(name));
+  std::string out = v != nullptr ? reinterpret_cast<const char*>(v) : "";
+  xmlFree(v);
+  return out;
+}
+
+template <size_t N>
+Status HexInto(const std::string& hex, std::array<uint8_t, N>& out, const char* what) {
+  Result<Bytes> b = FromHex(hex);
+  if (!b.ok() || b->size() != N) {
+    return Status::InvalidArgument(std::string("the certificate's ") + what + " is not " + std::to_string(N) +
+                                   " octets of hex");
+  }
+  std::copy(b->begin(), b->end(), out.begin());
+  return Status::Ok();
+}
+
+Result<uint64_t> Number(const std::string& text, const char* what) {
+  uint64_t v = 0;
+  if (text.empty() || text.size() > 19 || text.find_first_not_of("0123456789") != std::string::npos) {
+    return Status::InvalidArgument(std::string("the certificate's ") + what + " is not a number");
+  }
+  for (char c : text) v = v * 10 + static_cast<uint64_t>(c - '0');
+  return v;
+}
+
+}  // namespace
+
+Result<KmsCertificate> ParseKmsCertificate(std::string_view xml) {
+  if (xml.size() > (1u << 20)) return Status::InvalidArgument("the certificate document is larger than 1 MiB");
+  std::unique_ptr<xmlDoc, DocFree> doc(xmlReadMemory(xml.data(), static_cast<int>(xml.size()), "KmsCertificate.xml",
+                                                     nullptr, XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING));
+  if (!doc) return Status::InvalidArgument("the certificate file is not well-formed XML");
+  if (doc->intSubset != nullptr || doc->extSubset != nullptr) {
+    return Status::InvalidArgument("the certificate file has a DOCTYPE: DTDs are not accepted");
+  }
+  const xmlNode* cert = FindKmsElement(xmlDocGetRootElement(doc.get()), "KmsCertificate");
+  if (cert == nullptr) {
+    return Status::InvalidArgument(std::string("the file holds no KmsCertificate element in namespace ") +
+                                   kKmsNamespace);
+  }
+  KmsCertificate c;
+  c.version = AttributeOf(cert, "Version");
+  c.role = AttributeOf(cert, "Role");
+  const std::string id = AttributeOf(cert, "Id");
+  std::string kms_uri, period, offset;
+  bool have_enc = false, have_auth = false;
+  for (const xmlNode* n = cert->children; n != nullptr; n = n->next) {
+    if (n->type != XML_ELEMENT_NODE || !InKmsNamespace(n)) continue;
+    const std::string_view name = reinterpret_cast<const char*>(n->name);
+    const std::string text = TextOf(n);
+    if (name == "CertUri") {
+      c.cert_uri = text;
+    } else if (name == "KmsUri") {
+      kms_uri = text;
+    } else if (name == "Issuer") {
+      c.issuer = text;
+    } else if (name == "ValidFrom" || name == "ValidTo") {
+      Result<NtpSeconds> t = ParseUtc(text);
+      if (!t.ok()) return t.status().Annotate(std::string("the certificate's ") + std::string(name));
+      (name == "ValidFrom" ? c.valid_from : c.valid_to) = *t;
+    } else if (name == "Revoked") {
+      c.revoked = text == "true" || text == "1";
+    } else if (name == "UserIdFormat") {
+      Result<uint64_t> v = Number(text, "UserIdFormat");
+      if (!v.ok()) return v.status();
+      c.user_id_format = static_cast<int>(*v);
+    } else if (name == "UserKeyPeriod") {
+      period = text;
+    } else if (name == "UserKeyOffset") {
+      offset = text;
+    } else if (name == "PubEncKey") {
+      MCX_RETURN_IF_ERROR(HexInto(text, c.keys.z_pub, "PubEncKey"));
+      have_enc = true;
+    } else if (name == "PubAuthKey") {
+      MCX_RETURN_IF_ERROR(HexInto(text, c.keys.kpak, "PubAuthKey"));
+      have_auth = true;
+    } else if (name == "ParameterSet") {
+      Result<uint64_t> v = Number(text, "ParameterSet");
+      if (!v.ok()) return v.status();
+      c.parameter_set = static_cast<int>(*v);
+    } else if (name == "KmsDomainList") {
+      for (const xmlNode* d = n->children; d != nullptr; d = d->next) {
+        if (d->type == XML_ELEMENT_NODE && InKmsNamespace(d) && xmlStrcmp(d->name, BAD_CAST "KmsDomain") == 0) {
+          c.kms_domains.push_back(TextOf(d));
+        }
+      }
+    }
+  }
+  if (c.cert_uri.empty()) c.cert_uri = id;
+  if (kms_uri.empty() || !have_enc || !have_auth || period.empty()) {
+    return Status::InvalidArgument("the KmsCertificate lacks KmsUri, UserKeyPeriod, PubEncKey or PubAuthKey");
+  }
+  Result<uint64_t> p = Number(period, "UserKeyPeriod");
+  if (!p.ok()) return p.status();
+  Result<uint64_t> o = offset.empty() ? Result<uint64_t>(uint64_t{0}) : Number(offset, "UserKeyOffset");
+  if (!o.ok()) return o.status();
+  Result<CommunityParameters> params =
+      CommunityParameters::Make(kms_uri, static_cast<int64_t>(*p), static_cast<int64_t>(*o));
+  if (!params.ok()) return params.status().Annotate("the certificate's community parameters");
+  c.params = *params;
+  return c;
 }
 
 }  // namespace mcx::api

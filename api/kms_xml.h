@@ -40,8 +40,13 @@ struct KmsResponseHeader {
 class KmsResponseWriter {
  public:
   static SecretString Init(const KmsResponseHeader& header, const KmsCertificate& cert);
-  static SecretString KeyProv(const KmsResponseHeader& header, const KmsCertificate& cert,
+  // certs[i] is the certificate sets[i] was issued under.
+  static SecretString KeyProv(const KmsResponseHeader& header, const std::vector<const KmsCertificate*>& certs,
                              const std::vector<KeySet>& sets);
+  static SecretString KeyProv(const KmsResponseHeader& header, const KmsCertificate& cert,
+                             const std::vector<KeySet>& sets) {
+    return KeyProv(header, std::vector<const KmsCertificate*>(sets.size(), &cert), sets);
+  }
   static SecretString CertCache(const KmsResponseHeader& header, const std::vector<const KmsCertificate*>& certs,
                                uint64_t cache_num);
   // `code` is the HTTP status; `message` says what was wrong and what to do. It must not carry
@@ -72,6 +77,11 @@ Result<KmsRequestDocument> ParseKmsRequest(std::string_view body);
 
 // How many bodies ParseKmsRequest() has handed to libxml2 in this process (for tests).
 uint64_t KmsRequestParsesForTesting();
+
+// Reads a KmsCertificate (another KMS's, for `mcx-kms cert import`): a document whose root is
+// one, or any document holding one (a KmsResponse with KmsInit or KmsCertCache: the first).
+// InvalidArgument, saying what is missing, otherwise.
+Result<KmsCertificate> ParseKmsCertificate(std::string_view xml);
 
 // Escapes &, <, >, " and ' for XML text and attribute values.
 void AppendXmlEscaped(std::string& out, std::string_view text);

@@ -180,8 +180,8 @@ Status LocalBench::ProvisionAndServe(CapacityReport& report, const PhaseListener
     if (!token.ok()) return token.status();
     users.push_back({claims.user_uri, std::move(token).value()});
   }
-  StoredKeyService service(kms_.certificate(), kms_.source(), kms_.cipher(), **store,
-                           [this] { return kms_.custody().Ping(); });
+  StoredKeyService service(ServedCertificates::Single({kms_.certificate(), &kms_.source(), &kms_.cipher(), store->get()}),
+                           **store, [this] { return kms_.custody().Ping(); });
   api::HttpServerOptions http;
   http.host = "127.0.0.1";
   http.port = 0;

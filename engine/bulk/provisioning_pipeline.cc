@@ -17,6 +17,7 @@ struct WorkBatch {
   std::vector<Identity> identities;
   std::vector<SealedKeySet> sealed;  // filled by the derive stage
   uint64_t present = 0;
+  uint64_t revoked = 0;
   std::vector<std::pair<size_t, std::string>> failures;  // (index into pairs, reason)
 };
 
@@ -45,6 +46,13 @@ Result<ProvisionSummary> ProvisioningPipeline::Run(IdentityReader& reader, const
   pending.reserve(plan.records_per_commit + per_batch * plan.periods.size());
   auto flush = [&]() {
     if (pending.empty()) return;
+    if (plan.before_commit) {
+      Status recorded = plan.before_commit(pending);
+      if (!recorded.ok()) {
+        fail(recorded.Annotate("recording key sets before they are committed"));
+        return;
+      }
+    }
     Result<size_t> n = store_.InsertBatch(pending);
     if (!n.ok()) {
       fail(n.status().Annotate("writing key sets to the store"));
@@ -98,13 +106,21 @@ Result<ProvisionSummary> ProvisioningPipeline::Run(IdentityReader& reader, const
                     missing_pair.clear();
                     std::vector<std::string> uris;
                     uris.reserve(batch->identities.size());
-                    for (const Identity& who : batch->identities) uris.push_back(who.uri);
+                    for (const Identity& who : batch->identities) {
+                      if (plan.is_revoked && plan.is_revoked(who.uri, period)) {
+                        ++batch->revoked;
+                        uris.emplace_back();  // keeps indices aligned; never derived
+                      } else {
+                        uris.push_back(who.uri);
+                      }
+                    }
                     Result<std::vector<bool>> have = store_.ContainsMany(uris, period);
                     if (!have.ok()) {
                       fail(have.status().Annotate("checking the store"));
                       return batch;
                     }
                     for (size_t i = 0; i < uris.size(); ++i) {
+                      if (uris[i].empty()) continue;  // revoked
                       if ((*have)[i]) {
                         ++batch->present;
                       } else {
@@ -138,6 +154,7 @@ Result<ProvisionSummary> ProvisioningPipeline::Run(IdentityReader& reader, const
                 tbb::filter_mode::serial_in_order, [&](std::shared_ptr<WorkBatch> batch) {
                   if (!batch || stop.load()) return;
                   progress.present.fetch_add(batch->present);
+                  progress.revoked.fetch_add(batch->revoked);
                   for (const auto& [pair, reason] : batch->failures) {
                     progress.failed.fetch_add(1);
                     if (failed_sink) {
@@ -158,6 +175,7 @@ Result<ProvisionSummary> ProvisioningPipeline::Run(IdentityReader& reader, const
   s.issued = progress.issued.load();
   s.present = progress.present.load();
   s.failed = progress.failed.load();
+  s.revoked = progress.revoked.load();
   s.skipped_lines = reader.skipped();
   s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   s.threads = threads;

@@ -11,6 +11,9 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
 #include <vector>
 
 #include "engine/bulk/identity_reader.h"
@@ -24,6 +27,11 @@ struct ProvisionPlan {
   int threads = 0;                 // derivation threads; 0 means one per core
   size_t identities_per_batch = 64;  // the fast kernels batch their inversions this wide
   size_t records_per_commit = 2048;
+  // Pairs for which this answers true are skipped and counted as revoked (revoked users).
+  std::function<bool(const std::string& user_uri, uint64_t key_period_no)> is_revoked;
+  // Called with each batch of records before it is committed; an error stops the run with
+  // nothing of that batch committed (the audit log is written first: fail-closed).
+  std::function<Status(std::span<const SealedKeySet>)> before_commit;
 };
 
 // Live counters, readable from another thread for progress display.
@@ -32,10 +40,11 @@ struct ProvisionProgress {
   std::atomic<uint64_t> issued{0};      // key sets newly committed
   std::atomic<uint64_t> present{0};     // pairs already in the store
   std::atomic<uint64_t> failed{0};      // pairs that could not be keyed (reported)
+  std::atomic<uint64_t> revoked{0};     // pairs of revoked users, skipped
 };
 
 struct ProvisionSummary {
-  uint64_t identities = 0, pairs = 0, issued = 0, present = 0, failed = 0, skipped_lines = 0;
+  uint64_t identities = 0, pairs = 0, issued = 0, present = 0, failed = 0, revoked = 0, skipped_lines = 0;
   double seconds = 0;
   int threads = 0;
 };

@@ -51,29 +51,61 @@ Result<std::unique_ptr<KmsCustody>> KmsCustody::Open(const KmsConfig& config, co
   c->kek_.emplace(*kek);
   c->random_ = std::make_unique<hsm::HsmRandom>(*c->token_);
 
+  Result<MasterSecrets> secrets = c->UnsealMasterSecrets(*sealed, cert->pub);
+  if (!secrets.ok()) return secrets.status().Annotate(context);
+  c->secrets_ = std::move(secrets).value();
+  c->pub_ = cert->pub;
+  return c;
+}
+
+Result<MasterSecrets> KmsCustody::UnsealMasterSecrets(const SealedMasterSecrets& sealed, const KmsPublicKeys& expected) {
+  MasterSecrets secrets;
   {
     GuardedSecretScope guarded;
-    Result<SecretBytes> z = hsm::UnsealBlob(*c->kek_, sealed->z, kSakkeMasterSecretPurpose, config.seal_owner());
-    if (!z.ok()) return z.status().Annotate(context);
-    Result<SecretBytes> ksak = hsm::UnsealBlob(*c->kek_, sealed->ksak, kEccsiKsakPurpose, config.seal_owner());
-    if (!ksak.ok()) return ksak.status().Annotate(context);
-    c->secrets_.z = std::move(z).value();
-    c->secrets_.ksak = std::move(ksak).value();
-    MCX_RETURN_IF_ERROR(guarded.status().Annotate(context));
+    Result<SecretBytes> z = hsm::UnsealBlob(*kek_, sealed.z, kSakkeMasterSecretPurpose, config_.seal_owner());
+    if (!z.ok()) return z.status();
+    Result<SecretBytes> ksak = hsm::UnsealBlob(*kek_, sealed.ksak, kEccsiKsakPurpose, config_.seal_owner());
+    if (!ksak.ok()) return ksak.status();
+    secrets.z = std::move(z).value();
+    secrets.ksak = std::move(ksak).value();
+    MCX_RETURN_IF_ERROR(guarded.status());
   }
-
   // The unsealed secrets must be the ones the certificate was made from.
   auto sakke = NewGenericSakkeKernel();
   auto eccsi = NewGenericEccsiKernel();
-  Result<KmsPublicKeys> pub = DerivePublicKeys(c->secrets_, *sakke, *eccsi);
-  if (!pub.ok()) return pub.status().Annotate(context);
-  if (pub->z_pub != cert->pub.z_pub || pub->kpak != cert->pub.kpak) {
-    return Status::DataLoss(context + ": the unsealed master secrets do not match the public keys in the KMS "
-                            "certificate; restore the data directory from backup");
+  Result<KmsPublicKeys> pub = DerivePublicKeys(secrets, *sakke, *eccsi);
+  if (!pub.ok()) return pub.status();
+  if (pub->z_pub != expected.z_pub || pub->kpak != expected.kpak) {
+    return Status::DataLoss("the unsealed master secrets do not match the public keys of their KMS certificate; "
+                            "restore the data directory and store from backup");
   }
-  c->pub_ = *pub;
-  return c;
+  return secrets;
 }
+
+Result<KmsCustody::SealedKeyPairs> KmsCustody::GenerateMasterSecrets() {
+  GuardedSecretScope guarded;
+  Result<MasterSecrets> secrets = mcx::GenerateMasterSecrets(*random_);
+  if (!secrets.ok()) return secrets.status();
+  MCX_RETURN_IF_ERROR(guarded.status());
+  auto sakke = NewGenericSakkeKernel();
+  auto eccsi = NewGenericEccsiKernel();
+  Result<KmsPublicKeys> pub = DerivePublicKeys(*secrets, *sakke, *eccsi);
+  if (!pub.ok()) return pub.status();
+  SealedKeyPairs out;
+  out.pub = *pub;
+  const std::string owner = config_.seal_owner();
+  Result<Bytes> z = hsm::SealBlob(*kek_, secrets->z.view(), kSakkeMasterSecretPurpose, owner);
+  if (!z.ok()) return z.status();
+  Result<Bytes> ksak = hsm::SealBlob(*kek_, secrets->ksak.view(), kEccsiKsakPurpose, owner);
+  if (!ksak.ok()) return ksak.status();
+  out.sealed = {std::move(z).value(), std::move(ksak).value()};
+  // Prove the blobs open to these secrets before the plaintext is gone for good.
+  Result<MasterSecrets> back = UnsealMasterSecrets(out.sealed, out.pub);
+  if (!back.ok()) return back.status().Annotate("the token did not give back what it sealed");
+  return out;
+}
+
+
 
 KmsCustody::~KmsCustody() {
   // Secrets go first; then the sessions, the login and the module, in that order.

@@ -12,6 +12,10 @@
 //   Seal/Unseal    AES-256-GCM in the token; the blob is bound to `purpose`, this KMS (id and
 //                  URI) and the blob format version; the master-secret purposes are reserved
 //   Ping()         one cheap round trip to the token (C_GetSessionInfo), for readiness checks
+//   GenerateMasterSecrets / UnsealMasterSecrets
+//                  the master secrets of a rolled-over certificate: born from the token's
+//                  generator and sealed at once; opened again into guarded memory, checked
+//                  against the certificate's public keys
 //
 // All methods are safe to call from many threads at once. The KmsCustody must outlive every
 // user of secrets() and random().
@@ -48,6 +52,15 @@ class KmsCustody {
   const MasterSecrets& secrets() const { return secrets_; }
   const KmsPublicKeys& public_keys() const { return pub_; }
   RandomSource& random() { return *random_; }
+
+  // Fresh master secrets, sealed, with their public keys; the plaintext is wiped before return.
+  struct SealedKeyPairs {
+    SealedMasterSecrets sealed;
+    KmsPublicKeys pub;
+  };
+  Result<SealedKeyPairs> GenerateMasterSecrets();
+  // DataLoss when the blobs do not open, or open to secrets other than those of `expected`.
+  Result<MasterSecrets> UnsealMasterSecrets(const SealedMasterSecrets& sealed, const KmsPublicKeys& expected);
 
   Result<Bytes> Seal(ByteView plaintext, std::string_view purpose);
   Result<SecretBytes> Unseal(ByteView blob, std::string_view purpose);

@@ -1,10 +1,13 @@
 // KmsCertificate: the public face of a KMS, as TS 33.180 Annex D's KmsCertificate carries it.
 //
 // Devices take the community parameters and the two public keys from it; the UIDs of all key
-// sets are computed with its KmsUri. Fields are in the schema's order.
+// sets are computed with its KmsUri. Fields are in the schema's order. A KMS has several over its
+// life (rolled over on key-period boundaries, all with the same KmsUri, so a user's UIDs do not
+// change), and may serve other security domains' certificates (Role "External").
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "engine/keys/community_parameters.h"
 #include "engine/keys/key_period.h"
@@ -24,6 +27,10 @@ struct KmsCertificate {
   int user_id_format = kUserIdFormat;         // UserIdFormat (2)
   KmsPublicKeys keys;                         // PubEncKey (Z), PubAuthKey (KPAK)
   int parameter_set = kSakkeParameterSet;     // ParameterSet (1)
+  std::vector<std::string> kms_domains;       // KmsDomainList (imported certificates of other domains)
 };
+
+inline constexpr char kRoleRoot[] = "Root";
+inline constexpr char kRoleExternal[] = "External";
 
 }  // namespace mcx

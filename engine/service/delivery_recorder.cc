@@ -18,6 +18,10 @@ DeliveryRecorder::~DeliveryRecorder() {
 }
 
 void DeliveryRecorder::Record(const std::string& user_uri, uint64_t key_period_no) {
+  Record(std::string(), user_uri, key_period_no);
+}
+
+void DeliveryRecorder::Record(const std::string& cert_uri, const std::string& user_uri, uint64_t key_period_no) {
   bool full_batch = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -25,7 +29,7 @@ void DeliveryRecorder::Record(const std::string& user_uri, uint64_t key_period_n
       ++dropped_;
       return;
     }
-    pending_.push_back(KeySetRef{user_uri, key_period_no});
+    pending_.push_back(PendingMark{cert_uri, KeySetRef{user_uri, key_period_no}});
     ++recorded_;
     full_batch = pending_.size() >= options_.batch;
   }
@@ -33,7 +37,7 @@ void DeliveryRecorder::Record(const std::string& user_uri, uint64_t key_period_n
 }
 
 Status DeliveryRecorder::Flush() {
-  std::vector<KeySetRef> keys;
+  std::vector<PendingMark> keys;
   std::lock_guard<std::mutex> writing(write_mu_);
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -54,21 +58,40 @@ void DeliveryRecorder::Run() {
   }
 }
 
-Status DeliveryRecorder::Write(std::vector<KeySetRef> keys) {
-  if (keys.empty()) return Status::Ok();
+Status DeliveryRecorder::Write(std::vector<PendingMark> marks) {
+  if (marks.empty()) return Status::Ok();
   // A device that reconnects asks for the same key set again and again; one mark is enough.
-  std::sort(keys.begin(), keys.end(), [](const KeySetRef& a, const KeySetRef& b) {
-    return a.key_period_no != b.key_period_no ? a.key_period_no < b.key_period_no : a.user_uri < b.user_uri;
+  std::sort(marks.begin(), marks.end(), [](const PendingMark& a, const PendingMark& b) {
+    if (a.cert_uri != b.cert_uri) return a.cert_uri < b.cert_uri;
+    return a.key.key_period_no != b.key.key_period_no ? a.key.key_period_no < b.key.key_period_no
+                                                      : a.key.user_uri < b.key.user_uri;
   });
-  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
-  Result<size_t> changed = store_.MarkDelivered(keys, options_.env->NowUnixSeconds());
-  std::lock_guard<std::mutex> lock(mu_);
-  if (!changed.ok()) {
-    ++failed_writes_;
-    return changed.status().Annotate("marking " + std::to_string(keys.size()) + " key sets delivered");
+  marks.erase(std::unique(marks.begin(), marks.end(),
+                          [](const PendingMark& a, const PendingMark& b) {
+                            return a.cert_uri == b.cert_uri && a.key == b.key;
+                          }),
+              marks.end());
+  const int64_t now = options_.env->NowUnixSeconds();
+  Status result = Status::Ok();
+  // One transaction per certificate (nearly always one).
+  for (size_t begin = 0; begin < marks.size();) {
+    size_t end = begin;
+    std::vector<KeySetRef> keys;
+    while (end < marks.size() && marks[end].cert_uri == marks[begin].cert_uri) keys.push_back(marks[end++].key);
+    std::unique_ptr<KeyStore> other;
+    KeyStore* store = &store_;
+    if (!marks[begin].cert_uri.empty()) store = (other = store_.ForCertificate(marks[begin].cert_uri)).get();
+    Result<size_t> changed = store->MarkDelivered(keys, now);
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!changed.ok()) {
+      ++failed_writes_;
+      result = changed.status().Annotate("marking " + std::to_string(keys.size()) + " key sets delivered");
+    } else {
+      marked_ += *changed;
+    }
+    begin = end;
   }
-  marked_ += *changed;
-  return Status::Ok();
+  return result;
 }
 
 uint64_t DeliveryRecorder::recorded() const {

@@ -43,6 +43,8 @@ class DeliveryRecorder {
   DeliveryRecorder(const DeliveryRecorder&) = delete;
   DeliveryRecorder& operator=(const DeliveryRecorder&) = delete;
 
+  // The key set of certificate `cert_uri` (the store's own when empty).
+  void Record(const std::string& cert_uri, const std::string& user_uri, uint64_t key_period_no);
   void Record(const std::string& user_uri, uint64_t key_period_no);
   Status Flush();
 
@@ -53,14 +55,18 @@ class DeliveryRecorder {
 
  private:
   void Run();
-  // Writes `keys` (deduplicated) in one transaction; called without mu_ held.
-  Status Write(std::vector<KeySetRef> keys);
+  struct PendingMark {
+    std::string cert_uri;
+    KeySetRef key;
+  };
+  // Writes `marks` (deduplicated) in one transaction per certificate; called without mu_ held.
+  Status Write(std::vector<PendingMark> marks);
 
   KeyStore& store_;
   const Options options_;
   mutable std::mutex mu_;
   std::condition_variable wake_;
-  std::vector<KeySetRef> pending_;
+  std::vector<PendingMark> pending_;
   bool stopping_ = false;
   uint64_t recorded_ = 0, marked_ = 0, dropped_ = 0, failed_writes_ = 0;
   std::mutex write_mu_;  // one Write at a time, so Flush() sees the thread's write finished

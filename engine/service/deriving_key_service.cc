@@ -30,6 +30,7 @@ DerivingKeyService::DerivingKeyService(KmsCertificate certificate, MasterSecrets
                                        std::unique_ptr<SakkeKernel> sakke, std::unique_ptr<EccsiKernel> eccsi,
                                        Options options)
     : certificate_(std::move(certificate)),
+      served_(ServedCertificates::Single({certificate_, nullptr, nullptr, nullptr})),
       secrets_(std::move(secrets)),
       sakke_(std::move(sakke)),
       eccsi_(std::move(eccsi)),
@@ -43,8 +44,11 @@ DerivingKeyService::Shard& DerivingKeyService::ShardFor(const Key& key) {
   return shards_[h % kShards];
 }
 
-Result<KeySet> DerivingKeyService::KeySetAt(const std::string& user_uri, NtpSeconds t) {
+Result<KeySet> DerivingKeyService::KeySetAt(const ServedCertificates& served, const std::string& user_uri,
+                                           NtpSeconds t) {
   MCX_RETURN_IF_ERROR(ValidateUserUri(user_uri));
+  Result<const IssuingCertificate*> cert = CertificateForRequest(served, user_uri, t);
+  if (!cert.ok()) return cert.status();
   Result<KeyPeriod> period = KeyPeriod::Containing(certificate_.params, t);
   if (!period.ok()) return period.status();
   Key key{user_uri, period->number};

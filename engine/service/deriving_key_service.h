@@ -41,8 +41,11 @@ class DerivingKeyService final : public KeyService {
   DerivingKeyService(KmsCertificate certificate, MasterSecrets secrets, std::unique_ptr<SakkeKernel> sakke,
                      std::unique_ptr<EccsiKernel> eccsi, Options options);
 
-  const KmsCertificate& certificate() const override { return certificate_; }
-  Result<KeySet> KeySetAt(const std::string& user_uri, NtpSeconds t) override;
+  const KmsCertificate& certificate() const { return certificate_; }
+  std::shared_ptr<const ServedCertificates> Certificates() const override { return served_; }
+  // `served` may be this service's own snapshot or a caller's with the same certificate.
+  Result<KeySet> KeySetAt(const ServedCertificates& served, const std::string& user_uri, NtpSeconds t) override;
+  using KeyService::KeySetAt;
   Status Ready() override { return Status::Ok(); }
 
   // How many key sets the map holds now.
@@ -59,6 +62,7 @@ class DerivingKeyService final : public KeyService {
   Shard& ShardFor(const Key& key);
 
   KmsCertificate certificate_;
+  std::shared_ptr<const ServedCertificates> served_;  // one certificate, nothing revoked
   MasterSecrets secrets_;
   std::unique_ptr<SakkeKernel> sakke_;
   std::unique_ptr<EccsiKernel> eccsi_;

@@ -2,38 +2,45 @@
 
 namespace mcx {
 
-StoredKeyService::StoredKeyService(KmsCertificate certificate, KeySetSource& source, const KeySetCipher& cipher,
-                                   KeyStore& store, std::function<Status()> hsm_ping,
-                                   DeliveryRecorder* deliveries)
-    : certificate_(std::move(certificate)),
-      source_(source),
-      cipher_(cipher),
-      store_(store),
-      hsm_ping_(std::move(hsm_ping)),
-      deliveries_(deliveries) {}
+StoredKeyService::StoredKeyService(std::shared_ptr<const ServedCertificates> served, KeyStore& store,
+                                   std::function<Status()> hsm_ping, DeliveryRecorder* deliveries)
+    : served_(std::move(served)), store_(store), hsm_ping_(std::move(hsm_ping)), deliveries_(deliveries) {}
 
-Result<KeySet> StoredKeyService::KeySetAt(const std::string& user_uri, NtpSeconds t) {
+Result<KeySet> StoredKeyService::KeySetAt(const ServedCertificates& served, const std::string& user_uri,
+                                          NtpSeconds t) {
   MCX_RETURN_IF_ERROR(ValidateUserUri(user_uri));
-  Result<KeyPeriod> period = KeyPeriod::Containing(certificate_.params, t);
+  Result<const IssuingCertificate*> cert = CertificateForRequest(served, user_uri, t);
+  if (!cert.ok()) return cert.status();
+  Result<KeyPeriod> period = KeyPeriod::Containing((*cert)->certificate.params, t);
   if (!period.ok()) return period.status();
-  Result<KeySet> ks = StoredOrNew(user_uri, period->number);
-  if (ks.ok() && deliveries_ != nullptr) deliveries_->Record(user_uri, period->number);
+  Result<KeySet> ks = StoredOrNew(**cert, user_uri, period->number);
+  if (ks.ok() && deliveries_ != nullptr) {
+    deliveries_->Record((*cert)->certificate.cert_uri, user_uri, period->number);
+  }
   return ks;
 }
 
-Result<KeySet> StoredKeyService::StoredOrNew(const std::string& user_uri, uint64_t key_period_no) {
-  Result<std::optional<SealedKeySet>> found = store_.Find(user_uri, key_period_no);
+Result<KeySet> StoredKeyService::StoredOrNew(const IssuingCertificate& cert, const std::string& user_uri,
+                                             uint64_t key_period_no) {
+  KeyStore& store = *cert.store;
+  Result<std::optional<SealedKeySet>> found = store.Find(user_uri, key_period_no);
   if (!found.ok()) return found.status();
-  if (found->has_value()) return cipher_.Open(**found);
+  if (found->has_value()) {
+    if ((*found)->revoked) {
+      return Status::PermissionDenied("the key set of " + user_uri + " for key period " +
+                                      std::to_string(key_period_no) + " is revoked: it is never served again");
+    }
+    return cert.cipher->Open(**found);
+  }
 
-  Result<KeySet> fresh = source_.Derive(user_uri, key_period_no);
+  Result<KeySet> fresh = cert.source->Derive(user_uri, key_period_no);
   if (!fresh.ok()) return fresh.status();
-  Result<SealedKeySet> sealed = cipher_.Seal(*fresh);
+  Result<SealedKeySet> sealed = cert.cipher->Seal(*fresh);
   if (!sealed.ok()) return sealed.status();
-  Result<SealedKeySet> kept = store_.InsertOrGet(*sealed);
+  Result<SealedKeySet> kept = store.InsertOrGet(*sealed);
   if (!kept.ok()) return kept.status();
   if (kept->nonce == sealed->nonce) return fresh;  // ours was stored
-  return cipher_.Open(*kept);                      // another request stored one first
+  return cert.cipher->Open(*kept);                 // another request stored one first
 }
 
 Status StoredKeyService::Ready() {

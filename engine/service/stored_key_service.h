@@ -1,12 +1,15 @@
 // StoredKeyService: the KeyService of a KMS with a store.
 //
 // A key set asked for is served from the store when it was issued before (pre-provisioned in
-// bulk, or asked for earlier); otherwise it is derived, sealed and stored first. When two
+// bulk, or asked for earlier), unless it is marked revoked; otherwise it is derived under the
+// certificate in force at the time asked for, sealed and stored first. When two
 // requests race for the same new key set, the store keeps the first and both callers get it, so
 // a user never sees two SSK/PVT pairs for one period. Every key set handed out is recorded as
-// delivered through the DeliveryRecorder, when one is given (off the request's path).
+// delivered through the DeliveryRecorder, when one is given (off the request's path). The KMS
+// publishes a new ServedCertificates when its lifecycle changes (Publish).
 #pragma once
 
+#include <atomic>
 #include <functional>
 
 #include "engine/keys/key_set_source.h"
@@ -18,22 +21,24 @@ namespace mcx {
 
 class StoredKeyService final : public KeyService {
  public:
-  // All references must outlive the service. `hsm_ping` checks the HSM for Ready(); `deliveries`
-  // may be null (nothing is marked delivered).
-  StoredKeyService(KmsCertificate certificate, KeySetSource& source, const KeySetCipher& cipher, KeyStore& store,
+  // All references, and the pointers in `served`, must outlive the service. `hsm_ping` checks
+  // the HSM for Ready(); `deliveries` may be null (nothing is marked delivered).
+  StoredKeyService(std::shared_ptr<const ServedCertificates> served, KeyStore& store,
                    std::function<Status()> hsm_ping, DeliveryRecorder* deliveries = nullptr);
 
-  const KmsCertificate& certificate() const override { return certificate_; }
-  Result<KeySet> KeySetAt(const std::string& user_uri, NtpSeconds t) override;
+  std::shared_ptr<const ServedCertificates> Certificates() const override { return served_.load(); }
+  Result<KeySet> KeySetAt(const ServedCertificates& served, const std::string& user_uri, NtpSeconds t) override;
+  using KeyService::KeySetAt;
   Status Ready() override;
 
- private:
-  Result<KeySet> StoredOrNew(const std::string& user_uri, uint64_t key_period_no);
+  // Serves `served` from now on; requests already running finish on the snapshot they hold.
+  void Publish(std::shared_ptr<const ServedCertificates> served) { served_.store(std::move(served)); }
 
-  KmsCertificate certificate_;
-  KeySetSource& source_;
-  const KeySetCipher& cipher_;
-  KeyStore& store_;
+ private:
+  Result<KeySet> StoredOrNew(const IssuingCertificate& cert, const std::string& user_uri, uint64_t key_period_no);
+
+  std::atomic<std::shared_ptr<const ServedCertificates>> served_;
+  KeyStore& store_;  // for Ready()
   std::function<Status()> hsm_ping_;
   DeliveryRecorder* deliveries_;
 };

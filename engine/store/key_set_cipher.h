@@ -30,6 +30,7 @@ struct SealedKeySet {
   P256Point pvt{};
   std::array<uint8_t, kRecordNonceBytes> nonce{};
   std::array<uint8_t, kSealedSecretsBytes> sealed{};  // ciphertext of RSK || SSK, then the tag
+  bool revoked = false;  // the store's mark, read with the record (not sealed, not written by inserts)
 };
 
 class KeySetCipher {

@@ -1,6 +1,7 @@
 // KeyStore: where a KMS keeps its state and the key sets it has issued.
 //
-// Key sets are keyed by (user URI, KeyPeriodNo) within one KMS certificate and are written once:
+// Key sets are keyed by (user URI, KeyPeriodNo) within one KMS certificate (a KeyStore object
+// serves one; ForCertificate() gives the same store for another) and are written once:
 // a key set that exists is never replaced, so an SSK/PVT pair once handed out stays the one the
 // KMS serves. Records arrive and leave sealed (see KeySetCipher); the store never sees an RSK or
 // SSK in the clear. Small named blobs hold the KMS state (community parameters, certificate,
@@ -13,6 +14,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -23,6 +25,7 @@
 #include "base/bytes.h"
 #include "base/status.h"
 #include "engine/store/key_set_cipher.h"
+#include "engine/store/lifecycle_store.h"
 
 namespace mcx {
 
@@ -53,6 +56,7 @@ class KeyStore {
   // Inserts `record` unless one exists, then returns the stored one (which wins a race).
   virtual Result<SealedKeySet> InsertOrGet(const SealedKeySet& record) = 0;
 
+  // The key set, with its `revoked` mark.
   virtual Result<std::optional<SealedKeySet>> Find(const std::string& user_uri, uint64_t key_period_no) = 0;
   // Which of these users have a key set for this period, in one query: present[i] for user_uris[i].
   virtual Result<std::vector<bool>> ContainsMany(std::span<const std::string> user_uris, uint64_t key_period_no) = 0;
@@ -75,6 +79,11 @@ class KeyStore {
   // Stores `value` unless `name` exists, and returns what is stored: the first writer wins (for
   // values that must never change once used, such as the sealed data key).
   virtual Result<Bytes> PutBlobIfAbsent(std::string_view name, ByteView value) = 0;
+
+  // The same store's certificates, revocations and counters (lifecycle_store.h).
+  virtual LifecycleStore& lifecycle() = 0;
+  // The same store (same database, same lifecycle) for the key sets of certificate `cert_uri`.
+  virtual std::unique_ptr<KeyStore> ForCertificate(const std::string& cert_uri) = 0;
 
   // A cheap check, for readiness, that the store answers and takes writes (a small write).
   virtual Status Ping() = 0;

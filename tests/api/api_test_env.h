@@ -33,15 +33,25 @@ class TestKeyService final : public KeyService {
  public:
   explicit TestKeyService(KeyService& inner) : inner_(inner) {}
 
-  const KmsCertificate& certificate() const override { return inner_.certificate(); }
-  Result<KeySet> KeySetAt(const std::string& user_uri, NtpSeconds t) override {
+  std::shared_ptr<const ServedCertificates> Certificates() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return served_ ? served_ : inner_.Certificates();
+  }
+  // Serves `served` instead of the inner service's snapshot (null: the inner one again), as a
+  // lifecycle change would.
+  void Serve(std::shared_ptr<const ServedCertificates> served) {
+    std::lock_guard<std::mutex> lock(mu_);
+    served_ = std::move(served);
+  }
+  using KeyService::KeySetAt;
+  Result<KeySet> KeySetAt(const ServedCertificates& served, const std::string& user_uri, NtpSeconds t) override {
     WaitAtGate();
     if (unavailable.load()) return Status::Unavailable("the HSM does not answer (test)");
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (!failure_.ok()) return failure_;
     }
-    Result<KeySet> ks = inner_.KeySetAt(user_uri, t);
+    Result<KeySet> ks = inner_.KeySetAt(served, user_uri, t);
     if (ks.ok()) {
       std::lock_guard<std::mutex> lock(mu_);
       secrets_.insert(ToUpperHex(ks->rsk.view()));
@@ -90,7 +100,8 @@ class TestKeyService final : public KeyService {
     --waiting_;
   }
   KeyService& inner_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
+  std::shared_ptr<const ServedCertificates> served_;
   std::condition_variable cv_;
   bool gate_open_ = true;
   int waiting_ = 0;

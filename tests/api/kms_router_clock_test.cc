@@ -57,7 +57,7 @@ class RouterClockTest : public ::testing::Test {
 };
 
 TEST_F(RouterClockTest, KeyProvFollowsTheClockAcrossAPeriodBoundary) {
-  const CommunityParameters& params = SharedKms().certificate().params;
+  const CommunityParameters& params = SharedKms().Certificates()->issuing.front().certificate.params;
   const NtpSeconds now = NtpNow(env_);
   const NtpSeconds boundary =
       ((now - params.user_key_offset) / params.user_key_period + 1) * params.user_key_period + params.user_key_offset;

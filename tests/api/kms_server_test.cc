@@ -535,7 +535,7 @@ TEST_F(KmsServerTest, ATimeOutsideTheCertificatesWindowGetsAKmsError) {
   for (const char* when : {"8000000000000000", "EE00000000000000", "7E00000000000000"}) {
     HttpResult r = Post("keyprov/" + kAlice + "/" + when, token);
     ExpectError(r, 400);
-    EXPECT_NE(XmlText(r.body, "ErrorMsg").find("outside the KMS certificate's validity"), std::string::npos) << when;
+    EXPECT_NE(XmlText(r.body, "ErrorMsg").find("is outside the validity of every certificate of this KMS"), std::string::npos) << when;
     EXPECT_EQ(XmlText(r.body, "UserUri"), kAlice);
     EXPECT_EQ(r.body.find("KmsKeySet"), std::string::npos);
   }

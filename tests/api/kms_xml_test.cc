@@ -35,7 +35,7 @@ TEST(KmsXmlTest, AKeyProvWithALongUserUriLeavesNoKeyInFreedMemory) {
     mcx::testing::ReleasedBlocks observer;
     {
       const std::vector<KeySet> sets{*ks, *ks, *ks};
-      SecretString doc = KmsResponseWriter::KeyProv(header, SharedKms().certificate(), sets);
+      SecretString doc = KmsResponseWriter::KeyProv(header, SharedKms().Certificates()->issuing.front().certificate, sets);
       copy.assign(doc.data(), doc.size());
     }
     released = observer.blocks();

@@ -24,6 +24,8 @@ void RegisterCheckStoreCommand(CLI::App& app, CommandResult& result);
 void RegisterDemoCommand(CLI::App& app, CommandResult& result);
 void RegisterHsmCommand(CLI::App& app, CommandResult& result);
 void RegisterInitCommand(CLI::App& app, CommandResult& result);
+// cert {rollover,list,import,remove,revoke}, revoke, reinstate.
+void RegisterLifecycleCommands(CLI::App& app, CommandResult& result);
 void RegisterProvisionCommand(CLI::App& app, CommandResult& result);
 void RegisterVerifyCommand(CLI::App& app, CommandResult& result);
 void RegisterServeCommand(CLI::App& app, CommandResult& result);

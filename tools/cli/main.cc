@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   mcx::cli::RegisterDemoCommand(app, result);
   mcx::cli::RegisterHsmCommand(app, result);
   mcx::cli::RegisterInitCommand(app, result);
+  mcx::cli::RegisterLifecycleCommands(app, result);
   mcx::cli::RegisterProvisionCommand(app, result);
   mcx::cli::RegisterVerifyCommand(app, result);
   mcx::cli::RegisterServeCommand(app, result);

@@ -22,7 +22,8 @@ namespace {
 struct ProvisionOptions {
   KmsLocation loc;
   std::string users;
-  std::string from = "now";
+  std::string from;  // empty: now, or the --certificate's ValidFrom when that is later
+  std::string certificate;
   std::string to;
   int periods = 0;
   int threads = 0;
@@ -37,9 +38,10 @@ Result<NtpSeconds> ParseWhen(const std::string& text) {
 }
 
 // The KeyPeriodNo values that --from/--to/--periods name.
-Result<std::vector<uint64_t>> PlanPeriods(const ProvisionOptions& opt, const CommunityParameters& params) {
+Result<std::vector<uint64_t>> PlanPeriods(const ProvisionOptions& opt, const CommunityParameters& params,
+                                          NtpSeconds default_from) {
   if (opt.periods > 0 && !opt.to.empty()) return Status::InvalidArgument("give --periods or --to, not both");
-  Result<NtpSeconds> from_t = ParseWhen(opt.from);
+  Result<NtpSeconds> from_t = opt.from.empty() ? Result<NtpSeconds>(default_from) : ParseWhen(opt.from);
   if (!from_t.ok()) return from_t.status().Annotate("--from");
   Result<KeyPeriod> first = KeyPeriod::Containing(params, *from_t);
   if (!first.ok()) return first.status().Annotate("--from");
@@ -70,8 +72,42 @@ Status RunProvision(const ProvisionOptions& opt, CommandResult& result) {
   Result<std::unique_ptr<KmsInstance>> kms = KmsInstance::Open(*config);
   if (!kms.ok()) return kms.status();
   const CommunityParameters& params = (*kms)->certificate().params;
-  Result<std::vector<uint64_t>> periods = PlanPeriods(opt, params);
+  const std::shared_ptr<const ServedCertificates> served = (*kms)->certificates();
+  const IssuingCertificate* chosen = nullptr;
+  NtpSeconds default_from = NtpNow();
+  if (!opt.certificate.empty()) {
+    for (const IssuingCertificate& c : served->issuing) {
+      if (c.certificate.cert_uri == opt.certificate) chosen = &c;
+    }
+    if (chosen == nullptr) {
+      return Status::NotFound("--certificate " + opt.certificate + " is not a certificate of this KMS that issues "
+                              "keys (revoked, expired or unknown): see `mcx-kms cert list`");
+    }
+    default_from = std::max(default_from, chosen->certificate.valid_from);
+  }
+  Result<std::vector<uint64_t>> periods = PlanPeriods(opt, params, default_from);
   if (!periods.ok()) return periods.status();
+  // Each period is issued under the certificate in force at its start (or the one asked for).
+  std::vector<std::pair<const IssuingCertificate*, std::vector<uint64_t>>> groups;
+  for (uint64_t n : *periods) {
+    Result<KeyPeriod> p = KeyPeriod::Numbered(params, n);
+    if (!p.ok()) return p.status();
+    const IssuingCertificate* cert = chosen;
+    if (cert == nullptr) {
+      cert = served->InForceAt(p->valid_from);
+    } else if (p->valid_from < cert->certificate.valid_from || p->valid_to > cert->certificate.valid_to) {
+      return Status::InvalidArgument("key period " + std::to_string(n) + " (" + FormatUtc(p->valid_from) +
+                                     ") is outside --certificate " + opt.certificate + "'s validity (" +
+                                     FormatUtc(cert->certificate.valid_from) + " to " +
+                                     FormatUtc(cert->certificate.valid_to) + ")");
+    }
+    if (cert == nullptr) {
+      return Status::InvalidArgument("no certificate of this KMS is in force at the start of key period " +
+                                     std::to_string(n) + " (" + FormatUtc(p->valid_from) + "): see `mcx-kms cert list`");
+    }
+    if (groups.empty() || groups.back().first != cert) groups.push_back({cert, {}});
+    groups.back().second.push_back(n);
+  }
 
   // Bad lines go to the report file as they are found, so memory stays flat.
   const std::string report_path =
@@ -98,28 +134,55 @@ Status RunProvision(const ProvisionOptions& opt, CommandResult& result) {
 
   IdentityReaderOptions ropt;
   ropt.uri_column = opt.uri_column;
-  Result<std::unique_ptr<IdentityReader>> reader = IdentityReader::Open(opt.users, ropt, bad_line);
-  if (!reader.ok()) return reader.status();
-
   ProvisionPlan plan;
-  plan.periods = *periods;
   plan.threads = opt.threads > 0 ? opt.threads : static_cast<int>(std::thread::hardware_concurrency());
   plan.records_per_commit = std::max<size_t>(1, opt.commit_every);
+  plan.is_revoked = [&served, &params](const std::string& user, uint64_t period) {
+    std::optional<NtpSeconds> from = served->RevokedFrom(user);
+    if (!from) return false;
+    Result<KeyPeriod> p = KeyPeriod::Numbered(params, period);
+    return p.ok() && p->valid_to >= *from;
+  };
 
-  fmt::print("provisioning {} for key periods {}..{} ({} .. {}) on {} threads into {}\n", opt.users,
-             plan.periods.front(), plan.periods.back(),
-             FormatUtc(KeyPeriod::Numbered(params, plan.periods.front())->valid_from),
-             FormatUtc(KeyPeriod::Numbered(params, plan.periods.back())->valid_to), plan.threads,
-             (*kms)->store_description());
-  std::fflush(stdout);
-
-  ProvisioningPipeline pipeline((*kms)->source(), (*kms)->cipher(), (*kms)->store());
+  Result<ProvisionSummary> summary = ProvisionSummary{};
   ProvisionProgress progress;
-  Result<ProvisionSummary> summary = [&] {
-    ProgressMeter meter("key sets", (*reader)->total_lines() * plan.periods.size(),
-                        [&] { return progress.issued.load() + progress.present.load() + progress.failed.load(); });
-    return pipeline.Run(**reader, plan, progress, failed_pair);
-  }();
+  for (size_t g = 0; g < groups.size() && summary.ok(); ++g) {
+    // The population is read once per certificate (nearly always once).
+    Result<std::unique_ptr<IdentityReader>> reader = IdentityReader::Open(opt.users, ropt, bad_line);
+    if (!reader.ok()) return reader.status();
+    const IssuingCertificate& cert = *groups[g].first;
+    plan.periods = groups[g].second;
+    fmt::print("provisioning {} for key periods {}..{} ({} .. {}) under certificate {} on {} threads into {}\n",
+               opt.users, plan.periods.front(), plan.periods.back(),
+               FormatUtc(KeyPeriod::Numbered(params, plan.periods.front())->valid_from),
+               FormatUtc(KeyPeriod::Numbered(params, plan.periods.back())->valid_to), cert.certificate.cert_uri,
+               plan.threads, (*kms)->store_description());
+    std::fflush(stdout);
+    ProvisioningPipeline pipeline(*cert.source, *cert.cipher, *cert.store);
+    ProvisionProgress group_progress;
+    Result<ProvisionSummary> part = [&] {
+      ProgressMeter meter("key sets", (*reader)->total_lines() * plan.periods.size(), [&] {
+        return group_progress.issued.load() + group_progress.present.load() + group_progress.failed.load() +
+               group_progress.revoked.load();
+      });
+      return pipeline.Run(**reader, plan, group_progress, failed_pair);
+    }();
+    progress.issued.fetch_add(group_progress.issued.load());
+    if (!part.ok()) {
+      summary = part.status();
+      break;
+    }
+    ProvisionSummary& sum = *summary;
+    sum.identities = std::max(sum.identities, part->identities);
+    sum.pairs += part->pairs;
+    sum.issued += part->issued;
+    sum.present += part->present;
+    sum.failed += part->failed;
+    sum.revoked += part->revoked;
+    sum.skipped_lines = std::max(sum.skipped_lines, part->skipped_lines);
+    sum.seconds += part->seconds;
+    sum.threads = part->threads;
+  }
   report.flush();
   if (!summary.ok()) {
     fmt::print("stopped: {} key sets were committed before the error; run the same command again to finish\n",
@@ -128,9 +191,9 @@ Status RunProvision(const ProvisionOptions& opt, CommandResult& result) {
   }
   const ProvisionSummary& s = *summary;
   const double rate = s.seconds > 0 ? s.issued / s.seconds : 0;
-  fmt::print("identities {}, key periods {}, pairs {}\n", s.identities, plan.periods.size(), s.pairs);
-  fmt::print("issued {}, already present {}, failed {}, skipped lines {}\n", s.issued, s.present, s.failed,
-             s.skipped_lines);
+  fmt::print("identities {}, key periods {}, pairs {}\n", s.identities, periods->size(), s.pairs);
+  fmt::print("issued {}, already present {}, failed {}, revoked users' pairs skipped {}, skipped lines {}\n",
+             s.issued, s.present, s.failed, s.revoked, s.skipped_lines);
   fmt::print("elapsed {:.2f} s: {:.0f} key sets/s, {:.0f} key sets/s per core ({} threads)\n", s.seconds, rate,
              rate / s.threads, s.threads);
   if (s.skipped_lines + s.failed > 0) {
@@ -152,8 +215,12 @@ void RegisterProvisionCommand(CLI::App& app, CommandResult& result) {
   cmd->add_option("--users", opt->users,
                   "population file: one URI per line (# comments), or CSV with a header naming the URI column")
       ->required();
-  cmd->add_option("--from", opt->from, "first key period: the one containing this UTC date (YYYY-MM-DD[Thh:mm:ssZ] or now)")
-      ->capture_default_str();
+  cmd->add_option("--from", opt->from,
+                  "first key period: the one containing this UTC date (YYYY-MM-DD[Thh:mm:ssZ] or now; default now, "
+                  "or the --certificate's ValidFrom when that is later)");
+  cmd->add_option("--certificate", opt->certificate,
+                  "issue under this certificate (CertUri, see `cert list`), e.g. a rolled-over one ahead of its "
+                  "ValidFrom; default: each period under the certificate in force at its start");
   cmd->add_option("--periods", opt->periods, "how many consecutive key periods (default 1)");
   cmd->add_option("--to", opt->to, "last key period: the one containing this UTC date");
   cmd->add_option("--threads", opt->threads, "derivation threads (default: one per core)");

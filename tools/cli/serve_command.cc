@@ -152,6 +152,9 @@ Status RunServe(ServeOptions opt) {
     Result<std::unique_ptr<KmsInstance>> opened = KmsInstance::Open(*config);
     if (!opened.ok()) return opened.status();
     kms = std::move(opened).value();
+    // Rollover, revocation and imports made by other processes on the store are served within
+    // half a second (docs/lifecycle.md).
+    kms->StartWatching(std::chrono::milliseconds(250));
     keys = &kms->key_service();
     if (key_file.empty()) key_file = config->idms_public_key.string();
     if (issuer.empty()) issuer = config->idms_issuer;

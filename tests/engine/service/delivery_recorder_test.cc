@@ -175,7 +175,9 @@ TEST_F(DeliveryTest, TheStoredKeyServiceMarksWhatItHandsOut) {
   DeliveryRecorder::Options options;
   options.flush_interval = std::chrono::hours(1);
   DeliveryRecorder recorder(*store_, options);
-  StoredKeyService service(cert, *kms_.source, *cipher_, *store_, nullptr, &recorder);
+  cert.valid_to = ~NtpSeconds{0} >> 1;
+  StoredKeyService service(ServedCertificates::Single({cert, kms_.source.get(), cipher_.get(), store_.get()}), *store_,
+                           nullptr, &recorder);
   const NtpSeconds t = 1545ull * 2592000 + 100;
   ASSERT_TRUE(service.KeySetAt("sip:alice@example.org", t).ok());  // from the store
   ASSERT_TRUE(service.KeySetAt("sip:bob@example.org", t).ok());    // derived on demand

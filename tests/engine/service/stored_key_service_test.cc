@@ -19,8 +19,10 @@ class StoredKeyServiceTest : public ::testing::Test {
     cert.params = kms_.params;
     cert.keys = kms_.pub;
     cert.cert_uri = testing::kTestCertUri;
-    service_ = std::make_unique<StoredKeyService>(cert, *kms_.source, *cipher_, *store_,
-                                                  [this] { return hsm_up_ ? Status::Ok() : Status::Unavailable("token gone"); });
+    cert.valid_to = ~NtpSeconds{0} >> 1;
+    service_ = std::make_unique<StoredKeyService>(
+        ServedCertificates::Single({cert, kms_.source.get(), cipher_.get(), store_.get()}), *store_,
+        [this] { return hsm_up_ ? Status::Ok() : Status::Unavailable("token gone"); });
   }
   static testing::TestKms kms_;
   OpenSslRandom rng_;

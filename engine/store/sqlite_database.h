@@ -1,0 +1,93 @@
+// SqliteDatabase: the one SQLite file (WAL mode) behind the embedded stores — key sets
+// (sqlite_key_store.cc) and the KMS's lifecycle (sqlite_lifecycle_store.cc).
+//
+// Writes go through one connection under a mutex (SQLite has one writer anyway); reads borrow a
+// connection from a small pool, so many server threads read at once. A background thread
+// checkpoints the WAL, so no commit waits for a checkpoint's fsync. The schema carries a version;
+// migrations run at open inside one exclusive write transaction that re-reads the version, so
+// processes opening a fresh store together migrate it once and every one of them then starts.
+// Thread-safe.
+#pragma once
+
+#include <condition_variable>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <sqlite3.h>
+
+#include "base/status.h"
+
+namespace mcx {
+
+// 1: key sets and KMS state; 2: key_sets.delivered_at; 3: certificates, revoked users, counters.
+inline constexpr int kStoreSchemaVersion = 3;
+
+namespace sqlite {
+
+struct DbClose { void operator()(sqlite3* db) const { sqlite3_close_v2(db); } };
+struct StmtFinalize { void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); } };
+using Db = std::unique_ptr<sqlite3, DbClose>;
+using Stmt = std::unique_ptr<sqlite3_stmt, StmtFinalize>;
+
+// SQLite's own words plus what an operator can do about the usual causes.
+Status Error(sqlite3* db, int rc, const std::string& what);
+Status Exec(sqlite3* db, const char* sql, const std::string& what);
+Status Prepare(sqlite3* db, const char* sql, Stmt& out);
+
+}  // namespace sqlite
+
+class SqliteDatabase {
+ public:
+  // Opens or creates the database at `path` (a new one, and its -wal and -shm files, mode 0600
+  // whatever the umask) and brings its schema to kStoreSchemaVersion.
+  static Result<std::shared_ptr<SqliteDatabase>> Open(const std::filesystem::path& path);
+  ~SqliteDatabase();
+
+  const std::filesystem::path& path() const { return path_; }
+
+  // A read connection borrowed from the pool for one call.
+  class Reader {
+   public:
+    explicit Reader(SqliteDatabase& db);
+    ~Reader();
+    bool ok() const { return status_.ok(); }
+    const Status& status() const { return status_; }
+    sqlite3* db() const { return db_.get(); }
+
+   private:
+    SqliteDatabase& owner_;
+    sqlite::Db db_;
+    Status status_;
+  };
+
+  // Runs `body` on the write connection inside BEGIN IMMEDIATE ... COMMIT, rolling back when it
+  // or the commit fails. Other processes' writers wait (busy timeout) rather than interleave.
+  Status WriteTransaction(const std::string& what, const std::function<Status(sqlite3*)>& body);
+  // Runs `body` on the write connection with no transaction (single statements).
+  Status WithWriter(const std::function<Status(sqlite3*)>& body);
+
+ private:
+  explicit SqliteDatabase(std::filesystem::path path) : path_(std::move(path)) {}
+  Status OpenConnections();
+  Result<sqlite::Db> Connect(bool create);
+  Status Migrate();
+  void CheckpointLoop(sqlite::Db db);
+
+  std::filesystem::path path_;
+  std::mutex write_mu_;
+  sqlite::Db writer_;
+  std::mutex pool_mu_;
+  std::vector<sqlite::Db> pool_;
+
+  std::mutex checkpoint_mu_;
+  std::condition_variable checkpoint_cv_;
+  bool stopping_ = false;
+  std::thread checkpointer_;
+};
+
+}  // namespace mcx
