@@ -60,6 +60,7 @@ Status AuditLog::Record(std::span<const AuditEvent> events) {
 Status AuditLog::Submit(Group group, Waiter& waiter) {
   group.waiter = &waiter;
   std::unique_lock<std::mutex> lock(mu_);
+  pending_records_ += group.events.size();
   queue_.push_back(std::move(group));
   ++submitted_;
   work_cv_.notify_one();
@@ -82,6 +83,7 @@ void AuditLog::RecordAsync(AuditEvent event) {
   g.times.push_back(now);
   queue_.push_back(std::move(g));
   ++pending_async_;
+  ++pending_records_;
   ++submitted_;
   work_cv_.notify_one();
 }
@@ -132,9 +134,13 @@ Result<std::vector<AuditRecord>> AuditLog::Seal(const std::vector<Group>& groups
 
 void AuditLog::WriterLoop() {
   std::unique_lock<std::mutex> lock(mu_);
+  size_t last_commit = 0;  // records in the previous transaction
   for (;;) {
     work_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
     if (queue_.empty()) return;  // stopping, and nothing left to commit
+    if (last_commit > 1 && options_.gather_window.count() > 0) {
+      work_cv_.wait_for(lock, options_.gather_window, [&] { return stopping_ || pending_records_ >= last_commit; });
+    }
     std::vector<Group> groups;
     size_t records = 0, async = 0;
     while (!queue_.empty() &&
@@ -145,6 +151,8 @@ void AuditLog::WriterLoop() {
       queue_.pop_front();
     }
     pending_async_ -= async;
+    pending_records_ -= records;
+    last_commit = records;
     lock.unlock();
     const Status s = store_.Append(node_, [&](const AuditChainTip& tip) { return Seal(groups, tip); });
     lock.lock();

@@ -12,10 +12,15 @@
 // transaction, and Health() reports it until a later append succeeds. Events are timestamped when
 // handed in (the Env's clock), chained in the order the writer takes them.
 //
+// Never call Record() while holding a write transaction on the same database (SQLite has one
+// writer per file): the append would wait for that transaction, which waits for the append.
+// KeyStore calls each commit before they return, so calling Record() between them is safe.
+//
 // Thread-safe. The destructor commits what is pending, then stops the writer; the store and the
 // authenticator must outlive the AuditLog.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -36,6 +41,10 @@ struct AuditLogOptions {
   std::string node;                        // this host's chain; empty: LocalAuditNode()
   size_t max_records_per_commit = 4096;    // bounds one transaction (a Record call is never split)
   size_t max_pending_async = 100000;       // RecordAsync beyond this drops the event (Health says so)
+  // After a commit of several records, the writer waits up to this long for as many to be pending
+  // again before it starts the next one: the callers it just woke come back with their next
+  // event a moment later, and one commit (one fsync) then serves them all. Zero: never wait.
+  std::chrono::microseconds gather_window{500};
 };
 
 // The host name, the default node.
@@ -99,6 +108,7 @@ class AuditLog {
   std::condition_variable done_cv_;  // callers wait for their group's result
   std::deque<Group> queue_;
   size_t pending_async_ = 0;
+  size_t pending_records_ = 0;  // events in queue_
   uint64_t submitted_ = 0, finished_ = 0;  // groups, for Flush()
   bool stopping_ = false;
   Status health_;

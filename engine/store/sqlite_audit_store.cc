@@ -109,9 +109,9 @@ class SqliteAuditStore final : public AuditStore {
     writer_ = std::move(w).value();
     // The key store runs the file in WAL mode; a store opened here first starts it so.
     MCX_RETURN_IF_ERROR(Exec(writer_.get(), "PRAGMA journal_mode=WAL", "enabling WAL"));
-    if (options_.sync_every_commit) {
-      MCX_RETURN_IF_ERROR(Exec(writer_.get(), "PRAGMA synchronous=FULL", "configuring the store"));
-    }
+    MCX_RETURN_IF_ERROR(Exec(writer_.get(),
+                             options_.sync_every_commit ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
+                             "configuring the store"));
     MCX_RETURN_IF_ERROR(Exec(writer_.get(), "BEGIN IMMEDIATE", "starting the schema transaction"));
     Status s = Exec(writer_.get(), kSchema, "creating table audit_log");
     if (s.ok()) s = Exec(writer_.get(), "COMMIT", "committing table audit_log");
