@@ -17,8 +17,8 @@ std::string FormatAuditTime(int64_t unix_seconds) {
 }
 
 Result<int64_t> ParseAuditTime(std::string_view text) {
-  const Status bad = Status::InvalidArgument("a date is YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (UTC) or Unix seconds, got '" +
-                                             std::string(text) + "'");
+  const Status bad = Status::InvalidArgument(
+      "a date is YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (UTC) or Unix seconds, got '" + std::string(text) + "'");
   if (text.empty()) return bad;
   if (text.find_first_not_of("0123456789") == std::string_view::npos) {
     if (text.size() > 18) return bad;
@@ -32,7 +32,8 @@ Result<int64_t> ParseAuditTime(std::string_view text) {
     if (std::sscanf(t.c_str(), "%4d-%2d-%2d%n", &y, &mo, &d, &used) != 3 || used != 10) return bad;
   } else {
     const int n = std::sscanf(t.c_str(), "%4d-%2d-%2d%c%2d:%2d:%2d%c", &y, &mo, &d, &sep, &h, &mi, &s, &zone);
-    if ((n != 7 && n != 8) || (sep != 'T' && sep != ' ') || (n == 8 && zone != 'Z') || t.size() != (n == 8 ? 20u : 19u)) {
+    const size_t length = n == 8 ? 20u : 19u;
+    if ((n != 7 && n != 8) || (sep != 'T' && sep != ' ') || (n == 8 && zone != 'Z') || t.size() != length) {
       return bad;
     }
   }

@@ -7,6 +7,7 @@
 // updated or deleted through this interface.
 //
 // Implementations are safe to use from many threads at once; Append is durable when it returns OK.
+// A visitor must not call back into the store (a scan may hold the store's read connection).
 #pragma once
 
 #include <cstdint>

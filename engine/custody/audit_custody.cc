@@ -42,4 +42,18 @@ Result<AuditMac> AuditCustody::Authenticate(ByteView record_hash) {
   return AuditMac(*mac);
 }
 
+Result<KmsAudit> OpenKmsAudit(const KmsConfig& config, hsm::Pkcs11Token* token, AuditLogOptions options,
+                              SqliteAuditStoreOptions store_options, Env& env) {
+  KmsAudit audit;
+  Result<std::unique_ptr<AuditStore>> store = OpenSqliteAuditStore(config.store_path, store_options);
+  if (!store.ok()) return store.status();
+  audit.store = std::move(store).value();
+  Result<std::unique_ptr<AuditCustody>> key =
+      token != nullptr ? AuditCustody::OnToken(*token, config) : AuditCustody::Open(config, env);
+  if (!key.ok()) return key.status().Annotate("opening the audit key");
+  audit.key = std::move(key).value();
+  audit.log = std::make_unique<AuditLog>(*audit.store, *audit.key, std::move(options), env);
+  return audit;
+}
+
 }  // namespace mcx

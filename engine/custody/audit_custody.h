@@ -6,19 +6,21 @@
 // any thread uses the token (PKCS#11 objects are created serially). Authenticate() runs
 // CKM_SHA256_HMAC in the token and is safe to call from many threads.
 //
-// Open(config) logs in to the token on its own. PKCS#11 login is per process: destroying that
-// AuditCustody logs the whole process out of the token, so in a process that also holds a
-// KmsCustody, destroy the AuditCustody last, or use OnToken() with the token the process already
-// holds (OnToken borrows it and never logs out).
+// Open(config) opens the token on its own. PKCS#11 login is per process: when the process is
+// already logged in (a KmsCustody is open), it shares that login and leaves it in place when
+// destroyed; when it logged in itself, destroying it logs the whole process out, so destroy it
+// after anything opened later on the same token. OnToken() borrows a token the process holds.
 #pragma once
 
 #include <memory>
 #include <optional>
 #include <string>
 
+#include "engine/audit/audit_log.h"
 #include "engine/audit/audit_record.h"
 #include "engine/custody/kms_config.h"
 #include "engine/custody/kms_token.h"
+#include "engine/store/sqlite_audit_store.h"
 #include "hsm/hmac_key.h"
 
 namespace mcx {
@@ -45,5 +47,18 @@ class AuditCustody final : public RecordAuthenticator {
   std::optional<KmsToken> own_token_;  // Open() only
   std::optional<hsm::HmacKey> key_;
 };
+
+// What a KMS process needs to record events: the audit store on the KMS's SQLite file, the HSM
+// key and the writer. Destroyed in the right order (the writer first, committing what is pending).
+struct KmsAudit {
+  std::unique_ptr<AuditStore> store;
+  std::unique_ptr<AuditCustody> key;
+  std::unique_ptr<AuditLog> log;
+};
+
+// `token`: the token this process already holds (borrowed, see OnToken), or null to log in anew
+// (see Open). Call once at start, before other threads use the token.
+Result<KmsAudit> OpenKmsAudit(const KmsConfig& config, hsm::Pkcs11Token* token, AuditLogOptions options = {},
+                              SqliteAuditStoreOptions store_options = {}, Env& env = Env::Default());
 
 }  // namespace mcx

@@ -155,7 +155,8 @@ class SqliteAuditStore final : public AuditStore {
                    const std::function<bool(const AuditRecord&)>& visit) override {
     std::lock_guard<std::mutex> lock(read_mu_);
     Stmt st;
-    const std::string sql = std::string("SELECT ") + kColumns + " FROM audit_log WHERE node = ?1 AND seq >= ?2 ORDER BY seq";
+    const std::string sql =
+        std::string("SELECT ") + kColumns + " FROM audit_log WHERE node = ?1 AND seq >= ?2 ORDER BY seq";
     MCX_RETURN_IF_ERROR(Prepare(reader_.get(), sql.c_str(), st));
     BindText(st.get(), 1, node);
     sqlite3_bind_int64(st.get(), 2, static_cast<sqlite3_int64>(std::min<uint64_t>(from_seq, INT64_MAX)));
@@ -230,7 +231,9 @@ class SqliteAuditStore final : public AuditStore {
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
       AuditRecord r = ReadRow(st);
-      if (filter != nullptr && !filter->user_uri.empty() && !ConcernsUser(r.user_uri, r.detail, filter->user_uri)) continue;
+      const bool wanted =
+          filter == nullptr || filter->user_uri.empty() || ConcernsUser(r.user_uri, r.detail, filter->user_uri);
+      if (!wanted) continue;
       if (!visit(r)) return Status::Ok();
     }
     if (rc != SQLITE_DONE) return SqliteError(sqlite3_db_handle(st), rc, what);

@@ -224,5 +224,23 @@ TEST_F(AuditTest, EveryWaiterOfAFailedCommitGetsTheError) {
   EXPECT_EQ(Verify().records, 0u);
 }
 
+TEST_F(AuditTest, OpenKmsAuditAssemblesALogOnTheKmsStoreAndToken) {
+  {
+    AuditLogOptions o;
+    o.node = "kms-9";
+    Result<KmsAudit> audit = OpenKmsAudit(config_, nullptr, o);
+    ASSERT_TRUE(audit.ok()) << audit.status().ToString();
+    AuditEvent e = Event(1);
+    e.kind = AuditEventKind::kUnsealed;
+    ASSERT_TRUE(audit->log->Record(e).ok());
+    audit->log->RecordAsync(Event(2));
+  }  // the writer commits the pending event before the key and the store go
+  AuditVerification v = Verify();
+  EXPECT_TRUE(v.ok());
+  EXPECT_EQ(v.records, 2u);
+  ASSERT_EQ(v.tips.size(), 1u);
+  EXPECT_EQ(v.tips[0].node, "kms-9");
+}
+
 }  // namespace
 }  // namespace mcx::testing
