@@ -54,9 +54,10 @@ Status SetUp(BenchAudit& b) {
   Result<std::unique_ptr<AuditCustody>> custody = AuditCustody::Open(init->config);
   if (!custody.ok()) return custody.status();
   b.custody = std::move(custody).value();
-  SqliteAuditStoreOptions unsynced;
+  SqliteAuditStoreOptions synced, unsynced;
+  synced.create_if_missing = unsynced.create_if_missing = true;
   unsynced.sync_every_commit = false;
-  Result<std::unique_ptr<AuditStore>> s1 = OpenSqliteAuditStore(b.tmp / "synced.sqlite");
+  Result<std::unique_ptr<AuditStore>> s1 = OpenSqliteAuditStore(b.tmp / "synced.sqlite", synced);
   Result<std::unique_ptr<AuditStore>> s2 = OpenSqliteAuditStore(b.tmp / "unsynced.sqlite", unsynced);
   if (!s1.ok()) return s1.status();
   if (!s2.ok()) return s2.status();

@@ -103,6 +103,14 @@ class SqliteAuditStore final : public AuditStore {
       : path_(std::move(path)), options_(options) {}
 
   Status Open() {
+    if (!options_.create_if_missing) {
+      std::error_code ec;
+      if (!std::filesystem::exists(path_, ec)) {
+        return Status::NotFound("audit log: the store " + path_.string() +
+                                " does not exist; it is created when the KMS first opens (restore it from backup if "
+                                "it was there)");
+      }
+    }
     CreateOwnerOnly(path_);
     Result<Db> w = Connect(/*create=*/true);
     if (!w.ok()) return w.status();

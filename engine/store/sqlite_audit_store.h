@@ -23,6 +23,9 @@ struct SqliteAuditStoreOptions {
   bool sync_every_commit = true;
   // How long a writer waits for another (a bulk run's transaction) before the append fails.
   int busy_timeout_ms = 30000;
+  // A missing file is NotFound unless set: the KMS creates its store when it first opens, and an
+  // empty one made here would hide a store that has gone missing.
+  bool create_if_missing = false;
 };
 
 Result<std::unique_ptr<AuditStore>> OpenSqliteAuditStore(const std::filesystem::path& path,

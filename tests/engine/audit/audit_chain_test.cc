@@ -1,5 +1,9 @@
 // The audit chain against each kind of tampering, done with SQL on the real store file: verify
 // names the kind and the sequence number where the chain first goes wrong.
+#include <sys/stat.h>
+
+#include <filesystem>
+
 #include <gtest/gtest.h>
 
 #include "tests/engine/audit/audit_test_env.h"
@@ -191,6 +195,23 @@ TEST_F(AuditTest, ChainMacedByAnotherKeyDoesNotVerify) {
   ASSERT_TRUE(v.ok());
   ASSERT_EQ(v->findings.size(), 1u);
   EXPECT_EQ(v->findings[0].seq, 1u);
+}
+
+TEST_F(AuditTest, TheStoreIsCreatedOnlyWhenAskedAndIsTheOwnersOnly) {
+  Result<std::unique_ptr<AuditStore>> missing = OpenSqliteAuditStore(tmp() / "gone.sqlite");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().code(), Status::Code::kNotFound);
+  EXPECT_NE(missing.status().message().find("gone.sqlite"), std::string::npos) << missing.status().ToString();
+  EXPECT_FALSE(std::filesystem::exists(tmp() / "gone.sqlite"));
+
+  SqliteAuditStoreOptions create;
+  create.create_if_missing = true;
+  const mode_t old_mask = umask(0022);
+  Result<std::unique_ptr<AuditStore>> made = OpenSqliteAuditStore(tmp() / "new.sqlite", create);
+  umask(old_mask);
+  ASSERT_TRUE(made.ok()) << made.status().ToString();
+  EXPECT_EQ(std::filesystem::status(tmp() / "new.sqlite").permissions(),
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
 }
 
 }  // namespace

@@ -35,6 +35,7 @@ class AuditTest : public SoftHsmTest {
   }
 
   std::unique_ptr<AuditStore> OpenStore(SqliteAuditStoreOptions options = {}) {
+    options.create_if_missing = true;  // a fresh KMS from init has no store yet
     Result<std::unique_ptr<AuditStore>> s = OpenSqliteAuditStore(config_.store_path, options);
     EXPECT_TRUE(s.ok()) << s.status().ToString();
     return s.ok() ? std::move(s).value() : nullptr;
