@@ -117,5 +117,31 @@ TEST_F(HmacKeyTest, MacOfEmptyAndLongInputs) {
   EXPECT_NE(*empty, *large);
 }
 
+// Login is per process: a second Pkcs11Token (an AuditCustody opened beside a KmsCustody) shares
+// it, and destroying the second must leave the first logged in.
+TEST_F(HmacKeyTest, ASecondTokenSharesTheLoginAndLeavesItInPlace) {
+  Result<hsm::HmacKey> key = hsm::HmacKey::Generate(*token_, "audit-a", AsBytes("a"));
+  ASSERT_TRUE(key.ok());
+  {
+    SecretBytes pin(AsBytes(kUserPin));
+    Result<std::unique_ptr<hsm::Pkcs11Token>> second = hsm::Pkcs11Token::Open(module_, kTokenLabel, &pin);
+    ASSERT_TRUE(second.ok()) << second.status().ToString();
+    Result<hsm::HmacKey> found = hsm::HmacKey::Find(**second, "audit-a");
+    ASSERT_TRUE(found.ok()) << found.status().ToString();
+    EXPECT_TRUE(found->Sign(AsBytes("x")).ok());
+  }
+  Result<hsm::HmacSha256> after = key->Sign(AsBytes("x"));
+  EXPECT_TRUE(after.ok()) << after.status().ToString();
+  // The token that logged in still logs out when it goes.
+  token_.reset();
+  Result<CK_SLOT_ID> slot = module_->FindToken(kTokenLabel);
+  ASSERT_TRUE(slot.ok());
+  Result<hsm::Pkcs11Session> s = hsm::Pkcs11Session::Open(module_, *slot, kTokenLabel, /*read_write=*/false);
+  ASSERT_TRUE(s.ok());
+  CK_SESSION_INFO info{};
+  ASSERT_EQ(module_->fn()->C_GetSessionInfo(s->handle(), &info), CKR_OK);
+  EXPECT_EQ(info.state, static_cast<CK_STATE>(CKS_RO_PUBLIC_SESSION));
+}
+
 }  // namespace
 }  // namespace mcx::testing

@@ -224,6 +224,30 @@ TEST_F(AuditTest, EveryWaiterOfAFailedCommitGetsTheError) {
   EXPECT_EQ(Verify().records, 0u);
 }
 
+TEST_F(AuditTest, AsynchronousEventsBeyondTheQueueAreDroppedAndHealthSaysSo) {
+  SqliteAuditStoreOptions quick;
+  quick.busy_timeout_ms = 300;
+  std::unique_ptr<AuditStore> store = OpenStore(quick);
+  ASSERT_NE(store, nullptr);
+  AuditLogOptions o;
+  o.node = "kms-1";
+  o.max_pending_async = 2;
+  AuditLog log(*store, *custody_, o);
+  sqlite3* other = nullptr;  // the writer's first append waits on this lock, the queue fills
+  ASSERT_EQ(sqlite3_open(config_.store_path.c_str(), &other), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(other, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr), SQLITE_OK);
+  for (int i = 0; i < 10; ++i) log.RecordAsync(Event(i));
+  EXPECT_GE(log.counters().dropped_async, 7u);
+  EXPECT_FALSE(log.Health().ok());
+  EXPECT_NE(log.Health().message().find("dropped"), std::string::npos) << log.Health().ToString();
+  ASSERT_EQ(sqlite3_exec(other, "COMMIT", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(other);
+  log.Flush();
+  ASSERT_TRUE(log.Record(Event(99)).ok());
+  EXPECT_TRUE(log.Health().ok());
+  EXPECT_TRUE(Verify().ok());
+}
+
 TEST_F(AuditTest, OpenKmsAuditAssemblesALogOnTheKmsStoreAndToken) {
   {
     AuditLogOptions o;
