@@ -126,4 +126,24 @@ Result<SecretBytes> Pkcs11Session::Decrypt(CK_MECHANISM& mechanism, CK_OBJECT_HA
   return SecretBytes(out.view().first(len));  // `out` is wiped as it goes
 }
 
+Result<size_t> Pkcs11Session::Sign(CK_MECHANISM& mechanism, CK_OBJECT_HANDLE key, ByteView data,
+                                   std::span<uint8_t> out) {
+  const std::string op = On("signing (" + MechanismName(mechanism.mechanism) + ")");
+  MCX_RETURN_IF_ERROR(Pkcs11Error(module_->fn()->C_SignInit(handle_, &mechanism, key), op));
+  CK_ULONG len = out.size();
+  // An empty span may have a null pointer, which modules refuse (CKR_ARGUMENTS_BAD) even for length 0.
+  CK_BYTE nothing = 0;
+  CK_BYTE_PTR in = data.empty() ? &nothing : const_cast<CK_BYTE_PTR>(data.data());
+  CK_RV rv = module_->fn()->C_Sign(handle_, in, data.size(), out.data(), &len);
+  // CKR_BUFFER_TOO_SMALL leaves the operation active; end it so the session stays usable.
+  if (rv == CKR_BUFFER_TOO_SMALL) {
+    Bytes scratch(len);
+    (void)module_->fn()->C_Sign(handle_, in, data.size(), scratch.data(), &len);
+    return Status::Internal(op + ": the token's result is " + std::to_string(len) + " octets, more than the " +
+                            std::to_string(out.size()) + " expected");
+  }
+  MCX_RETURN_IF_ERROR(Pkcs11Error(rv, op));
+  return static_cast<size_t>(len);
+}
+
 }  // namespace mcx::hsm

@@ -42,6 +42,8 @@ class Pkcs11Session {
   // Single-part C_Encrypt / C_Decrypt with `mechanism` under `key`.
   Result<Bytes> Encrypt(CK_MECHANISM& mechanism, CK_OBJECT_HANDLE key, ByteView plaintext);
   Result<SecretBytes> Decrypt(CK_MECHANISM& mechanism, CK_OBJECT_HANDLE key, ByteView ciphertext);
+  // Single-part C_Sign (a MAC or a signature) of `data` into `out`; returns its length.
+  Result<size_t> Sign(CK_MECHANISM& mechanism, CK_OBJECT_HANDLE key, ByteView data, std::span<uint8_t> out);
 
  private:
   Pkcs11Session(std::shared_ptr<Pkcs11Module> module, CK_SESSION_HANDLE handle, std::string label)

@@ -14,7 +14,15 @@ Result<std::unique_ptr<Pkcs11Token>> Pkcs11Token::Open(std::shared_ptr<Pkcs11Mod
   // Read-write: `init` creates the KEK; a read-only session could not.
   Result<Pkcs11Session> first = Pkcs11Session::Open(module, *slot, label, /*read_write=*/true);
   if (!first.ok()) return first.status();
-  if (pin != nullptr) MCX_RETURN_IF_ERROR(first->Login(pin->view()));
+  if (pin != nullptr) {
+    // Login is per process: a second Pkcs11Token on a token the process is logged in to shares that
+    // login and must not end it (its C_Logout would log out the first one's sessions too).
+    CK_SESSION_INFO info{};
+    const bool already = module->fn()->C_GetSessionInfo(first->handle(), &info) == CKR_OK &&
+                         (info.state == CKS_RW_USER_FUNCTIONS || info.state == CKS_RO_USER_FUNCTIONS);
+    MCX_RETURN_IF_ERROR(first->Login(pin->view()));
+    token->owns_login_ = !already;
+  }
   token->anchor_.emplace(std::move(first).value());
   return token;
 }
@@ -22,7 +30,7 @@ Result<std::unique_ptr<Pkcs11Token>> Pkcs11Token::Open(std::shared_ptr<Pkcs11Mod
 Pkcs11Token::~Pkcs11Token() {
   std::lock_guard<std::mutex> lock(mu_);
   free_.clear();
-  if (anchor_.has_value()) module_->fn()->C_Logout(anchor_->handle());
+  if (anchor_.has_value() && owns_login_) module_->fn()->C_Logout(anchor_->handle());
   anchor_.reset();
 }
 

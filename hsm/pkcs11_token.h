@@ -4,7 +4,9 @@
 // PKCS#11 a login holds for every session of the application while one of them is open, so this
 // first session (the anchor) is never lent and the login lasts as long as the Pkcs11Token. Acquire() lends a session to one thread: a free
 // one from the pool, or a new one; the lease gives it back. So N busy threads hold at most N
-// sessions, and a thread never shares a session with another while it works.
+// sessions, and a thread never shares a session with another while it works. A second
+// Pkcs11Token on a token the process is already logged in to shares that login and leaves it in
+// place when destroyed; the one that logged in logs out, so it must be destroyed last.
 #pragma once
 
 #include <memory>
@@ -59,6 +61,7 @@ class Pkcs11Token {
   std::string label_;
   std::mutex mu_;
   std::optional<Pkcs11Session> anchor_;  // holds the login
+  bool owns_login_ = false;               // this token logged in (not a shared login): it logs out
   std::vector<Pkcs11Session> free_;      // guarded by mu_
 };
 

@@ -30,6 +30,10 @@ Result<std::vector<TokenRequirement>> CheckTokenRequirements(const Pkcs11Module&
                HasMechanism(module, slot, CKM_AES_KEY_GEN, CKF_GENERATE, 32)});
   r.push_back({"CKM_AES_GCM", "sealing and unsealing the master secrets (CKF_ENCRYPT, CKF_DECRYPT)",
                HasMechanism(module, slot, CKM_AES_GCM, CKF_ENCRYPT | CKF_DECRYPT, 0)});
+  r.push_back({"CKM_GENERIC_SECRET_KEY_GEN", "the audit log's HMAC key (CKF_GENERATE, 32-octet keys)",
+               HasMechanism(module, slot, CKM_GENERIC_SECRET_KEY_GEN, CKF_GENERATE, 32)});
+  r.push_back({"CKM_SHA256_HMAC", "authenticating audit records (CKF_SIGN, CKF_VERIFY)",
+               HasMechanism(module, slot, CKM_SHA256_HMAC, CKF_SIGN | CKF_VERIFY, 0)});
   r.push_back({"random generator", "master secrets, IVs and ECCSI's v (CKF_RNG, C_GenerateRandom)",
                (ti.flags & CKF_RNG) != 0});
   return r;

@@ -4,6 +4,7 @@
 
 #include "base/guarded_memory.h"
 #include "base/pooled_random.h"
+#include "engine/custody/audit_custody.h"
 #include "engine/custody/file_staging.h"
 #include "engine/custody/kms_state_files.h"
 #include "engine/custody/kms_token.h"
@@ -162,6 +163,9 @@ Result<InitResult> InitKms(const InitOptions& o, Env& env) {
   if (!kek.ok()) return kek.status();
   Undo undo_kek;  // runs while the token is still open
   undo_kek.Add([&kek] { (void)kek->Destroy(); });
+  Result<hsm::HmacKey> audit_key = CreateAuditKey(*token->token, config);
+  if (!audit_key.ok()) return audit_key.status();
+  undo_kek.Add([&audit_key] { (void)audit_key->Destroy(); });
 
   KmsCertificateRecord cert{config.params, config.kms_id, {}};
   SealedMasterSecrets sealed;

@@ -19,6 +19,7 @@ struct CommandResult {
 // Where `serve --demo` and `token` keep the test IdMS key by default.
 inline constexpr const char* kDefaultDemoDir = "mcx-kms-demo";
 
+void RegisterAuditCommand(CLI::App& app, CommandResult& result);
 void RegisterBenchCommand(CLI::App& app, CommandResult& result);
 void RegisterCheckStoreCommand(CLI::App& app, CommandResult& result);
 void RegisterDemoCommand(CLI::App& app, CommandResult& result);

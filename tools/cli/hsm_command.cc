@@ -85,8 +85,8 @@ void RegisterHsmCommand(CLI::App& app, CommandResult& result) {
   auto f = std::make_shared<HsmInfoFlags>();
   CLI::App* info = hsm->add_subcommand(
       "info", "List the module's slots, tokens and mechanisms, and whether each token offers what mcx-kms needs "
-              "(CKM_AES_KEY_GEN, CKM_AES_GCM, a random generator). The module comes from --module or the KMS's "
-              "configuration.");
+              "(CKM_AES_KEY_GEN, CKM_AES_GCM, CKM_GENERIC_SECRET_KEY_GEN, CKM_SHA256_HMAC, a random generator). "
+              "The module comes from --module or the KMS's configuration.");
   AddDataDirOption(info, f->loc);
   info->add_option("--module", f->loc.module, "path of the PKCS#11 library to inspect");
   info->callback([f, &result] { result.status = RunHsmInfo(*f); });

@@ -11,6 +11,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "mcx-kms 0.1.0");
   mcx::cli::CommandResult result;
+  mcx::cli::RegisterAuditCommand(app, result);
   mcx::cli::RegisterBenchCommand(app, result);
   mcx::cli::RegisterCheckStoreCommand(app, result);
   mcx::cli::RegisterDemoCommand(app, result);
