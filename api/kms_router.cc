@@ -385,6 +385,9 @@ void KmsRouter::HandleAssertedIdentity(std::shared_ptr<Exchange> ex, const KmsTa
 }
 
 void KmsRouter::RefuseToken(Exchange& ex, const Status& why) {
+  if (options_.on_refused) {
+    options_.on_refused(why.code() == Status::Code::kPermissionDenied ? 403 : 401, "", "", why.message());
+  }
   if (why.code() == Status::Code::kPermissionDenied) {
     return ex.Fail(403, why.message(),
                    {{"WWW-Authenticate", kChallenge + ", error=\"insufficient_scope\", scope=\"" +
@@ -402,6 +405,7 @@ void KmsRouter::Authorized(std::shared_ptr<Exchange> ex, const KmsTarget& target
   // Whose keys: the path's user, or the token's identity.
   std::string user = target.user_uri.empty() ? identity : target.user_uri;
   if (user != identity) {
+    if (options_.on_refused) options_.on_refused(403, identity, user, "the access token is for another user");
     return ex->Fail(403, "the access token is for another user: a user may ask only for its own keys");
   }
   if (ex->header.user_uri.empty()) {
@@ -514,7 +518,12 @@ void KmsRouter::ProvisionKeys(std::shared_ptr<Exchange> ex, std::string user_uri
       // A later period may be refused (a revocation from then on) while the requested one is
       // not: the answer then carries what may be handed out.
       if (when != t && ks.status().code() == Status::Code::kPermissionDenied) continue;
-      if (IsCallersFault(ks.status())) return ex->FailWith(ks.status());
+      if (IsCallersFault(ks.status())) {
+        if (ks.status().code() == Status::Code::kPermissionDenied && options_.on_refused) {
+          options_.on_refused(403, user_uri, user_uri, ks.status().message());
+        }
+        return ex->FailWith(ks.status());
+      }
       // The store's or HSM's own words ("database is locked", a PKCS#11 return value) are for
       // the operator, not the client.
       metrics_.AddKeyServiceError();

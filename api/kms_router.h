@@ -71,6 +71,11 @@ class KmsRouter final : public RequestHandler {
     // proxy addresses, and only for these identities, which then need no access token.
     std::vector<std::string> trusted_proxies;
     std::vector<std::string> server_identities;
+    // Told of every request that carried a token (or an asserted identity) and was refused with
+    // 401 or 403: who (the token's identity when it was verified), for which user, and why. For
+    // the audit log; called on the thread that refuses, so it must not block.
+    std::function<void(int status, const std::string& who, const std::string& user_uri, std::string_view why)>
+        on_refused;
   };
 
   // All references must outlive the router.

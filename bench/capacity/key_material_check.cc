@@ -113,13 +113,22 @@ Status CheckOneKeySet(const KmsPublicView& kms, const Fields& f) {
 
 }  // namespace
 
-Result<KmsPublicView> ParseKmsInitPublicKeys(const std::string& init_xml) {
+Result<KmsPublicView> ParseKmsInitPublicKeys(const std::string& init_xml, const std::string& cert_uri) {
   DocPtr doc = ParseXml(init_xml);
   if (!doc) return Status::InvalidArgument("the KmsInit answer is not well-formed XML");
   std::vector<Fields> certs;
   Collect(xmlDocGetRootElement(doc.get()), "KmsCertificate", certs);
   if (certs.empty()) return Status::InvalidArgument("the KmsInit answer has no KmsCertificate");
-  const Fields& c = certs.front();
+  const Fields* chosen = &certs.front();
+  if (!cert_uri.empty()) {
+    chosen = nullptr;
+    for (const Fields& f : certs) {
+      auto uri = f.find("CertUri");
+      if (uri != f.end() && uri->second == cert_uri) chosen = &f;
+    }
+    if (chosen == nullptr) return Status::InvalidArgument("the answer has no KmsCertificate with CertUri " + cert_uri);
+  }
+  const Fields& c = *chosen;
   auto kms_uri = c.find("KmsUri");
   if (kms_uri == c.end()) return Status::InvalidArgument("the KmsCertificate has no KmsUri");
   Result<uint64_t> period = Number(c, "UserKeyPeriod");

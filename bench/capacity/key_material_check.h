@@ -28,7 +28,9 @@ struct KmsPublicView {
   NtpSeconds valid_to = 0;
 };
 
-Result<KmsPublicView> ParseKmsInitPublicKeys(const std::string& init_xml);
+// `cert_uri`, when given, picks that certificate among several (a KmsCertCache answer holds every
+// certificate of a KMS: after a rollover, keys of either are checked with their own).
+Result<KmsPublicView> ParseKmsInitPublicKeys(const std::string& init_xml, const std::string& cert_uri = "");
 
 // For an on-demand load: the times of the periods a KMS serves but has not pre-provisioned,
 // from the start of the period after next (bulk provisioning covers this one and the next) to

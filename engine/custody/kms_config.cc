@@ -112,6 +112,11 @@ Result<KmsConfig> LoadKmsConfig(const fs::path& data_dir, Env& env) {
   }
   c.idms_issuer = t["idms"]["issuer"].value_or<std::string>("");
   c.idms_audience = t["idms"]["audience"].value_or<std::string>("mcx-kms");
+  const std::string on_failure = t["audit"]["on_failure"].value_or<std::string>("refuse");
+  if (on_failure != "refuse" && on_failure != "serve") {
+    return Status::InvalidArgument(file.string() + ": audit.on_failure must be \"refuse\" (the default) or \"serve\"");
+  }
+  c.audit_fail_open = on_failure == "serve";
   return c;
 }
 
@@ -127,7 +132,8 @@ std::string FormatKmsConfig(const KmsConfig& c) {
   if (c.pin.kind == hsm::PinSource::Kind::kFile) hsm.insert("pin_file", Relative(c.pin.name, c.data_dir));
   if (!c.softhsm2_conf.empty()) hsm.insert("softhsm2_conf", Relative(c.softhsm2_conf, c.data_dir));
   toml::table store{{"path", Relative(c.store_path, c.data_dir)}};
-  toml::table root{{"kms", kms}, {"hsm", hsm}, {"store", store}};
+  toml::table audit{{"on_failure", c.audit_fail_open ? "serve" : "refuse"}};
+  toml::table root{{"kms", kms}, {"hsm", hsm}, {"store", store}, {"audit", audit}};
   if (!c.idms_public_key.empty()) {
     root.insert("idms", toml::table{{"public_key", Relative(c.idms_public_key, c.data_dir)},
                                     {"issuer", c.idms_issuer},

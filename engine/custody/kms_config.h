@@ -38,6 +38,9 @@ struct KmsConfig {
   std::filesystem::path idms_public_key;  // absolute, or empty: no IdMS configured
   std::string idms_issuer;
   std::string idms_audience = "mcx-kms";
+  // [audit] on_failure: "refuse" (the default: no key material, no lifecycle change without its
+  // audit record) or "serve" (serve on, saying so loudly, when the audit log cannot be written).
+  bool audit_fail_open = false;
 
   // The CKA_LABEL of this KMS's key-encryption key in the token.
   std::string kek_label() const { return "mcx-kms-kek-" + kms_id; }

@@ -65,6 +65,8 @@ class KmsCustody {
   Result<Bytes> Seal(ByteView plaintext, std::string_view purpose);
   Result<SecretBytes> Unseal(ByteView blob, std::string_view purpose);
   Status Ping();
+  // The token, for other keys of this KMS on it (the audit log's HMAC key).
+  hsm::Pkcs11Token& token() { return *token_; }
 
  private:
   KmsCustody() = default;

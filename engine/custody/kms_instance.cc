@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include <unistd.h>
+
 #include "base/guarded_memory.h"
 #include "engine/custody/certificate_record.h"
 #include "engine/custody/key_set_source.h"
@@ -111,8 +113,23 @@ Result<std::unique_ptr<KmsInstance>> KmsInstance::Open(const KmsConfig& config, 
   k->sakke_ = NewBestSakkeKernel();
   k->eccsi_ = NewFastEccsiKernel();
 
+  // The audit chain: its key is on the KMS's token (created by init, or now for an older KMS).
+  {
+    AuditLogOptions options;
+    options.node = LocalAuditNode();
+    Result<KmsAudit> audit = OpenKmsAudit(config, &k->custody_->token(), options, {}, env);
+    if (!audit.ok()) return audit.status().Annotate("opening the audit log");
+    k->audit_ = std::move(audit).value();
+  }
   // The first certificate, as `init` made it, enters the lifecycle tables on first open.
-  MCX_RETURN_IF_ERROR(k->AdoptFirstCertificate(env));
+  Result<bool> created = k->AdoptFirstCertificate(env);
+  if (!created.ok()) return created.status();
+  if (*created) {
+    MCX_RETURN_IF_ERROR(k->RecordOrRefuse({AuditEventKind::kKmsCreated, LocalOperator(), "", FirstCertUri(config),
+                                           "KMS " + config.params.kms_uri + ", id " + config.kms_id}));
+  }
+  MCX_RETURN_IF_ERROR(k->RecordOrRefuse({AuditEventKind::kUnsealed, LocalOperator(), "", "",
+                                         "master secrets unsealed by process " + std::to_string(::getpid())}));
   Result<std::shared_ptr<const ServedCertificates>> served = k->Load();
   if (!served.ok()) return served.status();
 
@@ -131,17 +148,24 @@ Result<std::unique_ptr<KmsInstance>> KmsInstance::Open(const KmsConfig& config, 
   KmsCustody* custody_ptr = k->custody_.get();
   DeliveryRecorder::Options delivery_options;
   delivery_options.env = &env;
+  AuditLog* audit_log = k->audit_.log.get();
+  delivery_options.on_first_delivery = [audit_log](const std::string& cert_uri, std::span<const KeySetRef> first) {
+    // After the fact: the key set has been handed out. A failure shows in the log's health, and
+    // the service then refuses further requests (fail-closed).
+    audit_log->RecordAsync(KeySetsDelivered("server", cert_uri, first));
+  };
   k->deliveries_ = std::make_unique<DeliveryRecorder>(*k->store_, delivery_options);
   k->service_ = std::make_unique<StoredKeyService>(*served, *k->store_, [custody_ptr] { return custody_ptr->Ping(); },
                                                    k->deliveries_.get());
+  k->service_->SetAuditLog(k->audit_.log.get(), config.audit_fail_open);
   return k;
 }
 
-Status KmsInstance::AdoptFirstCertificate(Env& env) {
+Result<bool> KmsInstance::AdoptFirstCertificate(Env& env) {
   Result<std::vector<StoredCertificate>> listed = store_->lifecycle().ListCertificates();
   if (!listed.ok()) return listed.status();
   for (const StoredCertificate& c : *listed) {
-    if (c.own) return Status::Ok();
+    if (c.own) return false;
   }
   Result<std::pair<NtpSeconds, NtpSeconds>> validity = CertificateValidity(*store_, config().params, env);
   if (!validity.ok()) return validity.status();
@@ -165,8 +189,21 @@ Status KmsInstance::AdoptFirstCertificate(Env& env) {
   row.valid_to = cert.valid_to;
   Status added = store_->lifecycle().AddCertificate(row);
   // Another process opening the same fresh store may have added it first.
-  if (!added.ok() && added.code() != Status::Code::kAlreadyExists) return added;
-  return Status::Ok();
+  if (added.code() == Status::Code::kAlreadyExists) return false;
+  if (!added.ok()) return added;
+  return true;
+}
+
+Status KmsInstance::RecordOrRefuse(const AuditEvent& event) {
+  Status st = audit_.log->Record(event);
+  if (st.ok()) return st;
+  if (config().audit_fail_open) {
+    std::fprintf(stderr, "mcx-kms: WARNING: going on without an audit record (audit.on_failure = \"serve\"): %s\n",
+                 st.ToString().c_str());
+    return Status::Ok();
+  }
+  return Status::Unavailable("the audit log cannot be written, so this is refused (audit.on_failure = \"refuse\"): " +
+                             st.message());
 }
 
 Result<KmsInstance::OwnCertificate*> KmsInstance::OwnCertificateFor(const StoredCertificate& stored) {

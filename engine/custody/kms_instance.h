@@ -22,6 +22,7 @@
 #include <string>
 #include <thread>
 
+#include "engine/custody/audit_custody.h"
 #include "engine/custody/kms_config.h"
 #include "engine/custody/kms_custody.h"
 #include "engine/keys/key_set_source.h"
@@ -61,6 +62,10 @@ class KmsInstance {
   void StartWatching(std::chrono::milliseconds interval);
 
   KmsCustody& custody() { return *custody_; }
+  // The audit chain of this node (engine/audit/audit_log.h): every command and the server record
+  // into it. Record() fails closed unless config().audit_fail_open; RecordOrRefuse() applies that.
+  AuditLog& audit() { return *audit_.log; }
+  Status RecordOrRefuse(const AuditEvent& event);
   KeyService& key_service() { return *service_; }
   // Marks served key sets delivered; the server's metrics read its counters.
   DeliveryRecorder& deliveries() { return *deliveries_; }
@@ -79,7 +84,7 @@ class KmsInstance {
   };
 
   KmsInstance() = default;
-  Status AdoptFirstCertificate(Env& env);
+  Result<bool> AdoptFirstCertificate(Env& env);  // true when it added it (the KMS is created)
   Result<OwnCertificate*> OwnCertificateFor(const StoredCertificate& stored);
   Result<std::shared_ptr<const ServedCertificates>> Load();
   void Watch(std::chrono::milliseconds interval);
@@ -95,6 +100,7 @@ class KmsInstance {
   uint64_t loaded_generation_ = 0;
   NtpSeconds next_expiry_ = 0;  // the earliest ValidTo still served: Reload() expires past it
   OwnCertificate* current_ = nullptr;
+  KmsAudit audit_;  // after custody_ (its key is on the token); before deliveries_, which record into it
   std::unique_ptr<DeliveryRecorder> deliveries_;  // after store_: flushes into it when destroyed
   std::unique_ptr<StoredKeyService> service_;
 

@@ -81,7 +81,12 @@ Status DeliveryRecorder::Write(std::vector<PendingMark> marks) {
     std::unique_ptr<KeyStore> other;
     KeyStore* store = &store_;
     if (!marks[begin].cert_uri.empty()) store = (other = store_.ForCertificate(marks[begin].cert_uri)).get();
-    Result<size_t> changed = store->MarkDelivered(keys, now);
+    std::vector<KeySetRef> first;
+    Result<size_t> changed = store->MarkDelivered(keys, now, options_.on_first_delivery ? &first : nullptr);
+    if (changed.ok() && !first.empty()) {
+      const std::string& cert = marks[begin].cert_uri.empty() ? store_.cert_uri() : marks[begin].cert_uri;
+      options_.on_first_delivery(cert, first);
+    }
     std::lock_guard<std::mutex> lock(mu_);
     if (!changed.ok()) {
       ++failed_writes_;

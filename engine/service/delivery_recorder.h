@@ -18,6 +18,8 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
+#include <span>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -35,6 +37,9 @@ class DeliveryRecorder {
     size_t batch = 1024;
     size_t max_pending = 65536;
     Env* env = &Env::Default();  // whose clock stamps the delivery time
+    // Told, after each write, which key sets it marked delivered for the first time (the audit
+    // log's key-set-delivered records). Called on the recorder's thread.
+    std::function<void(const std::string& cert_uri, std::span<const KeySetRef> first)> on_first_delivery;
   };
 
   explicit DeliveryRecorder(KeyStore& store) : DeliveryRecorder(store, Options{}) {}

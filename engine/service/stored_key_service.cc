@@ -1,5 +1,7 @@
 #include "engine/service/stored_key_service.h"
 
+#include <cstdio>
+
 namespace mcx {
 
 StoredKeyService::StoredKeyService(std::shared_ptr<const ServedCertificates> served, KeyStore& store,
@@ -30,6 +32,14 @@ Result<KeySet> StoredKeyService::StoredOrNew(const IssuingCertificate& cert, con
       return Status::PermissionDenied("the key set of " + user_uri + " for key period " +
                                       std::to_string(key_period_no) + " is revoked: it is never served again");
     }
+    // Deliveries are recorded in batches after the fact (DeliveryRecorder). While the audit log
+    // is failing, that cannot be trusted, so this one is recorded first, or refused (fail-closed);
+    // its success is also what brings the log's health back.
+    if (audit_ != nullptr && !audit_->Health().ok()) {
+      const KeySetRef ref{user_uri, key_period_no};
+      MCX_RETURN_IF_ERROR(
+          CheckAudit(audit_->Record(KeySetsDelivered("server", cert.certificate.cert_uri, std::span(&ref, 1)))));
+    }
     return cert.cipher->Open(**found);
   }
 
@@ -37,13 +47,31 @@ Result<KeySet> StoredKeyService::StoredOrNew(const IssuingCertificate& cert, con
   if (!fresh.ok()) return fresh.status();
   Result<SealedKeySet> sealed = cert.cipher->Seal(*fresh);
   if (!sealed.ok()) return sealed.status();
+  if (audit_ != nullptr) {
+    const KeySetRef ref{user_uri, key_period_no};
+    MCX_RETURN_IF_ERROR(
+        CheckAudit(audit_->Record(KeySetsIssued("server", cert.certificate.cert_uri, std::span(&ref, 1)))));
+  }
   Result<SealedKeySet> kept = store.InsertOrGet(*sealed);
   if (!kept.ok()) return kept.status();
   if (kept->nonce == sealed->nonce) return fresh;  // ours was stored
   return cert.cipher->Open(*kept);                 // another request stored one first
 }
 
+Status StoredKeyService::CheckAudit(const Status& st) const {
+  if (st.ok()) return st;
+  if (audit_fail_open_) {
+    // The operator chose to serve on (audit.on_failure = "serve"); say so every time.
+    std::fprintf(stderr, "mcx-kms: WARNING: serving key material the audit log did not record: %s\n",
+                 st.ToString().c_str());
+    return Status::Ok();
+  }
+  return Status::Unavailable("the audit log cannot be written, so no key material is handed out (audit.on_failure "
+                             "= \"refuse\"): " + st.message());
+}
+
 Status StoredKeyService::Ready() {
+  if (audit_ != nullptr && !audit_fail_open_) MCX_RETURN_IF_ERROR(audit_->Health().Annotate("audit log"));
   MCX_RETURN_IF_ERROR(store_.Ping().Annotate("store"));
   if (hsm_ping_) MCX_RETURN_IF_ERROR(hsm_ping_().Annotate("HSM"));
   return Status::Ok();

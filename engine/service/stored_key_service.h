@@ -12,6 +12,7 @@
 #include <atomic>
 #include <functional>
 
+#include "engine/audit/audit_log.h"
 #include "engine/keys/key_set_source.h"
 #include "engine/service/delivery_recorder.h"
 #include "engine/service/key_service.h"
@@ -31,6 +32,13 @@ class StoredKeyService final : public KeyService {
   using KeyService::KeySetAt;
   Status Ready() override;
 
+  // Records each key set it derives in `audit` before storing it, and refuses to serve while the
+  // log cannot be written, unless `fail_open` (then it serves and logs loudly). Call before use.
+  void SetAuditLog(AuditLog* audit, bool fail_open) {
+    audit_ = audit;
+    audit_fail_open_ = fail_open;
+  }
+
   // Serves `served` from now on; requests already running finish on the snapshot they hold.
   void Publish(std::shared_ptr<const ServedCertificates> served) { served_.store(std::move(served)); }
 
@@ -41,6 +49,9 @@ class StoredKeyService final : public KeyService {
   KeyStore& store_;  // for Ready()
   std::function<Status()> hsm_ping_;
   DeliveryRecorder* deliveries_;
+  AuditLog* audit_ = nullptr;
+  bool audit_fail_open_ = false;
+  Status CheckAudit(const Status& st) const;
 };
 
 }  // namespace mcx

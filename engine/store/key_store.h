@@ -68,8 +68,10 @@ class KeyStore {
   virtual Status SetState(const std::string& user_uri, uint64_t key_period_no, KeySetState state) = 0;
   // Marks these key sets delivered at `unix_seconds`, in one transaction; only those still in
   // state issued change (a revoked one stays revoked, a delivered one keeps its first time).
-  // Keys with no key set are ignored. Returns how many changed.
-  virtual Result<size_t> MarkDelivered(std::span<const KeySetRef> keys, int64_t unix_seconds) = 0;
+  // Keys with no key set are ignored. Returns how many changed, and when `first` is given, which
+  // (their first delivery, for the audit log).
+  virtual Result<size_t> MarkDelivered(std::span<const KeySetRef> keys, int64_t unix_seconds,
+                                       std::vector<KeySetRef>* first = nullptr) = 0;
 
   // Named KMS state.
   virtual Status PutBlob(std::string_view name, ByteView value) = 0;
@@ -80,6 +82,8 @@ class KeyStore {
   // values that must never change once used, such as the sealed data key).
   virtual Result<Bytes> PutBlobIfAbsent(std::string_view name, ByteView value) = 0;
 
+  // The certificate whose key sets this object serves.
+  virtual const std::string& cert_uri() const = 0;
   // The same store's certificates, revocations and counters (lifecycle_store.h).
   virtual LifecycleStore& lifecycle() = 0;
   // The same store (same database, same lifecycle) for the key sets of certificate `cert_uri`.

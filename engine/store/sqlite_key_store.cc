@@ -20,6 +20,7 @@ class SqliteKeyStore final : public KeyStore {
   SqliteKeyStore(std::shared_ptr<SqliteDatabase> db, std::shared_ptr<LifecycleStore> lifecycle, std::string cert_uri)
       : db_(std::move(db)), lifecycle_(std::move(lifecycle)), cert_uri_(std::move(cert_uri)) {}
 
+  const std::string& cert_uri() const override { return cert_uri_; }
   LifecycleStore& lifecycle() override { return *lifecycle_; }
   std::unique_ptr<KeyStore> ForCertificate(const std::string& cert_uri) override {
     return std::make_unique<SqliteKeyStore>(db_, lifecycle_, cert_uri);
@@ -143,15 +144,21 @@ class SqliteKeyStore final : public KeyStore {
     return counts;
   }
 
-  Result<size_t> MarkDelivered(std::span<const KeySetRef> keys, int64_t unix_seconds) override {
-    return StepEachInTransaction(
+  Result<size_t> MarkDelivered(std::span<const KeySetRef> keys, int64_t unix_seconds,
+                               std::vector<KeySetRef>* first) override {
+    std::vector<KeySetRef> changed;
+    Result<size_t> n = StepEachInTransaction(
         "UPDATE key_sets SET state = 1, delivered_at = ?4 "
         "WHERE cert_uri = ?1 AND user_uri = ?2 AND key_period_no = ?3 AND state = 0",
-        keys.size(), "marking key sets delivered", [&](sqlite3_stmt* st, size_t i) {
+        keys.size(), "marking key sets delivered",
+        [&](sqlite3_stmt* st, size_t i) {
           BindKey(st, keys[i].user_uri, keys[i].key_period_no);
           sqlite3_bind_int64(st, 4, unix_seconds);
           return Status::Ok();
-        });
+        },
+        first != nullptr ? [&](size_t i) { changed.push_back(keys[i]); } : std::function<void(size_t)>());
+    if (n.ok() && first != nullptr) *first = std::move(changed);
+    return n;
   }
 
   Status SetState(const std::string& user_uri, uint64_t key_period_no, KeySetState state) override {
@@ -245,8 +252,10 @@ class SqliteKeyStore final : public KeyStore {
 
   // Runs `sql` once per item (bound by `bind(statement, i)`) in one write transaction, all or
   // nothing, and returns how many rows changed.
+  // `changed(i)`, when given, is called for each item that changed a row.
   Result<size_t> StepEachInTransaction(const char* sql, size_t items, const char* what,
-                                       const std::function<Status(sqlite3_stmt*, size_t)>& bind) {
+                                       const std::function<Status(sqlite3_stmt*, size_t)>& bind,
+                                       const std::function<void(size_t)>& changed_item = nullptr) {
     size_t changed = 0;
     Status s = db_->WriteTransaction(what, [&](sqlite3* db) -> Status {
       Stmt st;
@@ -255,7 +264,9 @@ class SqliteKeyStore final : public KeyStore {
         MCX_RETURN_IF_ERROR(bind(st.get(), i));
         const int rc = sqlite3_step(st.get());
         if (rc != SQLITE_DONE) return SqliteErrorOf(db, rc, what);
-        changed += static_cast<size_t>(sqlite3_changes(db));
+        const auto n = static_cast<size_t>(sqlite3_changes(db));
+        changed += n;
+        if (n != 0 && changed_item) changed_item(i);
         sqlite3_reset(st.get());
       }
       return Status::Ok();

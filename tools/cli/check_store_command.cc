@@ -27,7 +27,7 @@ struct CheckStoreOptions {
 Status RunCheckStore(const CheckStoreOptions& opt, CommandResult& result) {
   Result<KmsConfig> config = LoadKmsConfig(opt.loc);
   if (!config.ok()) return config.status();
-  Result<std::unique_ptr<KmsInstance>> kms = KmsInstance::Open(*config);
+  Result<std::unique_ptr<KmsInstance>> kms = OpenKmsForCommand(*config);
   if (!kms.ok()) return kms.status();
   Result<uint64_t> total = (*kms)->store().CountKeySets();
   if (!total.ok()) return total.status();

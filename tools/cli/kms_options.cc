@@ -35,3 +35,32 @@ Result<KmsConfig> LoadKmsConfig(const KmsLocation& loc) {
 }
 
 }  // namespace mcx::cli
+
+namespace mcx::cli {
+namespace {
+std::string& StoredCommandLine() {
+  static std::string line;
+  return line;
+}
+}  // namespace
+
+void SetCommandLine(int argc, char** argv) {
+  std::string line;
+  for (int i = 0; i < argc; ++i) {
+    if (i > 0) line += ' ';
+    line += argv[i];
+  }
+  StoredCommandLine() = std::move(line);
+}
+
+const std::string& CommandLine() { return StoredCommandLine(); }
+
+Result<std::unique_ptr<KmsInstance>> OpenKmsForCommand(const KmsConfig& config) {
+  Result<std::unique_ptr<KmsInstance>> kms = KmsInstance::Open(config);
+  if (!kms.ok()) return kms;
+  MCX_RETURN_IF_ERROR(
+      (*kms)->RecordOrRefuse({AuditEventKind::kAdminCommand, LocalOperator(), "", "", CommandLine()}));
+  return kms;
+}
+
+}  // namespace mcx::cli

@@ -7,7 +7,10 @@
 
 #include <CLI/CLI.hpp>
 
+#include <memory>
+
 #include "engine/custody/kms_config.h"
+#include "engine/custody/kms_instance.h"
 
 namespace mcx::cli {
 
@@ -29,5 +32,14 @@ std::string DefaultTestKeyDir();
 
 // LoadKmsConfig(loc.DataDir()) with the HSM flags applied.
 Result<KmsConfig> LoadKmsConfig(const KmsLocation& loc);
+
+// The command line this process was started with (main sets it), for the audit log.
+void SetCommandLine(int argc, char** argv);
+const std::string& CommandLine();
+
+// Opens the KMS of `config` and records the administrative command in its audit chain with the
+// operator's OS user (refusing to go on when that cannot be recorded, unless the configuration
+// says audit.on_failure = "serve").
+Result<std::unique_ptr<KmsInstance>> OpenKmsForCommand(const KmsConfig& config);
 
 }  // namespace mcx::cli

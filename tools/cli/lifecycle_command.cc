@@ -27,7 +27,7 @@ struct LifecycleOptions {
 Result<std::unique_ptr<KmsInstance>> OpenKms(const LifecycleOptions& opt) {
   Result<KmsConfig> config = LoadKmsConfig(opt.loc);
   if (!config.ok()) return config.status();
-  return KmsInstance::Open(*config);
+  return OpenKmsForCommand(*config);
 }
 
 Result<NtpSeconds> ParseWhen(const std::string& text, const char* flag) {
@@ -59,6 +59,8 @@ Status RunRollover(const LifecycleOptions& opt) {
   Result<RolloverResult> rolled = RollOverCertificate(**kms, request);
   if (!rolled.ok()) return rolled.status();
   const KmsCertificate& c = rolled->certificate;
+  MCX_RETURN_IF_ERROR((*kms)->RecordOrRefuse({AuditEventKind::kCertificateRolledOver, LocalOperator(), "", c.cert_uri,
+                                              "valid " + FormatUtc(c.valid_from) + " to " + FormatUtc(c.valid_to)}));
   if (rolled->from_rounded) {
     fmt::print("--valid-from {} is inside a key period: rounded up to the next period boundary, {}\n",
                opt.valid_from, FormatUtc(c.valid_from));
@@ -112,6 +114,8 @@ Status RunImport(const LifecycleOptions& opt) {
   Result<std::unique_ptr<KmsInstance>> kms = OpenKms(opt);
   if (!kms.ok()) return kms.status();
   MCX_RETURN_IF_ERROR(ImportExternalCertificate(**kms, *cert));
+  MCX_RETURN_IF_ERROR((*kms)->RecordOrRefuse({AuditEventKind::kCertificateImported, LocalOperator(), "",
+                                              cert->cert_uri, "KMS " + cert->params.kms_uri + " from " + opt.file}));
   fmt::print("imported {} (KMS {}, {} domain(s)); served in the certificate cache and by cert/{}\n", cert->cert_uri,
              cert->params.kms_uri, cert->kms_domains.size(), cert->params.kms_uri);
   return Status::Ok();
@@ -121,6 +125,8 @@ Status RunRemove(const LifecycleOptions& opt) {
   Result<std::unique_ptr<KmsInstance>> kms = OpenKms(opt);
   if (!kms.ok()) return kms.status();
   MCX_RETURN_IF_ERROR((*kms)->store().lifecycle().RemoveImportedCertificate(opt.cert_uri));
+  MCX_RETURN_IF_ERROR(
+      (*kms)->RecordOrRefuse({AuditEventKind::kCertificateRemoved, LocalOperator(), "", opt.cert_uri, ""}));
   fmt::print("removed {} from the certificate cache\n", opt.cert_uri);
   return Status::Ok();
 }
@@ -134,6 +140,8 @@ Status RunRevokeCertificate(const LifecycleOptions& opt) {
     fmt::print("{} was revoked already\n", opt.cert_uri);
     return Status::Ok();
   }
+  MCX_RETURN_IF_ERROR(
+      (*kms)->RecordOrRefuse({AuditEventKind::kCertificateRevoked, LocalOperator(), "", opt.cert_uri, ""}));
   fmt::print("revoked {}: it is served with Revoked true and no key material is issued under it\n", opt.cert_uri);
   Status reload = (*kms)->Reload();
   if (reload.ok() && (*kms)->certificates()->issuing.empty()) {
@@ -150,6 +158,9 @@ Status RunRevokeUser(const LifecycleOptions& opt) {
   if (!kms.ok()) return kms.status();
   Result<size_t> marked = (*kms)->store().lifecycle().RevokeUser(opt.user_uri, *from);
   if (!marked.ok()) return marked.status();
+  MCX_RETURN_IF_ERROR((*kms)->RecordOrRefuse({AuditEventKind::kUserRevoked, LocalOperator(), opt.user_uri, "",
+                                              "from " + FormatUtc(*from) + ", " + std::to_string(*marked) +
+                                                  " key set(s) marked revoked"}));
   fmt::print("revoked {} from {}: no key material for periods that end at or after it; {} key set(s) already "
              "issued marked revoked\n", opt.user_uri, FormatUtc(*from), *marked);
   return Status::Ok();
@@ -162,6 +173,8 @@ Status RunReinstate(const LifecycleOptions& opt) {
   Result<bool> changed = (*kms)->store().lifecycle().ReinstateUser(opt.user_uri);
   if (!changed.ok()) return changed.status();
   if (!*changed) return Status::NotFound(opt.user_uri + " is not revoked");
+  MCX_RETURN_IF_ERROR(
+      (*kms)->RecordOrRefuse({AuditEventKind::kUserReinstated, LocalOperator(), opt.user_uri, "", ""}));
   fmt::print("reinstated {}: it gets key sets again for periods that had none; key sets revoked stay revoked\n",
              opt.user_uri);
   return Status::Ok();

@@ -2,6 +2,7 @@
 #include <cstdio>
 
 #include "tools/cli/command.h"
+#include "tools/cli/kms_options.h"
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -10,6 +11,7 @@ int main(int argc, char** argv) {
       "secret key\n(RFC 6508) and an ECCSI signing key and token (RFC 6507)."};
   app.require_subcommand(1);
   app.set_version_flag("--version", "mcx-kms 0.1.0");
+  mcx::cli::SetCommandLine(argc, argv);
   mcx::cli::CommandResult result;
   mcx::cli::RegisterAuditCommand(app, result);
   mcx::cli::RegisterBenchCommand(app, result);

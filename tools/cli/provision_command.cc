@@ -69,7 +69,7 @@ Result<std::vector<uint64_t>> PlanPeriods(const ProvisionOptions& opt, const Com
 Status RunProvision(const ProvisionOptions& opt, CommandResult& result) {
   Result<KmsConfig> config = LoadKmsConfig(opt.loc);
   if (!config.ok()) return config.status();
-  Result<std::unique_ptr<KmsInstance>> kms = KmsInstance::Open(*config);
+  Result<std::unique_ptr<KmsInstance>> kms = OpenKmsForCommand(*config);
   if (!kms.ok()) return kms.status();
   const CommunityParameters& params = (*kms)->certificate().params;
   const std::shared_ptr<const ServedCertificates> served = (*kms)->certificates();
@@ -159,6 +159,14 @@ Status RunProvision(const ProvisionOptions& opt, CommandResult& result) {
                plan.threads, (*kms)->store_description());
     std::fflush(stdout);
     ProvisioningPipeline pipeline(*cert.source, *cert.cipher, *cert.store);
+    // Each batch is in the audit chain before it is committed (fail-closed).
+    const std::string operator_name = LocalOperator();
+    plan.before_commit = [&kms, &cert, &operator_name](std::span<const SealedKeySet> records) {
+      std::vector<KeySetRef> refs;
+      refs.reserve(records.size());
+      for (const SealedKeySet& r : records) refs.push_back({r.user_uri, r.period.number});
+      return (*kms)->RecordOrRefuse(KeySetsIssued(operator_name, cert.certificate.cert_uri, refs));
+    };
     ProvisionProgress group_progress;
     Result<ProvisionSummary> part = [&] {
       ProgressMeter meter("key sets", (*reader)->total_lines() * plan.periods.size(), [&] {

@@ -118,6 +118,7 @@ Status RunServe(ServeOptions opt) {
     return Status::InvalidArgument("--server-identity needs --trusted-proxy: the address of the proxy that "
                                    "authenticates the servers (mutual TLS) and sends X-3GPP-Asserted-Identity");
   }
+  api::KmsRouter::Options router_options = RouterOptions(opt);
   api::HttpServerOptions http;
   MCX_RETURN_IF_ERROR(SplitListen(opt.listen, http.host, http.port));
   http.io_threads = opt.io_threads;
@@ -149,12 +150,18 @@ Status RunServe(ServeOptions opt) {
   } else {
     Result<KmsConfig> config = LoadKmsConfig(opt.loc);
     if (!config.ok()) return config.status();
-    Result<std::unique_ptr<KmsInstance>> opened = KmsInstance::Open(*config);
+    Result<std::unique_ptr<KmsInstance>> opened = OpenKmsForCommand(*config);
     if (!opened.ok()) return opened.status();
     kms = std::move(opened).value();
     // Rollover, revocation and imports made by other processes on the store are served within
     // half a second (docs/lifecycle.md).
     kms->StartWatching(std::chrono::milliseconds(250));
+    AuditLog* audit = &kms->audit();
+    router_options.on_refused = [audit](int status, const std::string& who, const std::string& user,
+                                        std::string_view why) {
+      audit->RecordAsync({AuditEventKind::kRequestRefused, who.empty() ? "unverified token" : who, user, "",
+                          std::to_string(status) + " " + std::string(why)});
+    };
     keys = &kms->key_service();
     if (key_file.empty()) key_file = config->idms_public_key.string();
     if (issuer.empty()) issuer = config->idms_issuer;
@@ -175,7 +182,7 @@ Status RunServe(ServeOptions opt) {
   trust.policy.required_scope = opt.scope;
   trust.policy.identity_claim = opt.identity_claim;
   Result<std::unique_ptr<api::KmsHttpService>> service =
-      api::KmsHttpService::Create(*keys, std::move(trust), {http, RouterOptions(opt)});
+      api::KmsHttpService::Create(*keys, std::move(trust), {http, router_options});
   if (!service.ok()) return service.status();
   api::KmsHttpService& server = **service;
   const api::AccessTokenPolicy& policy = server.policy();

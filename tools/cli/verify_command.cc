@@ -19,6 +19,7 @@ namespace {
 
 struct VerifyOptions {
   std::string init_file, keyprov_file;    // KmsResponse documents, as a device received them
+  std::string cert_uri;                   // which certificate of --init, when it holds several
   std::string pub_enc_key, pub_auth_key;  // from the KMS certificate
   std::string user_uri, kms_uri;
   int64_t user_key_period = kDefaultUserKeyPeriod, user_key_offset = 0;
@@ -50,7 +51,7 @@ Status VerifyDocuments(const VerifyOptions& opt) {
   if (!init.ok()) return init.status();
   Result<std::string> keyprov = ReadDocument(opt.keyprov_file, "the KmsKeyProv answer");
   if (!keyprov.ok()) return keyprov.status();
-  Result<capacity::KmsPublicView> kms = capacity::ParseKmsInitPublicKeys(*init);
+  Result<capacity::KmsPublicView> kms = capacity::ParseKmsInitPublicKeys(*init, opt.cert_uri);
   if (!kms.ok()) return kms.status().Annotate(opt.init_file);
   capacity::KeyMaterialVerdict verdict = capacity::CheckKeyProvAnswers(*kms, {*keyprov});
   SecureWipe(keyprov->data(), keyprov->size());
@@ -110,6 +111,9 @@ void RegisterVerifyCommand(CLI::App& app, CommandResult& result) {
       "Check key material as a device would (the RSK pairing check and the SSK check): the KMS's answers as files "
       "(--init FILE --keyprov FILE), or one key set's values in hex.");
   cmd->add_option("--init", opt->init_file, "a KmsInit answer (KmsResponse XML) of the KMS, as a device received it");
+  cmd->add_option("--certificate", opt->cert_uri,
+                  "with --init: the CertUri of the certificate to check against, when the document holds several "
+                  "(a certcache answer after a rollover); default the first");
   cmd->add_option("--keyprov", opt->keyprov_file,
                   "a KmsKeyProv answer (KmsResponse XML); every KmsKeySet in it is checked");
   cmd->add_option("--pub-enc-key", opt->pub_enc_key, "hex mode: the KMS public key Z (PubEncKey), 257 octets");
