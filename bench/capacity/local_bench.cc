@@ -155,6 +155,15 @@ Status LocalBench::ProvisionAndServe(CapacityReport& report, const PhaseListener
   ProvisionPlan plan;
   plan.periods = {KeyPeriod::Containing(kms_.certificate().params, NtpNow())->number};
   plan.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (options_.audit) {
+    const std::string cert_uri = kms_.certificate().cert_uri;
+    plan.before_commit = [this, cert_uri](std::span<const SealedKeySet> records) {
+      std::vector<KeySetRef> refs;
+      refs.reserve(records.size());
+      for (const SealedKeySet& r : records) refs.push_back({r.user_uri, r.period.number});
+      return kms_.RecordOrRefuse(KeySetsIssued("bench local", cert_uri, refs));
+    };
+  }
   ProvisionProgress progress;
   BeginPhase(on_phase, "bulk provisioning into a scratch store", "key sets", [&progress] { return progress.issued.load(); });
   ProvisioningPipeline pipeline(kms_.source(), kms_.cipher(), **store);
@@ -180,8 +189,18 @@ Status LocalBench::ProvisionAndServe(CapacityReport& report, const PhaseListener
     if (!token.ok()) return token.status();
     users.push_back({claims.user_uri, std::move(token).value()});
   }
+  // Deliveries are marked as a served KMS marks them, and with the audit on, recorded too.
+  DeliveryRecorder::Options delivery_options;
+  if (options_.audit) {
+    AuditLog* audit = &kms_.audit();
+    delivery_options.on_first_delivery = [audit](const std::string& cert_uri, std::span<const KeySetRef> first) {
+      audit->RecordAsync(KeySetsDelivered("bench local", cert_uri, first));
+    };
+  }
+  DeliveryRecorder deliveries(**store, delivery_options);
   StoredKeyService service(ServedCertificates::Single({kms_.certificate(), &kms_.source(), &kms_.cipher(), store->get()}),
-                           **store, [this] { return kms_.custody().Ping(); });
+                           **store, [this] { return kms_.custody().Ping(); }, &deliveries);
+  if (options_.audit) service.SetAuditLog(&kms_.audit(), kms_.config().audit_fail_open);
   api::HttpServerOptions http;
   http.host = "127.0.0.1";
   http.port = 0;

@@ -32,6 +32,9 @@ struct LocalBenchOptions {
   int server_worker_threads = 0;   // 0: one per core
   size_t serve_users = 1000;
   LoadOptions serve;               // connections, warm-up, duration, timeout of each serving run
+  // Record in the KMS's audit chain as a served KMS does (bulk batches before commit, key sets
+  // derived on demand, first deliveries). Off only to measure what the audit log costs.
+  bool audit = true;
 };
 
 class LocalBench {

@@ -132,6 +132,7 @@ struct LocalOptions {
   double step_seconds = 1.5;
   double provision_seconds = 4;
   int max_threads = 0;
+  bool no_audit = false;
 };
 
 Status RunLocal(const LocalOptions& opt) {
@@ -143,7 +144,7 @@ Status RunLocal(const LocalOptions& opt) {
   }
   Result<KmsConfig> config = LoadKmsConfig(opt.loc);
   if (!config.ok()) return config.status();
-  Result<std::unique_ptr<KmsInstance>> kms = KmsInstance::Open(*config);
+  Result<std::unique_ptr<KmsInstance>> kms = OpenKmsForCommand(*config);
   if (!kms.ok()) return kms.status();
 
   CapacityReport report;
@@ -153,6 +154,9 @@ Status RunLocal(const LocalOptions& opt) {
   lo.provision_seconds = opt.provision_seconds;
   lo.max_threads = opt.max_threads;
   lo.serve = *load;
+  lo.audit = !opt.no_audit;
+  fmt::print(stderr, "bench local: the audit log is {}\n",
+             lo.audit ? "on, as in a served KMS" : "OFF (--no-audit): figures without its cost");
   capacity::LocalBench bench(**kms, lo);
   std::unique_ptr<ProgressMeter> meter;
   Status st = bench.Run(report, [&](const std::string& phase, const std::string& unit) {
@@ -361,6 +365,9 @@ void RegisterBenchCommand(CLI::App& app, CommandResult& result) {
   local->add_option("--provision-seconds", lopt->provision_seconds, "about how long the provisioning run takes")
       ->capture_default_str();
   local->add_option("--max-threads", lopt->max_threads, "derivation threads up to (default: cores)");
+  local->add_flag("--no-audit", lopt->no_audit,
+                  "do not record the bench's key sets in the audit chain: to measure what the audit log costs "
+                  "(compare with a run without it)");
   local->callback([lopt, &result] { result.status = RunLocal(*lopt); });
 
   auto hopt = std::make_shared<HttpOptions>();
