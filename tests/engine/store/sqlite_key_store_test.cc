@@ -1,5 +1,8 @@
 #include <sys/stat.h>
 
+#include <atomic>
+#include <thread>
+
 #include <gtest/gtest.h>
 
 #include <sqlite3.h>
@@ -239,4 +242,81 @@ TEST_F(SqliteKeyStoreTest, PingFailsNamingTheStoreWhenItReadsButRefusesWrites) {
 }
 
 }  // namespace
+// Several processes opening a fresh store at once (replicas starting together, a command beside
+// a starting server) used to leave all but one dead with "duplicate column name": the schema
+// version was read before the exclusive migration transaction. Each opener has its own
+// connections, as a process would; all of them must start on one migrated schema.
+TEST(SqliteMigrationTest, StoresOpenedTogetherMigrateOnceAndAllStart) {
+  for (int round = 0; round < 5; ++round) {
+    testing::TestStore fresh;
+    const std::filesystem::path path = fresh.db_path().parent_path() / ("race-" + std::to_string(round) + ".sqlite");
+    constexpr int kOpeners = 8;
+    std::atomic<int> ready{0};
+    std::vector<Status> results(kOpeners);
+    std::vector<std::thread> threads;
+    for (int i = 0; i < kOpeners; ++i) {
+      threads.emplace_back([&, i] {
+        ready.fetch_add(1);
+        while (ready.load() < kOpeners) std::this_thread::yield();
+        results[static_cast<size_t>(i)] = OpenSqliteKeyStore(path, testing::kTestCertUri).status();
+      });
+    }
+    for (std::thread& t : threads) t.join();
+    for (const Status& st : results) EXPECT_TRUE(st.ok()) << st.ToString();
+    Result<std::unique_ptr<KeyStore>> store = OpenSqliteKeyStore(path, testing::kTestCertUri);
+    ASSERT_TRUE(store.ok());
+    EXPECT_EQ(*(*store)->lifecycle().CacheNum(), 1u);  // the counters were made once
+  }
+}
+
+// The lifecycle tables: every change moves the generation, a change to the certificates served
+// moves CacheNum too, and a revoked user's key sets of the periods from then on are marked.
+TEST_F(SqliteKeyStoreTest, LifecycleChangesMoveTheCountersAndMarkKeySets) {
+  LifecycleStore& life = store_->lifecycle();
+  const uint64_t cache0 = *life.CacheNum(), gen0 = *life.Generation();
+  StoredCertificate own;
+  own.cert_uri = testing::kTestCertUri;
+  own.record = {1, 2, 3};
+  own.valid_from = 100;
+  own.valid_to = 200;
+  ASSERT_TRUE(life.AddCertificate(own).ok());
+  EXPECT_EQ(life.AddCertificate(own).code(), Status::Code::kAlreadyExists);
+  EXPECT_EQ(*life.CacheNum(), cache0 + 1);
+  StoredCertificate other = own;
+  other.cert_uri = "other.example.net.cert";
+  other.own = false;
+  ASSERT_TRUE(life.AddCertificate(other).ok());
+  EXPECT_EQ(life.RemoveImportedCertificate(own.cert_uri).code(), Status::Code::kInvalidArgument);
+  ASSERT_TRUE(life.RemoveImportedCertificate(other.cert_uri).ok());
+  EXPECT_EQ(life.RemoveImportedCertificate(other.cert_uri).code(), Status::Code::kNotFound);
+  EXPECT_EQ(*life.CacheNum(), cache0 + 3);
+
+  // A user revoked from the start of period 1501 keeps period 1500 and loses 1501 and 1502.
+  OpenSslRandom rng;
+  for (uint64_t p : {1500u, 1501u, 1502u}) {
+    ASSERT_TRUE(store_->InsertOrGet(*cipher_->Seal(Issue("sip:lost@example.org", p))).ok());
+  }
+  Result<std::optional<SealedKeySet>> p1501 = store_->Find("sip:lost@example.org", 1501);
+  ASSERT_TRUE(p1501.ok() && p1501->has_value());
+  Result<size_t> marked = life.RevokeUser("sip:lost@example.org", (*p1501)->period.valid_from);
+  ASSERT_TRUE(marked.ok());
+  EXPECT_EQ(*marked, 2u);
+  EXPECT_FALSE((*store_->Find("sip:lost@example.org", 1500))->revoked);
+  EXPECT_TRUE((*store_->Find("sip:lost@example.org", 1501))->revoked);
+  EXPECT_TRUE((*store_->Find("sip:lost@example.org", 1502))->revoked);
+  EXPECT_EQ(*life.CacheNum(), cache0 + 3);  // users are not certificates
+  ASSERT_EQ(life.ListRevokedUsers()->size(), 1u);
+  EXPECT_TRUE(*life.ReinstateUser("sip:lost@example.org"));
+  EXPECT_FALSE(*life.ReinstateUser("sip:lost@example.org"));
+  EXPECT_TRUE((*store_->Find("sip:lost@example.org", 1501))->revoked);  // stays revoked
+
+  EXPECT_TRUE(*life.RevokeCertificate(own.cert_uri));
+  EXPECT_FALSE(*life.RevokeCertificate(own.cert_uri));
+  EXPECT_TRUE((*store_->Find("sip:lost@example.org", 1500))->revoked);  // every key set under it
+  EXPECT_EQ(*life.ExpireCertificates(150), 0u);
+  EXPECT_EQ(*life.ExpireCertificates(201), 1u);
+  EXPECT_EQ(*life.CacheNum(), cache0 + 5);
+  EXPECT_EQ(*life.Generation(), gen0 + 7);  // every change above, the refused ones excepted
+}
+
 }  // namespace mcx
