@@ -335,13 +335,9 @@ std::string AttributeOf(const xmlNode* n, const char* name) {
 
 template <size_t N>
 Status HexInto(const std::string& hex, std::array<uint8_t, N>& out, const char* what) {
-  Result<Bytes> b = FromHex(hex);
-  if (!b.ok() || b->size() != N) {
-    return Status::InvalidArgument(std::string("the certificate's ") + what + " is not " + std::to_string(N) +
-                                   " octets of hex");
-  }
-  std::copy(b->begin(), b->end(), out.begin());
-  return Status::Ok();
+  if (FromHexInto(hex, out)) return Status::Ok();
+  return Status::InvalidArgument(std::string("the certificate's ") + what + " is not " + std::to_string(N) +
+                                 " octets of hex");
 }
 
 Result<uint64_t> Number(const std::string& text, const char* what) {

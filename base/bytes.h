@@ -1,6 +1,8 @@
 // Byte strings and their hex form. Hex is upper or lower case on input, lower case on output.
 #pragma once
 
+#include <algorithm>
+#include <array>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -27,6 +29,14 @@ std::string ToHex(ByteView bytes);
 std::string ToUpperHex(ByteView bytes);
 // Fails on odd length or a non-hex character; the message names the position, not the content.
 Result<Bytes> FromHex(std::string_view hex);
+// Exactly N octets of hex into `out`; false (and `out` untouched) otherwise.
+template <size_t N>
+bool FromHexInto(std::string_view hex, std::array<uint8_t, N>& out) {
+  Result<Bytes> b = FromHex(hex);
+  if (!b.ok() || b->size() != N) return false;
+  std::copy(b->begin(), b->end(), out.begin());
+  return true;
+}
 
 inline ByteView AsBytes(std::string_view s) {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};

@@ -5,19 +5,6 @@
 #include <toml++/toml.h>
 
 namespace mcx {
-namespace {
-
-template <size_t N>
-bool HexToArray(const std::optional<std::string>& hex, std::array<uint8_t, N>& out) {
-  if (!hex) return false;
-  Result<Bytes> b = FromHex(*hex);
-  if (!b.ok() || b->size() != N) return false;
-  std::copy(b->begin(), b->end(), out.begin());
-  return true;
-}
-
-}  // namespace
-
 Bytes EncodeCertificateRecord(const KmsCertificate& c) {
   toml::array domains;
   for (const std::string& d : c.kms_domains) domains.push_back(d);
@@ -85,8 +72,8 @@ Result<KmsCertificate> DecodeCertificateRecord(ByteView record, const std::strin
   c.valid_to = static_cast<NtpSeconds>(to);
   c.user_id_format = static_cast<int>(format);
   c.parameter_set = static_cast<int>(set);
-  if (!HexToArray(t["pub_enc_key"].value<std::string>(), c.keys.z_pub)) return bad("pub_enc_key");
-  if (!HexToArray(t["pub_auth_key"].value<std::string>(), c.keys.kpak)) return bad("pub_auth_key");
+  if (!FromHexInto(t["pub_enc_key"].value_or<std::string>(""), c.keys.z_pub)) return bad("pub_enc_key");
+  if (!FromHexInto(t["pub_auth_key"].value_or<std::string>(""), c.keys.kpak)) return bad("pub_auth_key");
   if (const toml::array* domains = t["kms_domains"].as_array()) {
     for (const auto& d : *domains) {
       std::optional<std::string> v = d.value<std::string>();

@@ -9,14 +9,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-template <size_t N>
-bool HexToArray(const std::optional<std::string>& hex, std::array<uint8_t, N>& out) {
-  if (!hex) return false;
-  Result<Bytes> b = FromHex(*hex);
-  if (!b.ok() || b->size() != N) return false;
-  std::copy(b->begin(), b->end(), out.begin());
-  return true;
-}
 
 }  // namespace
 
@@ -55,8 +47,8 @@ Result<KmsCertificateRecord> ParseCertificate(const std::string& text, const std
   std::optional<std::string> id = cert["kms_id"].value<std::string>();
   if (!id) return bad("kms_id");
   c.kms_id = *id;
-  if (!HexToArray(cert["pub_enc_key"].value<std::string>(), c.pub.z_pub)) return bad("pub_enc_key");
-  if (!HexToArray(cert["pub_auth_key"].value<std::string>(), c.pub.kpak)) return bad("pub_auth_key");
+  if (!FromHexInto(cert["pub_enc_key"].value_or<std::string>(""), c.pub.z_pub)) return bad("pub_enc_key");
+  if (!FromHexInto(cert["pub_auth_key"].value_or<std::string>(""), c.pub.kpak)) return bad("pub_auth_key");
   return c;
 }
 

@@ -10,38 +10,16 @@
 #include <unistd.h>
 
 #include "engine/audit/audit_event.h"
+#include "engine/store/sqlite_database.h"
 
 namespace mcx {
 namespace {
 
-struct DbClose { void operator()(sqlite3* db) const { sqlite3_close_v2(db); } };
-struct StmtFinalize { void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); } };
-using Db = std::unique_ptr<sqlite3, DbClose>;
-using Stmt = std::unique_ptr<sqlite3_stmt, StmtFinalize>;
+using sqlite::Db;
+using sqlite::Stmt;
 
-Status SqliteError(sqlite3* db, int rc, const std::string& what) {
-  std::string msg = "audit log: " + what + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
-  switch (rc & 0xff) {
-    case SQLITE_FULL:
-      return Status::Unavailable(msg + " — the disk is full: free space; records already committed are kept");
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-      return Status::Unavailable(msg + " — the store is locked by another process; retry");
-    case SQLITE_READONLY:
-      return Status::Unavailable(msg + " — this user cannot write the store's file or its directory: give both "
-                                 "to the user the KMS runs as (the file mode 0600)");
-    case SQLITE_CANTOPEN:
-    case SQLITE_PERM:
-      return Status::Unavailable(msg + " — check that the data directory exists and is writable");
-    case SQLITE_CORRUPT:
-    case SQLITE_NOTADB:
-      return Status::DataLoss(msg + " — the store file is damaged or not an mcx-kms store");
-    case SQLITE_IOERR:
-      return Status::Unavailable(msg + " — the disk refused a write (full, or failing); free space or check it");
-    default:
-      return Status::Unavailable(msg);
-  }
-}
+// The store's words for SQLite errors (sqlite_database.h), naming the audit log.
+Status SqliteError(sqlite3* db, int rc, const std::string& what) { return sqlite::Error(db, rc, "audit log: " + what); }
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS audit_log (
@@ -270,12 +248,7 @@ class SqliteAuditStore final : public AuditStore {
     return rc == SQLITE_OK ? Status::Ok() : SqliteError(db, rc, what);
   }
 
-  static Status Prepare(sqlite3* db, const char* sql, Stmt& out) {
-    sqlite3_stmt* raw = nullptr;
-    const int rc = sqlite3_prepare_v2(db, sql, -1, &raw, nullptr);
-    out.reset(raw);
-    return rc == SQLITE_OK ? Status::Ok() : SqliteError(db, rc, "preparing a query");
-  }
+  static Status Prepare(sqlite3* db, const char* sql, Stmt& out) { return sqlite::Prepare(db, sql, out); }
 
   std::filesystem::path path_;
   SqliteAuditStoreOptions options_;

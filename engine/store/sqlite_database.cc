@@ -26,6 +26,8 @@ Status Error(sqlite3* db, int rc, const std::string& what) {
     case SQLITE_CORRUPT:
     case SQLITE_NOTADB:
       return Status::DataLoss(msg + " — the store file is damaged or not an mcx-kms store");
+    case SQLITE_IOERR:
+      return Status::Unavailable(msg + " — the disk refused a write (full, or failing); free space or check it");
     default:
       return Status::Unavailable(msg);
   }
