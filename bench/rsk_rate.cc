@@ -1,11 +1,12 @@
 // rsk_rate: mcx-kms's RSK, SSK+PVT and key-set rates on one thread, in the format of
 // wolfssl_rate, for bench/compare-wolfssl.sh.
 //
-//   rsk_rate SECONDS   prints "mcx rsk_per_s=... ssk_pvt_per_s=... ssk_pvt_batch_per_s=...
-//                      keyset_per_s=... path=..."
+//   rsk_rate SECONDS   prints "mcx rsk_per_s=... rsk_single_per_s=... ssk_pvt_per_s=...
+//                      ssk_pvt_batch_per_s=... keyset_per_s=... math_path=... path=..."
 //
-// RSKs go through the bulk entry point (SakkeKernel::ReceiverSecretKeys, 256 identifiers per
-// call), key sets through KeySetDeriver::DeriveBatch (256 users per call). SSK+PVT pairs are
+// The arithmetic path is BestMathPath() (MCX_MATH_PATH forces one). RSKs go through the bulk
+// entry point (SakkeKernel::ReceiverSecretKeys, 256 identifiers per call), rsk_single_per_s one
+// at a time (ReceiverSecretKey, an on-demand request), key sets through KeySetDeriver::DeriveBatch (256 users per call). SSK+PVT pairs are
 // measured twice: ssk_pvt_per_s one at a time (KeySetDeriver::SigningKey, as wolfssl_rate does
 // them), ssk_pvt_batch_per_s 256 per call through KeySetDeriver::SigningKeyBatch, the path
 // DeriveBatch (bulk provisioning) uses.
@@ -58,6 +59,14 @@ int Run(double seconds) {
   n = 0;
   start = std::chrono::steady_clock::now();
   do {
+    if (!sakke->ReceiverSecretKey(views[static_cast<size_t>(n) % kBatch], secrets->z, out[0]).ok()) return 2;
+    ++n;
+  } while (Seconds(start) < seconds);
+  const double rsk_single_rate = static_cast<double>(n) / Seconds(start);
+
+  n = 0;
+  start = std::chrono::steady_clock::now();
+  do {
     if (!deriver.SigningKey(ids[static_cast<size_t>(n) % kBatch], rng).ok()) return 3;
     ++n;
   } while (Seconds(start) < seconds);
@@ -83,8 +92,10 @@ int Run(double seconds) {
   } while (Seconds(start) < seconds);
   const double keyset_rate = static_cast<double>(n) / Seconds(start);
 
-  std::printf("mcx rsk_per_s=%.1f ssk_pvt_per_s=%.1f ssk_pvt_batch_per_s=%.1f keyset_per_s=%.1f path=\"%s\"\n",
-              rsk_rate, pair_rate, pair_batch_rate, keyset_rate, sakke->Name());
+  std::printf(
+      "mcx rsk_per_s=%.1f rsk_single_per_s=%.1f ssk_pvt_per_s=%.1f ssk_pvt_batch_per_s=%.1f keyset_per_s=%.1f "
+      "math_path=%s path=\"%s\"\n",
+      rsk_rate, rsk_single_rate, pair_rate, pair_batch_rate, keyset_rate, MathPathName(BestMathPath()), sakke->Name());
   return 0;
 }
 

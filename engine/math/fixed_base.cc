@@ -235,9 +235,11 @@ std::unique_ptr<FixedBaseTable> BuildTable(const LaneField& field) {
 }
 
 const FixedBaseTable& TableFor(const LaneField& field) {
-  static std::once_flag once[2];
-  static std::unique_ptr<FixedBaseTable> tables[2];
-  const int slot = &field == &PortableLaneField() ? 0 : 1;
+  constexpr int kSlots = 4;  // LaneField::table_slot
+  static std::once_flag once[kSlots];
+  static std::unique_ptr<FixedBaseTable> tables[kSlots];
+  const int slot = field.table_slot;
+  if (slot < 0 || slot >= kSlots) std::abort();  // a LaneField definition bug
   std::call_once(once[slot], [&] { tables[slot] = BuildTable(field); });
   return *tables[slot];
 }

@@ -231,7 +231,7 @@ MCX_IFMA void ToPlain(Limbs1024& out, const uint64_t* a, int lane) {
 
 const LaneField* IfmaLaneField() {
   static const LaneField field = {
-      "AVX-512 IFMA (8 lanes x 20 x 52-bit limbs)", kLanes, kN * kLanes, 2 * kN, 6,
+      "AVX-512 IFMA (8 lanes x 20 x 52-bit limbs)", kLanes, kN * kLanes, 2 * kN, 6, 1,
       Mul, Sqr, Sub, Invert, EncodeEntry, Select, NegateLanes, ToPlain,
   };
   static const bool available = ifma52::CpuHasIfma();

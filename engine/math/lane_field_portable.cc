@@ -1,29 +1,40 @@
-// The portable LaneField: one lane, the 16-limb Montgomery arithmetic of montgomery.h.
+// The one-lane LaneFields: the 16-limb Montgomery arithmetic of montgomery.h, multiplied either
+// by the portable CIOS (unsigned __int128) or by mulx/adcx/adox (montgomery_adx.h). Both use the
+// same limbs and R, so they share one fixed-base table. Also the path dispatch (lane_field.h).
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 #include <string_view>
 
 #include "base/constant_time.h"
+#include "engine/math/ifma52.h"
 #include "engine/math/inverse.h"
 #include "engine/math/lane_field.h"
+#include "engine/math/montgomery_adx.h"
 
 namespace mcx {
 namespace {
+
+using MulFn = void (*)(const Modulus1024&, Limbs1024&, const Limbs1024&, const Limbs1024&);
 
 const Modulus1024& P() { return SakkeFieldModulus(); }
 
 Limbs1024& AsLimbs(uint64_t* w) { return *reinterpret_cast<Limbs1024*>(w); }
 const Limbs1024& AsLimbs(const uint64_t* w) { return *reinterpret_cast<const Limbs1024*>(w); }
 
-void Mul(uint64_t* r, const uint64_t* a, const uint64_t* b) { MontMul(P(), AsLimbs(r), AsLimbs(a), AsLimbs(b)); }
-void Sqr(uint64_t* r, const uint64_t* a) { MontMul(P(), AsLimbs(r), AsLimbs(a), AsLimbs(a)); }
+template <MulFn M>
+void Mul(uint64_t* r, const uint64_t* a, const uint64_t* b) { M(P(), AsLimbs(r), AsLimbs(a), AsLimbs(b)); }
+template <MulFn M>
+void Sqr(uint64_t* r, const uint64_t* a) { M(P(), AsLimbs(r), AsLimbs(a), AsLimbs(a)); }
 void Sub(uint64_t* r, const uint64_t* a, const uint64_t* b) { SubMod(P(), AsLimbs(r), AsLimbs(a), AsLimbs(b)); }
 
+template <MulFn M>
 Status Invert(uint64_t* r, const uint64_t* a) {
   // a holds xR; its plain inverse is 1/(xR), and MontMul by R^3 turns that into (1/x)R.
   Limbs1024 inv;
   MCX_RETURN_IF_ERROR(BlindedInverse(P(), AsLimbs(a), inv));
-  MontMul(P(), AsLimbs(r), inv, P().r3);
+  M(P(), AsLimbs(r), inv, P().r3);
   return Status::Ok();
 }
 
@@ -56,20 +67,93 @@ void ToPlain(Limbs1024& out, const uint64_t* a, int /*lane*/) {
 
 const LaneField& PortableLaneField() {
   static const LaneField field = {
-      "portable (16 x 64-bit limbs)", 1, kLimbs1024, 2 * kLimbs1024, 6,
-      Mul, Sqr, Sub, Invert, EncodeEntry, SelectEntry, NegateLanes, ToPlain,
+      "portable (16 x 64-bit limbs)", 1, kLimbs1024, 2 * kLimbs1024, 6, 0,
+      Mul<MontMul<kLimbs1024>>, Sqr<MontMul<kLimbs1024>>, Sub, Invert<MontMul<kLimbs1024>>,
+      EncodeEntry, SelectEntry, NegateLanes, ToPlain,
   };
   return field;
 }
 
+const LaneField& UncheckedAdxLaneField() {
+  static const LaneField field = {
+      "BMI2/ADX (16 x 64-bit limbs, mulx/adcx/adox)", 1, kLimbs1024, 2 * kLimbs1024, 6, 0,
+      Mul<MontMulAdx>, Sqr<MontMulAdx>, Sub, Invert<MontMulAdx>,
+      EncodeEntry, SelectEntry, NegateLanes, ToPlain,
+  };
+  return field;
+}
+
+const LaneField* AdxLaneField() { return CpuHasAdx() ? &UncheckedAdxLaneField() : nullptr; }
+
+const char* MathPathName(MathPath path) {
+  switch (path) {
+    case MathPath::kPortable: return "portable";
+    case MathPath::kAvx2: return "avx2";
+    case MathPath::kIfma: return "ifma";
+  }
+  return "unknown";
+}
+
+bool MathPathAvailable(MathPath path) {
+  switch (path) {
+    case MathPath::kPortable: return true;
+    case MathPath::kAvx2: return AdxLaneField() != nullptr && __builtin_cpu_supports("avx2");
+    case MathPath::kIfma: return IfmaLaneField() != nullptr;
+  }
+  return false;
+}
+
+Result<MathPath> ParseMathPath(const char* value) {
+  if (value == nullptr || *value == '\0') {
+    for (MathPath p : {MathPath::kIfma, MathPath::kAvx2}) {
+      if (MathPathAvailable(p)) return p;
+    }
+    return MathPath::kPortable;
+  }
+  for (MathPath p : {MathPath::kIfma, MathPath::kAvx2, MathPath::kPortable}) {
+    if (std::string_view(value) != MathPathName(p)) continue;
+    if (!MathPathAvailable(p)) {
+      return Status::InvalidArgument(std::string("MCX_MATH_PATH=") + value +
+                                     " forces an arithmetic path this CPU lacks (" +
+                                     (p == MathPath::kIfma ? "AVX-512 F and IFMA" : "AVX2, BMI2 and ADX") +
+                                     "): unset MCX_MATH_PATH to take the fastest path this CPU has, or force "
+                                     "\"portable\"");
+    }
+    return p;
+  }
+  return Status::InvalidArgument(std::string("MCX_MATH_PATH=") + value +
+                                 " names no arithmetic path: use ifma, avx2 or portable, or unset it");
+}
+
 MathPath BestMathPath() {
-  const char* forced = std::getenv("MCX_MATH_PATH");
-  if (forced != nullptr && std::string_view(forced) == "portable") return MathPath::kPortable;
-  return IfmaLaneField() != nullptr ? MathPath::kIfma : MathPath::kPortable;
+  static const MathPath path = [] {
+    Result<MathPath> p = ParseMathPath(std::getenv("MCX_MATH_PATH"));
+    if (!p.ok()) {
+      std::fprintf(stderr, "mcx-kms: %s\n", std::string(p.status().message()).c_str());
+      std::exit(2);
+    }
+    return *p;
+  }();
+  return path;
 }
 
 const LaneField& LaneFieldFor(MathPath path) {
-  if (path == MathPath::kIfma && IfmaLaneField() != nullptr) return *IfmaLaneField();
+  if (!MathPathAvailable(path)) return PortableLaneField();
+  switch (path) {
+    case MathPath::kIfma: return *IfmaLaneField();
+    case MathPath::kAvx2: return *AdxLaneField();
+    case MathPath::kPortable: break;
+  }
+  return PortableLaneField();
+}
+
+const LaneField& SingleLaneFieldFor(MathPath path) {
+  if (!MathPathAvailable(path)) return PortableLaneField();
+  switch (path) {
+    case MathPath::kIfma: return *IfmaLaneField();
+    case MathPath::kAvx2: return *AdxLaneField();
+    case MathPath::kPortable: break;
+  }
   return PortableLaneField();
 }
 

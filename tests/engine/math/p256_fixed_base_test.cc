@@ -131,7 +131,7 @@ TEST_F(P256FixedBaseTest, BatchMatchesSingle) {
 class P256BatchPathTest : public ::testing::TestWithParam<MathPath> {
  protected:
   void SetUp() override {
-    if (GetParam() == MathPath::kIfma && !p256::IfmaLanesAvailable()) GTEST_SKIP() << "no AVX-512 IFMA here";
+    if (!MathPathAvailable(GetParam())) GTEST_SKIP() << "this CPU lacks the " << MathPathName(GetParam()) << " path";
   }
 
   // Batch on the path, each result byte for byte equal to OpenSSL's.
