@@ -31,6 +31,21 @@ bool Skip(benchmark::State& state, MathPath path) {
   return false;
 }
 
+// Field arguments: 0 portable, 1 BMI2/ADX, 2 AVX2 lanes, 3 IFMA lanes (nullptr: not on this CPU).
+const LaneField* FieldOf(int64_t which) {
+  switch (which) {
+    case 0: return &PortableLaneField();
+    case 1: return AdxLaneField();
+    case 2: return Avx2LaneField();
+    default: return IfmaLaneField();
+  }
+}
+
+bool SkipField(benchmark::State& state, const LaneField* f) {
+  if (f == nullptr) state.SkipWithError("this CPU lacks the instructions of this field");
+  return f == nullptr;
+}
+
 // A vector of the path's field elements holding a, encoded the way the table stores points.
 std::vector<uint64_t> FieldVector(const LaneField& f, const Limbs1024& a) {
   std::vector<uint64_t> entry(f.entry_words), v(f.words);
@@ -43,9 +58,8 @@ std::vector<uint64_t> FieldVector(const LaneField& f, const Limbs1024& a) {
 }
 
 void BM_FieldMul(benchmark::State& state) {
-  const MathPath path = kPaths[state.range(0)];
-  if (Skip(state, path)) return;
-  const LaneField& f = LaneFieldFor(path);
+  if (SkipField(state, FieldOf(state.range(0)))) return;
+  const LaneField& f = *FieldOf(state.range(0));
   Limbs1024 a{};
   a[0] = 12345;
   a[9] = 678;
@@ -57,7 +71,7 @@ void BM_FieldMul(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * f.lanes);
   state.SetLabel(f.name);
 }
-BENCHMARK(BM_FieldMul)->DenseRange(0, 2);
+BENCHMARK(BM_FieldMul)->DenseRange(0, 3);
 
 // One 1024-bit Montgomery multiplication mod p, one at a time (the one-scalar RSK's unit of work):
 // 0 unsigned __int128 CIOS (montgomery.h), 1 mulx/adcx/adox assembly, 2 the same with intrinsics,
@@ -102,9 +116,8 @@ void BM_MontMul1024(benchmark::State& state) {
 BENCHMARK(BM_MontMul1024)->DenseRange(0, 3);
 
 void BM_FieldSqr(benchmark::State& state) {
-  const MathPath path = kPaths[state.range(0)];
-  if (Skip(state, path)) return;
-  const LaneField& f = LaneFieldFor(path);
+  if (SkipField(state, FieldOf(state.range(0)))) return;
+  const LaneField& f = *FieldOf(state.range(0));
   Limbs1024 a{};
   a[0] = 12345;
   std::vector<uint64_t> x = FieldVector(f, a);
@@ -115,7 +128,29 @@ void BM_FieldSqr(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * f.lanes);
   state.SetLabel(f.name);
 }
-BENCHMARK(BM_FieldSqr)->DenseRange(0, 2);
+BENCHMARK(BM_FieldSqr)->DenseRange(0, 3);
+
+// [k]P for range(1) random scalars straight through one field (range(0) as BM_FieldMul): the
+// batch (MultiplyBaseBatch) or, for 1, MultiplyBaseSingle. Compares fields a path could use.
+void BM_RskField(benchmark::State& state) {
+  if (SkipField(state, FieldOf(state.range(0)))) return;
+  const LaneField& f = *FieldOf(state.range(0));
+  const size_t n = static_cast<size_t>(state.range(1));
+  std::vector<Limbs1024> ks(n);
+  for (size_t i = 0; i < n; ++i) {
+    for (size_t j = 0; j < kLimbs1024; ++j) ks[i][j] = 0x9e3779b97f4a7c15ULL * (i * 31 + j + 1);
+    ks[i][kLimbs1024 - 1] >>= 3;  // below q
+  }
+  std::vector<SakkePoint> out(n);
+  PrepareFixedBaseTable(f);
+  for (auto _ : state) {
+    Status st = n == 1 ? MultiplyBaseSingle(f, ks[0], out[0]) : MultiplyBaseBatch(f, ks, out);
+    if (!st.ok()) state.SkipWithError(st.ToString().c_str());
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(n));
+  state.SetLabel(f.name);
+}
+BENCHMARK(BM_RskField)->ArgsProduct({{0, 1, 2, 3}, {1, 64}})->Unit(benchmark::kMicrosecond);
 
 // The KMS of RFC 6508's example, with a random z.
 struct Kms {

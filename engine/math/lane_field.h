@@ -27,7 +27,10 @@ struct LaneField {
   size_t words;        // uint64_t per vector
   size_t entry_words;  // uint64_t per table entry (one affine point, x then y)
   int window_bits;     // fixed-base window width tuned for this path
-  int table_slot;      // fields with the same slot share one fixed-base table (same entry encoding)
+  int single_lanes;    // lanes one scalar's windows are spread over (MultiplyBaseSingle), a
+                       // multiple of `lanes`, tuned for this path with bench/math_bench BM_Rsk/*/1
+  int table_slot;      // fields with the same slot share one fixed-base table (same entry
+                       // encoding, window and single_lanes)
 
   // r = a*b, r = a^2, r = a - b. r may alias an operand.
   void (*mul)(uint64_t* r, const uint64_t* a, const uint64_t* b);
@@ -44,6 +47,9 @@ struct LaneField {
   void (*negate_lanes)(uint64_t* y, const uint64_t* negate);
   // Lane `lane` of a as a plain canonical integer (out of Montgomery form).
   void (*to_plain)(Limbs1024& out, const uint64_t* a, int lane);
+  // The path's one-element Montgomery multiplication mod p or q on 16 x 64-bit limbs (montgomery.h
+  // contract), for the scalar steps around the lanes (MultiplyBaseSingle's Jacobian combination).
+  void (*scalar_mul)(const Modulus1024& mod, Limbs1024& r, const Limbs1024& a, const Limbs1024& b);
 };
 
 // The arithmetic paths, slowest first. kAvx2 needs AVX2, BMI2 and ADX (Intel Haswell/Broadwell
@@ -58,12 +64,15 @@ bool MathPathAvailable(MathPath path);
 const LaneField& PortableLaneField();
 // nullptr unless the CPU has BMI2 and ADX: one lane, mulx/adcx/adox (montgomery_adx.h).
 const LaneField* AdxLaneField();
+// nullptr unless the CPU has AVX2: 4 lanes of 37 x 28-bit limbs, vpmuludq (lane_field_avx2.cc).
+const LaneField* Avx2LaneField();
 // nullptr unless the CPU (and the compiler that built us) supports AVX-512 F and IFMA.
 const LaneField* IfmaLaneField();
-// The ADX field without the CPU probe, for tests/engine/math/ct_audit.cc only: valgrind executes
-// mulx/adcx/adox but its CPUID hides ADX, so the audit checks the host's flags itself. Calling
-// it on a CPU without BMI2 and ADX faults.
+// The ADX and AVX2 fields without the CPU probe, for tests/engine/math/ct_audit.cc only: valgrind
+// executes mulx/adcx/adox but its CPUID hides ADX, so the audit checks the host's flags itself.
+// Calling them on a CPU without the instructions faults.
 const LaneField& UncheckedAdxLaneField();
+const LaneField& UncheckedAvx2LaneField();
 
 // The path MCX_MATH_PATH names (`value`, may be null: unset), checked against this CPU: null or
 // empty gives the fastest available path; "ifma", "avx2", "portable" force one, and forcing a

@@ -22,6 +22,7 @@
 
 #include "base/secret.h"
 #include "engine/math/inverse.h"
+#include "engine/math/montgomery_adx.h"
 
 namespace mcx {
 namespace {
@@ -230,9 +231,11 @@ MCX_IFMA void ToPlain(Limbs1024& out, const uint64_t* a, int lane) {
 }  // namespace
 
 const LaneField* IfmaLaneField() {
+  // Every IFMA CPU has BMI2 and ADX; the check keeps the scalar steps safe anyway.
   static const LaneField field = {
-      "AVX-512 IFMA (8 lanes x 20 x 52-bit limbs)", kLanes, kN * kLanes, 2 * kN, 6, 1,
+      "AVX-512 IFMA (8 lanes x 20 x 52-bit limbs)", kLanes, kN * kLanes, 2 * kN, 6, 16, 1,
       Mul, Sqr, Sub, Invert, EncodeEntry, Select, NegateLanes, ToPlain,
+      CpuHasAdx() ? MontMulAdx : MontMul<kLimbs1024>,
   };
   static const bool available = ifma52::CpuHasIfma();
   return available ? &field : nullptr;

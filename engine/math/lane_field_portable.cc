@@ -57,28 +57,29 @@ void NegateLanes(uint64_t* y, const uint64_t* negate) {
   Select(AsLimbs(y), negate[0], neg, AsLimbs(y));
 }
 
+template <MulFn M>
 void ToPlain(Limbs1024& out, const uint64_t* a, int /*lane*/) {
   Limbs1024 one{};
   one[0] = 1;
-  MontMul(P(), out, AsLimbs(a), one);
+  M(P(), out, AsLimbs(a), one);
 }
 
 }  // namespace
 
 const LaneField& PortableLaneField() {
   static const LaneField field = {
-      "portable (16 x 64-bit limbs)", 1, kLimbs1024, 2 * kLimbs1024, 6, 0,
+      "portable (16 x 64-bit limbs)", 1, kLimbs1024, 2 * kLimbs1024, 6, 8, 0,
       Mul<MontMul<kLimbs1024>>, Sqr<MontMul<kLimbs1024>>, Sub, Invert<MontMul<kLimbs1024>>,
-      EncodeEntry, SelectEntry, NegateLanes, ToPlain,
+      EncodeEntry, SelectEntry, NegateLanes, ToPlain<MontMul<kLimbs1024>>, MontMul<kLimbs1024>,
   };
   return field;
 }
 
 const LaneField& UncheckedAdxLaneField() {
   static const LaneField field = {
-      "BMI2/ADX (16 x 64-bit limbs, mulx/adcx/adox)", 1, kLimbs1024, 2 * kLimbs1024, 6, 0,
+      "BMI2/ADX (16 x 64-bit limbs, mulx/adcx/adox)", 1, kLimbs1024, 2 * kLimbs1024, 6, 16, 3,
       Mul<MontMulAdx>, Sqr<MontMulAdx>, Sub, Invert<MontMulAdx>,
-      EncodeEntry, SelectEntry, NegateLanes, ToPlain,
+      EncodeEntry, SelectEntry, NegateLanes, ToPlain<MontMulAdx>, MontMulAdx,
   };
   return field;
 }
@@ -97,7 +98,7 @@ const char* MathPathName(MathPath path) {
 bool MathPathAvailable(MathPath path) {
   switch (path) {
     case MathPath::kPortable: return true;
-    case MathPath::kAvx2: return AdxLaneField() != nullptr && __builtin_cpu_supports("avx2");
+    case MathPath::kAvx2: return AdxLaneField() != nullptr && Avx2LaneField() != nullptr;
     case MathPath::kIfma: return IfmaLaneField() != nullptr;
   }
   return false;
@@ -141,7 +142,7 @@ const LaneField& LaneFieldFor(MathPath path) {
   if (!MathPathAvailable(path)) return PortableLaneField();
   switch (path) {
     case MathPath::kIfma: return *IfmaLaneField();
-    case MathPath::kAvx2: return *AdxLaneField();
+    case MathPath::kAvx2: return *AdxLaneField();  // measured faster than Avx2LaneField(): docs/arithmetic.md
     case MathPath::kPortable: break;
   }
   return PortableLaneField();

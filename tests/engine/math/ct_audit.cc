@@ -88,10 +88,11 @@ int Run() {
   OpenSslRandom rng;
   std::unique_ptr<SakkeKernel> fast = NewFastSakkeKernel(MathPath::kPortable);
   PrepareFixedBaseTable(PortableLaneField());  // public tables, built before any secret exists
-  // The AVX2 path's fields, when the host has the instructions (HostHas: valgrind's CPUID hides
+  // The ADX and AVX2 lane fields, when the host has the instructions (HostHas: valgrind's CPUID hides
   // ADX, so the library's own probe would say no).
   std::vector<const LaneField*> fields;
   if (HostHas("bmi2") && HostHas("adx")) fields.push_back(&UncheckedAdxLaneField());
+  if (HostHas("avx2")) fields.push_back(&UncheckedAvx2LaneField());
   for (const LaneField* f : fields) PrepareFixedBaseTable(*f);
   std::unique_ptr<SakkeKernel> generic = NewGenericSakkeKernel();
   std::unique_ptr<EccsiKernel> eccsi = NewFastEccsiKernel();

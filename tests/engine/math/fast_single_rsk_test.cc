@@ -168,23 +168,22 @@ TEST_P(FastSingleRskTest, SingleAgreesWithBatch) {
   }
 }
 
-// The single paths of AVX2 and IFMA agree with the portable one (different lane counts,
-// different arithmetic).
+// The one-scalar path on every other field this CPU has (ADX, AVX2 lanes, IFMA: different lane
+// counts, different arithmetic) agrees with the portable one.
 TEST(FastSingleRskPathsTest, PathsAgree) {
-  int compared = 0;
-  for (MathPath path : {MathPath::kAvx2, MathPath::kIfma}) {
-    if (!MathPathAvailable(path)) continue;
-    ++compared;
-    TestRng rng(19);
-    for (int i = 0; i < 300; ++i) {
-      const Limbs1024 k = rng.NonZeroBelow(SakkeOrderModulus().m);
-      SakkePoint a, b;
-      ASSERT_TRUE(MultiplyBaseSingle(PortableLaneField(), k, a).ok());
-      ASSERT_TRUE(MultiplyBaseSingle(SingleLaneFieldFor(path), k, b).ok());
-      ASSERT_EQ(ToHex(a), ToHex(b)) << MathPathName(path) << ", scalar #" << i;
+  const std::vector<const LaneField*> fields = testing::OtherFields();
+  if (fields.empty()) GTEST_SKIP() << "this CPU has only the portable field";
+  TestRng rng(19);
+  for (int i = 0; i < 300; ++i) {
+    const Limbs1024 k = rng.NonZeroBelow(SakkeOrderModulus().m);
+    SakkePoint a;
+    ASSERT_TRUE(MultiplyBaseSingle(PortableLaneField(), k, a).ok());
+    for (const LaneField* field : fields) {
+      SakkePoint b;
+      ASSERT_TRUE(MultiplyBaseSingle(*field, k, b).ok());
+      ASSERT_EQ(ToHex(a), ToHex(b)) << field->name << ", scalar #" << i;
     }
   }
-  if (compared == 0) GTEST_SKIP() << "this CPU has neither the AVX2 nor the IFMA path";
 }
 
 INSTANTIATE_TEST_SUITE_P(Paths, FastSingleRskTest, ::testing::ValuesIn(AllPaths()),

@@ -62,6 +62,17 @@ inline Limbs1024 Small(uint64_t v) {
 // so a CPU without a path reports its tests as skipped rather than silently not having them.
 inline std::vector<MathPath> AllPaths() { return {MathPath::kPortable, MathPath::kAvx2, MathPath::kIfma}; }
 
+// The fields other than the portable one that this CPU can run, each checked against it: the
+// BMI2/ADX scalar field, the AVX2 lane field (kept and tested though the AVX2 path does not pick
+// it today) and the IFMA lane field.
+inline std::vector<const LaneField*> OtherFields() {
+  std::vector<const LaneField*> fields;
+  for (const LaneField* f : {AdxLaneField(), Avx2LaneField(), IfmaLaneField()}) {
+    if (f != nullptr) fields.push_back(f);
+  }
+  return fields;
+}
+
 inline std::string PathTestName(MathPath path) {
   switch (path) {
     case MathPath::kPortable: return "Portable";
