@@ -165,6 +165,13 @@ int Run() {
   if (!eccsi->MultiplyGenerator(v, pvt).ok()) return 3;
   std::vector<P256Point> pvts(vs.size());
   if (!eccsi->MultiplyGeneratorBatch(vs, pvts).ok()) return 3;
+  // PVT on the avx2 path's one-lane code (mulx/adcx/adox, AVX2 scan) when the host has it.
+  const bool p256_avx2 = HostHas("avx2") && HostHas("bmi2") && HostHas("adx");
+  P256Point pvt_avx2 = pvt_want;
+  if (p256_avx2) {
+    Limbs256 v_limbs = LimbsFromBytes<4>(v.view());
+    if (!P256MultiplyGeneratorAvx2Unchecked(v_limbs, pvt_avx2).ok()) return 3;
+  }
 
   // Outputs are handed to the caller: public from here on (for the comparison only).
   for (auto& p : got) MarkPublic(p);
@@ -174,6 +181,7 @@ int Run() {
   }
   MarkPublic(ssk);
   MarkPublic(pvt);
+  MarkPublic(pvt_avx2);
   for (auto& p : pvts) MarkPublic(p);
   int failures = 0;
   for (size_t i = 0; i < users.size(); ++i) failures += ToHex(got[i]) != ToHex(want[i]);
@@ -187,6 +195,8 @@ int Run() {
   }
   failures += ToHex(ssk.view()) != ToHex(ssk_want.view());
   failures += ToHex(pvt) != ToHex(pvt_want);
+  failures += ToHex(pvt_avx2) != ToHex(pvt_want);
+  if (p256_avx2) audited += "; P-256 [v]G on the avx2 path's one-lane code";
   failures += ToHex(pvts[0]) != ToHex(pvt_want);
   failures += ToHex(pvts[1]) != ToHex(pvt1_want);
   std::printf("ct_audit: the constant-time helpers (%d wrong), %zu batched RSKs and 1 single RSK, 1 SSK, "

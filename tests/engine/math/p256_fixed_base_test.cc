@@ -11,6 +11,7 @@
 #include "engine/math/montgomery.h"
 #include "engine/math/p256_fixed_base.h"
 #include "engine/math/p256_lanes.h"
+#include "tests/engine/math/math_test_data.h"
 
 namespace mcx {
 namespace {
@@ -202,10 +203,8 @@ TEST_P(P256BatchPathTest, SingleMultiplicationMatchesOpenSsl) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Paths, P256BatchPathTest, ::testing::Values(MathPath::kPortable, MathPath::kIfma),
-                         [](const ::testing::TestParamInfo<MathPath>& info) {
-                           return std::string(info.param == MathPath::kIfma ? "Ifma" : "Portable");
-                         });
+INSTANTIATE_TEST_SUITE_P(Paths, P256BatchPathTest, ::testing::Values(MathPath::kPortable, MathPath::kAvx2, MathPath::kIfma),
+                         [](const ::testing::TestParamInfo<MathPath>& info) { return mcx::testing::PathTestName(info.param); });
 
 }  // namespace
 }  // namespace mcx
