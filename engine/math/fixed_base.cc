@@ -231,7 +231,7 @@ std::unique_ptr<FixedBaseTable> BuildTable(const LaneField& field) {
 }
 
 const FixedBaseTable& TableFor(const LaneField& field) {
-  constexpr int kSlots = 4;  // LaneField::table_slot
+  constexpr int kSlots = 5;  // LaneField::table_slot
   static std::once_flag once[kSlots];
   static std::unique_ptr<FixedBaseTable> tables[kSlots];
   const int slot = field.table_slot;
@@ -360,7 +360,7 @@ void SelectDigit(const LaneField& f, uint64_t* x, uint64_t* y, int lane, const u
   f.select(x, y, lane, entries, count, static_cast<uint32_t>((magnitude - 1) >> 1));
 }
 
-// One batch of up to kFixedBaseBatch scalars through one LaneField, one lane per scalar.
+// One batch of up to field.batch scalars through one LaneField, one lane per scalar.
 class Batch {
  public:
   Batch(const LaneField& f, const FixedBaseTable& t, size_t count)
@@ -542,8 +542,9 @@ class Single {
 Status MultiplyBaseBatch(const LaneField& field, std::span<const Limbs1024> scalars, std::span<SakkePoint> out) {
   if (out.size() != scalars.size()) return Status::Internal("MultiplyBaseBatch: size mismatch");
   const FixedBaseTable& table = TableFor(field);
-  for (size_t start = 0; start < scalars.size(); start += kFixedBaseBatch) {
-    const size_t n = std::min(kFixedBaseBatch, scalars.size() - start);
+  const size_t per_batch = field.batch;
+  for (size_t start = 0; start < scalars.size(); start += per_batch) {
+    const size_t n = std::min(per_batch, scalars.size() - start);
     Batch batch(field, table, n);
     MCX_RETURN_IF_ERROR(batch.Run(scalars.subspan(start, n), out.subspan(start, n)));
   }

@@ -31,6 +31,7 @@ struct LaneField {
                        // multiple of `lanes`, tuned for this path with bench/math_bench BM_Rsk/*/1
   int table_slot;      // fields with the same slot share one fixed-base table (same entry
                        // encoding, window and single_lanes)
+  size_t batch;        // scalars per batch in MultiplyBaseBatch: they share one inversion per window
 
   // r = a*b, r = a^2, r = a - b. r may alias an operand.
   void (*mul)(uint64_t* r, const uint64_t* a, const uint64_t* b);
@@ -62,8 +63,11 @@ const char* MathPathName(MathPath path);
 bool MathPathAvailable(MathPath path);
 
 const LaneField& PortableLaneField();
-// nullptr unless the CPU has BMI2 and ADX: one lane, mulx/adcx/adox (montgomery_adx.h).
+// nullptr unless the CPU has BMI2 and ADX: one lane, mulx/adcx/adox (montgomery_adx.h). Two
+// tunings of the same arithmetic: AdxLaneField() for one scalar (w = 6, 16 lanes) and
+// AdxBatchLaneField() for many (w = 7, 128 scalars per shared inversion).
 const LaneField* AdxLaneField();
+const LaneField* AdxBatchLaneField();
 // nullptr unless the CPU has AVX2: 4 lanes of 37 x 28-bit limbs, vpmuludq (lane_field_avx2.cc).
 const LaneField* Avx2LaneField();
 // nullptr unless the CPU (and the compiler that built us) supports AVX-512 F and IFMA.
@@ -72,6 +76,7 @@ const LaneField* IfmaLaneField();
 // executes mulx/adcx/adox but its CPUID hides ADX, so the audit checks the host's flags itself.
 // Calling them on a CPU without the instructions faults.
 const LaneField& UncheckedAdxLaneField();
+const LaneField& UncheckedAdxBatchLaneField();
 const LaneField& UncheckedAvx2LaneField();
 
 // The path MCX_MATH_PATH names (`value`, may be null: unset), checked against this CPU: null or

@@ -334,7 +334,7 @@ MCX_AVX2 void ToPlain(Limbs1024& out, const uint64_t* a, int lane) {
 
 const LaneField& UncheckedAvx2LaneField() {
   static const LaneField field = {
-      "AVX2 (4 lanes x 37 x 28-bit limbs)", kLanes, kN * kLanes, kEntryWords, 6, 16, 2,
+      "AVX2 (4 lanes x 37 x 28-bit limbs)", kLanes, kN * kLanes, kEntryWords, 6, 16, 2, 64,
       Mul, Sqr, Sub, Invert, EncodeEntry, Select, NegateLanes, ToPlain, MontMulAdx,
   };
   return field;

@@ -233,7 +233,7 @@ MCX_IFMA void ToPlain(Limbs1024& out, const uint64_t* a, int lane) {
 const LaneField* IfmaLaneField() {
   // Every IFMA CPU has BMI2 and ADX; the check keeps the scalar steps safe anyway.
   static const LaneField field = {
-      "AVX-512 IFMA (8 lanes x 20 x 52-bit limbs)", kLanes, kN * kLanes, 2 * kN, 6, 16, 1,
+      "AVX-512 IFMA (8 lanes x 20 x 52-bit limbs)", kLanes, kN * kLanes, 2 * kN, 6, 16, 1, 64,
       Mul, Sqr, Sub, Invert, EncodeEntry, Select, NegateLanes, ToPlain,
       CpuHasAdx() ? MontMulAdx : MontMul<kLimbs1024>,
   };

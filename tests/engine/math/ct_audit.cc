@@ -91,7 +91,10 @@ int Run() {
   // The ADX and AVX2 lane fields, when the host has the instructions (HostHas: valgrind's CPUID hides
   // ADX, so the library's own probe would say no).
   std::vector<const LaneField*> fields;
-  if (HostHas("bmi2") && HostHas("adx")) fields.push_back(&UncheckedAdxLaneField());
+  if (HostHas("bmi2") && HostHas("adx")) {
+    fields.push_back(&UncheckedAdxLaneField());
+    fields.push_back(&UncheckedAdxBatchLaneField());
+  }
   if (HostHas("avx2")) fields.push_back(&UncheckedAvx2LaneField());
   for (const LaneField* f : fields) PrepareFixedBaseTable(*f);
   std::unique_ptr<SakkeKernel> generic = NewGenericSakkeKernel();

@@ -122,6 +122,14 @@ const LaneField* FieldOf(int which) {
   return which == 0 ? AdxLaneField() : which == 1 ? Avx2LaneField() : IfmaLaneField();
 }
 
+TEST(MathPathTest, AdxTuningsShareTheArithmetic) {
+  if (AdxLaneField() == nullptr) GTEST_SKIP() << "this CPU lacks BMI2/ADX";
+  EXPECT_EQ(AdxLaneField()->mul, AdxBatchLaneField()->mul);
+  EXPECT_NE(AdxLaneField()->table_slot, AdxBatchLaneField()->table_slot);  // different windows
+  EXPECT_EQ(&LaneFieldFor(MathPath::kAvx2), AdxBatchLaneField());
+  EXPECT_EQ(&SingleLaneFieldFor(MathPath::kAvx2), AdxLaneField());
+}
+
 class VectorFieldTest : public ::testing::TestWithParam<int> {
  protected:
   void SetUp() override {
