@@ -1,6 +1,10 @@
 // The one-lane LaneFields: the 16-limb Montgomery arithmetic of montgomery.h, multiplied either
 // by the portable CIOS (unsigned __int128) or by mulx/adcx/adox (montgomery_adx.h). Both use the
 // same limbs and R, so they share one fixed-base table. Also the path dispatch (lane_field.h).
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#endif
+
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -28,6 +32,7 @@ void Mul(uint64_t* r, const uint64_t* a, const uint64_t* b) { M(P(), AsLimbs(r),
 template <MulFn M>
 void Sqr(uint64_t* r, const uint64_t* a) { M(P(), AsLimbs(r), AsLimbs(a), AsLimbs(a)); }
 void Sub(uint64_t* r, const uint64_t* a, const uint64_t* b) { SubMod(P(), AsLimbs(r), AsLimbs(a), AsLimbs(b)); }
+void SubAdx(uint64_t* r, const uint64_t* a, const uint64_t* b) { SubModAdx(P(), AsLimbs(r), AsLimbs(a), AsLimbs(b)); }
 
 template <MulFn M>
 Status Invert(uint64_t* r, const uint64_t* a) {
@@ -49,6 +54,42 @@ void SelectEntry(uint64_t* x, uint64_t* y, int /*lane*/, const uint64_t* entries
   std::memcpy(x, acc, sizeof(Limbs1024));
   std::memcpy(y, acc + kLimbs1024, sizeof(Limbs1024));
 }
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+// SelectEntry with AVX2 (the ADX fields, when the CPU has it): an entry is eight 256-bit loads,
+// kept under an equality mask (vpcmpeqq), every entry read.
+__attribute__((target("avx2"))) void SelectEntryAvx2(uint64_t* x, uint64_t* y, int /*lane*/, const uint64_t* entries,
+                                                    size_t count, uint32_t index) {
+  constexpr int kVecs = 2 * kLimbs1024 / 4;
+  __m256i acc[kVecs];
+  for (int v = 0; v < kVecs; ++v) acc[v] = _mm256_setzero_si256();
+  const __m256i want = _mm256_set1_epi64x(index);
+  for (size_t e = 0; e < count; ++e) {
+    const __m256i hit = _mm256_cmpeq_epi64(_mm256_set1_epi64x(static_cast<long long>(e)), want);
+    const __m256i* entry = reinterpret_cast<const __m256i*>(entries + e * 2 * kLimbs1024);
+#pragma GCC unroll 8
+    for (int v = 0; v < kVecs; ++v) acc[v] = _mm256_or_si256(acc[v], _mm256_and_si256(hit, _mm256_loadu_si256(entry + v)));
+  }
+  for (int v = 0; v < kVecs / 2; ++v) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(x) + v, acc[v]);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(y) + v, acc[kVecs / 2 + v]);
+  }
+}
+
+bool CpuHasAvx2() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2");
+}
+#else
+void SelectEntryAvx2(uint64_t* x, uint64_t* y, int lane, const uint64_t* entries, size_t count, uint32_t index) {
+  SelectEntry(x, y, lane, entries, count, index);
+}
+bool CpuHasAvx2() { return false; }
+#endif
+
+// The ADX fields' table scan: AVX2 where the CPU has it (every ADX CPU of the avx2 path does).
+using SelectFn = void (*)(uint64_t*, uint64_t*, int, const uint64_t*, size_t, uint32_t);
+SelectFn AdxSelect() { return CpuHasAvx2() ? SelectEntryAvx2 : SelectEntry; }
 
 void NegateLanes(uint64_t* y, const uint64_t* negate) {
   Limbs1024 neg;
@@ -78,8 +119,8 @@ const LaneField& PortableLaneField() {
 const LaneField& UncheckedAdxLaneField() {
   static const LaneField field = {
       "BMI2/ADX (16 x 64-bit limbs, mulx/adcx/adox)", 1, kLimbs1024, 2 * kLimbs1024, 6, 16, 3, 64,
-      Mul<MontMulAdx>, Sqr<MontMulAdx>, Sub, Invert<MontMulAdx>,
-      EncodeEntry, SelectEntry, NegateLanes, ToPlain<MontMulAdx>, MontMulAdx,
+      Mul<MontMulAdx>, Sqr<MontMulAdx>, SubAdx, Invert<MontMulAdx>,
+      EncodeEntry, AdxSelect(), NegateLanes, ToPlain<MontMulAdx>, MontMulAdx,
   };
   return field;
 }
@@ -90,8 +131,8 @@ const LaneField& UncheckedAdxBatchLaneField() {
   static const LaneField field = {
       "BMI2/ADX (16 x 64-bit limbs, mulx/adcx/adox; w = 7, batches of 128)", 1, kLimbs1024, 2 * kLimbs1024, 7, 16, 4,
       128,
-      Mul<MontMulAdx>, Sqr<MontMulAdx>, Sub, Invert<MontMulAdx>,
-      EncodeEntry, SelectEntry, NegateLanes, ToPlain<MontMulAdx>, MontMulAdx,
+      Mul<MontMulAdx>, Sqr<MontMulAdx>, SubAdx, Invert<MontMulAdx>,
+      EncodeEntry, AdxSelect(), NegateLanes, ToPlain<MontMulAdx>, MontMulAdx,
   };
   return field;
 }

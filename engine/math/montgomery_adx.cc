@@ -162,7 +162,28 @@ void MontMulAdxIntrinsics(const Modulus1024& mod, Limbs1024& r, const Limbs1024&
   Multiply<RowIntrinsics>(mod, r, a, b);
 }
 
+void SubModAdx(const Modulus1024& mod, Limbs1024& r, const Limbs1024& a, const Limbs1024& b) {
+  uint64_t d[kN];
+  unsigned char borrow = 0;
+#pragma GCC unroll 16
+  for (size_t j = 0; j < kN; ++j) {
+    unsigned long long x;
+    borrow = __builtin_ia32_sbb_u64(borrow, a[j], b[j], &x);
+    d[j] = x;
+  }
+  const uint64_t add_back = ct::ValueBarrier(ct::MaskFromBit(borrow));  // a < b: add m once
+  unsigned char carry = 0;
+#pragma GCC unroll 16
+  for (size_t j = 0; j < kN; ++j) {
+    unsigned long long x;
+    carry = __builtin_ia32_addcarryx_u64(carry, d[j], mod.m[j] & add_back, &x);
+    r[j] = x;
+  }
+}
+
 #else  // not x86-64 with GCC or Clang: never called (CpuHasAdx() is false)
+
+void SubModAdx(const Modulus1024& mod, Limbs1024& r, const Limbs1024& a, const Limbs1024& b) { SubMod(mod, r, a, b); }
 
 bool CpuHasAdx() { return false; }
 void MontMulAdx(const Modulus1024& mod, Limbs1024& r, const Limbs1024& a, const Limbs1024& b) { MontMul(mod, r, a, b); }

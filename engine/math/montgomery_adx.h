@@ -17,6 +17,9 @@ namespace mcx {
 bool CpuHasAdx();
 
 void MontMulAdx(const Modulus1024& mod, Limbs1024& r, const Limbs1024& a, const Limbs1024& b);
+// r = a - b mod m (SubMod's contract) with sbb/adc chains instead of 128-bit arithmetic. Plain
+// x86-64 (no BMI2/ADX needed); used by the ADX fields, whose affine additions are 1/6 subtraction.
+void SubModAdx(const Modulus1024& mod, Limbs1024& r, const Limbs1024& a, const Limbs1024& b);
 void MontMulAdxIntrinsics(const Modulus1024& mod, Limbs1024& r, const Limbs1024& a, const Limbs1024& b);
 
 }  // namespace mcx

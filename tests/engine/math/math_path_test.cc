@@ -111,6 +111,30 @@ TEST_P(MontMulAdxTest, EdgeOperands) {
   }
 }
 
+TEST(SubModAdxTest, MatchesPortable) {
+  TestRng rng(37);
+  for (const Modulus1024* mod : {&SakkeFieldModulus(), &SakkeOrderModulus()}) {
+    Limbs1024 m1 = mod->m;
+    m1[0] -= 1;
+    const Limbs1024 edges[] = {Small(0), Small(1), m1};
+    for (const Limbs1024& a : edges) {
+      for (const Limbs1024& b : edges) {
+        Limbs1024 want, got;
+        SubMod(*mod, want, a, b);
+        SubModAdx(*mod, got, a, b);
+        ASSERT_EQ(got, want);
+      }
+    }
+    for (int i = 0; i < 5000; ++i) {
+      const Limbs1024 a = rng.Below(mod->m), b = rng.Below(mod->m);
+      Limbs1024 want, got;
+      SubMod(*mod, want, a, b);
+      SubModAdx(*mod, got, a, b);
+      ASSERT_EQ(got, want) << "#" << i;
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Variants, MontMulAdxTest, ::testing::Values(0, 1),
                          [](const auto& info) { return info.param == 0 ? "Assembly" : "Intrinsics"; });
 
