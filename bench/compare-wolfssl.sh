@@ -7,6 +7,9 @@
 #
 # It prints the CPU model, the instruction-set features it saw and the arithmetic path each mcx
 # measurement ran (rsk_rate reports it; a forced path the CPU lacks stops rsk_rate with an error).
+# Rates are per second of the measuring thread's CPU time (CLOCK_THREAD_CPUTIME_ID), so that other
+# load on a shared core does not count against whichever side it happened to hit;
+# COMPARE_CLOCK=wall compares wall-clock rates instead (both are in the per-round lines).
 # wolfSSL is built from Debian's source package OUTSIDE the source tree
 # (${BUILD_DIR}/wolfssl-compare), configured with its SAKKE, ECCSI and SP assembly code; it is
 # never part of mcx-kms. Needs root for apt-get (deb-src is enabled if missing) and an mcx build
@@ -60,6 +63,12 @@ done
 echo "CPU: $MODEL (family $FAMILY, model $MODEL_NO), $(nproc) CPUs; features seen:${SEEN:- none of avx2 bmi2 adx avx512f avx512ifma}"
 PATHS=${MCX_MATH_PATHS:-${MCX_MATH_PATH:-}}
 echo "mcx arithmetic path(s): ${PATHS:-the fastest this CPU has (MCX_MATH_PATH unset)}"
+CLOCK=${COMPARE_CLOCK:-cpu}
+case "$CLOCK" in
+  cpu) SUFFIX=_per_cpu_s; echo "rates per second of thread CPU time (COMPARE_CLOCK=wall for wall time)" ;;
+  wall) SUFFIX=_per_s; echo "rates per second of wall time" ;;
+  *) echo "COMPARE_CLOCK must be cpu or wall" >&2; exit 2 ;;
+esac
 echo "wolfSSL $(sed -n 's/^#define LIBWOLFSSL_VERSION_STRING "\(.*\)"/\1/p' "$WORK/install/include/wolfssl/version.h"), single thread, core 0, ${SECONDS_EACH}s per measurement"
 RESULTS="$WORK/results.txt"
 : > "$RESULTS"
@@ -76,7 +85,7 @@ while [ "$i" -le "$ROUNDS" ]; do
   i=$((i + 1))
 done
 
-awk '
+awk -v suffix="$SUFFIX" '
   function field(name,   i, kv) {
     for (i = 2; i <= NF; i++) { split($i, kv, "="); if (kv[1] == name) return kv[2] + 0 }
     return -1
@@ -92,13 +101,13 @@ awk '
   function row(label, w, m, target, factor) {
     printf "%-34s %10.1f %10.1f %7.2fx  >= %-5s %s\n", label, w, m, m / w, target, (m >= factor * w) ? "met" : "NOT met"
   }
-  $1 == "wolfssl" { nw++; wr[nw] = field("rsk_per_s"); wp[nw] = field("ssk_pvt_per_s") }
+  $1 == "wolfssl" { nw++; wr[nw] = field("rsk" suffix); wp[nw] = field("ssk_pvt" suffix) }
   $1 == "mcx" {
     p = text("math_path")
     if (!(p in count)) { order[++np] = p }
     n = ++count[p]
-    mr[p, n] = field("rsk_per_s"); ms[p, n] = field("rsk_single_per_s"); mp[p, n] = field("ssk_pvt_per_s")
-    mb[p, n] = field("ssk_pvt_batch_per_s"); mk[p, n] = field("keyset_per_s")
+    mr[p, n] = field("rsk" suffix); ms[p, n] = field("rsk_single" suffix); mp[p, n] = field("ssk_pvt" suffix)
+    mb[p, n] = field("ssk_pvt_batch" suffix); mk[p, n] = field("keyset" suffix)
   }
   END {
     r_w = median(wr, nw); p_w = median(wp, nw)
