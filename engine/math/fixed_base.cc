@@ -501,10 +501,8 @@ class Single {
     for (size_t l = 0; l < lanes_; ++l) {
       const size_t g = l / f_.lanes;
       const int lane = static_cast<int>(l % f_.lanes);
-      f_.to_plain(x, acc_.X(g), lane);
-      f_.to_plain(y, acc_.Y(g), lane);
-      f_.scalar_mul(p, x, x, p.r2);
-      f_.scalar_mul(p, y, y, p.r2);
+      f_.to_montgomery16(x, acc_.X(g), lane);
+      f_.to_montgomery16(y, acc_.Y(g), lane);
       if (l == 0) {
         sum.x = x;
         sum.y = y;

@@ -48,6 +48,10 @@ struct LaneField {
   void (*negate_lanes)(uint64_t* y, const uint64_t* negate);
   // Lane `lane` of a as a plain canonical integer (out of Montgomery form).
   void (*to_plain)(Limbs1024& out, const uint64_t* a, int lane);
+  // Lane `lane` of a in the 16-limb Montgomery form of montgomery.h (R = 2^1024), canonical: a copy
+  // on the one-lane fields, whose vectors are that form already; to_plain and a multiplication by
+  // R^2 on the others.
+  void (*to_montgomery16)(Limbs1024& out, const uint64_t* a, int lane);
   // The path's one-element Montgomery multiplication mod p or q on 16 x 64-bit limbs (montgomery.h
   // contract), for the scalar steps around the lanes (MultiplyBaseSingle's Jacobian combination).
   void (*scalar_mul)(const Modulus1024& mod, Limbs1024& r, const Limbs1024& a, const Limbs1024& b);

@@ -321,6 +321,24 @@ MCX_AVX2 void NegateLanes(uint64_t* y, const uint64_t* negate) {
   for (int j = 0; j < kN; ++j) Store(y + j * kLanes, _mm256_blendv_epi8(Load(y + j * kLanes), t[j], flip));
 }
 
+MCX_AVX2 void ToPlain(Limbs1024& out, const uint64_t* a, int lane);
+
+// The scalar multiplication beside the lanes: mulx/adcx/adox where the CPU has them (AVX2 came a
+// generation before ADX on Intel: Haswell has AVX2 and BMI2 but not ADX).
+void ScalarMul(const Modulus1024& mod, Limbs1024& r, const Limbs1024& a, const Limbs1024& b) {
+  static const bool adx = CpuHasAdx();
+  if (adx) {
+    MontMulAdx(mod, r, a, b);
+  } else {
+    MontMul(mod, r, a, b);
+  }
+}
+
+void ToMontgomery16(Limbs1024& out, const uint64_t* a, int lane) {
+  ToPlain(out, a, lane);
+  ScalarMul(SakkeFieldModulus(), out, out, SakkeFieldModulus().r2);
+}
+
 MCX_AVX2 void ToPlain(Limbs1024& out, const uint64_t* a, int lane) {
   alignas(32) uint64_t one[kN * kLanes] = {};
   for (int l = 0; l < kLanes; ++l) one[l] = 1;
@@ -335,7 +353,7 @@ MCX_AVX2 void ToPlain(Limbs1024& out, const uint64_t* a, int lane) {
 const LaneField& UncheckedAvx2LaneField() {
   static const LaneField field = {
       "AVX2 (4 lanes x 37 x 28-bit limbs)", kLanes, kN * kLanes, kEntryWords, 6, 16, 2, 64,
-      Mul, Sqr, Sub, Invert, EncodeEntry, Select, NegateLanes, ToPlain, MontMulAdx,
+      Mul, Sqr, Sub, Invert, EncodeEntry, Select, NegateLanes, ToPlain, ToMontgomery16, ScalarMul,
   };
   return field;
 }

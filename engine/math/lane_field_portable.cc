@@ -105,13 +105,15 @@ void ToPlain(Limbs1024& out, const uint64_t* a, int /*lane*/) {
   M(P(), out, AsLimbs(a), one);
 }
 
+void CopyLane(Limbs1024& out, const uint64_t* a, int /*lane*/) { out = AsLimbs(a); }
+
 }  // namespace
 
 const LaneField& PortableLaneField() {
   static const LaneField field = {
       "portable (16 x 64-bit limbs)", 1, kLimbs1024, 2 * kLimbs1024, 6, 8, 0, 64,
       Mul<MontMul<kLimbs1024>>, Sqr<MontMul<kLimbs1024>>, Sub, Invert<MontMul<kLimbs1024>>,
-      EncodeEntry, SelectEntry, NegateLanes, ToPlain<MontMul<kLimbs1024>>, MontMul<kLimbs1024>,
+      EncodeEntry, SelectEntry, NegateLanes, ToPlain<MontMul<kLimbs1024>>, CopyLane, MontMul<kLimbs1024>,
   };
   return field;
 }
@@ -120,7 +122,7 @@ const LaneField& UncheckedAdxLaneField() {
   static const LaneField field = {
       "BMI2/ADX (16 x 64-bit limbs, mulx/adcx/adox)", 1, kLimbs1024, 2 * kLimbs1024, 6, 16, 3, 64,
       Mul<MontMulAdx>, Sqr<MontMulAdx>, SubAdx, Invert<MontMulAdx>,
-      EncodeEntry, AdxSelect(), NegateLanes, ToPlain<MontMulAdx>, MontMulAdx,
+      EncodeEntry, AdxSelect(), NegateLanes, ToPlain<MontMulAdx>, CopyLane, MontMulAdx,
   };
   return field;
 }
@@ -132,7 +134,7 @@ const LaneField& UncheckedAdxBatchLaneField() {
       "BMI2/ADX (16 x 64-bit limbs, mulx/adcx/adox; w = 7, batches of 128)", 1, kLimbs1024, 2 * kLimbs1024, 7, 16, 4,
       128,
       Mul<MontMulAdx>, Sqr<MontMulAdx>, SubAdx, Invert<MontMulAdx>,
-      EncodeEntry, AdxSelect(), NegateLanes, ToPlain<MontMulAdx>, MontMulAdx,
+      EncodeEntry, AdxSelect(), NegateLanes, ToPlain<MontMulAdx>, CopyLane, MontMulAdx,
   };
   return field;
 }
