@@ -3,6 +3,7 @@
 //
 //   build/bench/math_bench --benchmark_filter=Rsk
 #include <benchmark/benchmark.h>
+#include <openssl/bn.h>
 
 #include <string>
 #include <vector>
@@ -12,18 +13,39 @@
 #include "engine/math/fixed_base.h"
 #include "engine/math/lane_field.h"
 #include "engine/math/montgomery.h"
+#include "engine/math/montgomery_adx.h"
 
 namespace mcx {
 namespace {
 
-const MathPath kPaths[] = {MathPath::kPortable, MathPath::kIfma};
+// Path arguments: 0 portable, 1 AVX2 (+ BMI2/ADX), 2 IFMA; 3 is the generic OpenSSL kernel where
+// a benchmark takes it.
+const MathPath kPaths[] = {MathPath::kPortable, MathPath::kAvx2, MathPath::kIfma};
+constexpr int64_t kGeneric = 3;
 
 bool Skip(benchmark::State& state, MathPath path) {
-  if (path == MathPath::kIfma && IfmaLaneField() == nullptr) {
-    state.SkipWithError("this CPU has no AVX-512 IFMA");
+  if (!MathPathAvailable(path)) {
+    state.SkipWithError((std::string("this CPU lacks the ") + MathPathName(path) + " path").c_str());
     return true;
   }
   return false;
+}
+
+// Field arguments: 0 portable, 1 BMI2/ADX (one-scalar tuning), 2 AVX2 lanes, 3 IFMA lanes,
+// 4 BMI2/ADX (batch tuning) (nullptr: not on this CPU).
+const LaneField* FieldOf(int64_t which) {
+  switch (which) {
+    case 0: return &PortableLaneField();
+    case 1: return AdxLaneField();
+    case 2: return Avx2LaneField();
+    case 3: return IfmaLaneField();
+    default: return AdxBatchLaneField();
+  }
+}
+
+bool SkipField(benchmark::State& state, const LaneField* f) {
+  if (f == nullptr) state.SkipWithError("this CPU lacks the instructions of this field");
+  return f == nullptr;
 }
 
 // A vector of the path's field elements holding a, encoded the way the table stores points.
@@ -38,9 +60,8 @@ std::vector<uint64_t> FieldVector(const LaneField& f, const Limbs1024& a) {
 }
 
 void BM_FieldMul(benchmark::State& state) {
-  const MathPath path = kPaths[state.range(0)];
-  if (Skip(state, path)) return;
-  const LaneField& f = LaneFieldFor(path);
+  if (SkipField(state, FieldOf(state.range(0)))) return;
+  const LaneField& f = *FieldOf(state.range(0));
   Limbs1024 a{};
   a[0] = 12345;
   a[9] = 678;
@@ -52,12 +73,53 @@ void BM_FieldMul(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * f.lanes);
   state.SetLabel(f.name);
 }
-BENCHMARK(BM_FieldMul)->DenseRange(0, 1);
+BENCHMARK(BM_FieldMul)->DenseRange(0, 3);
+
+// One 1024-bit Montgomery multiplication mod p, one at a time (the one-scalar RSK's unit of work):
+// 0 unsigned __int128 CIOS (montgomery.h), 1 mulx/adcx/adox assembly, 2 the same with intrinsics,
+// 3 OpenSSL's BN_mod_mul_montgomery (bn_mul_mont underneath, plus BIGNUM bookkeeping).
+void BM_MontMul1024(benchmark::State& state) {
+  const Modulus1024& p = SakkeFieldModulus();
+  Limbs1024 x = p.r2, y = p.r3;
+  const int64_t which = state.range(0);
+  if ((which == 1 || which == 2) && !CpuHasAdx()) {
+    state.SkipWithError("this CPU lacks BMI2/ADX");
+    return;
+  }
+  if (which == 3) {
+    BN_CTX* ctx = BN_CTX_new();
+    BN_MONT_CTX* mont = BN_MONT_CTX_new();
+    BIGNUM *m = BN_new(), *a = BN_new(), *b = BN_new();
+    BN_lebin2bn(reinterpret_cast<const unsigned char*>(p.m.data()), sizeof p.m, m);
+    BN_lebin2bn(reinterpret_cast<const unsigned char*>(x.data()), sizeof x, a);
+    BN_lebin2bn(reinterpret_cast<const unsigned char*>(y.data()), sizeof y, b);
+    BN_MONT_CTX_set(mont, m, ctx);
+    for (auto _ : state) {
+      BN_mod_mul_montgomery(a, a, b, mont, ctx);
+      benchmark::DoNotOptimize(a);
+    }
+    BN_free(m);
+    BN_free(a);
+    BN_free(b);
+    BN_MONT_CTX_free(mont);
+    BN_CTX_free(ctx);
+    state.SetLabel("OpenSSL BN_mod_mul_montgomery");
+  } else {
+    using MulFn = void (*)(const Modulus1024&, Limbs1024&, const Limbs1024&, const Limbs1024&);
+    const MulFn mul = which == 0 ? MulFn{MontMul<kLimbs1024>} : which == 1 ? MontMulAdx : MontMulAdxIntrinsics;
+    for (auto _ : state) {
+      mul(p, x, x, y);
+      benchmark::DoNotOptimize(x.data());
+    }
+    state.SetLabel(which == 0 ? "unsigned __int128" : which == 1 ? "mulx/adcx/adox assembly" : "mulx/adcx intrinsics");
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_MontMul1024)->DenseRange(0, 3);
 
 void BM_FieldSqr(benchmark::State& state) {
-  const MathPath path = kPaths[state.range(0)];
-  if (Skip(state, path)) return;
-  const LaneField& f = LaneFieldFor(path);
+  if (SkipField(state, FieldOf(state.range(0)))) return;
+  const LaneField& f = *FieldOf(state.range(0));
   Limbs1024 a{};
   a[0] = 12345;
   std::vector<uint64_t> x = FieldVector(f, a);
@@ -68,7 +130,29 @@ void BM_FieldSqr(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * f.lanes);
   state.SetLabel(f.name);
 }
-BENCHMARK(BM_FieldSqr)->DenseRange(0, 1);
+BENCHMARK(BM_FieldSqr)->DenseRange(0, 3);
+
+// [k]P for range(1) random scalars straight through one field (range(0) as BM_FieldMul): the
+// batch (MultiplyBaseBatch) or, for 1, MultiplyBaseSingle. Compares fields a path could use.
+void BM_RskField(benchmark::State& state) {
+  if (SkipField(state, FieldOf(state.range(0)))) return;
+  const LaneField& f = *FieldOf(state.range(0));
+  const size_t n = static_cast<size_t>(state.range(1));
+  std::vector<Limbs1024> ks(n);
+  for (size_t i = 0; i < n; ++i) {
+    for (size_t j = 0; j < kLimbs1024; ++j) ks[i][j] = 0x9e3779b97f4a7c15ULL * (i * 31 + j + 1);
+    ks[i][kLimbs1024 - 1] >>= 3;  // below q
+  }
+  std::vector<SakkePoint> out(n);
+  PrepareFixedBaseTable(f);
+  for (auto _ : state) {
+    Status st = n == 1 ? MultiplyBaseSingle(f, ks[0], out[0]) : MultiplyBaseBatch(f, ks, out);
+    if (!st.ok()) state.SkipWithError(st.ToString().c_str());
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(n));
+  state.SetLabel(f.name);
+}
+BENCHMARK(BM_RskField)->ArgsProduct({{0, 1, 2, 3, 4}, {1, 64, 256}})->Unit(benchmark::kMicrosecond);
 
 // The KMS of RFC 6508's example, with a random z.
 struct Kms {
@@ -94,13 +178,13 @@ std::vector<std::string> Users(size_t n) {
 }
 
 std::unique_ptr<SakkeKernel> KernelFor(int64_t which) {
-  if (which == 2) return NewGenericSakkeKernel();
+  if (which == kGeneric) return NewGenericSakkeKernel();
   return NewFastSakkeKernel(kPaths[which]);
 }
 
-// range(0): 0 portable, 1 IFMA, 2 generic OpenSSL. range(1): batch size (1 = one at a time).
+// range(0): 0 portable, 1 AVX2, 2 IFMA, 3 generic OpenSSL. range(1): batch size (1 = one at a time).
 void BM_Rsk(benchmark::State& state) {
-  if (state.range(0) < 2 && Skip(state, kPaths[state.range(0)])) return;
+  if (state.range(0) != kGeneric && Skip(state, kPaths[state.range(0)])) return;
   Kms kms(KernelFor(state.range(0)));
   const size_t batch = static_cast<size_t>(state.range(1));
   std::vector<Bytes> ids;
@@ -115,8 +199,8 @@ void BM_Rsk(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(batch));
   state.SetLabel(kms.sakke->Name());
 }
-BENCHMARK(BM_Rsk)->Args({0, 1})->Args({0, 64})->Args({1, 1})->Args({1, 64})->Args({1, 256})
-    ->Args({2, 1})->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_Rsk)->Args({0, 1})->Args({0, 64})->Args({1, 1})->Args({1, 64})->Args({1, 256})->Args({2, 1})
+    ->Args({2, 64})->Args({2, 256})->Args({3, 1})->Unit(benchmark::kMicrosecond);
 
 void BM_SskPvt(benchmark::State& state) {
   Kms kms(NewGenericSakkeKernel());
@@ -167,7 +251,7 @@ BENCHMARK(BM_Pvt)->Args({0, 1})->Args({0, 8})->Args({0, 64})->Args({1, 1})->Unit
 // Whole key sets (UID, RSK, SSK, PVT). range(0) as BM_Rsk; range(1): 1 = Derive one at a time,
 // else DeriveBatch of that many users.
 void BM_KeySet(benchmark::State& state) {
-  if (state.range(0) < 2 && Skip(state, kPaths[state.range(0)])) return;
+  if (state.range(0) != kGeneric && Skip(state, kPaths[state.range(0)])) return;
   Kms kms(KernelFor(state.range(0)));
   const size_t batch = static_cast<size_t>(state.range(1));
   const std::vector<std::string> users = Users(batch);
@@ -183,8 +267,8 @@ void BM_KeySet(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(batch));
   state.SetLabel(kms.sakke->Name());
 }
-BENCHMARK(BM_KeySet)->Args({0, 1})->Args({0, 64})->Args({1, 1})->Args({1, 64})->Args({1, 256})
-    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_KeySet)->Args({0, 1})->Args({0, 64})->Args({1, 1})->Args({1, 64})->Args({1, 256})->Args({2, 1})
+    ->Args({2, 64})->Args({2, 256})->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 }  // namespace mcx

@@ -39,8 +39,11 @@ Result<Limbs1024> LoadSecretScalar(const SecretBytes& k) {
 
 class FastSakkeKernel final : public SakkeKernel {
  public:
-  explicit FastSakkeKernel(const LaneField& field) : field_(field) {
-    name_ = std::string("fast (") + field.name + ")";
+  FastSakkeKernel(MathPath path, const LaneField& field, const LaneField& single)
+      : field_(field), single_(single) {
+    name_ = std::string("fast, ") + MathPathName(path) + " path (" + field.name;
+    if (&single != &field) name_ += std::string("; one at a time: ") + single.name;
+    name_ += ")";
   }
   const char* Name() const override { return name_.c_str(); }
 
@@ -60,7 +63,7 @@ class FastSakkeKernel final : public SakkeKernel {
           "case of negligible probability): rotate the SAKKE master secret");
     }
     if (st.ok()) st = BatchInverse(q, std::span<Limbs1024>(s), std::span<Limbs1024>(scratch));  // blinded
-    if (st.ok()) st = MultiplyBaseSingle(field_, s[0], out);
+    if (st.ok()) st = MultiplyBaseSingle(single_, s[0], out);
     SecureWipe(s, sizeof s);
     SecureWipe(scratch, sizeof scratch);
     SecureWipe(&*zz, sizeof(Limbs1024));
@@ -73,7 +76,7 @@ class FastSakkeKernel final : public SakkeKernel {
     uint64_t zero = IsZeroMask(*kk);
     Declassify(&zero, sizeof zero);  // k != 0 by contract; the bit is public
     if (zero != 0) return Status::InvalidArgument("the SAKKE scalar is zero");
-    Status st = MultiplyBaseSingle(field_, *kk, out);
+    Status st = MultiplyBaseSingle(single_, *kk, out);
     SecureWipe(&*kk, sizeof(Limbs1024));
     return st;
   }
@@ -107,14 +110,16 @@ class FastSakkeKernel final : public SakkeKernel {
   }
 
  private:
-  const LaneField& field_;
+  const LaneField& field_;   // many scalars (MultiplyBaseBatch)
+  const LaneField& single_;  // one scalar (MultiplyBaseSingle)
   std::string name_;
 };
 
 }  // namespace
 
 std::unique_ptr<SakkeKernel> NewFastSakkeKernel(MathPath path) {
-  return std::make_unique<FastSakkeKernel>(LaneFieldFor(path));
+  if (!MathPathAvailable(path)) path = MathPath::kPortable;
+  return std::make_unique<FastSakkeKernel>(path, LaneFieldFor(path), SingleLaneFieldFor(path));
 }
 
 std::unique_ptr<SakkeKernel> NewBestSakkeKernel() { return NewFastSakkeKernel(BestMathPath()); }

@@ -18,10 +18,6 @@ namespace mcx {
 namespace {
 
 constexpr int kScalarBits = 1022;  // q < 2^1022
-// Vectors per lane set in MultiplyBaseSingle: the portable path has one lane per vector, the
-// IFMA path eight: 8 and 16 lanes (tuned with bench/math_bench, BM_Rsk/*/1).
-constexpr int kSingleGroupsPortable = 8;
-constexpr int kSingleGroupsVector = 2;
 
 struct FixedBaseTable {
   int w = 0;              // digit width
@@ -80,7 +76,7 @@ ossl::Point OrderFourPoint(const EC_GROUP* group, const EC_POINT* order2, BN_CTX
 
 // Lanes of the one-scalar path: lane l accumulates windows l, l + L, l + 2L, ...
 int SingleLanes(const LaneField& field) {
-  return field.lanes * (field.lanes == 1 ? kSingleGroupsPortable : kSingleGroupsVector);
+  return field.single_lanes;
 }
 
 void BuildSingleStarts(const LaneField& field, FixedBaseTable& t, const EC_GROUP* group, const EC_POINT* order2,
@@ -235,9 +231,11 @@ std::unique_ptr<FixedBaseTable> BuildTable(const LaneField& field) {
 }
 
 const FixedBaseTable& TableFor(const LaneField& field) {
-  static std::once_flag once[2];
-  static std::unique_ptr<FixedBaseTable> tables[2];
-  const int slot = &field == &PortableLaneField() ? 0 : 1;
+  constexpr int kSlots = 5;  // LaneField::table_slot
+  static std::once_flag once[kSlots];
+  static std::unique_ptr<FixedBaseTable> tables[kSlots];
+  const int slot = field.table_slot;
+  if (slot < 0 || slot >= kSlots) std::abort();  // a LaneField definition bug
   std::call_once(once[slot], [&] { tables[slot] = BuildTable(field); });
   return *tables[slot];
 }
@@ -362,7 +360,7 @@ void SelectDigit(const LaneField& f, uint64_t* x, uint64_t* y, int lane, const u
   f.select(x, y, lane, entries, count, static_cast<uint32_t>((magnitude - 1) >> 1));
 }
 
-// One batch of up to kFixedBaseBatch scalars through one LaneField, one lane per scalar.
+// One batch of up to field.batch scalars through one LaneField, one lane per scalar.
 class Batch {
  public:
   Batch(const LaneField& f, const FixedBaseTable& t, size_t count)
@@ -435,28 +433,28 @@ struct Jacobian {
 // acc += (x2, y2) (affine, Montgomery form) with the general mixed addition (7M + 4S). Valid
 // only when acc is not the identity and acc != +-(x2, y2) (H = x2 Z^2 - X != 0), which the cosets
 // of MultiplyBaseSingle guarantee.
-void MixedAdd(Jacobian& acc, const Limbs1024& x2, const Limbs1024& y2) {
+void MixedAdd(const LaneField& f, Jacobian& acc, const Limbs1024& x2, const Limbs1024& y2) {
   const Modulus1024& p = SakkeFieldModulus();
   Limbs1024 zz, u2, s2, h, r, hh, hhh, v, t;
-  MontMul(p, zz, acc.z, acc.z);
-  MontMul(p, u2, x2, zz);
-  MontMul(p, s2, y2, acc.z);
-  MontMul(p, s2, s2, zz);
+  f.scalar_mul(p, zz, acc.z, acc.z);
+  f.scalar_mul(p, u2, x2, zz);
+  f.scalar_mul(p, s2, y2, acc.z);
+  f.scalar_mul(p, s2, s2, zz);
   SubMod(p, h, u2, acc.x);
   SubMod(p, r, s2, acc.y);
-  MontMul(p, hh, h, h);
-  MontMul(p, hhh, h, hh);
-  MontMul(p, v, acc.x, hh);
-  MontMul(p, t, r, r);
+  f.scalar_mul(p, hh, h, h);
+  f.scalar_mul(p, hhh, h, hh);
+  f.scalar_mul(p, v, acc.x, hh);
+  f.scalar_mul(p, t, r, r);
   SubMod(p, t, t, hhh);
   SubMod(p, t, t, v);
   SubMod(p, t, t, v);      // X3 = r^2 - H^3 - 2V
   SubMod(p, v, v, t);      // V - X3
-  MontMul(p, v, r, v);
-  MontMul(p, hhh, acc.y, hhh);
+  f.scalar_mul(p, v, r, v);
+  f.scalar_mul(p, hhh, acc.y, hhh);
   SubMod(p, acc.y, v, hhh);  // Y3 = r (V - X3) - Y1 H^3
   acc.x = t;
-  MontMul(p, acc.z, acc.z, h);  // Z3 = Z1 H
+  f.scalar_mul(p, acc.z, acc.z, h);  // Z3 = Z1 H
   for (Limbs1024* w : {&zz, &u2, &s2, &h, &r, &hh, &hhh, &v, &t}) SecureWipe(w->data(), sizeof(Limbs1024));
 }
 
@@ -503,28 +501,26 @@ class Single {
     for (size_t l = 0; l < lanes_; ++l) {
       const size_t g = l / f_.lanes;
       const int lane = static_cast<int>(l % f_.lanes);
-      f_.to_plain(x, acc_.X(g), lane);
-      f_.to_plain(y, acc_.Y(g), lane);
-      MontMul(p, x, x, p.r2);
-      MontMul(p, y, y, p.r2);
+      f_.to_montgomery16(x, acc_.X(g), lane);
+      f_.to_montgomery16(y, acc_.Y(g), lane);
       if (l == 0) {
         sum.x = x;
         sum.y = y;
-        MontMul(p, sum.z, one, p.r2);
+        f_.scalar_mul(p, sum.z, one, p.r2);
       } else {
-        MixedAdd(sum, x, y);
+        MixedAdd(f_, sum, x, y);
       }
     }
     Limbs1024 zinv, zinv2;
     Status st = BlindedInverse(p, sum.z, zinv);  // 1/(Z R), plain
     if (st.ok()) {
-      MontMul(p, zinv, zinv, p.r3);  // (1/Z) R
-      MontMul(p, zinv2, zinv, zinv);
-      MontMul(p, x, sum.x, zinv2);
-      MontMul(p, zinv2, zinv2, zinv);
-      MontMul(p, y, sum.y, zinv2);
-      MontMul(p, x, x, one);  // out of Montgomery form
-      MontMul(p, y, y, one);
+      f_.scalar_mul(p, zinv, zinv, p.r3);  // (1/Z) R
+      f_.scalar_mul(p, zinv2, zinv, zinv);
+      f_.scalar_mul(p, x, sum.x, zinv2);
+      f_.scalar_mul(p, zinv2, zinv2, zinv);
+      f_.scalar_mul(p, y, sum.y, zinv2);
+      f_.scalar_mul(p, x, x, one);  // out of Montgomery form
+      f_.scalar_mul(p, y, y, one);
       StorePoint(x, y, flip, out);
     }
     for (Limbs1024* w : {&sum.x, &sum.y, &sum.z, &x, &y, &zinv, &zinv2}) SecureWipe(w->data(), sizeof(Limbs1024));
@@ -544,8 +540,9 @@ class Single {
 Status MultiplyBaseBatch(const LaneField& field, std::span<const Limbs1024> scalars, std::span<SakkePoint> out) {
   if (out.size() != scalars.size()) return Status::Internal("MultiplyBaseBatch: size mismatch");
   const FixedBaseTable& table = TableFor(field);
-  for (size_t start = 0; start < scalars.size(); start += kFixedBaseBatch) {
-    const size_t n = std::min(kFixedBaseBatch, scalars.size() - start);
+  const size_t per_batch = field.batch;
+  for (size_t start = 0; start < scalars.size(); start += per_batch) {
+    const size_t n = std::min(per_batch, scalars.size() - start);
     Batch batch(field, table, n);
     MCX_RETURN_IF_ERROR(batch.Run(scalars.subspan(start, n), out.subspan(start, n)));
   }

@@ -51,11 +51,9 @@
 
 namespace mcx {
 
-// Lanes per batch: the cost of the one shared inversion per window is spread over this many.
-inline constexpr size_t kFixedBaseBatch = 64;
-
 // out[i] = [k[i]]P for scalars k[i] (plain canonical limbs, secret) in [1, q-1]; any count,
-// processed kFixedBaseBatch at a time. Fails only on an internal error.
+// processed field.batch at a time (the lanes that share one inversion per window). Fails only on
+// an internal error.
 Status MultiplyBaseBatch(const LaneField& field, std::span<const Limbs1024> scalars, std::span<SakkePoint> out);
 
 // out = [k]P for one secret scalar k (plain canonical limbs) in [1, q-1], spreading its windows

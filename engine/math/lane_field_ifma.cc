@@ -22,6 +22,7 @@
 
 #include "base/secret.h"
 #include "engine/math/inverse.h"
+#include "engine/math/montgomery_adx.h"
 
 namespace mcx {
 namespace {
@@ -219,6 +220,17 @@ MCX_IFMA void NegateLanes(uint64_t* y, const uint64_t* negate) {
   for (int j = 0; j < kN; ++j) Store(y + j * kLanes, ifma52::SelectLanes(flip, Load(y + j * kLanes), t[j]));
 }
 
+MCX_IFMA void ToPlain(Limbs1024& out, const uint64_t* a, int lane);
+
+void ToMontgomery16(Limbs1024& out, const uint64_t* a, int lane) {
+  ToPlain(out, a, lane);
+  if (CpuHasAdx()) {
+    MontMulAdx(SakkeFieldModulus(), out, out, SakkeFieldModulus().r2);
+  } else {
+    MontMul(SakkeFieldModulus(), out, out, SakkeFieldModulus().r2);
+  }
+}
+
 MCX_IFMA void ToPlain(Limbs1024& out, const uint64_t* a, int lane) {
   alignas(64) uint64_t one[kN * kLanes] = {};
   for (int l = 0; l < kLanes; ++l) one[l] = 1;
@@ -230,9 +242,11 @@ MCX_IFMA void ToPlain(Limbs1024& out, const uint64_t* a, int lane) {
 }  // namespace
 
 const LaneField* IfmaLaneField() {
+  // Every IFMA CPU has BMI2 and ADX; the check keeps the scalar steps safe anyway.
   static const LaneField field = {
-      "AVX-512 IFMA (8 lanes x 20 x 52-bit limbs)", kLanes, kN * kLanes, 2 * kN, 6,
-      Mul, Sqr, Sub, Invert, EncodeEntry, Select, NegateLanes, ToPlain,
+      "AVX-512 IFMA (8 lanes x 20 x 52-bit limbs)", kLanes, kN * kLanes, 2 * kN, 6, 16, 1, 64,
+      Mul, Sqr, Sub, Invert, EncodeEntry, Select, NegateLanes, ToPlain, ToMontgomery16,
+      CpuHasAdx() ? MontMulAdx : MontMul<kLimbs1024>,
   };
   static const bool available = ifma52::CpuHasIfma();
   return available ? &field : nullptr;

@@ -65,6 +65,28 @@ inline void ReduceOnce(Fe& r, const uint64_t t[4], uint64_t top) {
 #pragma GCC unroll 4
   for (int i = 0; i < 4; ++i) r[i] = ct::Select(keep_t, t[i], d[i]);
 }
+
+// r = t / R mod p for the 512-bit t (a product of canonical values): four reduction steps; step
+// i adds q*p with q = t[i], clearing limb i: t[i] + q(2^64 - 1) is q*2^64, so limb i+1 gains
+// q + q(2^32 - 1) = q*2^32, and limbs i+3, i+4 gain q*kP[3]. The carry runs up to limb 8 (top).
+inline void Reduce(Fe& r, uint64_t t[8]) {
+  uint64_t top = 0;
+#pragma GCC unroll 4
+  for (int i = 0; i < 4; ++i) {
+    const uint64_t q = t[i];
+    const u128 m = static_cast<u128>(q) * internal::kP[3];
+    unsigned char c = 0;
+    t[i + 1] = internal::AddCarry(t[i + 1], q << 32, c);
+    t[i + 2] = internal::AddCarry(t[i + 2], q >> 32, c);
+    t[i + 3] = internal::AddCarry(t[i + 3], static_cast<uint64_t>(m), c);
+    t[i + 4] = internal::AddCarry(t[i + 4], static_cast<uint64_t>(m >> 64), c);
+#pragma GCC unroll 4
+    for (int k = i + 5; k < 8; ++k) t[k] = internal::AddCarry(t[k], 0, c);
+    top += c;
+  }
+  internal::ReduceOnce(r, t + 4, top);  // (ab + Qp)/R < 2p
+}
+
 }  // namespace internal
 
 // r = a*b/R mod p. r may alias a or b.
@@ -90,25 +112,148 @@ inline void FeMul(Fe& r, const Fe& a, const Fe& b) {
 #pragma GCC unroll 4
     for (int j = 0; j < 4; ++j) t[i + 1 + j] = internal::AddCarry(t[i + 1 + j], hi[j], c);
   }
-  // Four reduction steps; step i adds q*p with q = t[i], clearing limb i: t[i] + q(2^64 - 1) is
-  // q*2^64, so limb i+1 gains q + q(2^32 - 1) = q*2^32, and limbs i+3, i+4 gain q*kP[3]. The
-  // carry runs up to limb 8 (top).
-  uint64_t top = 0;
-#pragma GCC unroll 4
-  for (int i = 0; i < 4; ++i) {
-    const uint64_t q = t[i];
-    const u128 m = static_cast<u128>(q) * internal::kP[3];
-    unsigned char c = 0;
-    t[i + 1] = internal::AddCarry(t[i + 1], q << 32, c);
-    t[i + 2] = internal::AddCarry(t[i + 2], q >> 32, c);
-    t[i + 3] = internal::AddCarry(t[i + 3], static_cast<uint64_t>(m), c);
-    t[i + 4] = internal::AddCarry(t[i + 4], static_cast<uint64_t>(m >> 64), c);
-#pragma GCC unroll 4
-    for (int k = i + 5; k < 8; ++k) t[k] = internal::AddCarry(t[k], 0, c);
-    top += c;
-  }
-  internal::ReduceOnce(r, t + 4, top);  // (ab + Qp)/R < 2p
+  internal::Reduce(r, t);
 }
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+// FeMul in registers with mulx/adcx/adox: four CIOS steps, each a row t += a b[i] (low halves
+// along CF by adcx, high halves along OF by adox) and a reduction by q = t[0] as in Reduce (q<<32
+// and q>>32 into limbs 1 and 2, q * kP[3] into limbs 3 and 4), the accumulator's six registers
+// renamed by one limb per step instead of shifted. Inline assembly needs no target attribute, so
+// this inlines anywhere; call it only when the CPU has BMI2 and ADX (the avx2 path). The final
+// subtraction is ReduceOnce's constant-time C++.
+[[gnu::always_inline]] inline void FeMulAdx(Fe& r, const Fe& a, const Fe& b) {
+  uint64_t r0, r1, r2, r3, r4, r5, lo, hi, zero;
+  __asm__(
+        "xorl %k[r0], %k[r0]\n\t"
+        "xorl %k[r1], %k[r1]\n\t"
+        "xorl %k[r2], %k[r2]\n\t"
+        "xorl %k[r3], %k[r3]\n\t"
+        "xorl %k[r4], %k[r4]\n\t"
+        "xorl %k[r5], %k[r5]\n\t"
+        "movq 0(%[b]), %%rdx\n\t"
+        "xorl %k[zero], %k[zero]\n\t"
+        "mulx 0(%[a]), %[lo], %[hi]\n\t"
+        "adcx %[lo], %[r0]\n\t"
+        "adox %[hi], %[r1]\n\t"
+        "mulx 8(%[a]), %[lo], %[hi]\n\t"
+        "adcx %[lo], %[r1]\n\t"
+        "adox %[hi], %[r2]\n\t"
+        "mulx 16(%[a]), %[lo], %[hi]\n\t"
+        "adcx %[lo], %[r2]\n\t"
+        "adox %[hi], %[r3]\n\t"
+        "mulx 24(%[a]), %[lo], %[hi]\n\t"
+        "adcx %[lo], %[r3]\n\t"
+        "adox %[hi], %[r4]\n\t"
+        "adcx %[zero], %[r4]\n\t"
+        "adcx %[zero], %[r5]\n\t"
+        "adox %[zero], %[r5]\n\t"
+        "movq %[r0], %%rdx\n\t"
+        "movq %[r0], %[lo]\n\t"
+        "shlq $32, %[lo]\n\t"
+        "movq %[r0], %[hi]\n\t"
+        "shrq $32, %[hi]\n\t"
+        "mulx %[p3], %[r0], %[zero]\n\t"
+        "addq %[lo], %[r1]\n\t"
+        "adcq %[hi], %[r2]\n\t"
+        "adcq %[r0], %[r3]\n\t"
+        "adcq %[zero], %[r4]\n\t"
+        "adcq $0, %[r5]\n\t"
+        "movq 8(%[b]), %%rdx\n\t"
+        "xorl %k[r0], %k[r0]\n\t"
+        "xorl %k[zero], %k[zero]\n\t"
+        "mulx 0(%[a]), %[lo], %[hi]\n\t"
+        "adcx %[lo], %[r1]\n\t"
+        "adox %[hi], %[r2]\n\t"
+        "mulx 8(%[a]), %[lo], %[hi]\n\t"
+        "adcx %[lo], %[r2]\n\t"
+        "adox %[hi], %[r3]\n\t"
+        "mulx 16(%[a]), %[lo], %[hi]\n\t"
+        "adcx %[lo], %[r3]\n\t"
+        "adox %[hi], %[r4]\n\t"
+        "mulx 24(%[a]), %[lo], %[hi]\n\t"
+        "adcx %[lo], %[r4]\n\t"
+        "adox %[hi], %[r5]\n\t"
+        "adcx %[zero], %[r5]\n\t"
+        "adcx %[zero], %[r0]\n\t"
+        "adox %[zero], %[r0]\n\t"
+        "movq %[r1], %%rdx\n\t"
+        "movq %[r1], %[lo]\n\t"
+        "shlq $32, %[lo]\n\t"
+        "movq %[r1], %[hi]\n\t"
+        "shrq $32, %[hi]\n\t"
+        "mulx %[p3], %[r1], %[zero]\n\t"
+        "addq %[lo], %[r2]\n\t"
+        "adcq %[hi], %[r3]\n\t"
+        "adcq %[r1], %[r4]\n\t"
+        "adcq %[zero], %[r5]\n\t"
+        "adcq $0, %[r0]\n\t"
+        "movq 16(%[b]), %%rdx\n\t"
+        "xorl %k[r1], %k[r1]\n\t"
+        "xorl %k[zero], %k[zero]\n\t"
+        "mulx 0(%[a]), %[lo], %[hi]\n\t"
+        "adcx %[lo], %[r2]\n\t"
+        "adox %[hi], %[r3]\n\t"
+        "mulx 8(%[a]), %[lo], %[hi]\n\t"
+        "adcx %[lo], %[r3]\n\t"
+        "adox %[hi], %[r4]\n\t"
+        "mulx 16(%[a]), %[lo], %[hi]\n\t"
+        "adcx %[lo], %[r4]\n\t"
+        "adox %[hi], %[r5]\n\t"
+        "mulx 24(%[a]), %[lo], %[hi]\n\t"
+        "adcx %[lo], %[r5]\n\t"
+        "adox %[hi], %[r0]\n\t"
+        "adcx %[zero], %[r0]\n\t"
+        "adcx %[zero], %[r1]\n\t"
+        "adox %[zero], %[r1]\n\t"
+        "movq %[r2], %%rdx\n\t"
+        "movq %[r2], %[lo]\n\t"
+        "shlq $32, %[lo]\n\t"
+        "movq %[r2], %[hi]\n\t"
+        "shrq $32, %[hi]\n\t"
+        "mulx %[p3], %[r2], %[zero]\n\t"
+        "addq %[lo], %[r3]\n\t"
+        "adcq %[hi], %[r4]\n\t"
+        "adcq %[r2], %[r5]\n\t"
+        "adcq %[zero], %[r0]\n\t"
+        "adcq $0, %[r1]\n\t"
+        "movq 24(%[b]), %%rdx\n\t"
+        "xorl %k[r2], %k[r2]\n\t"
+        "xorl %k[zero], %k[zero]\n\t"
+        "mulx 0(%[a]), %[lo], %[hi]\n\t"
+        "adcx %[lo], %[r3]\n\t"
+        "adox %[hi], %[r4]\n\t"
+        "mulx 8(%[a]), %[lo], %[hi]\n\t"
+        "adcx %[lo], %[r4]\n\t"
+        "adox %[hi], %[r5]\n\t"
+        "mulx 16(%[a]), %[lo], %[hi]\n\t"
+        "adcx %[lo], %[r5]\n\t"
+        "adox %[hi], %[r0]\n\t"
+        "mulx 24(%[a]), %[lo], %[hi]\n\t"
+        "adcx %[lo], %[r0]\n\t"
+        "adox %[hi], %[r1]\n\t"
+        "adcx %[zero], %[r1]\n\t"
+        "adcx %[zero], %[r2]\n\t"
+        "adox %[zero], %[r2]\n\t"
+        "movq %[r3], %%rdx\n\t"
+        "movq %[r3], %[lo]\n\t"
+        "shlq $32, %[lo]\n\t"
+        "movq %[r3], %[hi]\n\t"
+        "shrq $32, %[hi]\n\t"
+        "mulx %[p3], %[r3], %[zero]\n\t"
+        "addq %[lo], %[r4]\n\t"
+        "adcq %[hi], %[r5]\n\t"
+        "adcq %[r3], %[r0]\n\t"
+        "adcq %[zero], %[r1]\n\t"
+        "adcq $0, %[r2]\n\t"
+      : [r0] "=&r"(r0), [r1] "=&r"(r1), [r2] "=&r"(r2), [r3] "=&r"(r3), [r4] "=&r"(r4), [r5] "=&r"(r5),
+        [lo] "=&r"(lo), [hi] "=&r"(hi), [zero] "=&r"(zero)
+      : [a] "r"(a.data()), [b] "r"(b.data()), [p3] "m"(internal::kP[3])
+      : "rdx", "cc", "memory");
+  const uint64_t t[4] = {r4, r5, r0, r1};
+  internal::ReduceOnce(r, t, r2);  // below 2p
+}
+#endif
 
 // r = a + b mod p, r = a - b mod p. r may alias.
 inline void FeAdd(Fe& r, const Fe& a, const Fe& b) {

@@ -1,5 +1,9 @@
 #include "engine/math/p256_fixed_base.h"
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#endif
+
 #include <algorithm>
 #include <memory>
 #include <vector>
@@ -93,13 +97,37 @@ uint64_t BoothDigit(const Limbs256& k, int i, uint64_t* negative) {
   return (u >> 1) + (u & 1);
 }
 
+using FeMulFn = void (*)(p256::Fe&, const p256::Fe&, const p256::Fe&);
+using LookupFn = void (*)(uint64_t (&acc)[8], const uint64_t* row, uint64_t index);
+
+void LookupPortable(uint64_t (&acc)[8], const uint64_t* row, uint64_t index) {
+  ct::Lookup(acc, row, kEntries, index);
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+// ct::Lookup with AVX2: an entry is two 256-bit loads, kept under an equality mask (vpcmpeqq).
+__attribute__((target("avx2"))) void LookupAvx2(uint64_t (&acc)[8], const uint64_t* row, uint64_t index) {
+  __m256i lo = _mm256_setzero_si256(), hi = _mm256_setzero_si256();
+  const __m256i want = _mm256_set1_epi64x(static_cast<long long>(index));
+  for (int e = 0; e < kEntries; ++e) {
+    const __m256i hit = _mm256_cmpeq_epi64(_mm256_set1_epi64x(e), want);
+    const __m256i* entry = reinterpret_cast<const __m256i*>(row + 8 * e);
+    lo = _mm256_or_si256(lo, _mm256_and_si256(hit, _mm256_loadu_si256(entry)));
+    hi = _mm256_or_si256(hi, _mm256_and_si256(hit, _mm256_loadu_si256(entry + 1)));
+  }
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc), lo);
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc + 4), hi);
+}
+#endif
+
 // out = digit's multiple of the window's base, or (0, 0) for digit 0, reading every entry so that
 // the memory trace does not depend on the digit.
+template <LookupFn kLookup>
 void SelectEntry(const Affine (&row)[kEntries], uint64_t abs, uint64_t negative,
                  Affine& out) {
   static_assert(sizeof(Affine) == 8 * sizeof(uint64_t), "an entry is x then y, 4 words each");
   uint64_t acc[8];
-  ct::Lookup(acc, reinterpret_cast<const uint64_t*>(row), kEntries, abs - 1);  // abs 0: no entry
+  kLookup(acc, reinterpret_cast<const uint64_t*>(row), abs - 1);  // abs 0: no entry
   for (int l = 0; l < 4; ++l) {
     out.x[l] = acc[l];
     out.y[l] = acc[4 + l];
@@ -114,9 +142,10 @@ void SelectEntry(const Affine (&row)[kEntries], uint64_t abs, uint64_t negative,
 // r = a + q, complete for every a (including infinity and a = +-q) and every affine q: the mixed
 // addition of Renes, Costello and Batina (2016, algorithm 5) for a = -3, 11M + 2M(b).
 // r may alias a.
+template <FeMulFn kMul>
 [[gnu::noinline]] void AddMixed(const Limbs256& b, Projective& r, const Projective& a, const Affine& q) {
-  using p256::FeAdd, p256::FeMul, p256::FeSub;
-  auto& mul = FeMul;
+  using p256::FeAdd, p256::FeSub;
+  constexpr FeMulFn mul = kMul;
   auto& add = FeAdd;
   auto& sub = FeSub;
   Limbs256 t0, t1, t2, t3, t4, x3, y3, z3;
@@ -280,20 +309,22 @@ void MultiplyProjectiveLanes(const Limbs256 (&k)[p256::kLanes], Projective (&poi
 }
 
 // r = [k]G in projective coordinates. k = sum of digit_i 2^(7i), so r is the sum of one table
-// entry (or nothing, for a zero digit) per window.
+// entry (or nothing, for a zero digit) per window. kMul and kLookup are the path's (portable, or
+// mulx/adcx/adox and AVX2 on the avx2 path).
+template <FeMulFn kMul, LookupFn kLookup>
 void MultiplyProjective(const Table& t, const Limbs256& k, Projective& r) {
   const Projective infinity{{}, t.one, {}};
   Affine q;
   uint64_t negative;
   uint64_t abs = BoothDigit(k, 0, &negative);
-  SelectEntry(t.points[0], abs, negative, q);
+  SelectEntry<kLookup>(t.points[0], abs, negative, q);
   Projective acc{q.x, q.y, t.one};
   SelectPoint(acc, ct::IsZero(abs), infinity, acc);
   Projective sum;
   for (int i = 1; i < kWindows; ++i) {
     abs = BoothDigit(k, i, &negative);
-    SelectEntry(t.points[i], abs, negative, q);
-    AddMixed(t.b, sum, acc, q);
+    SelectEntry<kLookup>(t.points[i], abs, negative, q);
+    AddMixed<kMul>(t.b, sum, acc, q);
     // A zero digit selected (0, 0), which is not a point: keep acc instead of the sum.
     SelectPoint(acc, ct::IsZero(abs), acc, sum);
   }
@@ -316,6 +347,29 @@ void EncodeAffine(const Projective& a, const Limbs256& inv, P256Point& out) {
   LimbsToBytes<4>(y, std::span<uint8_t, 32>(out.data() + 33, 32));
 }
 
+// The one-lane [k]G of a path: the avx2 path multiplies with mulx/adcx/adox and scans with AVX2
+// (`checked` false: the caller has checked the CPU itself, ct_audit only).
+void MultiplyOneLane(MathPath path, const Table& t, const Limbs256& k, Projective& r, bool checked = true) {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  if (path == MathPath::kAvx2 && (!checked || MathPathAvailable(MathPath::kAvx2))) {
+    MultiplyProjective<p256::FeMulAdx, LookupAvx2>(t, k, r);
+    return;
+  }
+#endif
+  (void)path;
+  (void)checked;
+  MultiplyProjective<p256::FeMul, LookupPortable>(t, k, r);
+}
+
+Status AffineResult(Projective& r, P256Point& out) {
+  Limbs256 inv;
+  Status st = BlindedInverse(P256FieldModulus(), r.z, inv);
+  if (st.ok()) EncodeAffine(r, inv, out);
+  SecureWipe(&r, sizeof r);
+  SecureWipe(&inv, sizeof inv);
+  return st;
+}
+
 }  // namespace
 
 void PrepareP256Table() {
@@ -335,13 +389,15 @@ Status P256MultiplyGeneratorOn(MathPath path, const Limbs256& k, P256Point& out)
   if (path == MathPath::kIfma && p256::IfmaLanesAvailable()) {
     MultiplyProjectiveSplit(k, r);
   } else {
-    MultiplyProjective(P256Table(), k, r);
+    MultiplyOneLane(path, P256Table(), k, r);
   }
-  Limbs256 inv;
-  Status st = BlindedInverse(P256FieldModulus(), r.z, inv);
-  if (st.ok()) EncodeAffine(r, inv, out);
-  SecureWipe(&r, sizeof r);
-  return st;
+  return AffineResult(r, out);
+}
+
+Status P256MultiplyGeneratorAvx2Unchecked(const Limbs256& k, P256Point& out) {
+  Projective r;
+  MultiplyOneLane(MathPath::kAvx2, P256Table(), k, r, /*checked=*/false);
+  return AffineResult(r, out);
 }
 
 Status P256MultiplyGeneratorBatch(std::span<const Limbs256> k, std::span<P256Point> out) {
@@ -372,7 +428,7 @@ Status P256MultiplyGeneratorBatchOn(MathPath path, std::span<const Limbs256> k, 
     for (size_t i = done; i < k.size(); ++i) MultiplyProjectiveSplit(k[i], points[i]);  // fewer than 8
     done = k.size();
   }
-  for (size_t i = done; i < k.size(); ++i) MultiplyProjective(t, k[i], points[i]);
+  for (size_t i = done; i < k.size(); ++i) MultiplyOneLane(path, t, k[i], points[i]);
   for (size_t i = 0; i < k.size(); ++i) inv[i] = points[i].z;
   Status st = BatchInverse(P256FieldModulus(), inv, scratch);
   if (st.ok()) {

@@ -31,19 +31,25 @@ void PrepareP256Table();
 // out = [k]G as 04 || x || y. Fails with Internal only if the random generator fails (or k is
 // outside its contract and the result is the point at infinity).
 // On BestMathPath(): with AVX-512 IFMA, k's windows are spread over the eight vector lanes and
-// the lanes' sums folded into one point (p256_lanes.h, MultiplySplit), else the portable code.
+// the lanes' sums folded into one point (p256_lanes.h, MultiplySplit); on the avx2 path the
+// one-lane code with mulx/adcx/adox multiplications (p256::FeMulAdx) and an AVX2 table scan;
+// else the portable one-lane code.
 Status P256MultiplyGenerator(const Limbs256& k, P256Point& out);
-// The same on a given path (tests compare the paths; kIfma falls back where the CPU lacks IFMA).
+// The same on a given path (tests compare the paths; a path the CPU lacks falls back to portable).
 Status P256MultiplyGeneratorOn(MathPath path, const Limbs256& k, P256Point& out);
+// The avx2 path's one-lane code without the CPU probe, for tests/engine/math/ct_audit.cc only
+// (valgrind's CPUID hides ADX; the audit checks the host's flags). Faults on a CPU without AVX2,
+// BMI2 and ADX.
+Status P256MultiplyGeneratorAvx2Unchecked(const Limbs256& k, P256Point& out);
 
 // out[i] = [k[i]]G for every i, sharing one blinded inversion among all of them. The sizes match.
 // On BestMathPath(): with AVX-512 IFMA and at least 8 scalars, eight at a time on vector lanes
 // (p256_lanes.h; the last group padded with the public scalar 1), a batch of fewer than 8 one at a
-// time split over the lanes; else one at a time on the portable code.
+// time split over the lanes; else one at a time on the one-lane code of the path (avx2 or portable).
 Status P256MultiplyGeneratorBatch(std::span<const Limbs256> k, std::span<P256Point> out);
 
-// The same on a given path (tests compare the paths); kIfma falls back to portable where the CPU
-// lacks IFMA or the batch is smaller than 8.
+// The same on a given path (tests compare the paths); a path the CPU lacks falls back to portable,
+// and kIfma takes the split code for batches smaller than 8.
 Status P256MultiplyGeneratorBatchOn(MathPath path, std::span<const Limbs256> k, std::span<P256Point> out);
 
 }  // namespace mcx

@@ -46,7 +46,8 @@ std::unique_ptr<SakkeKernel> NewGenericSakkeKernel();
 // (fixed_base.h). Constant time in z and the scalar. `path` picks the field arithmetic; an
 // unavailable path falls back to portable. The table is built on first use (well under a second).
 std::unique_ptr<SakkeKernel> NewFastSakkeKernel(MathPath path);
-// The fast kernel on BestMathPath(): AVX-512 IFMA when the CPU has it, unless MCX_MATH_PATH=portable.
+// The fast kernel on BestMathPath(): AVX-512 IFMA, else AVX2 + BMI2/ADX, else portable, unless
+// MCX_MATH_PATH forces one (lane_field.h). Name() says which path it runs.
 std::unique_ptr<SakkeKernel> NewBestSakkeKernel();
 
 }  // namespace mcx

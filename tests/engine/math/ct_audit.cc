@@ -4,12 +4,14 @@
 // point [v]G before it is output). The few intended declassifications are in the library, each
 // with its reason (engine/math/ct_audit.h).
 //
-// Valgrind does not execute AVX-512, so this audits the portable path; the IFMA path runs the same
-// algorithm (fixed_base.cc) with the same masking discipline in its field operations. The
+// Valgrind does not execute AVX-512, so this audits the portable path and the AVX2 path (its
+// mulx/adcx/adox scalar field and its AVX2 lane field) when the CPU has it; the IFMA path runs the
+// same algorithm (fixed_base.cc) with the same masking discipline in its field operations. The
 // constant-time helpers of base/constant_time.h are also audited on their own, on secret words.
 #include <valgrind/memcheck.h>
 
 #include <cstdio>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -57,13 +59,46 @@ int AuditHelpers() {
   return failures;
 }
 
+// True when the host CPU's flags (/proc/cpuinfo, which valgrind does not rewrite) name `flag`.
+bool HostHas(const std::string& flag) {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("flags", 0) != 0) continue;
+    return (line + " ").find(" " + flag + " ") != std::string::npos;
+  }
+  return false;
+}
+
+// Two fixed scalars below q with every limb busy.
+struct TestScalars {
+  Limbs1024 k{}, k2{};
+  TestScalars() {
+    for (size_t j = 0; j < kLimbs1024; ++j) {
+      k[j] = 0x9e3779b97f4a7c15ULL * (j + 1);
+      k2[j] = 0xc2b2ae3d27d4eb4fULL ^ (j << 7);
+    }
+    k[kLimbs1024 - 1] >>= 3;  // below 2^1021 < q
+    k2[kLimbs1024 - 1] >>= 3;
+  }
+};
+
 int Run() {
   const int helper_failures = AuditHelpers();
   OpenSslRandom rng;
   std::unique_ptr<SakkeKernel> fast = NewFastSakkeKernel(MathPath::kPortable);
+  PrepareFixedBaseTable(PortableLaneField());  // public tables, built before any secret exists
+  // The ADX and AVX2 lane fields, when the host has the instructions (HostHas: valgrind's CPUID hides
+  // ADX, so the library's own probe would say no).
+  std::vector<const LaneField*> fields;
+  if (HostHas("bmi2") && HostHas("adx")) {
+    fields.push_back(&UncheckedAdxLaneField());
+    fields.push_back(&UncheckedAdxBatchLaneField());
+  }
+  if (HostHas("avx2")) fields.push_back(&UncheckedAvx2LaneField());
+  for (const LaneField* f : fields) PrepareFixedBaseTable(*f);
   std::unique_ptr<SakkeKernel> generic = NewGenericSakkeKernel();
   std::unique_ptr<EccsiKernel> eccsi = NewFastEccsiKernel();
-  PrepareFixedBaseTable(PortableLaneField());  // public tables, built before any secret exists
 
   Result<MasterSecrets> secrets = GenerateMasterSecrets(rng);
   if (!secrets.ok()) return 2;
@@ -97,6 +132,15 @@ int Run() {
   if (!NewGenericEccsiKernel()->MultiplyGenerator(vs[1], pvt1_want).ok()) return 2;
   PrepareP256Table();  // public table, built before any secret exists
 
+  // Scalars for the field-level audit, with portable references computed while still defined.
+  TestScalars scalars;
+  Limbs1024& secret_k = scalars.k;
+  Limbs1024& secret_k2 = scalars.k2;
+  SakkePoint k_want, k2_want;
+  if (!MultiplyBaseSingle(PortableLaneField(), secret_k, k_want).ok()) return 2;
+  if (!MultiplyBaseSingle(PortableLaneField(), secret_k2, k2_want).ok()) return 2;
+  VALGRIND_MAKE_MEM_UNDEFINED(&scalars, sizeof scalars);
+
   MarkSecret(secrets->z);
   MarkSecret(secrets->ksak);
   MarkSecret(v);
@@ -108,6 +152,14 @@ int Run() {
   if (!fast->ReceiverSecretKeys(views, secrets->z, got).ok()) return 3;
   SakkePoint one;
   if (!fast->ReceiverSecretKey(views[0], secrets->z, one).ok()) return 3;
+  // The other fields: [k]P for a secret k (the scalar the kernel derives from z), batched (two
+  // lanes) and one at a time (MultiplyBaseSingle).
+  std::vector<std::vector<SakkePoint>> field_got(fields.size(), std::vector<SakkePoint>(3));
+  for (size_t f = 0; f < fields.size(); ++f) {
+    std::vector<Limbs1024> ks = {secret_k, secret_k2};
+    if (!MultiplyBaseBatch(*fields[f], ks, std::span<SakkePoint>(field_got[f].data(), 2)).ok()) return 3;
+    if (!MultiplyBaseSingle(*fields[f], secret_k, field_got[f][2]).ok()) return 3;
+  }
   // SSK = KSAK + HS * v mod q.
   SecretBytes ssk;
   if (!eccsi->SigningKey(secrets->ksak, hs, v, ssk).ok()) return 3;
@@ -116,22 +168,43 @@ int Run() {
   if (!eccsi->MultiplyGenerator(v, pvt).ok()) return 3;
   std::vector<P256Point> pvts(vs.size());
   if (!eccsi->MultiplyGeneratorBatch(vs, pvts).ok()) return 3;
+  // PVT on the avx2 path's one-lane code (mulx/adcx/adox, AVX2 scan) when the host has it.
+  const bool p256_avx2 = HostHas("avx2") && HostHas("bmi2") && HostHas("adx");
+  P256Point pvt_avx2 = pvt_want;
+  if (p256_avx2) {
+    Limbs256 v_limbs = LimbsFromBytes<4>(v.view());
+    if (!P256MultiplyGeneratorAvx2Unchecked(v_limbs, pvt_avx2).ok()) return 3;
+  }
 
   // Outputs are handed to the caller: public from here on (for the comparison only).
   for (auto& p : got) MarkPublic(p);
   MarkPublic(one);
+  for (auto& pts : field_got) {
+    for (auto& p : pts) MarkPublic(p);
+  }
   MarkPublic(ssk);
   MarkPublic(pvt);
+  MarkPublic(pvt_avx2);
   for (auto& p : pvts) MarkPublic(p);
   int failures = 0;
   for (size_t i = 0; i < users.size(); ++i) failures += ToHex(got[i]) != ToHex(want[i]);
   failures += ToHex(one) != ToHex(want[0]);
+  std::string audited = fast->Name();
+  for (size_t f = 0; f < fields.size(); ++f) {
+    failures += ToHex(field_got[f][0]) != ToHex(k_want);
+    failures += ToHex(field_got[f][1]) != ToHex(k2_want);
+    failures += ToHex(field_got[f][2]) != ToHex(k_want);
+    audited += std::string("; field ") + fields[f]->name + " (2 batched [k]P, 1 single)";
+  }
   failures += ToHex(ssk.view()) != ToHex(ssk_want.view());
   failures += ToHex(pvt) != ToHex(pvt_want);
+  failures += ToHex(pvt_avx2) != ToHex(pvt_want);
+  if (p256_avx2) audited += "; P-256 [v]G on the avx2 path's one-lane code";
   failures += ToHex(pvts[0]) != ToHex(pvt_want);
   failures += ToHex(pvts[1]) != ToHex(pvt1_want);
-  std::printf("ct_audit: the constant-time helpers (%d wrong), %zu batched RSKs, 1 single RSK, 1 SSK, 1 single and "
-              "%zu batched PVTs audited; %d mismatches\n", helper_failures, users.size(), vs.size(), failures);
+  std::printf("ct_audit: the constant-time helpers (%d wrong), %zu batched RSKs and 1 single RSK, 1 SSK, "
+              "1 single and %zu batched PVTs audited; %d mismatches\naudited: %s\n",
+              helper_failures, users.size(), vs.size(), failures, audited.c_str());
   failures += helper_failures;
   return failures == 0 ? 0 : 4;
 }

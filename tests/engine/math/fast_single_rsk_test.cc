@@ -17,7 +17,8 @@
 namespace mcx {
 namespace {
 
-using testing::AvailablePaths;
+using testing::AllPaths;
+using testing::PathTestName;
 using testing::ScalarBytes;
 using testing::Small;
 using testing::TestRng;
@@ -35,7 +36,11 @@ Limbs1024 Periodic(uint64_t pattern, int period) {
 
 class FastSingleRskTest : public ::testing::TestWithParam<MathPath> {
  protected:
-  const LaneField& field_ = LaneFieldFor(GetParam());
+  void SetUp() override {
+    if (!MathPathAvailable(GetParam())) GTEST_SKIP() << "this CPU lacks the " << MathPathName(GetParam()) << " path";
+  }
+  const LaneField& field_ = SingleLaneFieldFor(GetParam());
+  const LaneField& batch_field_ = LaneFieldFor(GetParam());
   std::unique_ptr<SakkeKernel> fast_ = NewFastSakkeKernel(GetParam());
   std::unique_ptr<SakkeKernel> generic_ = NewGenericSakkeKernel();
 };
@@ -143,7 +148,7 @@ TEST_P(FastSingleRskTest, SingleAgreesWithBatch) {
   std::vector<Limbs1024> ks(500);
   for (auto& k : ks) k = rng.NonZeroBelow(SakkeOrderModulus().m);
   std::vector<SakkePoint> batch(ks.size());
-  ASSERT_TRUE(MultiplyBaseBatch(field_, ks, batch).ok());
+  ASSERT_TRUE(MultiplyBaseBatch(batch_field_, ks, batch).ok());
   for (size_t i = 0; i < ks.size(); ++i) {
     SakkePoint one;
     ASSERT_TRUE(MultiplyBaseSingle(field_, ks[i], one).ok());
@@ -163,21 +168,26 @@ TEST_P(FastSingleRskTest, SingleAgreesWithBatch) {
   }
 }
 
-// The portable and IFMA single paths (different lane counts, different arithmetic) agree.
+// The one-scalar path on every other field this CPU has (ADX, AVX2 lanes, IFMA: different lane
+// counts, different arithmetic) agrees with the portable one.
 TEST(FastSingleRskPathsTest, PathsAgree) {
-  if (IfmaLaneField() == nullptr) GTEST_SKIP() << "no AVX-512 IFMA on this CPU";
+  const std::vector<const LaneField*> fields = testing::OtherFields();
+  if (fields.empty()) GTEST_SKIP() << "this CPU has only the portable field";
   TestRng rng(19);
   for (int i = 0; i < 300; ++i) {
     const Limbs1024 k = rng.NonZeroBelow(SakkeOrderModulus().m);
-    SakkePoint a, b;
+    SakkePoint a;
     ASSERT_TRUE(MultiplyBaseSingle(PortableLaneField(), k, a).ok());
-    ASSERT_TRUE(MultiplyBaseSingle(*IfmaLaneField(), k, b).ok());
-    ASSERT_EQ(ToHex(a), ToHex(b)) << "scalar #" << i;
+    for (const LaneField* field : fields) {
+      SakkePoint b;
+      ASSERT_TRUE(MultiplyBaseSingle(*field, k, b).ok());
+      ASSERT_EQ(ToHex(a), ToHex(b)) << field->name << ", scalar #" << i;
+    }
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Paths, FastSingleRskTest, ::testing::ValuesIn(AvailablePaths()),
-                         [](const auto& info) { return info.param == MathPath::kIfma ? "Ifma" : "Portable"; });
+INSTANTIATE_TEST_SUITE_P(Paths, FastSingleRskTest, ::testing::ValuesIn(AllPaths()),
+                         [](const auto& info) { return PathTestName(info.param); });
 
 }  // namespace
 }  // namespace mcx

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <random>
+#include <string>
 #include <vector>
 
 #include "base/bytes.h"
@@ -57,10 +58,28 @@ inline Limbs1024 Small(uint64_t v) {
   return r;
 }
 
-inline std::vector<MathPath> AvailablePaths() {
-  std::vector<MathPath> paths = {MathPath::kPortable};
-  if (IfmaLaneField() != nullptr) paths.push_back(MathPath::kIfma);
-  return paths;
+// Every path, available here or not: the path tests skip (GTEST_SKIP) the ones this CPU lacks,
+// so a CPU without a path reports its tests as skipped rather than silently not having them.
+inline std::vector<MathPath> AllPaths() { return {MathPath::kPortable, MathPath::kAvx2, MathPath::kIfma}; }
+
+// The fields other than the portable one that this CPU can run, each checked against it: the
+// BMI2/ADX scalar field (both tunings), the AVX2 lane field (kept and tested though the AVX2 path does not pick
+// it today) and the IFMA lane field.
+inline std::vector<const LaneField*> OtherFields() {
+  std::vector<const LaneField*> fields;
+  for (const LaneField* f : {AdxLaneField(), AdxBatchLaneField(), Avx2LaneField(), IfmaLaneField()}) {
+    if (f != nullptr) fields.push_back(f);
+  }
+  return fields;
+}
+
+inline std::string PathTestName(MathPath path) {
+  switch (path) {
+    case MathPath::kPortable: return "Portable";
+    case MathPath::kAvx2: return "Avx2";
+    case MathPath::kIfma: return "Ifma";
+  }
+  return "Unknown";
 }
 
 }  // namespace mcx::testing

@@ -11,6 +11,7 @@
 #include "engine/math/montgomery.h"
 #include "engine/math/p256_fixed_base.h"
 #include "engine/math/p256_lanes.h"
+#include "tests/engine/math/math_test_data.h"
 
 namespace mcx {
 namespace {
@@ -131,7 +132,7 @@ TEST_F(P256FixedBaseTest, BatchMatchesSingle) {
 class P256BatchPathTest : public ::testing::TestWithParam<MathPath> {
  protected:
   void SetUp() override {
-    if (GetParam() == MathPath::kIfma && !p256::IfmaLanesAvailable()) GTEST_SKIP() << "no AVX-512 IFMA here";
+    if (!MathPathAvailable(GetParam())) GTEST_SKIP() << "this CPU lacks the " << MathPathName(GetParam()) << " path";
   }
 
   // Batch on the path, each result byte for byte equal to OpenSSL's.
@@ -202,10 +203,8 @@ TEST_P(P256BatchPathTest, SingleMultiplicationMatchesOpenSsl) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Paths, P256BatchPathTest, ::testing::Values(MathPath::kPortable, MathPath::kIfma),
-                         [](const ::testing::TestParamInfo<MathPath>& info) {
-                           return std::string(info.param == MathPath::kIfma ? "Ifma" : "Portable");
-                         });
+INSTANTIATE_TEST_SUITE_P(Paths, P256BatchPathTest, ::testing::Values(MathPath::kPortable, MathPath::kAvx2, MathPath::kIfma),
+                         [](const ::testing::TestParamInfo<MathPath>& info) { return mcx::testing::PathTestName(info.param); });
 
 }  // namespace
 }  // namespace mcx

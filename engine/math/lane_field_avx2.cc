@@ -1,0 +1,378 @@
+// The AVX2 LaneField: 4 lanes of 37 x 28-bit limbs, Montgomery with R = 2^1036.
+//
+// A vector is 37 limb-vectors of 4 lanes (word [j * 4 + lane] is limb j of lane); each lane is a
+// separate field element. AVX2 has no 64 x 64-bit multiplication; vpmuludq multiplies the low 32
+// bits of each 64-bit lane into a 64-bit product. With 28-bit limbs a product is below 2^56 and a
+// 64-bit column can collect all 2 x 37 products of a Montgomery multiplication (below 2^63), so
+// the carries are propagated once per multiplication, not per step ("lazy").
+//
+// Bounds: every function returns limbs below 2^28 (the top limb below 2^18) and values below 2p;
+// R = 2^1036 > 4p, so a Montgomery product of values below 2p is below p + 4p^2/R < 2p and needs
+// no final subtraction. sub() adds 2p and subtracts 2p back under a lane mask. Subtractions are
+// done as additions of complements (AVX2 has no 64-bit arithmetic shift), so limbs never go
+// negative.
+//
+// Only this file's functions are compiled for AVX2 (target attribute); nothing here runs unless
+// Avx2LaneField() found the instructions at run time.
+#include "engine/math/lane_field.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "base/secret.h"
+#include "engine/math/inverse.h"
+#include "engine/math/montgomery_adx.h"
+
+#define MCX_AVX2 __attribute__((target("avx2")))
+#define MCX_AVX2_INLINE __attribute__((target("avx2"), always_inline)) inline
+
+namespace mcx {
+namespace {
+
+constexpr int kLanes = 4;
+constexpr int kN = 37;  // limbs of 28 bits: 1036 bits
+constexpr int kBits = 28;
+constexpr uint64_t kMask = (uint64_t{1} << kBits) - 1;
+constexpr int kEntryWords = 2 * kN + 2;  // x, y, padded to whole vectors of 4
+
+// Plain integers in radix 2^28 (one lane's worth).
+using Limbs28 = uint64_t[kN];
+
+// out = the 28-bit limbs of a (a < 2^1024).
+void To28(const Limbs1024& a, uint64_t* out) {
+  for (int j = 0; j < kN; ++j) {
+    const int bit = kBits * j, limb = bit / 64, shift = bit % 64;
+    uint64_t v = limb < 16 ? a[static_cast<size_t>(limb)] >> shift : 0;
+    if (shift > 64 - kBits && limb + 1 < 16) v |= a[static_cast<size_t>(limb) + 1] << (64 - shift);
+    out[j] = v & kMask;
+  }
+}
+
+// out = the integer with normalised 28-bit limbs `in`, below 2^1024.
+void From28(const uint64_t* in, Limbs1024& out) {
+  out.fill(0);
+  for (int j = 0; j < kN; ++j) {
+    const int bit = kBits * j, limb = bit / 64, shift = bit % 64;
+    if (limb < 16) out[static_cast<size_t>(limb)] |= in[j] << shift;
+    if (shift > 64 - kBits && limb + 1 < 16) out[static_cast<size_t>(limb) + 1] |= in[j] >> (64 - shift);
+  }
+}
+
+struct Constants {
+  Limbs28 p;          // p
+  Limbs28 p2;         // 2p
+  Limbs28 not_p;      // 2^1036 - 1 - p, limb by limb 2^28 - 1 - p_j
+  Limbs28 not_p2;     // 2^1036 - 1 - 2p
+  Limbs28 p2_lent;    // 2p with 2^28 lent to every limb but the top: limbs >= 2^28 (for a - b + 2p)
+  Limbs28 r2, r3;     // R^2, R^3 mod p (R = 2^1036)
+  uint64_t k0;        // -p^-1 mod 2^28
+};
+
+Constants MakeConstants() {
+  const Modulus1024& mod = SakkeFieldModulus();
+  Constants c{};
+  To28(mod.m, c.p);
+  uint64_t carry = 0;
+  for (int j = 0; j < kN; ++j) {
+    const uint64_t v = (c.p[j] << 1) + carry;
+    c.p2[j] = v & kMask;
+    carry = v >> kBits;
+  }
+  for (int j = 0; j < kN; ++j) {
+    c.not_p[j] = kMask - c.p[j];
+    c.not_p2[j] = kMask - c.p2[j];
+    c.p2_lent[j] = c.p2[j] + (j + 1 < kN ? (uint64_t{1} << kBits) : 0) - (j > 0 ? 1 : 0);
+  }
+  Limbs1024 x{};
+  x[0] = 1;
+  for (int i = 0; i < 2 * 1036; ++i) AddMod(mod, x, x, x);  // R^2 mod p
+  To28(x, c.r2);
+  for (int i = 0; i < 1036; ++i) AddMod(mod, x, x, x);  // R^3 mod p
+  To28(x, c.r3);
+  uint64_t inv = 1;
+  for (int i = 0; i < 6; ++i) inv *= 2 - c.p[0] * inv;
+  c.k0 = (0 - inv) & kMask;
+  return c;
+}
+
+const Constants& K() {
+  static const Constants c = MakeConstants();
+  return c;
+}
+
+MCX_AVX2_INLINE __m256i Load(const uint64_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+MCX_AVX2_INLINE void Store(uint64_t* p, __m256i v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v); }
+MCX_AVX2_INLINE __m256i Set1(uint64_t v) { return _mm256_set1_epi64x(static_cast<long long>(v)); }
+
+// Carries limbs upward (logical shifts: every limb is nonnegative), leaving each below 2^28; the
+// top limb keeps the rest.
+MCX_AVX2_INLINE void Normalize(__m256i* t) {
+  const __m256i mask = Set1(kMask);
+#pragma GCC unroll 40
+  for (int j = 0; j + 1 < kN; ++j) {
+    t[j + 1] = _mm256_add_epi64(t[j + 1], _mm256_srli_epi64(t[j], kBits));
+    t[j] = _mm256_and_si256(t[j], mask);
+  }
+}
+
+// r = t - c in the lanes where t >= c, t elsewhere; t normalised, below 2^1036. Computed as
+// u = t + (2^1036 - 1 - c) + 1: u carries out of bit 1036 exactly when t >= c, and then its low
+// 1036 bits are t - c. Lane masks come from a comparison only. r may alias t.
+MCX_AVX2_INLINE void SubtractIfNotBelow(__m256i* r, const __m256i* t, const uint64_t* not_c) {
+  __m256i u[kN];
+#pragma GCC unroll 40
+  for (int j = 0; j < kN; ++j) u[j] = _mm256_add_epi64(t[j], Set1(not_c[j]));
+  u[0] = _mm256_add_epi64(u[0], Set1(1));
+  Normalize(u);
+  const __m256i top = _mm256_srli_epi64(u[kN - 1], kBits);  // 1 where t >= c, else 0
+  const __m256i take_u = _mm256_cmpeq_epi64(top, Set1(1));
+  u[kN - 1] = _mm256_and_si256(u[kN - 1], Set1(kMask));
+#pragma GCC unroll 40
+  for (int j = 0; j < kN; ++j) r[j] = _mm256_blendv_epi8(t[j], u[j], take_u);
+}
+
+// r = a*b/R mod p, below 2p, by operand scanning in a 2N-column accumulator: row i adds a*b_i and
+// q_i*p, q_i = acc[i] * k0 mod 2^28 clearing column i, whose carry moves to column i+1. Every
+// column collects at most 2N products below 2^56. Rows go in pairs, so that each accumulator
+// column is loaded and stored once for four products: the pair's two digits are found first
+// from the two lowest columns (five extra products), then one pass adds a_j b_i + p_j q_i +
+// a_(j-1) b_(i+1) + p_(j-1) q_(i+1) into column i + j.
+MCX_AVX2 void Mul(uint64_t* r, const uint64_t* a, const uint64_t* b) {
+  const Constants& c = K();
+  __m256i acc[2 * kN];
+  for (int j = 0; j < 2 * kN; ++j) acc[j] = _mm256_setzero_si256();
+  const __m256i k0 = Set1(c.k0);
+  const __m256i mask = Set1(kMask);
+  const __m256i a0 = Load(a), a1 = Load(a + kLanes);
+  const __m256i p0 = Set1(c.p[0]), p1 = Set1(c.p[1]);
+  int i = 0;
+  for (; i + 1 < kN; i += 2) {
+    const __m256i b0 = Load(b + i * kLanes), b1 = Load(b + (i + 1) * kLanes);
+    const __m256i t = _mm256_add_epi64(acc[i], _mm256_mul_epu32(a0, b0));
+    const __m256i q0 = _mm256_and_si256(_mm256_mul_epu32(t, k0), mask);
+    const __m256i c0 = _mm256_srli_epi64(_mm256_add_epi64(t, _mm256_mul_epu32(p0, q0)), kBits);
+    __m256i u = _mm256_add_epi64(acc[i + 1], _mm256_mul_epu32(a1, b0));
+    u = _mm256_add_epi64(u, _mm256_mul_epu32(p1, q0));
+    u = _mm256_add_epi64(u, _mm256_add_epi64(c0, _mm256_mul_epu32(a0, b1)));
+    const __m256i q1 = _mm256_and_si256(_mm256_mul_epu32(u, k0), mask);
+    acc[i] = _mm256_add_epi64(acc[i], _mm256_add_epi64(_mm256_mul_epu32(a0, b0), _mm256_mul_epu32(p0, q0)));
+    __m256i prev_a = a0, prev_p = p0;
+#pragma GCC unroll 40
+    for (int j = 1; j < kN; ++j) {
+      const __m256i aj = Load(a + j * kLanes), pj = Set1(c.p[j]);
+      __m256i x = _mm256_add_epi64(_mm256_mul_epu32(aj, b0), _mm256_mul_epu32(pj, q0));
+      x = _mm256_add_epi64(x, _mm256_add_epi64(_mm256_mul_epu32(prev_a, b1), _mm256_mul_epu32(prev_p, q1)));
+      acc[i + j] = _mm256_add_epi64(acc[i + j], x);
+      prev_a = aj;
+      prev_p = pj;
+    }
+    acc[i + kN] = _mm256_add_epi64(
+        acc[i + kN], _mm256_add_epi64(_mm256_mul_epu32(prev_a, b1), _mm256_mul_epu32(prev_p, q1)));
+    acc[i + 1] = _mm256_add_epi64(acc[i + 1], _mm256_srli_epi64(acc[i], kBits));  // acc[i] = 0 mod 2^28
+    acc[i + 2] = _mm256_add_epi64(acc[i + 2], _mm256_srli_epi64(acc[i + 1], kBits));
+  }
+  for (; i < kN; ++i) {  // the last row when N is odd
+    const __m256i bi = Load(b + i * kLanes);
+#pragma GCC unroll 40
+    for (int j = 0; j < kN; ++j) acc[i + j] = _mm256_add_epi64(acc[i + j], _mm256_mul_epu32(Load(a + j * kLanes), bi));
+    const __m256i q = _mm256_and_si256(_mm256_mul_epu32(acc[i], k0), mask);
+#pragma GCC unroll 40
+    for (int j = 0; j < kN; ++j) acc[i + j] = _mm256_add_epi64(acc[i + j], _mm256_mul_epu32(Set1(c.p[j]), q));
+    acc[i + 1] = _mm256_add_epi64(acc[i + 1], _mm256_srli_epi64(acc[i], kBits));
+  }
+  Normalize(acc + kN);
+#pragma GCC unroll 40
+  for (int j = 0; j < kN; ++j) Store(r + j * kLanes, acc[kN + j]);
+}
+
+MCX_AVX2 void Sqr(uint64_t* r, const uint64_t* a) { Mul(r, a, a); }
+
+// r = a - b + 2p, then minus 2p where that stays nonnegative. The 2p added has 2^28 lent to every
+// limb below the top, so each limb sum is nonnegative before the carries.
+MCX_AVX2 void Sub(uint64_t* r, const uint64_t* a, const uint64_t* b) {
+  const Constants& c = K();
+  __m256i t[kN];
+#pragma GCC unroll 40
+  for (int j = 0; j < kN; ++j) {
+    t[j] = _mm256_add_epi64(_mm256_sub_epi64(Load(a + j * kLanes), Load(b + j * kLanes)), Set1(c.p2_lent[j]));
+  }
+  Normalize(t);  // a - b + 2p, in [0, 4p)
+  SubtractIfNotBelow(t, t, c.not_p2);
+#pragma GCC unroll 40
+  for (int j = 0; j < kN; ++j) Store(r + j * kLanes, t[j]);
+}
+
+// out = lane `lane` of a, fully reduced (below p), as a plain integer of 16 limbs.
+MCX_AVX2 void ExtractCanonical(Limbs1024& out, const uint64_t* a, int lane) {
+  __m256i t[kN];
+  for (int j = 0; j < kN; ++j) t[j] = Load(a + j * kLanes);
+  SubtractIfNotBelow(t, t, K().not_p);
+  alignas(32) uint64_t reduced[kN * kLanes];
+  for (int j = 0; j < kN; ++j) Store(reduced + j * kLanes, t[j]);
+  uint64_t limbs[kN];
+  for (int j = 0; j < kN; ++j) limbs[j] = reduced[j * kLanes + lane];
+  From28(limbs, out);
+  SecureWipe(reduced, sizeof reduced);
+  SecureWipe(limbs, sizeof limbs);
+}
+
+MCX_AVX2 void Broadcast(uint64_t* v, const uint64_t* limbs) {
+  for (int j = 0; j < kN; ++j) Store(v + j * kLanes, Set1(limbs[j]));
+}
+
+// r = a with lanes exchanged: lane l takes lane l ^ distance (distance 1 or 2).
+MCX_AVX2 void Permute(uint64_t* r, const uint64_t* a, int distance) {
+  for (int j = 0; j < kN; ++j) {
+    const __m256i v = Load(a + j * kLanes);
+    Store(r + j * kLanes, distance == 1 ? _mm256_permute4x64_epi64(v, 0xb1) : _mm256_permute4x64_epi64(v, 0x4e));
+  }
+}
+
+// Lane-wise inverses from one inversion (as the IFMA field): products over lane pairs and all
+// four, one blinded inversion of the total, then 1/V_k = 1/V_{k+1} * (the partner group's
+// product). Temporaries are secret and wiped on the way out.
+MCX_AVX2 Status Invert(uint64_t* r, const uint64_t* a) {
+  struct Wiped {
+    alignas(32) uint64_t v[3][kN * kLanes];
+    alignas(32) uint64_t perm[kN * kLanes];
+    alignas(32) uint64_t acc[kN * kLanes];
+    Limbs1024 total, inv;
+    uint64_t limbs[kN];
+    ~Wiped() { SecureWipe(this, sizeof *this); }
+  } w;
+  std::memcpy(w.v[0], a, sizeof w.v[0]);
+  for (int k = 0; k < 2; ++k) {
+    Permute(w.perm, w.v[k], 1 << k);
+    Mul(w.v[k + 1], w.v[k], w.perm);
+  }
+  // v[2] holds xR for x the product of all lanes; its plain inverse 1/(xR) times R^3/R is (1/x)R.
+  ExtractCanonical(w.total, w.v[2], 0);
+  MCX_RETURN_IF_ERROR(BlindedInverse(SakkeFieldModulus(), w.total, w.inv));
+  To28(w.inv, w.limbs);
+  alignas(32) uint64_t r3[kN * kLanes];  // public: R^3 mod p
+  Broadcast(w.acc, w.limbs);
+  Broadcast(r3, K().r3);
+  Mul(w.acc, w.acc, r3);
+  for (int k = 1; k >= 0; --k) {
+    Permute(w.perm, w.v[k], 1 << k);
+    Mul(w.acc, w.acc, w.perm);
+  }
+  std::memcpy(r, w.acc, sizeof w.acc);
+  return Status::Ok();
+}
+
+// Table entries: x then y, one lane's 37 limbs each, Montgomery form, fully reduced, two words
+// of padding.
+MCX_AVX2 void EncodeEntry(uint64_t* entry, const Limbs1024& x, const Limbs1024& y) {
+  alignas(32) uint64_t v[kN * kLanes];
+  alignas(32) uint64_t r2[kN * kLanes];
+  Broadcast(r2, K().r2);
+  const Limbs1024* coords[2] = {&x, &y};
+  for (int k = 0; k < 2; ++k) {
+    uint64_t limbs[kN];
+    To28(*coords[k], limbs);
+    Broadcast(v, limbs);
+    Mul(v, v, r2);
+    Limbs1024 canonical;
+    ExtractCanonical(canonical, v, 0);
+    To28(canonical, entry + k * kN);
+  }
+  entry[2 * kN] = entry[2 * kN + 1] = 0;
+}
+
+// Lane `lane` of (x, y) = entries[index]: every entry is read and kept under an equality mask.
+MCX_AVX2 void Select(uint64_t* x, uint64_t* y, int lane, const uint64_t* entries, size_t count, uint32_t index) {
+  constexpr int kVecs = kEntryWords / kLanes;  // 19
+  __m256i acc[kVecs];
+  for (int v = 0; v < kVecs; ++v) acc[v] = _mm256_setzero_si256();
+  const __m256i want = Set1(index);
+  for (size_t e = 0; e < count; ++e) {
+    const __m256i hit = _mm256_cmpeq_epi64(Set1(e), want);
+    const uint64_t* entry = entries + e * kEntryWords;
+#pragma GCC unroll 20
+    for (int v = 0; v < kVecs; ++v) acc[v] = _mm256_or_si256(acc[v], _mm256_and_si256(hit, Load(entry + v * kLanes)));
+  }
+  alignas(32) uint64_t point[kEntryWords];
+  for (int v = 0; v < kVecs; ++v) Store(point + v * kLanes, acc[v]);
+  for (int j = 0; j < kN; ++j) {
+    x[j * kLanes + lane] = point[j];
+    y[j * kLanes + lane] = point[kN + j];
+  }
+  SecureWipe(point, sizeof point);
+}
+
+// y = p - y where negate is set; y is a table entry (below p). p - y = p + (2^1036 - 1 - y) + 1
+// - 2^1036: the complement keeps every limb nonnegative, and the carry out of bit 1036 is dropped.
+MCX_AVX2 void NegateLanes(uint64_t* y, const uint64_t* negate) {
+  const Constants& c = K();
+  const __m256i flip = Load(negate);  // all ones or zero per lane
+  const __m256i mask = Set1(kMask);
+  __m256i t[kN];
+#pragma GCC unroll 40
+  for (int j = 0; j < kN; ++j) {
+    t[j] = _mm256_add_epi64(Set1(c.p[j]), _mm256_xor_si256(Load(y + j * kLanes), mask));
+  }
+  t[0] = _mm256_add_epi64(t[0], Set1(1));
+  Normalize(t);
+  t[kN - 1] = _mm256_and_si256(t[kN - 1], mask);
+#pragma GCC unroll 40
+  for (int j = 0; j < kN; ++j) Store(y + j * kLanes, _mm256_blendv_epi8(Load(y + j * kLanes), t[j], flip));
+}
+
+MCX_AVX2 void ToPlain(Limbs1024& out, const uint64_t* a, int lane);
+
+// The scalar multiplication beside the lanes: mulx/adcx/adox where the CPU has them (AVX2 came a
+// generation before ADX on Intel: Haswell has AVX2 and BMI2 but not ADX).
+void ScalarMul(const Modulus1024& mod, Limbs1024& r, const Limbs1024& a, const Limbs1024& b) {
+  static const bool adx = CpuHasAdx();
+  if (adx) {
+    MontMulAdx(mod, r, a, b);
+  } else {
+    MontMul(mod, r, a, b);
+  }
+}
+
+void ToMontgomery16(Limbs1024& out, const uint64_t* a, int lane) {
+  ToPlain(out, a, lane);
+  ScalarMul(SakkeFieldModulus(), out, out, SakkeFieldModulus().r2);
+}
+
+MCX_AVX2 void ToPlain(Limbs1024& out, const uint64_t* a, int lane) {
+  alignas(32) uint64_t one[kN * kLanes] = {};
+  for (int l = 0; l < kLanes; ++l) one[l] = 1;
+  alignas(32) uint64_t v[kN * kLanes];
+  Mul(v, a, one);
+  ExtractCanonical(out, v, lane);
+  SecureWipe(v, sizeof v);
+}
+
+}  // namespace
+
+const LaneField& UncheckedAvx2LaneField() {
+  static const LaneField field = {
+      "AVX2 (4 lanes x 37 x 28-bit limbs)", kLanes, kN * kLanes, kEntryWords, 6, 16, 2, 64,
+      Mul, Sqr, Sub, Invert, EncodeEntry, Select, NegateLanes, ToPlain, ToMontgomery16, ScalarMul,
+  };
+  return field;
+}
+
+const LaneField* Avx2LaneField() {
+  static const bool available = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2");
+  }();
+  return available ? &UncheckedAvx2LaneField() : nullptr;
+}
+
+}  // namespace mcx
+
+#else  // not x86-64 with GCC or Clang
+
+namespace mcx {
+const LaneField* Avx2LaneField() { return nullptr; }
+const LaneField& UncheckedAvx2LaneField() { return PortableLaneField(); }
+}  // namespace mcx
+
+#endif

@@ -1,0 +1,251 @@
+// Path dispatch (MCX_MATH_PATH) and the BMI2/ADX Montgomery multiplication against the portable
+// one (itself held to GMP by Mont1024Test).
+#include <gtest/gtest.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "engine/math/lane_field.h"
+#include "engine/math/montgomery.h"
+#include "engine/math/montgomery_adx.h"
+#include "tests/engine/math/math_test_data.h"
+
+namespace mcx {
+namespace {
+
+using testing::Small;
+using testing::TestRng;
+
+TEST(MathPathTest, UnsetTakesTheFastestAvailablePath) {
+  Result<MathPath> p = ParseMathPath(nullptr);
+  ASSERT_TRUE(p.ok());
+  const MathPath want = MathPathAvailable(MathPath::kIfma)   ? MathPath::kIfma
+                        : MathPathAvailable(MathPath::kAvx2) ? MathPath::kAvx2
+                                                             : MathPath::kPortable;
+  EXPECT_EQ(*p, want);
+  Result<MathPath> empty = ParseMathPath("");
+  ASSERT_TRUE(empty.ok());
+  EXPECT_EQ(*empty, want);
+}
+
+TEST(MathPathTest, ForcingAPathTakesItOrSaysTheCpuLacksIt) {
+  for (MathPath path : {MathPath::kPortable, MathPath::kAvx2, MathPath::kIfma}) {
+    Result<MathPath> p = ParseMathPath(MathPathName(path));
+    if (MathPathAvailable(path)) {
+      ASSERT_TRUE(p.ok()) << MathPathName(path);
+      EXPECT_EQ(*p, path);
+    } else {
+      ASSERT_FALSE(p.ok()) << MathPathName(path);
+      EXPECT_NE(p.status().message().find("this CPU lacks"), std::string::npos) << p.status().message();
+    }
+  }
+  EXPECT_TRUE(MathPathAvailable(MathPath::kPortable));
+}
+
+TEST(MathPathTest, UnknownNameIsAnError) {
+  Result<MathPath> p = ParseMathPath("avx512");
+  ASSERT_FALSE(p.ok());
+  EXPECT_NE(p.status().message().find("ifma, avx2 or portable"), std::string::npos) << p.status().message();
+}
+
+TEST(MathPathTest, FieldsNameTheirArithmetic) {
+  for (MathPath path : {MathPath::kPortable, MathPath::kAvx2, MathPath::kIfma}) {
+    if (!MathPathAvailable(path)) continue;
+    EXPECT_NE(LaneFieldFor(path).name, nullptr);
+    EXPECT_NE(SingleLaneFieldFor(path).name, nullptr);
+  }
+  if (MathPathAvailable(MathPath::kAvx2)) {
+    EXPECT_NE(std::string(SingleLaneFieldFor(MathPath::kAvx2).name).find("ADX"), std::string::npos);
+  }
+}
+
+using MulFn = void (*)(const Modulus1024&, Limbs1024&, const Limbs1024&, const Limbs1024&);
+
+class MontMulAdxTest : public ::testing::TestWithParam<int> {
+ protected:
+  void SetUp() override {
+    if (!CpuHasAdx()) GTEST_SKIP() << "this CPU lacks BMI2/ADX";
+  }
+  MulFn mul_ = GetParam() == 0 ? MontMulAdx : MontMulAdxIntrinsics;
+};
+
+TEST_P(MontMulAdxTest, MatchesPortableOnTenThousandRandomProducts) {
+  TestRng rng(31);
+  for (const Modulus1024* mod : {&SakkeFieldModulus(), &SakkeOrderModulus()}) {
+    for (int i = 0; i < 5000; ++i) {
+      const Limbs1024 a = rng.Below(mod->m), b = rng.Below(mod->m);
+      Limbs1024 want, got;
+      MontMul(*mod, want, a, b);
+      mul_(*mod, got, a, b);
+      ASSERT_EQ(got, want) << "product #" << i;
+      mul_(*mod, got, got, got);  // aliasing
+      MontMul(*mod, want, want, want);
+      ASSERT_EQ(got, want) << "square #" << i;
+    }
+  }
+}
+
+// Operands that drive every carry: 0, 1, m - 1, m - 2, values with all limbs 2^64 - 1 below m,
+// and results that land on either side of the final subtraction.
+TEST_P(MontMulAdxTest, EdgeOperands) {
+  for (const Modulus1024* mod : {&SakkeFieldModulus(), &SakkeOrderModulus()}) {
+    Limbs1024 m1 = mod->m, m2 = mod->m, ones{};
+    m1[0] -= 1;
+    m2[0] -= 2;
+    for (size_t j = 0; j + 1 < kLimbs1024; ++j) ones[j] = ~uint64_t{0};
+    ones[kLimbs1024 - 1] = mod->m[kLimbs1024 - 1] - 1;
+    const Limbs1024 ops[] = {Small(0), Small(1), Small(2), m1, m2, ones, mod->r2, mod->r3};
+    for (const Limbs1024& a : ops) {
+      for (const Limbs1024& b : ops) {
+        Limbs1024 want, got;
+        MontMul(*mod, want, a, b);
+        mul_(*mod, got, a, b);
+        ASSERT_EQ(got, want);
+      }
+    }
+    Limbs1024 got;
+    mul_(*mod, got, m1, m1);  // (-1)(-1)/R, times R^2/R: 1
+    mul_(*mod, got, got, mod->r2);
+    EXPECT_EQ(got, Small(1));
+  }
+}
+
+TEST(SubModAdxTest, MatchesPortable) {
+  TestRng rng(37);
+  for (const Modulus1024* mod : {&SakkeFieldModulus(), &SakkeOrderModulus()}) {
+    Limbs1024 m1 = mod->m;
+    m1[0] -= 1;
+    const Limbs1024 edges[] = {Small(0), Small(1), m1};
+    for (const Limbs1024& a : edges) {
+      for (const Limbs1024& b : edges) {
+        Limbs1024 want, got;
+        SubMod(*mod, want, a, b);
+        SubModAdx(*mod, got, a, b);
+        ASSERT_EQ(got, want);
+      }
+    }
+    for (int i = 0; i < 5000; ++i) {
+      const Limbs1024 a = rng.Below(mod->m), b = rng.Below(mod->m);
+      Limbs1024 want, got;
+      SubMod(*mod, want, a, b);
+      SubModAdx(*mod, got, a, b);
+      ASSERT_EQ(got, want) << "#" << i;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Variants, MontMulAdxTest, ::testing::Values(0, 1),
+                         [](const auto& info) { return info.param == 0 ? "Assembly" : "Intrinsics"; });
+
+// Every operation of a LaneField other than the portable one, lane by lane, against the portable field on random
+// values: mul, sqr, sub (both orders, so both sides of its final subtraction), select,
+// negate_lanes, invert and to_plain.
+// Param: 0 the ADX field, 1 the AVX2 lane field, 2 the IFMA lane field.
+const LaneField* FieldOf(int which) {
+  return which == 0 ? AdxLaneField() : which == 1 ? Avx2LaneField() : IfmaLaneField();
+}
+
+TEST(MathPathTest, AdxTuningsShareTheArithmetic) {
+  if (AdxLaneField() == nullptr) GTEST_SKIP() << "this CPU lacks BMI2/ADX";
+  EXPECT_EQ(AdxLaneField()->mul, AdxBatchLaneField()->mul);
+  EXPECT_NE(AdxLaneField()->table_slot, AdxBatchLaneField()->table_slot);  // different windows
+  EXPECT_EQ(&LaneFieldFor(MathPath::kAvx2), AdxBatchLaneField());
+  EXPECT_EQ(&SingleLaneFieldFor(MathPath::kAvx2), AdxLaneField());
+}
+
+class VectorFieldTest : public ::testing::TestWithParam<int> {
+ protected:
+  void SetUp() override {
+    if (FieldOf(GetParam()) == nullptr) GTEST_SKIP() << "this CPU lacks the instructions of this field";
+  }
+  const LaneField& f_ = FieldOf(GetParam()) != nullptr ? *FieldOf(GetParam()) : PortableLaneField();
+  const LaneField& portable_ = PortableLaneField();
+};
+
+TEST_P(VectorFieldTest, MatchesPortableLaneByLane) {
+  const Modulus1024& p = SakkeFieldModulus();
+  TestRng rng(41);
+  const int lanes = f_.lanes;
+  std::vector<uint64_t> entries(static_cast<size_t>(lanes) * 2 * f_.entry_words), a(f_.words), b(f_.words),
+      scratch(f_.words), r(f_.words), negate(8);
+  for (int round = 0; round < 300; ++round) {
+    std::vector<Limbs1024> xa(static_cast<size_t>(lanes)), xb(static_cast<size_t>(lanes));
+    for (int l = 0; l < lanes; ++l) {
+      xa[l] = rng.Below(p.m);
+      xb[l] = rng.Below(p.m);
+      if (round == 0) xa[l] = Small(static_cast<uint64_t>(l));  // 0, 1, 2, ... (0 is T's coordinate)
+      if (round == 1) {
+        xa[l] = p.m;
+        xa[l][0] -= 1 + static_cast<uint64_t>(l);  // p - 1, p - 2, ...
+      }
+    }
+    // Entries 2l (a, b) and 2l + 1 (b, a); lane l selects entry 2l + (round & 1).
+    for (int l = 0; l < lanes; ++l) {
+      f_.encode_entry(entries.data() + (2 * l) * f_.entry_words, xa[l], xb[l]);
+      f_.encode_entry(entries.data() + (2 * l + 1) * f_.entry_words, xb[l], xa[l]);
+    }
+    const int pick = round & 1;
+    for (int l = 0; l < lanes; ++l) {
+      f_.select(a.data(), b.data(), l, entries.data(), static_cast<size_t>(2 * lanes), static_cast<uint32_t>(2 * l + pick));
+      negate[l] = (round + l) % 3 == 0 ? ~uint64_t{0} : 0;
+    }
+    for (int l = 0; l < lanes; ++l) {
+      if (pick) std::swap(xa[l], xb[l]);
+    }
+    auto check = [&](const std::vector<uint64_t>& got, const char* what, auto want_of) {
+      for (int l = 0; l < lanes; ++l) {
+        Limbs1024 g;
+        f_.to_plain(g, got.data(), l);
+        ASSERT_EQ(g, want_of(l)) << what << ", round " << round << ", lane " << l;
+      }
+    };
+    // Plain reference arithmetic through the portable Montgomery functions.
+    auto mont = [&](const Limbs1024& x, const Limbs1024& y) {
+      Limbs1024 xm, ym, z;
+      MontMul(p, xm, x, p.r2);
+      MontMul(p, ym, y, p.r2);
+      MontMul(p, z, xm, ym);
+      MontMul(p, z, z, Small(1));
+      return z;
+    };
+    check(a, "select", [&](int l) { return xa[l]; });
+    f_.mul(r.data(), a.data(), b.data());
+    check(r, "mul", [&](int l) { return mont(xa[l], xb[l]); });
+    f_.sqr(r.data(), r.data());
+    check(r, "sqr", [&](int l) { Limbs1024 m = mont(xa[l], xb[l]); return mont(m, m); });
+    f_.sub(scratch.data(), a.data(), b.data());
+    check(scratch, "sub", [&](int l) { Limbs1024 d; SubMod(p, d, xa[l], xb[l]); return d; });
+    f_.sub(scratch.data(), b.data(), a.data());
+    check(scratch, "sub reversed", [&](int l) { Limbs1024 d; SubMod(p, d, xb[l], xa[l]); return d; });
+    f_.sub(scratch.data(), r.data(), scratch.data());  // an operand that is a product (below 2p)
+    check(scratch, "sub of a product", [&](int l) {
+      Limbs1024 m = mont(xa[l], xb[l]), d, e;
+      m = mont(m, m);
+      SubMod(p, d, xb[l], xa[l]);
+      SubMod(p, e, m, d);
+      return e;
+    });
+    f_.negate_lanes(b.data(), negate.data());
+    check(b, "negate_lanes", [&](int l) {
+      Limbs1024 d;
+      const Limbs1024 zero{};
+      SubMod(p, d, zero, xb[l]);
+      return negate[l] != 0 ? d : xb[l];
+    });
+    bool all_nonzero = true;
+    for (int l = 0; l < lanes; ++l) all_nonzero = all_nonzero && IsZeroMask(xa[l]) == 0;
+    if (all_nonzero) {
+      ASSERT_TRUE(f_.invert(r.data(), a.data()).ok());
+      f_.mul(r.data(), r.data(), a.data());
+      check(r, "a * 1/a", [&](int) { return Small(1); });
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Fields, VectorFieldTest, ::testing::Values(0, 1, 2), [](const auto& info) {
+  return std::string(info.param == 0 ? "Adx" : info.param == 1 ? "Avx2Lanes" : "Ifma");
+});
+
+}  // namespace
+}  // namespace mcx
