@@ -165,7 +165,8 @@ Result<InitResult> InitKms(const InitOptions& o, Env& env) {
   undo_kek.Add([&kek] { (void)kek->Destroy(); });
   Result<hsm::HmacKey> audit_key = CreateAuditKey(*token->token, config);
   if (!audit_key.ok()) return audit_key.status();
-  undo_kek.Add([&audit_key] { (void)audit_key->Destroy(); });
+  Undo undo_audit_key;  // declared after audit_key, so it runs while audit_key still exists
+  undo_audit_key.Add([&audit_key] { (void)audit_key->Destroy(); });
 
   KmsCertificateRecord cert{config.params, config.kms_id, {}};
   SealedMasterSecrets sealed;
@@ -200,6 +201,7 @@ Result<InitResult> InitKms(const InitOptions& o, Env& env) {
   const std::string config_text = FormatKmsConfig(config);
   MCX_RETURN_IF_ERROR(staging->Add(kKmsConfigFileName, AsBytes(config_text), 0600));  // last: marks a whole KMS
   MCX_RETURN_IF_ERROR(staging->Commit());
+  undo_audit_key.Dismiss();
   undo_kek.Dismiss();
   undo.Dismiss();
   if (o.demo) RemoveOtherDemoTokenDirs(dir, demo_token_dir, env);
