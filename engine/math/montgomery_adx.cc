@@ -11,6 +11,7 @@
 #include "base/constant_time.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
 #include <immintrin.h>
 #define MCX_HAVE_ADX 1
 #endif
@@ -20,9 +21,12 @@ namespace mcx {
 #if defined(MCX_HAVE_ADX)
 
 bool CpuHasAdx() {
+  // CPUID leaf 7 directly: clang (the fuzz build's compiler) has no "adx" feature string for
+  // __builtin_cpu_supports. BMI2 and ADX work on general registers: no OS support to check.
   static const bool available = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("bmi2") && __builtin_cpu_supports("adx");
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    if (__get_cpuid_count(7, 0, &a, &b, &c, &d) == 0) return false;
+    return (b & bit_BMI2) != 0 && (b & bit_ADX) != 0;
   }();
   return available;
 }
@@ -37,7 +41,7 @@ void Finish(const Limbs1024& m, Limbs1024& r, const uint64_t* t) {
   unsigned char borrow = 0;
   for (size_t j = 0; j < kN; ++j) {
     unsigned long long x;
-    borrow = __builtin_ia32_sbb_u64(borrow, t[j], m[j], &x);
+    borrow = _subborrow_u64(borrow, t[j], m[j], &x);
     d[j] = x;
   }
   const uint64_t keep_t = ct::Lt(t[kN], borrow);
@@ -168,7 +172,7 @@ void SubModAdx(const Modulus1024& mod, Limbs1024& r, const Limbs1024& a, const L
 #pragma GCC unroll 16
   for (size_t j = 0; j < kN; ++j) {
     unsigned long long x;
-    borrow = __builtin_ia32_sbb_u64(borrow, a[j], b[j], &x);
+    borrow = _subborrow_u64(borrow, a[j], b[j], &x);
     d[j] = x;
   }
   const uint64_t add_back = ct::ValueBarrier(ct::MaskFromBit(borrow));  // a < b: add m once
