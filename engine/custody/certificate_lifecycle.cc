@@ -61,15 +61,7 @@ Result<RolloverResult> RollOverCertificate(KmsInstance& kms, const RolloverReque
   cert.valid_to = to;
   cert.keys = fresh->pub;
 
-  StoredCertificate row;
-  row.cert_uri = cert.cert_uri;
-  row.own = true;
-  row.record = EncodeCertificateRecord(cert);
-  row.sealed_z = fresh->sealed.z;
-  row.sealed_ksak = fresh->sealed.ksak;
-  row.valid_from = from;
-  row.valid_to = to;
-  MCX_RETURN_IF_ERROR(lifecycle.AddCertificate(row));
+  MCX_RETURN_IF_ERROR(lifecycle.AddCertificate(CertificateRow(cert, &fresh->sealed)));
   return out;
 }
 
@@ -83,14 +75,7 @@ Status ImportExternalCertificate(KmsInstance& kms, KmsCertificate cert) {
     return Status::InvalidArgument("the certificate's ValidTo is before its ValidFrom");
   }
   cert.role = kRoleExternal;
-  StoredCertificate row;
-  row.cert_uri = cert.cert_uri;
-  row.own = false;
-  row.record = EncodeCertificateRecord(cert);
-  row.valid_from = cert.valid_from;
-  row.valid_to = cert.valid_to != 0 ? cert.valid_to : ~NtpSeconds{0} >> 1;
-  row.revoked = cert.revoked;
-  return kms.store().lifecycle().AddCertificate(row);
+  return kms.store().lifecycle().AddCertificate(CertificateRow(cert, nullptr));
 }
 
 }  // namespace mcx

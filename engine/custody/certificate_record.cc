@@ -84,4 +84,19 @@ Result<KmsCertificate> DecodeCertificateRecord(ByteView record, const std::strin
   return c;
 }
 
+StoredCertificate CertificateRow(const KmsCertificate& cert, const SealedMasterSecrets* sealed) {
+  StoredCertificate row;
+  row.cert_uri = cert.cert_uri;
+  row.own = sealed != nullptr;
+  row.record = EncodeCertificateRecord(cert);
+  if (sealed != nullptr) {
+    row.sealed_z = sealed->z;
+    row.sealed_ksak = sealed->ksak;
+  }
+  row.valid_from = cert.valid_from;
+  row.valid_to = cert.valid_to != 0 ? cert.valid_to : ~NtpSeconds{0} >> 1;
+  row.revoked = cert.revoked;
+  return row;
+}
+
 }  // namespace mcx

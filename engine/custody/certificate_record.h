@@ -7,12 +7,18 @@
 
 #include "base/bytes.h"
 #include "base/status.h"
+#include "engine/custody/kms_state_files.h"
 #include "engine/keys/kms_certificate.h"
+#include "engine/store/lifecycle_store.h"
 
 namespace mcx {
 
 Bytes EncodeCertificateRecord(const KmsCertificate& cert);
 // DataLoss, naming `origin`, for a record that is not one.
 Result<KmsCertificate> DecodeCertificateRecord(ByteView record, const std::string& origin);
+
+// The lifecycle row of a certificate: one of this KMS's own with its sealed master secrets, or,
+// when `sealed` is null, an imported one (public only; no ValidTo means no end).
+StoredCertificate CertificateRow(const KmsCertificate& cert, const SealedMasterSecrets* sealed);
 
 }  // namespace mcx

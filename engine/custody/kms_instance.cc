@@ -187,15 +187,7 @@ Result<bool> KmsInstance::AdoptFirstCertificate(Env& env) {
   cert.valid_from = validity->first;
   cert.valid_to = validity->second;
   cert.keys = custody_->public_keys();
-  StoredCertificate row;
-  row.cert_uri = cert.cert_uri;
-  row.own = true;
-  row.record = EncodeCertificateRecord(cert);
-  row.sealed_z = sealed->z;
-  row.sealed_ksak = sealed->ksak;
-  row.valid_from = cert.valid_from;
-  row.valid_to = cert.valid_to;
-  Status added = store_->lifecycle().AddCertificate(row);
+  Status added = store_->lifecycle().AddCertificate(CertificateRow(cert, &*sealed));
   // Another process opening the same fresh store may have added it first.
   if (added.code() == Status::Code::kAlreadyExists) return false;
   if (!added.ok()) return added;
