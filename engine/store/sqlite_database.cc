@@ -1,10 +1,10 @@
 #include "engine/store/sqlite_database.h"
 
-#include <chrono>
-
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <chrono>
 
 namespace mcx {
 namespace sqlite {
@@ -111,6 +111,19 @@ void CreateOwnerOnly(const std::filesystem::path& path) {
 
 }  // namespace
 
+// Switching a fresh file to WAL takes an exclusive lock. When several processes open the same
+// fresh store at once, SQLite answers BUSY to the ones that lose without calling the busy handler
+// (the switch is not retried by it), so the retry is here: up to 10 s, as the busy timeout.
+Status sqlite::EnableWal(sqlite3* db) {
+  Status st;
+  for (int attempt = 0; attempt < 500; ++attempt) {
+    st = sqlite::Exec(db, "PRAGMA journal_mode=WAL", "enabling WAL");
+    if (st.ok() || (sqlite3_errcode(db) & 0xff) != SQLITE_BUSY) return st;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return st;
+}
+
 Result<std::shared_ptr<SqliteDatabase>> SqliteDatabase::Open(const std::filesystem::path& path) {
   std::shared_ptr<SqliteDatabase> db(new SqliteDatabase(path));
   MCX_RETURN_IF_ERROR(db->OpenConnections());
@@ -131,7 +144,7 @@ Status SqliteDatabase::OpenConnections() {
   Result<sqlite::Db> w = Connect(/*create=*/true);
   if (!w.ok()) return w.status();
   writer_ = std::move(w).value();
-  MCX_RETURN_IF_ERROR(sqlite::Exec(writer_.get(), "PRAGMA journal_mode=WAL", "enabling WAL"));
+  MCX_RETURN_IF_ERROR(sqlite::EnableWal(writer_.get()));
   MCX_RETURN_IF_ERROR(Migrate());
   // Checkpoints copy the WAL back into the database and fsync it. SQLite runs them inside the
   // commit that crosses the threshold, which would stall every writer (and the requests waiting

@@ -38,6 +38,9 @@ using Stmt = std::unique_ptr<sqlite3_stmt, StmtFinalize>;
 Status Error(sqlite3* db, int rc, const std::string& what);
 Status Exec(sqlite3* db, const char* sql, const std::string& what);
 Status Prepare(sqlite3* db, const char* sql, Stmt& out);
+// PRAGMA journal_mode=WAL, retried while another process opening the same fresh file holds the
+// lock (SQLite answers that switch BUSY without calling the busy handler).
+Status EnableWal(sqlite3* db);
 
 }  // namespace sqlite
 
