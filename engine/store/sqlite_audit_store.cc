@@ -94,10 +94,13 @@ class SqliteAuditStore final : public AuditStore {
     if (!w.ok()) return w.status();
     writer_ = std::move(w).value();
     // The key store runs the file in WAL mode; a store opened here first starts it so.
-    MCX_RETURN_IF_ERROR(Exec(writer_.get(), "PRAGMA journal_mode=WAL", "enabling WAL"));
+    MCX_RETURN_IF_ERROR(sqlite::EnableWal(writer_.get()));
     MCX_RETURN_IF_ERROR(Exec(writer_.get(),
                              options_.sync_every_commit ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
                              "configuring the store"));
+    if (options_.checkpointed_elsewhere) {
+      MCX_RETURN_IF_ERROR(Exec(writer_.get(), "PRAGMA wal_autocheckpoint=0", "configuring checkpoints"));
+    }
     MCX_RETURN_IF_ERROR(Exec(writer_.get(), "BEGIN IMMEDIATE", "starting the schema transaction"));
     Status s = Exec(writer_.get(), kSchema, "creating table audit_log");
     if (s.ok()) s = Exec(writer_.get(), "COMMIT", "committing table audit_log");
@@ -114,9 +117,10 @@ class SqliteAuditStore final : public AuditStore {
   Status Append(const std::string& node, const Sealer& seal) override {
     std::lock_guard<std::mutex> lock(write_mu_);
     sqlite3* db = writer_.get();
-    MCX_RETURN_IF_ERROR(Exec(db, "BEGIN IMMEDIATE", "starting a write transaction"));
+    // The writer's statements are prepared once: parsing them anew cost as much as the insert.
+    MCX_RETURN_IF_ERROR(StepCached(db, begin_, "BEGIN IMMEDIATE", "starting a write transaction"));
     Status s = AppendInTransaction(db, node, seal);
-    if (s.ok()) s = Exec(db, "COMMIT", "committing audit records");
+    if (s.ok()) s = StepCached(db, commit_, "COMMIT", "committing audit records");
     if (!s.ok()) (void)Exec(db, "ROLLBACK", "rolling back");
     return s;
   }
@@ -167,7 +171,9 @@ class SqliteAuditStore final : public AuditStore {
 
  private:
   Status AppendInTransaction(sqlite3* db, const std::string& node, const Sealer& seal) {
-    Result<AuditChainTip> tip = ReadTip(db, node);
+    if (!writer_tip_) MCX_RETURN_IF_ERROR(Prepare(db, kTipSql, writer_tip_));
+    Result<AuditChainTip> tip = ReadTip(db, writer_tip_.get(), node);
+    sqlite3_reset(writer_tip_.get());
     if (!tip.ok()) return tip.status();
     Result<std::vector<AuditRecord>> records = seal(*tip);
     if (!records.ok()) return records.status();
@@ -198,18 +204,33 @@ class SqliteAuditStore final : public AuditStore {
     return Status::Ok();
   }
 
+  static constexpr const char* kTipSql = "SELECT seq, hash FROM audit_log WHERE node = ?1 ORDER BY seq DESC LIMIT 1";
+
   Result<AuditChainTip> ReadTip(sqlite3* db, const std::string& node) {
     Stmt st;
-    MCX_RETURN_IF_ERROR(
-        Prepare(db, "SELECT seq, hash FROM audit_log WHERE node = ?1 ORDER BY seq DESC LIMIT 1", st));
-    BindText(st.get(), 1, node);
+    MCX_RETURN_IF_ERROR(Prepare(db, kTipSql, st));
+    return ReadTip(db, st.get(), node);
+  }
+
+  // `st` is kTipSql prepared on `db`.
+  Result<AuditChainTip> ReadTip(sqlite3* db, sqlite3_stmt* st, const std::string& node) {
+    BindText(st, 1, node);
     AuditChainTip tip;
-    const int rc = sqlite3_step(st.get());
+    const int rc = sqlite3_step(st);
     if (rc == SQLITE_DONE) return tip;
     if (rc != SQLITE_ROW) return SqliteError(db, rc, "reading the tip of node '" + node + "'");
-    tip.seq = static_cast<uint64_t>(sqlite3_column_int64(st.get(), 0));
-    CopyBlob(st.get(), 1, tip.hash);
+    tip.seq = static_cast<uint64_t>(sqlite3_column_int64(st, 0));
+    CopyBlob(st, 1, tip.hash);
     return tip;
+  }
+
+  // Runs a statement without results, preparing it into `cached` the first time.
+  Status StepCached(sqlite3* db, Stmt& cached, const char* sql, const std::string& what) {
+    if (!cached) MCX_RETURN_IF_ERROR(Prepare(db, sql, cached));
+    const int rc = sqlite3_step(cached.get());
+    sqlite3_reset(cached.get());
+    if (rc != SQLITE_DONE) return SqliteError(db, rc, what);
+    return Status::Ok();
   }
 
   Status Visit(sqlite3_stmt* st, const std::string& what, const std::function<bool(const AuditRecord&)>& visit,
@@ -254,7 +275,7 @@ class SqliteAuditStore final : public AuditStore {
   SqliteAuditStoreOptions options_;
   std::mutex write_mu_;
   Db writer_;
-  Stmt insert_;  // guarded by write_mu_
+  Stmt insert_, begin_, commit_, writer_tip_;  // on writer_, guarded by write_mu_
   std::mutex read_mu_;
   Db reader_;
 };

@@ -26,6 +26,10 @@ struct SqliteAuditStoreOptions {
   // A missing file is NotFound unless set: the KMS creates its store when it first opens, and an
   // empty one made here would hide a store that has gone missing.
   bool create_if_missing = false;
+  // The file's WAL is checkpointed by another connection (the KMS opens its key store, whose
+  // SqliteDatabase checkpoints in the background, on the same file): commits here then never run
+  // a checkpoint themselves, which would put its writes and fsyncs on the audit writer's path.
+  bool checkpointed_elsewhere = false;
 };
 
 Result<std::unique_ptr<AuditStore>> OpenSqliteAuditStore(const std::filesystem::path& path,

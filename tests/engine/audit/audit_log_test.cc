@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <set>
 #include <thread>
@@ -160,6 +161,28 @@ TEST_F(AuditTest, EventsPendingAtDestructionAreCommitted) {
   AuditVerification v = Verify();
   EXPECT_TRUE(v.ok());
   EXPECT_EQ(v.records, 20u);
+}
+
+TEST_F(AuditTest, BegunRecordsShareACommitAndAWaiterIsNeverHeldBack) {
+  AuditLogOptions o;
+  o.node = "kms-1";
+  o.gather_window = std::chrono::seconds(30);  // the writer would hold these back this long...
+  AuditLog log(*store_, *custody_, o);
+  std::vector<AuditLog::Receipt> receipts;
+  for (int i = 0; i < 3; ++i) receipts.push_back(log.Begin(Event(i)));
+  const auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(receipts[1].Wait().ok());  // ...but someone now waits: it commits at once
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+  EXPECT_TRUE(receipts[0].Wait().ok());
+  EXPECT_TRUE(receipts[2].Wait().ok());
+  EXPECT_TRUE(receipts[2].Wait().ok()) << "a receipt answers again";
+  AuditLog::Counters c = log.counters();
+  EXPECT_EQ(c.committed, 3u);
+  EXPECT_EQ(c.transactions, 1u) << "handed in together, committed together";
+  EXPECT_TRUE(AuditLog::Receipt().Wait().ok()) << "an empty receipt (no audit log) waits for nothing";
+  AuditVerification v = Verify();
+  EXPECT_TRUE(v.ok());
+  EXPECT_EQ(v.records, 3u);
 }
 
 TEST_F(AuditTest, RecordFailsWhileTheStoreIsLockedAndRecoversAfter) {
