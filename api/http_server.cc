@@ -489,6 +489,10 @@ HttpServer::~HttpServer() {
   impl_->Wait();
 }
 
+int DefaultWorkerThreads() {
+  return 2 * static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
 WorkerExecutor HttpServer::workers() {
   return [impl = impl_.get()](std::function<void()> task) { net::post(impl->workers, std::move(task)); };
 }

@@ -120,15 +120,26 @@ std::vector<Result<SigningKeyPair>> KeySetDeriver::SigningKeyBatch(std::span<con
 
 std::vector<Result<KeySet>> KeySetDeriver::DeriveBatch(std::span<const std::string> user_uris,
                                                        uint64_t key_period_no, RandomSource& rng) const {
+  const std::vector<uint64_t> periods(user_uris.size(), key_period_no);
+  return DeriveBatch(user_uris, periods, rng);
+}
+
+std::vector<Result<KeySet>> KeySetDeriver::DeriveBatch(std::span<const std::string> user_uris,
+                                                       std::span<const uint64_t> key_period_nos,
+                                                       RandomSource& rng) const {
   const size_t n = user_uris.size();
   std::vector<Result<KeySet>> out(n, Result<KeySet>(Status::Internal("not derived")));
+  if (key_period_nos.size() != n) {
+    for (auto& r : out) r = Status::InvalidArgument("DeriveBatch: one key period per user is needed");
+    return out;
+  }
   std::vector<KeySet> sets(n);
   std::vector<ByteView> ids;
   std::vector<size_t> index;  // user of ids[j]
   for (size_t i = 0; i < n; ++i) {
-    Result<Uid> uid = MikeySakkeUid(user_uris[i], params_, key_period_no);
+    Result<Uid> uid = MikeySakkeUid(user_uris[i], params_, key_period_nos[i]);
     if (!uid.ok()) { out[i] = uid.status(); continue; }
-    Result<KeyPeriod> period = KeyPeriod::Numbered(params_, key_period_no);
+    Result<KeyPeriod> period = KeyPeriod::Numbered(params_, key_period_nos[i]);
     if (!period.ok()) { out[i] = period.status(); continue; }
     sets[i].user_uri = user_uris[i];
     sets[i].period = *period;

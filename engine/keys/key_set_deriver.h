@@ -42,6 +42,10 @@ class KeySetDeriver {
   // (EccsiKernel::MultiplyGeneratorBatch: one shared inversion on the fast kernel).
   std::vector<Result<KeySet>> DeriveBatch(std::span<const std::string> user_uris, uint64_t key_period_no,
                                           RandomSource& rng) const;
+  // The same with a key period per user (key_period_nos[i] for user_uris[i]; the spans are of
+  // equal length): the batches of on-demand requests, which ask for different periods.
+  std::vector<Result<KeySet>> DeriveBatch(std::span<const std::string> user_uris,
+                                          std::span<const uint64_t> key_period_nos, RandomSource& rng) const;
 
   // The two halves, for an arbitrary identifier (the RFC test vectors use a non-UID one).
   Status ReceiverSecretKey(ByteView id, SecretBytes& rsk) const;

@@ -26,6 +26,9 @@ class KeySetSource {
   // One result per URI, each as Derive would give it; sources that can share work across a
   // batch (the fast kernels share their inversions) do so.
   virtual std::vector<Result<KeySet>> DeriveBatch(std::span<const std::string> user_uris, uint64_t key_period_no) = 0;
+  // The same with a key period per user (key_period_nos[i] for user_uris[i]).
+  virtual std::vector<Result<KeySet>> DeriveBatch(std::span<const std::string> user_uris,
+                                                  std::span<const uint64_t> key_period_nos) = 0;
 };
 
 class HostKeySetSource final : public KeySetSource {
@@ -42,6 +45,10 @@ class HostKeySetSource final : public KeySetSource {
   }
   std::vector<Result<KeySet>> DeriveBatch(std::span<const std::string> user_uris, uint64_t key_period_no) override {
     return deriver_.DeriveBatch(user_uris, key_period_no, rng_);
+  }
+  std::vector<Result<KeySet>> DeriveBatch(std::span<const std::string> user_uris,
+                                          std::span<const uint64_t> key_period_nos) override {
+    return deriver_.DeriveBatch(user_uris, key_period_nos, rng_);
   }
 
  private:

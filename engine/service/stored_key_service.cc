@@ -1,7 +1,5 @@
 #include "engine/service/stored_key_service.h"
 
-#include <cstdio>
-
 namespace mcx {
 
 StoredKeyService::StoredKeyService(std::shared_ptr<const ServedCertificates> served, KeyStore& store,
@@ -43,31 +41,12 @@ Result<KeySet> StoredKeyService::StoredOrNew(const IssuingCertificate& cert, con
     return cert.cipher->Open(**found);
   }
 
-  Result<KeySet> fresh = cert.source->Derive(user_uri, key_period_no);
-  if (!fresh.ok()) return fresh.status();
-  Result<SealedKeySet> sealed = cert.cipher->Seal(*fresh);
-  if (!sealed.ok()) return sealed.status();
-  if (audit_ != nullptr) {
-    const KeySetRef ref{user_uri, key_period_no};
-    MCX_RETURN_IF_ERROR(
-        CheckAudit(audit_->Record(KeySetsIssued("server", cert.certificate.cert_uri, std::span(&ref, 1)))));
-  }
-  Result<SealedKeySet> kept = store.InsertOrGet(*sealed);
-  if (!kept.ok()) return kept.status();
-  if (kept->nonce == sealed->nonce) return fresh;  // ours was stored
-  return cert.cipher->Open(*kept);                 // another request stored one first
+  // Not issued yet: derived, recorded and stored with the other requests waiting (on_demand_issuer.h).
+  return issuer_.Issue(cert, user_uri, key_period_no);
 }
 
 Status StoredKeyService::CheckAudit(const Status& st) const {
-  if (st.ok()) return st;
-  if (audit_fail_open_) {
-    // The operator chose to serve on (audit.on_failure = "serve"); say so every time.
-    std::fprintf(stderr, "mcx-kms: WARNING: serving key material the audit log did not record: %s\n",
-                 st.ToString().c_str());
-    return Status::Ok();
-  }
-  return Status::Unavailable("the audit log cannot be written, so no key material is handed out (audit.on_failure "
-                             "= \"refuse\"): " + st.message());
+  return RefuseUnlessRecorded(st, audit_fail_open_, "handing out key material");
 }
 
 Status StoredKeyService::Ready() {

@@ -2,7 +2,8 @@
 //
 // A key set asked for is served from the store when it was issued before (pre-provisioned in
 // bulk, or asked for earlier), unless it is marked revoked; otherwise it is derived under the
-// certificate in force at the time asked for, sealed and stored first. When two
+// certificate in force at the time asked for, recorded, sealed and stored first, in batches with
+// the other requests for new key sets that wait at the same time (OnDemandIssuer). When two
 // requests race for the same new key set, the store keeps the first and both callers get it, so
 // a user never sees two SSK/PVT pairs for one period. Every key set handed out is recorded as
 // delivered through the DeliveryRecorder, when one is given (off the request's path). The KMS
@@ -16,6 +17,7 @@
 #include "engine/keys/key_set_source.h"
 #include "engine/service/delivery_recorder.h"
 #include "engine/service/key_service.h"
+#include "engine/service/on_demand_issuer.h"
 #include "engine/store/key_store.h"
 
 namespace mcx {
@@ -37,7 +39,10 @@ class StoredKeyService final : public KeyService {
   void SetAuditLog(AuditLog* audit, bool fail_open) {
     audit_ = audit;
     audit_fail_open_ = fail_open;
+    issuer_.SetAuditLog(audit, fail_open);
   }
+  // Requests answered and batches derived on demand, for the bench and metrics.
+  OnDemandIssuer::Counters on_demand() const { return issuer_.counters(); }
 
   // Serves `served` from now on; requests already running finish on the snapshot they hold.
   void Publish(std::shared_ptr<const ServedCertificates> served) { served_.store(std::move(served)); }
@@ -49,6 +54,7 @@ class StoredKeyService final : public KeyService {
   KeyStore& store_;  // for Ready()
   std::function<Status()> hsm_ping_;
   DeliveryRecorder* deliveries_;
+  OnDemandIssuer issuer_;
   AuditLog* audit_ = nullptr;
   bool audit_fail_open_ = false;
   Status CheckAudit(const Status& st) const;

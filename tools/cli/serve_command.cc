@@ -29,7 +29,7 @@ namespace {
 struct ServeOptions {
   std::string listen = "127.0.0.1:8080";
   int io_threads = 2;
-  int worker_threads = 2;
+  int worker_threads = api::DefaultWorkerThreads();
   std::string idms_public_key;
   std::string issuer;
   std::string audience;  // empty: the configuration's, else api::kDefaultAudience
@@ -238,7 +238,9 @@ void RegisterServeCommand(CLI::App& app, CommandResult& result) {
       "data directory, or with --demo a throw-away KMS in memory.");
   cmd->add_option("--listen", opt->listen, "HOST:PORT to listen on (port 0: any free port)")->capture_default_str();
   cmd->add_option("--io-threads", opt->io_threads, "threads for network I/O")->capture_default_str();
-  cmd->add_option("--worker-threads", opt->worker_threads, "threads for key derivation and HSM calls")
+  cmd->add_option("--worker-threads", opt->worker_threads,
+                  "threads that answer requests (key derivation, HSM and store calls; they block, so the default is "
+                  "two per core, which also lets concurrent requests for new key sets share a batch)")
       ->capture_default_str();
   cmd->add_option("--idms-public-key", opt->idms_public_key,
                   "the IdMS's public keys, a PEM or JWKS file (default with --demo: the test IdMS key)");

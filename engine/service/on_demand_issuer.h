@@ -1,0 +1,90 @@
+// OnDemandIssuer: derives, records and stores the key sets that requests ask for and the store
+// does not hold yet, batching the requests that arrive together.
+//
+// A request thread hands in (certificate, user, period) and waits. While fewer than
+// max_concurrent batches run, a waiting thread becomes the runner of the next one: it takes up to
+// max_batch waiting requests, in arrival order, and for each certificate among them
+//   1. begins ONE audit record for the batch (its commit overlaps the work below),
+//   2. derives them: in one call to the kernels' batch entry point (shared inversions, vector
+//      lanes) when there are at least min_kernel_batch of them, else one at a time,
+//   3. seals them, waits for the record, and refuses all of them when it failed (fail-closed),
+//   4. stores them in one transaction and answers each request.
+// Nothing waits for a batch to fill: a batch is what arrived while the previous one ran, so a
+// lone request goes alone and batches grow with the load. The store keeps the first key set
+// written for (certificate, user, period), so a race with another process, or the same request
+// twice in a batch, still gives every caller one and the same key set.
+//
+// When a record fails and the operator chose audit.on_failure = "serve", the key sets are stored
+// and served anyway, with a warning (RefuseUnlessRecorded). If a derivation fails after its batch
+// was recorded, the log accounts for a key set never stored: it may over-account, never under.
+// Thread-safe. Callers keep `cert` (their ServedCertificates snapshot) alive until Issue returns.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/audit/audit_log.h"
+#include "engine/keys/key_set.h"
+#include "engine/service/served_certificates.h"
+
+namespace mcx {
+
+struct OnDemandIssuerOptions {
+  size_t max_batch = 16;      // requests per batch (the IFMA kernel works 8 lanes at a time)
+  size_t max_concurrent = 0;  // batches derived at once; 0: one per core
+  // The kernels' batch entry point has a fixed cost of several one-at-a-time RSKs (its shared
+  // inversions); below this many key sets a batch derives them one at a time, and still shares
+  // its one audit record and one store transaction. bench/math_bench's small-batch BM_Rsk runs
+  // put the break-even near 10 on both the IFMA and the AVX2 path.
+  size_t min_kernel_batch = 12;
+};
+
+class OnDemandIssuer {
+ public:
+  explicit OnDemandIssuer(OnDemandIssuerOptions options = {});
+
+  // Records every batch in `audit` (may be null: no records); see the contract above. Call before use.
+  void SetAuditLog(AuditLog* audit, bool fail_open) {
+    audit_ = audit;
+    audit_fail_open_ = fail_open;
+  }
+
+  // The key set of `user_uri` for `key_period_no` under `cert`: the one this call derived and
+  // stored, or the one another caller stored first.
+  Result<KeySet> Issue(const IssuingCertificate& cert, const std::string& user_uri, uint64_t key_period_no);
+
+  struct Counters {
+    uint64_t requests = 0;  // answered
+    uint64_t batches = 0;   // per certificate
+  };
+  Counters counters() const;
+
+ private:
+  struct Request {
+    const IssuingCertificate* cert;
+    const std::string* user_uri;
+    uint64_t key_period_no;
+    std::optional<Result<KeySet>> result;
+    bool done = false;
+  };
+
+  void RunBatch(const std::vector<Request*>& batch);
+  void IssueUnderCertificate(const IssuingCertificate& cert, const std::vector<Request*>& requests);
+
+  const OnDemandIssuerOptions options_;
+  AuditLog* audit_ = nullptr;
+  bool audit_fail_open_ = false;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;  // a batch finished (answers, or room for another runner)
+  std::deque<Request*> waiting_;
+  size_t running_ = 0;
+  Counters counters_;
+};
+
+}  // namespace mcx
