@@ -182,10 +182,12 @@ Status LocalBench::ProvisionAndServe(CapacityReport& report, const PhaseListener
   trust.policy.audience = api::kDefaultAudience;
   std::vector<UserCredential> users;
   const auto now = static_cast<int64_t>(std::time(nullptr));
+  Result<api::TestTokenMinter> minter = api::TestTokenMinter::Load(idms_dir + "/" + api::kTestIdmsKeyFile);
+  if (!minter.ok()) return minter.status();
   for (uint64_t i = 1; i <= std::min<uint64_t>(population, options_.serve_users); ++i) {
     api::TestTokenClaims claims;
     claims.user_uri = BenchUser(i);
-    Result<std::string> token = api::MintTestToken(idms_dir + "/" + api::kTestIdmsKeyFile, claims, now);
+    Result<std::string> token = minter->Mint(claims, now);
     if (!token.ok()) return token.status();
     users.push_back({claims.user_uri, std::move(token).value()});
   }

@@ -135,17 +135,12 @@ Status GenerateTestIdmsKey(const std::string& dir) {
   return write(pub, pub_bio.get(), 0600);  // public, but in the data directory, where all is 0600
 }
 
-Result<std::string> SignTestJwt(const std::string& private_key_pem, std::string_view claims_json, std::string_view kid,
-                                std::string_view extra_header_json) {
-  BioPtr bio(BIO_new_mem_buf(private_key_pem.data(), static_cast<int>(private_key_pem.size())));
-  PkeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
-  if (!key) {
-    ERR_clear_error();
-    return Status::InvalidArgument("not a PEM private key");
-  }
-  Result<TokenAlg> alg = AlgorithmOf(key.get());
-  if (!alg.ok()) return alg.status();
-  json header = {{"alg", *alg == TokenAlg::kES256 ? "ES256" : "RS256"}, {"typ", "JWT"}};
+namespace {
+
+// The JWS over `claims_json` with an already parsed key.
+Result<std::string> SignJwt(EVP_PKEY* key, TokenAlg alg, std::string_view claims_json, std::string_view kid,
+                            std::string_view extra_header_json) {
+  json header = {{"alg", alg == TokenAlg::kES256 ? "ES256" : "RS256"}, {"typ", "JWT"}};
   if (!kid.empty()) header["kid"] = std::string(kid);
   if (!extra_header_json.empty()) {
     json extra = json::parse(extra_header_json, nullptr, /*allow_exceptions=*/false);
@@ -155,7 +150,7 @@ Result<std::string> SignTestJwt(const std::string& private_key_pem, std::string_
   const std::string input = Base64UrlEncode(header.dump()) + "." + Base64UrlEncode(claims_json);
   ossl::MdCtx ctx(EVP_MD_CTX_new());
   size_t len = 0;
-  if (!ctx || EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key.get()) != 1 ||
+  if (!ctx || EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key) != 1 ||
       EVP_DigestSign(ctx.get(), nullptr, &len, reinterpret_cast<const unsigned char*>(input.data()), input.size()) != 1) {
     return Status::Internal("signing failed");
   }
@@ -165,7 +160,7 @@ Result<std::string> SignTestJwt(const std::string& private_key_pem, std::string_
     return Status::Internal("signing failed");
   }
   sig.resize(len);
-  if (*alg == TokenAlg::kES256) {
+  if (alg == TokenAlg::kES256) {
     Result<std::string> raw = DerEcdsaToRaw(reinterpret_cast<const unsigned char*>(sig.data()), sig.size());
     if (!raw.ok()) return raw.status();
     sig = std::move(raw).value();
@@ -173,10 +168,46 @@ Result<std::string> SignTestJwt(const std::string& private_key_pem, std::string_
   return input + "." + Base64UrlEncode(sig);
 }
 
-Result<std::string> MintTestToken(const std::string& private_key_pem_file, const TestTokenClaims& c, int64_t now_unix) {
+Result<PkeyPtr> ParsePrivateKey(const std::string& pem) {
+  BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  PkeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
+  if (!key) {
+    ERR_clear_error();
+    return Status::InvalidArgument("not a PEM private key");
+  }
+  return key;
+}
+
+}  // namespace
+
+Result<std::string> SignTestJwt(const std::string& private_key_pem, std::string_view claims_json, std::string_view kid,
+                                std::string_view extra_header_json) {
+  Result<PkeyPtr> key = ParsePrivateKey(private_key_pem);
+  if (!key.ok()) return key.status();
+  Result<TokenAlg> alg = AlgorithmOf(key->get());
+  if (!alg.ok()) return alg.status();
+  return SignJwt(key->get(), *alg, claims_json, kid, extra_header_json);
+}
+
+struct TestTokenMinter::Key {
+  PkeyPtr pkey;
+  TokenAlg alg;
+};
+
+Result<TestTokenMinter> TestTokenMinter::Load(const std::string& private_key_pem_file) {
   Result<Bytes> pem_bytes = Env::Default().ReadFile(private_key_pem_file);
   if (!pem_bytes.ok()) return pem_bytes.status();
-  const std::string pem(pem_bytes->begin(), pem_bytes->end());
+  Result<PkeyPtr> pkey = ParsePrivateKey(std::string(pem_bytes->begin(), pem_bytes->end()));
+  if (!pkey.ok()) return pkey.status().Annotate(private_key_pem_file);
+  Result<TokenAlg> alg = AlgorithmOf(pkey->get());
+  if (!alg.ok()) return alg.status().Annotate(private_key_pem_file);
+  auto key = std::make_shared<Key>();
+  key->pkey = std::move(pkey).value();
+  key->alg = *alg;
+  return TestTokenMinter(std::move(key));
+}
+
+Result<std::string> TestTokenMinter::Mint(const TestTokenClaims& c, int64_t now_unix) const {
   json claims = {{"iss", c.issuer},
                  {"aud", c.audience},
                  {"sub", c.user_uri},
@@ -185,7 +216,13 @@ Result<std::string> MintTestToken(const std::string& private_key_pem_file, const
                  {"iat", now_unix},
                  {"nbf", now_unix + c.not_before_offset},
                  {"exp", now_unix + c.lifetime_seconds}};
-  return SignTestJwt(pem, claims.dump());
+  return SignJwt(key_->pkey.get(), key_->alg, claims.dump(), "", "");
+}
+
+Result<std::string> MintTestToken(const std::string& private_key_pem_file, const TestTokenClaims& c, int64_t now_unix) {
+  Result<TestTokenMinter> minter = TestTokenMinter::Load(private_key_pem_file);
+  if (!minter.ok()) return minter.status();
+  return minter->Mint(c, now_unix);
 }
 
 }  // namespace mcx::api

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -36,8 +37,20 @@ struct TestTokenClaims {
   int64_t not_before_offset = 0;                     // nbf = now + offset
 };
 
-// Signs an access token with the private key in `private_key_pem_file`: ES256 for a P-256 key,
-// RS256 for an RSA key.
+// Signs access tokens with one private key, read and parsed once: ES256 for a P-256 key, RS256
+// for an RSA key. Mint() is thread-safe, so a population's tokens are minted on every core.
+class TestTokenMinter {
+ public:
+  static Result<TestTokenMinter> Load(const std::string& private_key_pem_file);
+  Result<std::string> Mint(const TestTokenClaims& claims, int64_t now_unix) const;
+
+ private:
+  struct Key;
+  explicit TestTokenMinter(std::shared_ptr<const Key> key) : key_(std::move(key)) {}
+  std::shared_ptr<const Key> key_;
+};
+
+// One token: TestTokenMinter::Load(file) then Mint (for many, keep the minter).
 Result<std::string> MintTestToken(const std::string& private_key_pem_file, const TestTokenClaims& claims,
                                   int64_t now_unix);
 // Signs arbitrary claims (JSON text) with a PEM private key, for tests of malformed claims;

@@ -7,11 +7,13 @@
 //                     HTTPS, with bearer tokens for a population, checking a sample of the key
 //                     material.
 #include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <cstdio>
 #include <ctime>
 #include <fstream>
 #include <memory>
+#include <mutex>
 #include <thread>
 
 #include <fmt/format.h>
@@ -210,6 +212,51 @@ Status ParseMix(const std::string& mix, capacity::LoadOptions& o) {
 
 // The population: from a file (user, or user TAB token), else user_count URIs from the pattern;
 // users without a token get one minted with the test IdMS key.
+// Mints a test token for every user without one, on every core, with the key read once: a
+// population of 200,000 takes seconds (each token is one ES256 signature), with progress shown.
+Status MintMissingTokens(std::vector<capacity::UserCredential>& users, const std::string& key_file) {
+  std::vector<size_t> missing;
+  for (size_t i = 0; i < users.size(); ++i) {
+    if (users[i].token.empty()) missing.push_back(i);
+  }
+  if (missing.empty()) return Status::Ok();
+  Result<api::TestTokenMinter> minter = api::TestTokenMinter::Load(key_file);
+  if (!minter.ok()) return minter.status();
+  const auto now = static_cast<int64_t>(std::time(nullptr));
+  std::atomic<uint64_t> done{0};
+  std::atomic<bool> failed{false};
+  std::mutex error_mu;
+  Status error;
+  const auto mint_share = [&](size_t first, size_t stride) {
+    for (size_t j = first; j < missing.size() && !failed.load(std::memory_order_relaxed); j += stride) {
+      capacity::UserCredential& u = users[missing[j]];
+      api::TestTokenClaims claims;
+      claims.user_uri = u.user_uri;
+      Result<std::string> token = minter->Mint(claims, now);
+      if (!token.ok()) {
+        std::lock_guard<std::mutex> lock(error_mu);
+        error = token.status();
+        failed = true;
+        return;
+      }
+      u.token = std::move(token).value();
+      done.fetch_add(1, std::memory_order_relaxed);
+    }
+  };
+  // A few thousand take well under a second: no progress line for those.
+  std::unique_ptr<ProgressMeter> meter;
+  if (missing.size() >= 5000) {
+    meter = std::make_unique<ProgressMeter>("test tokens minted", missing.size(), [&done] { return done.load(); });
+  }
+  const size_t threads = std::max<size_t>(1, std::min<size_t>(std::thread::hardware_concurrency(), missing.size() / 256 + 1));
+  std::vector<std::thread> pool;
+  for (size_t t = 1; t < threads; ++t) pool.emplace_back(mint_share, t, threads);
+  mint_share(0, threads);
+  for (std::thread& th : pool) th.join();
+  if (meter) meter->Stop();
+  return error;
+}
+
 Result<std::vector<capacity::UserCredential>> LoadUsers(const HttpOptions& opt) {
   std::vector<capacity::UserCredential> users;
   if (!opt.users_file.empty()) {
@@ -232,18 +279,8 @@ Result<std::vector<capacity::UserCredential>> LoadUsers(const HttpOptions& opt) 
   for (const capacity::UserCredential& u : users) MCX_RETURN_IF_ERROR(ValidateUserUri(u.user_uri, "a user"));
   std::string key = opt.idms_key;
   if (key.empty()) key = (opt.loc.data_dir_given() ? opt.loc.DataDir().string() : DefaultTestKeyDir()) + "/" + api::kTestIdmsKeyFile;
-  const auto now = static_cast<int64_t>(std::time(nullptr));
-  for (capacity::UserCredential& u : users) {
-    if (!u.token.empty()) continue;
-    api::TestTokenClaims claims;
-    claims.user_uri = u.user_uri;
-    Result<std::string> token = api::MintTestToken(key, claims, now);
-    if (!token.ok()) {
-      return token.status().Annotate("minting test tokens with " + key +
-                                     " (give --users FILE with tokens, or --idms-key PEM)");
-    }
-    u.token = std::move(token).value();
-  }
+  MCX_RETURN_IF_ERROR(MintMissingTokens(users, key).Annotate("minting test tokens with " + key +
+                                                            " (give --users FILE with tokens, or --idms-key PEM)"));
   return users;
 }
 
