@@ -19,7 +19,7 @@ Result<KeySet> OnDemandIssuer::Issue(const IssuingCertificate& cert, const std::
   std::unique_lock<std::mutex> lock(mu_);
   waiting_.push_back(&me);
   while (!me.done) {
-    if (running_ >= options_.max_concurrent || waiting_.empty()) {
+    if (deriving_ >= options_.max_concurrent || waiting_.empty()) {
       cv_.wait(lock);
       continue;
     }
@@ -29,11 +29,10 @@ Result<KeySet> OnDemandIssuer::Issue(const IssuingCertificate& cert, const std::
       batch.push_back(waiting_.front());
       waiting_.pop_front();
     }
-    ++running_;
+    ++deriving_;
     lock.unlock();
     RunBatch(batch);
     lock.lock();
-    --running_;
     counters_.requests += batch.size();
     for (Request* r : batch) r->done = true;  // their owners may return (and free them) from here on
     cv_.notify_all();
@@ -47,96 +46,101 @@ OnDemandIssuer::Counters OnDemandIssuer::counters() const {
 }
 
 void OnDemandIssuer::RunBatch(const std::vector<Request*>& batch) {
-  // One pass per certificate (requests around a rollover ask under two), in arrival order.
+  // One part per certificate (requests around a rollover ask under two), in arrival order.
+  std::vector<Part> parts;
   std::vector<bool> taken(batch.size(), false);
-  size_t groups = 0;
   for (size_t i = 0; i < batch.size(); ++i) {
     if (taken[i]) continue;
-    std::vector<Request*> same;
+    Part& part = parts.emplace_back();
+    part.cert = batch[i]->cert;
     for (size_t j = i; j < batch.size(); ++j) {
       if (!taken[j] && batch[j]->cert == batch[i]->cert) {
         taken[j] = true;
-        same.push_back(batch[j]);
+        part.requests.push_back(batch[j]);
       }
     }
-    IssueUnderCertificate(*batch[i]->cert, same);
-    ++groups;
   }
-  std::lock_guard<std::mutex> lock(mu_);
-  counters_.batches += groups;
+  for (Part& part : parts) Derive(part);
+  {
+    // The cores are free for the next batch while this one waits for its records.
+    std::lock_guard<std::mutex> lock(mu_);
+    --deriving_;
+    counters_.batches += parts.size();
+  }
+  cv_.notify_all();
+  for (Part& part : parts) Store(part);
 }
 
-void OnDemandIssuer::IssueUnderCertificate(const IssuingCertificate& cert, const std::vector<Request*>& requests) {
+void OnDemandIssuer::Derive(Part& part) {
+  const IssuingCertificate& cert = *part.cert;
   // One derivation per distinct (user, period): a client that asked twice at once gets one key set.
-  std::vector<std::string> users;
-  std::vector<uint64_t> periods;
-  std::vector<size_t> key_of(requests.size());  // requests[i] is answered by key set key_of[i]
-  for (size_t i = 0; i < requests.size(); ++i) {
+  part.key_of.resize(part.requests.size());
+  for (size_t i = 0; i < part.requests.size(); ++i) {
+    const Request& r = *part.requests[i];
     size_t k = 0;
-    while (k < users.size() && !(users[k] == *requests[i]->user_uri && periods[k] == requests[i]->key_period_no)) ++k;
-    if (k == users.size()) {
-      users.push_back(*requests[i]->user_uri);
-      periods.push_back(requests[i]->key_period_no);
+    while (k < part.users.size() && !(part.users[k] == *r.user_uri && part.periods[k] == r.key_period_no)) ++k;
+    if (k == part.users.size()) {
+      part.users.push_back(*r.user_uri);
+      part.periods.push_back(r.key_period_no);
     }
-    key_of[i] = k;
+    part.key_of[i] = k;
   }
-  const auto answer_all = [&](const Status& st) {
-    for (Request* r : requests) r->result.emplace(st);
-  };
 
-  AuditLog::Receipt recorded;  // without a log: OK at once
   if (audit_ != nullptr) {
     std::vector<KeySetRef> refs;
-    refs.reserve(users.size());
-    for (size_t k = 0; k < users.size(); ++k) refs.push_back({users[k], periods[k]});
-    recorded = audit_->Begin(KeySetsIssued("server", cert.certificate.cert_uri, refs));
+    refs.reserve(part.users.size());
+    for (size_t k = 0; k < part.users.size(); ++k) refs.push_back({part.users[k], part.periods[k]});
+    part.recorded = audit_->Begin(KeySetsIssued("server", cert.certificate.cert_uri, refs));
   }
 
-  std::vector<Result<KeySet>> sets;
-  if (users.size() >= options_.min_kernel_batch) {
-    sets = cert.source->DeriveBatch(users, periods);
+  if (part.users.size() >= options_.min_kernel_batch) {
+    part.sets = cert.source->DeriveBatch(part.users, part.periods);
   } else {
-    sets.reserve(users.size());
-    for (size_t k = 0; k < users.size(); ++k) sets.push_back(cert.source->Derive(users[k], periods[k]));
+    part.sets.reserve(part.users.size());
+    for (size_t k = 0; k < part.users.size(); ++k) part.sets.push_back(cert.source->Derive(part.users[k], part.periods[k]));
   }
-  constexpr size_t kNone = static_cast<size_t>(-1);
-  std::vector<SealedKeySet> sealed;
-  std::vector<size_t> sealed_of(users.size(), kNone);
-  for (size_t k = 0; k < users.size(); ++k) {
-    if (!sets[k].ok()) continue;
-    Result<SealedKeySet> s = cert.cipher->Seal(*sets[k]);
+  part.sealed_of.assign(part.users.size(), kNotSealed);
+  for (size_t k = 0; k < part.users.size(); ++k) {
+    if (!part.sets[k].ok()) continue;
+    Result<SealedKeySet> s = cert.cipher->Seal(*part.sets[k]);
     if (!s.ok()) {
-      sets[k] = s.status();
+      part.sets[k] = s.status();
       continue;
     }
-    sealed_of[k] = sealed.size();
-    sealed.push_back(std::move(s).value());
+    part.sealed_of[k] = part.sealed.size();
+    part.sealed.push_back(std::move(s).value());
   }
+}
 
+void OnDemandIssuer::Store(Part& part) {
+  const IssuingCertificate& cert = *part.cert;
+  const auto answer_all = [&](const Status& st) {
+    for (Request* r : part.requests) r->result.emplace(st);
+  };
   // Nothing is stored or handed out before its record is committed (fail-closed).
-  const Status audited = RefuseUnlessRecorded(recorded.Wait(), audit_fail_open_, "handing out key material");
+  const Status audited = RefuseUnlessRecorded(part.recorded.Wait(), audit_fail_open_, "handing out key material");
   if (!audited.ok()) return answer_all(audited);
 
-  if (!sealed.empty()) {
-    Result<size_t> inserted = cert.store->InsertBatch(sealed);
+  if (!part.sealed.empty()) {
+    Result<size_t> inserted = cert.store->InsertBatch(part.sealed);
     if (!inserted.ok()) return answer_all(inserted.status());
-    if (*inserted != sealed.size()) {
+    if (*inserted != part.sealed.size()) {
       // Another process (or a request before this batch) stored some first: those are served.
-      for (size_t k = 0; k < users.size(); ++k) {
-        if (sealed_of[k] == kNone) continue;
-        Result<std::optional<SealedKeySet>> found = cert.store->Find(users[k], periods[k]);
+      for (size_t k = 0; k < part.users.size(); ++k) {
+        if (part.sealed_of[k] == kNotSealed) continue;
+        Result<std::optional<SealedKeySet>> found = cert.store->Find(part.users[k], part.periods[k]);
         if (!found.ok()) {
-          sets[k] = found.status();
+          part.sets[k] = found.status();
         } else if (!found->has_value()) {
-          sets[k] = Status::Internal("the key set of " + users[k] + " for key period " + std::to_string(periods[k]) +
-                                     " was neither stored nor found in the store");
-        } else if ((*found)->nonce != sealed[sealed_of[k]].nonce) {
-          sets[k] = cert.cipher->Open(**found);
+          part.sets[k] = Status::Internal("the key set of " + part.users[k] + " for key period " +
+                                          std::to_string(part.periods[k]) + " was neither stored nor found in the store");
+        } else if ((*found)->nonce != part.sealed[part.sealed_of[k]].nonce) {
+          part.sets[k] = cert.cipher->Open(**found);
         }
       }
     }
   }
-  for (size_t i = 0; i < requests.size(); ++i) requests[i]->result.emplace(sets[key_of[i]]);
+  for (size_t i = 0; i < part.requests.size(); ++i) part.requests[i]->result.emplace(part.sets[part.key_of[i]]);
 }
 
 }  // namespace mcx

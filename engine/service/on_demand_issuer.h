@@ -2,13 +2,14 @@
 // does not hold yet, batching the requests that arrive together.
 //
 // A request thread hands in (certificate, user, period) and waits. While fewer than
-// max_concurrent batches run, a waiting thread becomes the runner of the next one: it takes up to
-// max_batch waiting requests, in arrival order, and for each certificate among them
+// max_concurrent batches derive, a waiting thread becomes the runner of the next one: it takes up
+// to max_batch waiting requests, in arrival order, and for each certificate among them
 //   1. begins ONE audit record for the batch (its commit overlaps the work below),
 //   2. derives them: in one call to the kernels' batch entry point (shared inversions, vector
 //      lanes) when there are at least min_kernel_batch of them, else one at a time,
-//   3. seals them, waits for the record, and refuses all of them when it failed (fail-closed),
-//   4. stores them in one transaction and answers each request.
+//   3. seals them; then it gives its derivation slot to the next batch, and
+//   4. waits for the record, refusing all of them when it failed (fail-closed),
+//   5. stores them in one transaction and answers each request.
 // Nothing waits for a batch to fill: a batch is what arrived while the previous one ran, so a
 // lone request goes alone and batches grow with the load. The store keeps the first key set
 // written for (certificate, user, period), so a race with another process, or the same request
@@ -36,7 +37,8 @@ namespace mcx {
 
 struct OnDemandIssuerOptions {
   size_t max_batch = 16;      // requests per batch (the IFMA kernel works 8 lanes at a time)
-  size_t max_concurrent = 0;  // batches derived at once; 0: one per core
+  size_t max_concurrent = 0;  // batches deriving at once; 0: one per core. A batch waiting for
+                              // its audit record and its store commit holds no such slot.
   // The kernels' batch entry point has a fixed cost of several one-at-a-time RSKs (its shared
   // inversions); below this many key sets a batch derives them one at a time, and still shares
   // its one audit record and one store transaction. bench/math_bench's small-batch BM_Rsk runs
@@ -73,8 +75,24 @@ class OnDemandIssuer {
     bool done = false;
   };
 
+  // A batch's requests under one certificate, from derivation to answers.
+  static constexpr size_t kNotSealed = static_cast<size_t>(-1);
+  struct Part {
+    const IssuingCertificate* cert = nullptr;
+    std::vector<Request*> requests;
+    std::vector<std::string> users;  // distinct (user, period) pairs
+    std::vector<uint64_t> periods;
+    std::vector<size_t> key_of;      // requests[i] is answered by pair key_of[i]
+    AuditLog::Receipt recorded;
+    std::vector<Result<KeySet>> sets;
+    std::vector<SealedKeySet> sealed;
+    std::vector<size_t> sealed_of;   // sealed[sealed_of[k]] is pair k's, or kNotSealed
+  };
+
+  // Derives every part, gives the derivation slot back, then stores and answers each part.
   void RunBatch(const std::vector<Request*>& batch);
-  void IssueUnderCertificate(const IssuingCertificate& cert, const std::vector<Request*>& requests);
+  void Derive(Part& part);  // begins its record, derives, seals
+  void Store(Part& part);   // waits for the record, stores, answers
 
   const OnDemandIssuerOptions options_;
   AuditLog* audit_ = nullptr;
@@ -83,7 +101,7 @@ class OnDemandIssuer {
   mutable std::mutex mu_;
   std::condition_variable cv_;  // a batch finished (answers, or room for another runner)
   std::deque<Request*> waiting_;
-  size_t running_ = 0;
+  size_t deriving_ = 0;  // batches deriving now (at most max_concurrent)
   Counters counters_;
 };
 
