@@ -10,7 +10,7 @@
 #include "engine/audit/audit_render.h"
 #include "engine/audit/audit_verify.h"
 #include "engine/custody/audit_custody.h"
-#include "engine/store/sqlite_audit_store.h"
+#include "engine/store/store_location.h"
 #include "tools/cli/command.h"
 #include "tools/cli/kms_options.h"
 
@@ -24,7 +24,7 @@ struct AuditFlags {
 };
 
 Result<std::unique_ptr<AuditStore>> OpenStore(const KmsConfig& config) {
-  return OpenSqliteAuditStore(config.store_path);  // NotFound, saying why, for a KMS never opened
+  return OpenAuditStore(config.store_location());  // NotFound, saying why, for a KMS never opened (SQLite)
 }
 
 Status RunVerify(const AuditFlags& f) {
