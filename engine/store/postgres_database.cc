@@ -196,7 +196,7 @@ INSERT INTO counters(name, value) VALUES ('cache_num', 1), ('generation', 1) ON 
 
 // Every mcx-kms migration takes this lock (an arbitrary constant: "mcx-kms" in ASCII), held
 // until its transaction ends.
-constexpr const char* kMigrationLock = "SELECT pg_advisory_xact_lock(30787004018324851)";
+constexpr const char* kMigrationLock = "SELECT pg_advisory_xact_lock(30790140270701939)";
 
 // The version, 0 for a database with no store yet.
 Result<int> SchemaVersion(pg::Connection& c) {

@@ -1,5 +1,6 @@
 #include "engine/store/store_location.h"
 
+#include "engine/store/postgres_audit_store.h"
 #include "engine/store/postgres_key_store.h"
 #include "engine/store/sqlite_key_store.h"
 
@@ -39,10 +40,12 @@ Result<std::unique_ptr<KeyStore>> OpenKeyStore(const StoreLocation& where, const
 }
 
 Result<std::unique_ptr<AuditStore>> OpenAuditStore(const StoreLocation& where, const SqliteAuditStoreOptions& options) {
-  SqliteAuditStoreOptions o = options;
-  // With PostgreSQL nothing else makes the file: the node's chain starts in a new one.
-  if (where.postgres()) o.create_if_missing = true;
-  return OpenSqliteAuditStore(where.sqlite_path, o);
+  if (where.postgres()) {
+    Result<std::unique_ptr<AuditStore>> s = OpenPostgresAuditStore(where.postgres_url);
+    if (!s.ok()) return s.status().Annotate("opening the audit log in " + where.Describe());
+    return s;
+  }
+  return OpenSqliteAuditStore(where.sqlite_path, options);
 }
 
 }  // namespace mcx

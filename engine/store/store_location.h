@@ -4,9 +4,8 @@
 //   [store] path = "store.sqlite"              the embedded SQLite store (the default)
 //   [store] url  = "postgresql://user@host/db"  a PostgreSQL store shared by replicas
 //
-// With a url, the key sets, KMS state and lifecycle live in PostgreSQL; the audit chain of this
-// node stays in the SQLite file at path for now (there is no PostgreSQL AuditStore yet). A
-// password belongs in ~/.pgpass or $PGPASSFILE, not in the URL: Describe() drops one anyway.
+// With a url, the key sets, KMS state, lifecycle and audit chains live in PostgreSQL and path is
+// not used. A password belongs in ~/.pgpass or $PGPASSFILE, not in the URL: Describe() drops one anyway.
 #pragma once
 
 #include <filesystem>
@@ -21,7 +20,7 @@
 namespace mcx {
 
 struct StoreLocation {
-  std::filesystem::path sqlite_path;  // the SQLite store, and the audit chain's file
+  std::filesystem::path sqlite_path;  // the SQLite store, when postgres_url is empty
   std::string postgres_url;           // empty: the key store is the SQLite one
 
   bool postgres() const { return !postgres_url.empty(); }
@@ -36,7 +35,7 @@ std::string RedactPostgresUrl(const std::string& url);
 // Opens (creating or migrating as needed) the key store for certificate `cert_uri`.
 Result<std::unique_ptr<KeyStore>> OpenKeyStore(const StoreLocation& where, const std::string& cert_uri);
 
-// Opens the store of the audit chains (see above: the SQLite file at sqlite_path, for either kind).
+// Opens the store of the audit chains (`options` are the SQLite store's).
 Result<std::unique_ptr<AuditStore>> OpenAuditStore(const StoreLocation& where,
                                                    const SqliteAuditStoreOptions& options = {});
 

@@ -19,7 +19,9 @@
 #include <libpq-fe.h>
 #include <sqlite3.h>
 
+#include "engine/store/postgres_audit_store.h"
 #include "engine/store/postgres_key_store.h"
+#include "engine/store/sqlite_audit_store.h"
 #include "engine/store/sqlite_key_store.h"
 #include "tests/support/temp_dir.h"
 
@@ -58,6 +60,15 @@ class StoreBackend {
   Result<std::unique_ptr<KeyStore>> Open(const std::string& cert_uri) const {
     if (kind_ == StoreKind::kSqlite) return OpenSqliteKeyStore(location(), cert_uri);
     return OpenPostgresKeyStore(url_, cert_uri);
+  }
+
+  // The store's audit chains (a SQLite store's file is made when missing).
+  Result<std::unique_ptr<AuditStore>> OpenAudit() const {
+    if (kind_ == StoreKind::kPostgres) return OpenPostgresAuditStore(url_);
+    SqliteAuditStoreOptions options;
+    options.create_if_missing = true;
+    options.sync_every_commit = false;
+    return OpenSqliteAuditStore(location(), options);
   }
 
   // Runs SQL against the database directly, as an attacker or a careless admin would: `sqlite`
