@@ -39,6 +39,34 @@ std::string TextArray(std::span<const std::string> items) {
   return out;
 }
 
+BinaryArray::BinaryArray(uint32_t element_oid, size_t count) {
+  Put32(1);  // dimensions
+  Put32(0);  // no NULLs
+  Put32(element_oid);
+  Put32(static_cast<uint32_t>(count));
+  Put32(1);  // lower bound
+}
+
+void BinaryArray::Put32(uint32_t v) {
+  const uint32_t be = htobe32(v);
+  const auto* p = reinterpret_cast<const uint8_t*>(&be);
+  buf_.insert(buf_.end(), p, p + 4);
+}
+
+BinaryArray& BinaryArray::Add(ByteView value) {
+  Put32(static_cast<uint32_t>(value.size()));
+  buf_.insert(buf_.end(), value.begin(), value.end());
+  return *this;
+}
+
+BinaryArray& BinaryArray::AddInt8(int64_t value) {
+  Put32(8);
+  const uint64_t be = htobe64(static_cast<uint64_t>(value));
+  const auto* p = reinterpret_cast<const uint8_t*>(&be);
+  buf_.insert(buf_.end(), p, p + 8);
+  return *this;
+}
+
 std::string GetText(const PGresult* r, int row, int col) {
   return std::string(PQgetvalue(r, row, col), static_cast<size_t>(PQgetlength(r, row, col)));
 }

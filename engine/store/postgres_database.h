@@ -60,6 +60,25 @@ class Params {
 // A PostgreSQL text[] or bigint[] literal, for "= ANY($n::text[])" and unnest().
 std::string TextArray(std::span<const std::string> items);
 
+// A one-dimensional array in PostgreSQL's binary form (array_recv), for a parameter given with
+// Params::Blob: thousands of values in one parameter, nothing to quote or parse. `element_oid`
+// is the element type's (25 text, 17 bytea, 20 int8).
+class BinaryArray {
+ public:
+  BinaryArray(uint32_t element_oid, size_t count);
+  BinaryArray& Add(ByteView value);
+  BinaryArray& Add(std::string_view value) {
+    return Add(ByteView(reinterpret_cast<const uint8_t*>(value.data()), value.size()));
+  }
+  BinaryArray& AddInt8(int64_t value);
+  ByteView bytes() const { return buf_; }
+
+ private:
+  void Put32(uint32_t v);
+  Bytes buf_;
+};
+inline constexpr uint32_t kTextOid = 25, kByteaOid = 17, kInt8Oid = 20;
+
 // Readers of binary result columns.
 std::string GetText(const PGresult* r, int row, int col);
 Bytes GetBytes(const PGresult* r, int row, int col);
