@@ -14,6 +14,7 @@ packages=(
   libcli11-dev          # the command line
   libtomlplusplus-dev   # the KMS configuration file
   libsqlite3-dev sqlite3  # the embedded store (and its shell, for tests and operators)
+  postgresql-15 libpq-dev  # the PostgreSQL store (libpq) and the server its tests start on loopback
   softhsm2 opensc p11-kit libp11-kit-dev   # the test token, pkcs11-tool, pkcs11.h
   libgtest-dev libgmock-dev libbenchmark-dev valgrind
   libxml2-utils curl

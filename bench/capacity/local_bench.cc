@@ -18,7 +18,7 @@
 #include "bench/idms/test_idms.h"
 #include "engine/bulk/provisioning_pipeline.h"
 #include "engine/service/stored_key_service.h"
-#include "engine/store/sqlite_key_store.h"
+#include "engine/store/scratch_key_store.h"
 
 namespace mcx::capacity {
 namespace {
@@ -146,9 +146,12 @@ Status LocalBench::ProvisionAndServe(CapacityReport& report, const PhaseListener
     for (uint64_t i = 1; i <= population; ++i) f << BenchUser(i) << '\n';
     if (!f) return Status::Unavailable("cannot write " + users_file.string());
   }
-  Result<std::unique_ptr<KeyStore>> store =
-      OpenSqliteKeyStore(scratch.path() / "scratch-store.sqlite", kms_.certificate().cert_uri);
-  if (!store.ok()) return store.status().Annotate("the scratch store");
+  // A scratch store of the KMS's own kind (SQLite file, or a schema in its PostgreSQL database).
+  Result<std::unique_ptr<ScratchKeyStore>> scratch_store =
+      ScratchKeyStore::Open(kms_.config().store_location(), scratch.path(), kms_.certificate().cert_uri);
+  if (!scratch_store.ok()) return scratch_store.status().Annotate("the scratch store");
+  local.store = (*scratch_store)->description();
+  KeyStore& store = (*scratch_store)->store();
 
   Result<std::unique_ptr<IdentityReader>> reader = IdentityReader::Open(users_file, {}, nullptr);
   if (!reader.ok()) return reader.status();
@@ -166,7 +169,7 @@ Status LocalBench::ProvisionAndServe(CapacityReport& report, const PhaseListener
   }
   ProvisionProgress progress;
   BeginPhase(on_phase, "bulk provisioning into a scratch store", "key sets", [&progress] { return progress.issued.load(); });
-  ProvisioningPipeline pipeline(kms_.source(), kms_.cipher(), **store);
+  ProvisioningPipeline pipeline(kms_.source(), kms_.cipher(), store);
   Result<ProvisionSummary> summary = pipeline.Run(**reader, plan, progress);
   if (!summary.ok()) return summary.status().Annotate("provisioning the scratch store");
   local.provisioned = summary->issued;
@@ -199,9 +202,9 @@ Status LocalBench::ProvisionAndServe(CapacityReport& report, const PhaseListener
       audit->RecordAsync(KeySetsDelivered("bench local", cert_uri, first));
     };
   }
-  DeliveryRecorder deliveries(**store, delivery_options);
-  StoredKeyService service(ServedCertificates::Single({kms_.certificate(), &kms_.source(), &kms_.cipher(), store->get()}),
-                           **store, [this] { return kms_.custody().Ping(); }, &deliveries);
+  DeliveryRecorder deliveries(store, delivery_options);
+  StoredKeyService service(ServedCertificates::Single({kms_.certificate(), &kms_.source(), &kms_.cipher(), &store}),
+                           store, [this] { return kms_.custody().Ping(); }, &deliveries);
   if (options_.audit) service.SetAuditLog(&kms_.audit(), kms_.config().audit_fail_open);
   api::HttpServerOptions http;
   http.host = "127.0.0.1";
@@ -276,7 +279,7 @@ Status LocalBench::Run(CapacityReport& report, const PhaseListener& on_phase) {
   LocalFigures& local = report.local.emplace();
   local.kms_uri = kms_.certificate().params.kms_uri;
   local.arithmetic = kms_.arithmetic();
-  local.store = kms_.store_description();
+  local.store = kms_.store_description();  // until the scratch store (what is measured) names itself
   counter_ = 0;
   BeginPhase(on_phase, "key set derivation, 1.." + std::to_string(options_.max_threads > 0 ? options_.max_threads
                                                                    : static_cast<int>(std::thread::hardware_concurrency())) +

@@ -45,7 +45,7 @@ Result<AuditMac> AuditCustody::Authenticate(ByteView record_hash) {
 Result<KmsAudit> OpenKmsAudit(const KmsConfig& config, hsm::Pkcs11Token* token, AuditLogOptions options,
                               SqliteAuditStoreOptions store_options, Env& env) {
   KmsAudit audit;
-  Result<std::unique_ptr<AuditStore>> store = OpenSqliteAuditStore(config.store_path, store_options);
+  Result<std::unique_ptr<AuditStore>> store = OpenAuditStore(config.store_location(), store_options);
   if (!store.ok()) return store.status();
   audit.store = std::move(store).value();
   Result<std::unique_ptr<AuditCustody>> key =

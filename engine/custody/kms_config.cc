@@ -6,6 +6,7 @@
 #include <toml++/toml.h>
 
 #include "engine/custody/file_staging.h"
+#include "engine/store/postgres_database.h"
 
 namespace mcx {
 namespace {
@@ -107,6 +108,11 @@ Result<KmsConfig> LoadKmsConfig(const fs::path& data_dir, Env& env) {
     c.softhsm2_conf = Resolve(*conf, dir);
   }
   c.store_path = Resolve(t["store"]["path"].value_or<std::string>("store.sqlite"), dir);
+  c.store_url = t["store"]["url"].value_or<std::string>("");
+  if (!c.store_url.empty() && !IsPostgresUrl(c.store_url)) {
+    return Status::InvalidArgument(file.string() + ": store.url must be a PostgreSQL URL (postgresql://user@host:port/"
+                                   "database); leave it out for the SQLite store at store.path");
+  }
   if (std::optional<std::string> key = t["idms"]["public_key"].value<std::string>()) {
     c.idms_public_key = Resolve(*key, dir);
   }
@@ -132,6 +138,7 @@ std::string FormatKmsConfig(const KmsConfig& c) {
   if (c.pin.kind == hsm::PinSource::Kind::kFile) hsm.insert("pin_file", Relative(c.pin.name, c.data_dir));
   if (!c.softhsm2_conf.empty()) hsm.insert("softhsm2_conf", Relative(c.softhsm2_conf, c.data_dir));
   toml::table store{{"path", Relative(c.store_path, c.data_dir)}};
+  if (!c.store_url.empty()) store.insert("url", c.store_url);
   toml::table audit{{"on_failure", c.audit_fail_open ? "serve" : "refuse"}};
   toml::table root{{"kms", kms}, {"hsm", hsm}, {"store", store}, {"audit", audit}};
   if (!c.idms_public_key.empty()) {

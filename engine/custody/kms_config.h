@@ -7,7 +7,8 @@
 //
 //   [kms]    uri, id (32 hex digits, random at init), user_key_period, user_key_offset
 //   [hsm]    module, token_label, pin_env | pin_file, softhsm2_conf (demo tokens only)
-//   [store]  path (default store.sqlite)
+//   [store]  path (default store.sqlite), url (postgresql://...: a PostgreSQL store instead;
+//            see engine/store/store_location.h)
 //   [idms]   public_key (PEM or JWKS of the identity management server), issuer, audience:
 //            whose access tokens `serve` accepts; absent means no IdMS is trusted yet
 #pragma once
@@ -18,6 +19,7 @@
 #include "base/env.h"
 #include "base/status.h"
 #include "engine/keys/community_parameters.h"
+#include "engine/store/store_location.h"
 #include "hsm/pin_source.h"
 
 namespace mcx {
@@ -35,6 +37,7 @@ struct KmsConfig {
   hsm::PinSource pin;                   // a pin file's path is absolute here
   std::filesystem::path softhsm2_conf;  // absolute, or empty: set as SOFTHSM2_CONF before loading the module
   std::filesystem::path store_path;     // absolute
+  std::string store_url;                // a postgresql:// URL, or empty: the SQLite store at store_path
   std::filesystem::path idms_public_key;  // absolute, or empty: no IdMS configured
   std::string idms_issuer;
   std::string idms_audience = "mcx-kms";
@@ -42,6 +45,7 @@ struct KmsConfig {
   // audit record) or "serve" (serve on, saying so loudly, when the audit log cannot be written).
   bool audit_fail_open = false;
 
+  StoreLocation store_location() const { return {store_path, store_url}; }
   // The CKA_LABEL of this KMS's key-encryption key in the token.
   std::string kek_label() const { return "mcx-kms-kek-" + kms_id; }
   // What sealed blobs are bound to (their "owner"): this KMS's id and URI.

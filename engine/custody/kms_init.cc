@@ -8,6 +8,7 @@
 #include "engine/custody/file_staging.h"
 #include "engine/custody/kms_state_files.h"
 #include "engine/custody/kms_token.h"
+#include "engine/store/postgres_database.h"
 #include "hsm/hsm_random.h"
 #include "hsm/key_encryption_key.h"
 #include "hsm/sealed_blob.h"
@@ -133,6 +134,11 @@ Result<InitResult> InitKms(const InitOptions& o, Env& env) {
   config.pin = o.pin;
   if (config.pin.kind == hsm::PinSource::Kind::kFile) config.pin.name = fs::absolute(config.pin.name, ec).string();
   config.store_path = o.store_path.empty() ? dir / "store.sqlite" : fs::absolute(o.store_path, ec);
+  if (!o.store_url.empty() && !IsPostgresUrl(o.store_url)) {
+    return Status::InvalidArgument("--store-url takes a PostgreSQL URL (postgresql://user@host:port/database), not '" +
+                                   RedactPostgresUrl(o.store_url) + "'");
+  }
+  config.store_url = o.store_url;
   Result<CommunityParameters> params = CommunityParameters::Make(
       !o.kms_uri.empty() ? o.kms_uri : std::string(o.demo ? kDemoKmsUri : ""), o.user_key_period, o.user_key_offset);
   if (!params.ok()) return params.status();

@@ -33,6 +33,7 @@ struct InitOptions {
   int64_t user_key_period = kDefaultUserKeyPeriod;
   int64_t user_key_offset = 0;
   std::filesystem::path store_path;    // default: <data_dir>/store.sqlite
+  std::string store_url;               // a postgresql:// URL: the key store is PostgreSQL's
   bool force = false;                  // replace an existing KMS in data_dir
   bool demo = false;
 };

@@ -8,7 +8,7 @@
 #include "engine/custody/certificate_record.h"
 #include "engine/custody/key_set_source.h"
 #include "engine/custody/store_kms_state.h"
-#include "engine/store/sqlite_key_store.h"
+#include "engine/store/store_location.h"
 
 namespace mcx {
 namespace {
@@ -56,7 +56,7 @@ KmsInstance::~KmsInstance() {
   if (watcher_.joinable()) watcher_.join();
 }
 
-std::string KmsInstance::store_description() const { return "SQLite " + config().store_path.string(); }
+std::string KmsInstance::store_description() const { return config().store_location().Describe(); }
 
 Result<std::unique_ptr<KmsInstance>> KmsInstance::Open(const KmsConfig& config, Env& env) {
   std::unique_ptr<KmsInstance> k(new KmsInstance());
@@ -70,12 +70,12 @@ Result<std::unique_ptr<KmsInstance>> KmsInstance::Open(const KmsConfig& config, 
     Result<std::unique_ptr<KmsCustody>> custody = KmsCustody::Open(config, KmsStateFiles(config.data_dir, env), env);
     if (!custody.ok()) return custody.status();
     k->custody_ = std::move(custody).value();
-  } else if (!env.FileExists(config.store_path)) {
+  } else if (!config.store_location().postgres() && !env.FileExists(config.store_path)) {
     return Status::NotFound("opening the KMS in '" + config.data_dir.string() + "': its store " +
                             config.store_path.string() + " is missing and the data directory holds no sealed "
                             "master secrets to start one; restore the store from backup");
   }
-  Result<std::unique_ptr<KeyStore>> store = OpenSqliteKeyStore(config.store_path, first_cert_uri);
+  Result<std::unique_ptr<KeyStore>> store = OpenKeyStore(config.store_location(), first_cert_uri);
   if (!store.ok()) return store.status();
   k->store_ = std::move(store).value();
   MCX_RETURN_IF_ERROR(AdoptKmsStateFiles(config, *k->store_, env));

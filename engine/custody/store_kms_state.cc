@@ -61,7 +61,7 @@ Status AdoptKmsStateFiles(const KmsConfig& config, KeyStore& store, Env& env) {
       Result<std::optional<Bytes>> ksak = store.GetBlob(kSealedKsakBlob);
       if (!ksak.ok()) return ksak.status().Annotate(context);
       if (**have != *cert || *z != std::optional<Bytes>(sealed->z) || *ksak != std::optional<Bytes>(sealed->ksak)) {
-        return Status::AlreadyExists("the store " + config.store_path.string() +
+        return Status::AlreadyExists("the store " + config.store_location().Describe() +
                                      " already holds the state of another KMS than the one in '" + dir.string() +
                                      "'; move that store away (or set [store] path in " + kKmsConfigFileName +
                                      " to a new file) and run again");

@@ -10,7 +10,7 @@
 #include "engine/audit/audit_render.h"
 #include "engine/audit/audit_verify.h"
 #include "engine/custody/audit_custody.h"
-#include "engine/store/sqlite_audit_store.h"
+#include "engine/store/store_location.h"
 #include "tools/cli/command.h"
 #include "tools/cli/kms_options.h"
 
@@ -24,7 +24,7 @@ struct AuditFlags {
 };
 
 Result<std::unique_ptr<AuditStore>> OpenStore(const KmsConfig& config) {
-  return OpenSqliteAuditStore(config.store_path);  // NotFound, saying why, for a KMS never opened
+  return OpenAuditStore(config.store_location());  // NotFound, saying why, for a KMS never opened (SQLite)
 }
 
 Status RunVerify(const AuditFlags& f) {
@@ -43,7 +43,7 @@ Status RunVerify(const AuditFlags& f) {
   Result<AuditVerification> v = VerifyAuditChain(**store, **custody, anchors);
   if (!v.ok()) return v.status();
   fmt::print("audit log in {}: {} node(s), {} record(s), MACs checked with HSM key '{}'\n",
-             config->store_path.string(), v->nodes, v->records, (*custody)->key_label());
+             config->store_location().Describe(), v->nodes, v->records, (*custody)->key_label());
   for (const AuditAnchor& tip : v->tips) {
     fmt::print("  node {}: last record {}; anchor {}\n", tip.node, tip.tip.seq, FormatAuditAnchor(tip));
   }
@@ -53,7 +53,7 @@ Status RunVerify(const AuditFlags& f) {
   }
   if (!v->ok()) {
     return Status::DataLoss("the audit log was tampered with (" + std::to_string(v->findings.size()) +
-                            " node(s), first bad record of each listed above); keep the store file as evidence and "
+                            " node(s), first bad record of each listed above); keep the store (file or database) as evidence and "
                             "compare it with a backup");
   }
   fmt::print("ok: every chain is intact (the tail of a chain is only covered by an anchor: keep the anchors above "

@@ -20,6 +20,7 @@ struct InitFlags {
   int64_t user_key_offset = 0;
   bool force = false;
   bool demo = false;
+  std::string store_url;
   std::string idms_public_key, idms_issuer, idms_audience = api::kDefaultAudience;
 };
 
@@ -59,6 +60,7 @@ Status RunInit(const InitFlags& f) {
   o.user_key_offset = f.user_key_offset;
   o.force = f.force;
   o.demo = f.demo;
+  o.store_url = f.store_url;
   if (o.demo && o.pin.kind != hsm::PinSource::Kind::kNone) {
     return Status::InvalidArgument("--demo makes its own token and PIN; drop --pin-env/--pin-file");
   }
@@ -79,6 +81,7 @@ Status RunInit(const InitFlags& f) {
   fmt::print("  Z fingerprint {}, KPAK fingerprint {} (SHA-256, first 16 octets)\n", Fingerprint(r->public_keys.z_pub),
              Fingerprint(r->public_keys.kpak));
   fmt::print("  PIN source: {}\n", c.pin.Describe());
+  fmt::print("  store: {} (created when the KMS first opens)\n", c.store_location().Describe());
   if (c.idms_public_key.empty()) {
     std::fputs("  access tokens: no IdMS trusted yet; add [idms] to mcx-kms.toml or serve --idms-public-key\n", stdout);
   } else {
@@ -112,6 +115,9 @@ void RegisterInitCommand(CLI::App& app, CommandResult& result) {
                   "the identity management server's public keys (PEM or JWKS) that sign access tokens");
   cmd->add_option("--idms-issuer", f->idms_issuer, "the access tokens' issuer (iss)");
   cmd->add_option("--idms-audience", f->idms_audience, "the access tokens' audience (aud)")->capture_default_str();
+  cmd->add_option("--store-url", f->store_url,
+                  "keep key sets and the lifecycle in this PostgreSQL database (postgresql://user@host:port/db; "
+                  "the password in ~/.pgpass) instead of the SQLite file store.sqlite");
   cmd->add_flag("--force", f->force, "replace a KMS that already exists in the data directory (its secrets are lost)");
   cmd->add_flag("--demo", f->demo, "create a SoftHSM2 token with a generated PIN in the data directory and use it");
   cmd->callback([f, &result] { result.status = RunInit(*f); });
