@@ -53,8 +53,17 @@ class KeyStore {
   // and returns how many were new. Either all of the batch is committed or none of it.
   virtual Result<size_t> InsertBatch(std::span<const SealedKeySet> records) = 0;
 
-  // Inserts `record` unless one exists, then returns the stored one (which wins a race).
-  virtual Result<SealedKeySet> InsertOrGet(const SealedKeySet& record) = 0;
+  // Inserts `record` unless one exists, then returns the stored one (which wins a race): an
+  // InsertBatch of one, and a Find when another writer's row was there first.
+  Result<SealedKeySet> InsertOrGet(const SealedKeySet& record) {
+    Result<size_t> n = InsertBatch(std::span<const SealedKeySet>(&record, 1));
+    if (!n.ok()) return n.status();
+    if (*n == 1) return record;
+    Result<std::optional<SealedKeySet>> found = Find(record.user_uri, record.period.number);
+    if (!found.ok()) return found.status();
+    if (!found->has_value()) return Status::Internal("a key set vanished between insert and read");
+    return std::move(**found);
+  }
 
   // The key set, with its `revoked` mark.
   virtual Result<std::optional<SealedKeySet>> Find(const std::string& user_uri, uint64_t key_period_no) = 0;

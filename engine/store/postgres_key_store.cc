@@ -93,17 +93,6 @@ class PostgresKeyStore final : public KeyStore {
     return inserted;
   }
 
-  Result<SealedKeySet> InsertOrGet(const SealedKeySet& record) override {
-    Result<size_t> n = InsertBatch(std::span<const SealedKeySet>(&record, 1));
-    if (!n.ok()) return n.status();
-    if (*n == 1) return record;
-    // Another writer's row (perhaps another replica's, committed a moment ago): read it back.
-    Result<std::optional<SealedKeySet>> found = Find(record.user_uri, record.period.number);
-    if (!found.ok()) return found.status();
-    if (!found->has_value()) return Status::Internal("a key set vanished between insert and read");
-    return std::move(**found);
-  }
-
   Result<std::optional<SealedKeySet>> Find(const std::string& user_uri, uint64_t key_period_no) override {
     PostgresDatabase::Borrowed b(*db_);
     if (!b.ok()) return b.status();

@@ -31,16 +31,6 @@ class SqliteKeyStore final : public KeyStore {
                                  [&](sqlite3_stmt* st, size_t i) { return BindRecord(st, records[i]); });
   }
 
-  Result<SealedKeySet> InsertOrGet(const SealedKeySet& record) override {
-    Result<size_t> n = InsertBatch(std::span<const SealedKeySet>(&record, 1));
-    if (!n.ok()) return n.status();
-    if (*n == 1) return record;
-    Result<std::optional<SealedKeySet>> found = Find(record.user_uri, record.period.number);
-    if (!found.ok()) return found.status();
-    if (!found->has_value()) return Status::Internal("a key set vanished between insert and read");
-    return std::move(**found);
-  }
-
   Result<std::optional<SealedKeySet>> Find(const std::string& user_uri, uint64_t key_period_no) override {
     SqliteDatabase::Reader r(*db_);
     if (!r.ok()) return r.status();
