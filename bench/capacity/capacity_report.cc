@@ -97,6 +97,11 @@ std::string RenderText(const CapacityReport& r) {
   const MachineInfo& m = r.machine;
   line("mcx-kms capacity report, " + m.when_utc);
   line("machine: " + m.hostname + ", " + m.cpu_model + ", " + std::to_string(m.cores) + " cores, " + m.kernel);
+  if (const auto& t = r.token_ceiling) {
+    line("token verification on this machine (OpenSSL, one core): ES256 " + Rate(t->es256_per_core) + "/s, RS256 " +
+         Rate(t->rs256_per_core) + "/s; all " + std::to_string(t->cores) + " cores: ES256 " +
+         Rate(t->es256_per_core * t->cores) + "/s, RS256 " + Rate(t->rs256_per_core * t->cores) + "/s");
+  }
 
   if (r.local) {
     const LocalFigures& l = *r.local;
@@ -176,6 +181,20 @@ std::string RenderText(const CapacityReport& r) {
   for (const ServingRun& s : r.serving) {
     line("  devices reconnecting within " + std::to_string(p.reconnect_seconds) + " s (" + s.label + "): " + WithThousands(static_cast<uint64_t>(s.keyprov_per_second() * p.reconnect_seconds)) +
          " (" + Rate(s.keyprov_per_second()) + " keyprov/s)");
+    // A token is verified once, then answered from the cache: only a run with more users than
+    // requests measures a storm in which every device brings a new one.
+    const uint64_t asked = s.result.requests;
+    line(std::string("    tokens: ") + WithThousands(s.users) + " users for " + WithThousands(asked) + " requests: " +
+         (s.users >= asked ? "each request measured could carry a token the KMS had not seen"
+                           : "most requests carried a token the KMS had verified before (cached); for a storm of new "
+                             "tokens, give --user-count above the run's requests"));
+  }
+  if (const auto& t = r.token_ceiling) {
+    line("  a storm of new tokens cannot pass token verification: at most " +
+         WithThousands(static_cast<uint64_t>(t->es256_per_core * t->cores * p.reconnect_seconds)) + " devices in " +
+         std::to_string(p.reconnect_seconds) + " s with ES256 tokens, " +
+         WithThousands(static_cast<uint64_t>(t->rs256_per_core * t->cores * p.reconnect_seconds)) +
+         " with RS256, if a KMS on this machine did nothing else");
   }
   return out;
 }
@@ -185,6 +204,10 @@ nlohmann::json ToJson(const CapacityReport& r) {
   json j;
   j["machine"] = {{"hostname", r.machine.hostname}, {"cpu_model", r.machine.cpu_model}, {"cores", r.machine.cores},
                   {"kernel", r.machine.kernel}, {"when_utc", r.machine.when_utc}};
+  if (const auto& t = r.token_ceiling) {
+    j["token_verify_ceiling"] = {{"es256_per_core", t->es256_per_core}, {"rs256_per_core", t->rs256_per_core},
+                                 {"cores", t->cores}};
+  }
   if (r.local) {
     const LocalFigures& l = *r.local;
     json d = json::array();

@@ -19,6 +19,7 @@
 
 #include "bench/capacity/key_material_check.h"
 #include "bench/capacity/load_generator.h"
+#include "bench/capacity/token_verify_ceiling.h"
 
 namespace mcx::capacity {
 
@@ -83,6 +84,7 @@ struct ProjectionInputs {
 
 struct CapacityReport {
   MachineInfo machine;
+  std::optional<TokenVerifyCeiling> token_ceiling;  // of the machine running the bench
   std::optional<LocalFigures> local;
   std::vector<ServingRun> serving;
   ProjectionInputs projection;

@@ -465,5 +465,37 @@ TEST(CapacityReportTest, RendersAllThreeFormsWithoutSecrets) {
   }
 }
 
+TEST(CapacityReportTest, TheTokenVerificationCeilingIsMeasuredAndBoundsAStormOfNewTokens) {
+  Result<TokenVerifyCeiling> measured = MeasureTokenVerifyCeiling(0.05);
+  ASSERT_TRUE(measured.ok()) << measured.status().ToString();
+  EXPECT_GT(measured->es256_per_core, 100.0);  // OpenSSL does thousands; a broken loop does none
+  EXPECT_GT(measured->rs256_per_core, 100.0);
+  EXPECT_GE(measured->cores, 1);
+
+  CapacityReport report;
+  report.machine = DescribeThisMachine();
+  report.token_ceiling = TokenVerifyCeiling{10000, 40000, 2};
+  ServingRun fresh;
+  fresh.label = "fresh";
+  fresh.users = 200000;
+  fresh.result.requests = 15000;
+  ServingRun cached = fresh;
+  cached.label = "cached";
+  cached.users = 1000;
+  report.serving = {fresh, cached};
+  const std::string text = RenderText(report);
+  EXPECT_NE(text.find("ES256 10,000/s, RS256 40,000/s; all 2 cores: ES256 20,000/s, RS256 80,000/s"),
+            std::string::npos) << text;
+  EXPECT_NE(text.find("200,000 users for 15,000 requests: each request measured could carry a token the KMS had not seen"),
+            std::string::npos) << text;
+  EXPECT_NE(text.find("1,000 users for 15,000 requests: most requests carried a token the KMS had verified before"),
+            std::string::npos) << text;
+  EXPECT_NE(text.find("at most 1,200,000 devices in 60 s with ES256 tokens, 4,800,000 with RS256"), std::string::npos)
+      << text;
+  const nlohmann::json j = ToJson(report);
+  EXPECT_DOUBLE_EQ(j["token_verify_ceiling"]["es256_per_core"].get<double>(), 10000.0);
+  EXPECT_EQ(j["token_verify_ceiling"]["cores"].get<int>(), 2);
+}
+
 }  // namespace
 }  // namespace mcx::capacity

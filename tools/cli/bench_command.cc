@@ -151,6 +151,7 @@ Status RunLocal(const LocalOptions& opt) {
 
   CapacityReport report;
   report.machine = capacity::DescribeThisMachine();
+  if (Result<capacity::TokenVerifyCeiling> t = capacity::MeasureTokenVerifyCeiling(); t.ok()) report.token_ceiling = *t;
   capacity::LocalBenchOptions lo;
   lo.seconds_per_step = opt.step_seconds;
   lo.provision_seconds = opt.provision_seconds;
@@ -313,6 +314,7 @@ Status RunHttp(const HttpOptions& opt, CommandResult& command) {
 
   CapacityReport report;
   report.machine = capacity::DescribeThisMachine();
+  if (Result<capacity::TokenVerifyCeiling> t = capacity::MeasureTokenVerifyCeiling(); t.ok()) report.token_ceiling = *t;
   capacity::ServingRun run;
   run.label = std::string(endpoint->tls ? "https" : "http") + " init:keyprov " + opt.mix +
               (opt.on_demand ? ", random periods up to " + std::to_string(opt.max_periods_ahead) + " ahead" : "") + (opt.insecure ? ", certificate NOT verified" : "");
