@@ -309,10 +309,21 @@ Status PostgresDatabase::Transaction(const std::string& what, const std::functio
     Borrowed b(*this);
     if (!b.ok()) return b.status();
     pg::Connection& c = b.conn();
-    MCX_RETURN_IF_ERROR(c.Exec("BEGIN", "starting a transaction: " + what));
-    s = body(c);
-    if (s.ok()) s = c.Exec("COMMIT", "committing: " + what);
+    bool committing = false;
+    s = c.Exec("BEGIN", "starting a transaction: " + what);
+    if (s.ok()) s = body(c);
+    if (s.ok()) {
+      committing = true;
+      s = c.Exec("COMMIT", "committing: " + what);
+    }
     if (s.ok()) return s;
+    if (PQstatus(c.get()) == CONNECTION_BAD) {
+      // The connection was lost (the server restarted, or failed over to a standby). Before
+      // COMMIT was sent nothing was committed, so the transaction runs again on a fresh
+      // connection; a COMMIT whose answer was lost may or may not have taken: reported as is.
+      if (committing) return s;
+      continue;
+    }
     const std::string state = c.last_sqlstate();
     (void)c.Exec("ROLLBACK", "rolling back");
     if (state != "40001" && state != "40P01") return s;
@@ -336,8 +347,16 @@ PostgresDatabase::Borrowed::Borrowed(PostgresDatabase& owner) : owner_(owner) {
 }
 
 PostgresDatabase::Borrowed::~Borrowed() {
-  // A connection left inside a transaction (a failed ROLLBACK) or lost is not reused.
-  if (!conn_ || PQstatus(conn_->get()) != CONNECTION_OK || PQtransactionStatus(conn_->get()) != PQTRANS_IDLE) return;
+  if (conn_ && PQstatus(conn_->get()) == CONNECTION_BAD) {
+    // The server went away: the idle connections went with it, and each would fail one call
+    // before it is found out. They are all dropped; the next calls connect afresh (to whichever
+    // host of the URL takes writes now, after a failover).
+    std::lock_guard<std::mutex> lock(owner_.pool_mu_);
+    owner_.pool_.clear();
+    return;
+  }
+  // A connection left inside a transaction (a failed ROLLBACK) is not reused.
+  if (!conn_ || PQtransactionStatus(conn_->get()) != PQTRANS_IDLE) return;
   std::lock_guard<std::mutex> lock(owner_.pool_mu_);
   if (owner_.pool_.size() < 16) owner_.pool_.push_back(std::move(conn_));
 }
