@@ -21,7 +21,8 @@ packages=(
   libxml2-dev           # parses KmsRequest bodies (api/)
   nlohmann-json3-dev    # parses access-token (JWT) claims and JWKS files (api/)
   libcjose-dev libjansson-dev  # JOSE for access tokens (api/); cjose's pkg-config file needs jansson's
-  nginx wrk             # the TLS proxy end-to-end test and the HTTP benchmark
+  nginx wrk             # the proxy end-to-end tests (TLS, replicas with failover) and the HTTP benchmark
+  python3               # the end-to-end tests read bench http's JSON reports
   chromium              # headless: the capacity report's HTML test (tests/bench/html_report_test.sh)
   clang-14 libclang-rt-14-dev llvm-14   # tools/test.sh: the ASan/UBSan build, libFuzzer, llvm-symbolizer
   libasan8 libubsan1 libtsan2           # g++ 12's sanitizer runtimes (the TSan build)
