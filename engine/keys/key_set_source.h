@@ -23,12 +23,16 @@ class KeySetSource {
   virtual const KmsPublicKeys& public_keys() const = 0;
   // Thread-safe.
   virtual Result<KeySet> Derive(const std::string& user_uri, uint64_t key_period_no) = 0;
-  // One result per URI, each as Derive would give it; sources that can share work across a
-  // batch (the fast kernels share their inversions) do so.
-  virtual std::vector<Result<KeySet>> DeriveBatch(std::span<const std::string> user_uris, uint64_t key_period_no) = 0;
-  // The same with a key period per user (key_period_nos[i] for user_uris[i]).
+  // One result per URI, each as Derive(user_uris[i], key_period_nos[i]) would give it (the spans
+  // are of equal length); sources that can share work across a batch (the fast kernels share
+  // their inversions) do so.
   virtual std::vector<Result<KeySet>> DeriveBatch(std::span<const std::string> user_uris,
                                                   std::span<const uint64_t> key_period_nos) = 0;
+  // The same, every user in one key period.
+  std::vector<Result<KeySet>> DeriveBatch(std::span<const std::string> user_uris, uint64_t key_period_no) {
+    const std::vector<uint64_t> periods(user_uris.size(), key_period_no);
+    return DeriveBatch(user_uris, periods);
+  }
 };
 
 class HostKeySetSource final : public KeySetSource {
@@ -43,9 +47,7 @@ class HostKeySetSource final : public KeySetSource {
   Result<KeySet> Derive(const std::string& user_uri, uint64_t key_period_no) override {
     return deriver_.Derive(user_uri, key_period_no, rng_);
   }
-  std::vector<Result<KeySet>> DeriveBatch(std::span<const std::string> user_uris, uint64_t key_period_no) override {
-    return deriver_.DeriveBatch(user_uris, key_period_no, rng_);
-  }
+  using KeySetSource::DeriveBatch;
   std::vector<Result<KeySet>> DeriveBatch(std::span<const std::string> user_uris,
                                           std::span<const uint64_t> key_period_nos) override {
     return deriver_.DeriveBatch(user_uris, key_period_nos, rng_);

@@ -145,26 +145,24 @@ Result<ResultPtr> Connection::Run(const std::string& sql, const Params& params, 
                        params.formats(), 1);
   }
   ResultPtr r(raw);
-  const ExecStatusType st = PQresultStatus(r.get());
+  MCX_RETURN_IF_ERROR(Check(r.get(), what));
+  return r;
+}
+
+Status Connection::Check(PGresult* r, const std::string& what) {
+  const ExecStatusType st = PQresultStatus(r);
   if (r == nullptr || (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)) {
-    const char* state = r ? PQresultErrorField(r.get(), PG_DIAG_SQLSTATE) : nullptr;
+    const char* state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
     last_sqlstate_ = state ? state : "?";
-    return Error(conn_, r.get(), what);
+    return Error(conn_, r, what);
   }
   last_sqlstate_.clear();
-  return r;
+  return Status::Ok();
 }
 
 Status Connection::Exec(const char* sql, const std::string& what) {
   ResultPtr r(PQexec(conn_, sql));
-  const ExecStatusType st = PQresultStatus(r.get());
-  if (r == nullptr || (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)) {
-    const char* state = r ? PQresultErrorField(r.get(), PG_DIAG_SQLSTATE) : nullptr;
-    last_sqlstate_ = state ? state : "?";
-    return Error(conn_, r.get(), what);
-  }
-  last_sqlstate_.clear();
-  return Status::Ok();
+  return Check(r.get(), what);
 }
 
 }  // namespace pg

@@ -107,6 +107,8 @@ class Connection {
 
  private:
   PGconn* conn_;
+  // OK when `r` is a successful result; otherwise the error, with its SQLSTATE kept.
+  Status Check(PGresult* r, const std::string& what);
   std::string last_sqlstate_;
   std::unordered_map<std::string, std::string> prepared_;  // SQL -> statement name
 };

@@ -32,14 +32,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() {
-  local p
-  for _ in $(seq 1 50); do
-    p=$((20000 + RANDOM % 12000))  # below the kernel's ephemeral range (32768-60999)
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
-  done
-  echo 0
-}
+# free_port, as the end-to-end tests pick theirs.
+# shellcheck source=../../tools/demo-kms-lib.sh
+source "$(dirname "$(realpath "$0")")/../../tools/demo-kms-lib.sh"
 
 "${as_pg[@]}" "$pgbin/initdb" -D "$tmp/data" -U mcx -A trust -E UTF8 --locale=C --no-sync >"$tmp/initdb.log" 2>&1 \
   || { echo "with_postgres.sh: initdb failed:" >&2; cat "$tmp/initdb.log" >&2; exit 1; }

@@ -26,10 +26,6 @@ class GatedSource final : public KeySetSource {
     WaitAtGate();
     return inner_.Derive(user_uri, period);
   }
-  std::vector<Result<KeySet>> DeriveBatch(std::span<const std::string> users, uint64_t period) override {
-    WaitAtGate();
-    return inner_.DeriveBatch(users, period);
-  }
   std::vector<Result<KeySet>> DeriveBatch(std::span<const std::string> users,
                                           std::span<const uint64_t> periods) override {
     WaitAtGate();
