@@ -255,10 +255,8 @@ class SqliteAuditStore final : public AuditStore {
   }
 
   Result<Db> Connect(bool create) {
-    sqlite3* raw = nullptr;
-    const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
-    const int rc = sqlite3_open_v2(path_.c_str(), &raw, flags, nullptr);
-    Db db(raw);
+    Db db;
+    const int rc = sqlite::Open(path_, create, db);
     if (rc != SQLITE_OK) return SqliteError(db.get(), rc, "opening the store " + path_.string());
     sqlite3_busy_timeout(db.get(), options_.busy_timeout_ms);
     return db;

@@ -34,6 +34,9 @@ struct StmtFinalize { void operator()(sqlite3_stmt* s) const { sqlite3_finalize(
 using Db = std::unique_ptr<sqlite3, DbClose>;
 using Stmt = std::unique_ptr<sqlite3_stmt, StmtFinalize>;
 
+// Opens a connection (read-write; created when `create`) without SQLite's own mutexes: each
+// connection is used by one thread at a time. `out` holds it even on failure, for the message.
+int Open(const std::filesystem::path& path, bool create, Db& out);
 // SQLite's own words plus what an operator can do about the usual causes.
 Status Error(sqlite3* db, int rc, const std::string& what);
 Status Exec(sqlite3* db, const char* sql, const std::string& what);
