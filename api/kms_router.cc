@@ -1,6 +1,7 @@
 #include "api/kms_router.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <charconv>
 #include <chrono>
@@ -496,6 +497,16 @@ void KmsRouter::Authorized(std::shared_ptr<Exchange> ex, const KmsTarget& target
   }
 }
 
+// A keyprov's key sets, asked for together and answered when the last one arrives (each may be
+// derived in a batch on another thread).
+struct KmsRouter::KeyProvInProgress {
+  std::string user_uri;
+  NtpSeconds t = 0;
+  std::vector<NtpSeconds> times;                   // the requested time last
+  std::vector<std::optional<Result<KeySet>>> sets;  // by index into times
+  std::atomic<size_t> remaining{0};
+};
+
 void KmsRouter::ProvisionKeys(std::shared_ptr<Exchange> ex, std::string user_uri, NtpSeconds t, NtpSeconds latest) {
   const ServedCertificates& served = *ex->served;
   const uint64_t period_seconds = served.InForceAt(t)->certificate.params.user_key_period;
@@ -503,41 +514,59 @@ void KmsRouter::ProvisionKeys(std::shared_ptr<Exchange> ex, std::string user_uri
   // KmsKeySet of a response as the current keys. Periods no certificate covers, or past
   // max_periods_ahead (`latest`), are left out; each set is issued under the certificate in force
   // at its time (a rollover may fall between them).
-  std::vector<NtpSeconds> times;
+  auto keyprov = std::make_shared<KeyProvInProgress>();
+  keyprov->user_uri = std::move(user_uri);
+  keyprov->t = t;
   for (int i = options_.extra_periods; i >= 1; --i) {
     const NtpSeconds later = t + static_cast<NtpSeconds>(i) * period_seconds;
-    if (later <= latest && served.InForceAt(later) != nullptr) times.push_back(later);
+    if (later <= latest && served.InForceAt(later) != nullptr) keyprov->times.push_back(later);
   }
-  times.push_back(t);
+  keyprov->times.push_back(t);
+  keyprov->sets.resize(keyprov->times.size());
+  keyprov->remaining = keyprov->times.size();
+  // This thread is free once all are asked for: a key set not issued yet is answered later, from
+  // a batch (StoredKeyService, OnDemandIssuer), so a few workers keep many derivations in flight.
+  for (size_t i = 0; i < keyprov->times.size(); ++i) {
+    keys_.KeySetAtAsync(served, keyprov->user_uri, keyprov->times[i], [this, ex, keyprov, i](Result<KeySet> ks) {
+      keyprov->sets[i].emplace(std::move(ks));
+      if (keyprov->remaining.fetch_sub(1, std::memory_order_acq_rel) == 1) AnswerKeyProv(*ex, *keyprov);
+    });
+  }
+}
+
+void KmsRouter::AnswerKeyProv(Exchange& ex, KeyProvInProgress& keyprov) {
+  const ServedCertificates& served = *ex.served;
+  const std::string& user_uri = keyprov.user_uri;
   std::vector<KeySet> sets;
   std::vector<const KmsCertificate*> certs;
-  sets.reserve(times.size());
-  for (NtpSeconds when : times) {
-    Result<KeySet> ks = keys_.KeySetAt(served, user_uri, when);
+  sets.reserve(keyprov.times.size());
+  for (size_t i = 0; i < keyprov.times.size(); ++i) {
+    const NtpSeconds when = keyprov.times[i];
+    Result<KeySet>& ks = *keyprov.sets[i];
     if (!ks.ok()) {
       // A later period may be refused (a revocation from then on) while the requested one is
       // not: the answer then carries what may be handed out.
-      if (when != t && ks.status().code() == Status::Code::kPermissionDenied) continue;
+      if (when != keyprov.t && ks.status().code() == Status::Code::kPermissionDenied) continue;
       if (IsCallersFault(ks.status())) {
         if (ks.status().code() == Status::Code::kPermissionDenied && options_.on_refused) {
           options_.on_refused(403, user_uri, user_uri, ks.status().message());
         }
-        return ex->FailWith(ks.status());
+        return ex.FailWith(ks.status());
       }
       // The store's or HSM's own words ("database is locked", a PKCS#11 return value) are for
       // the operator, not the client.
       metrics_.AddKeyServiceError();
       LogInternalError("keyprov", ks.status());
-      return ex->Fail(503, kUnavailableText);
+      return ex.Fail(503, kUnavailableText);
     }
     sets.push_back(std::move(ks).value());
     certs.push_back(&served.InForceAt(when)->certificate);
   }
-  ex->header.time = NtpNow(*options_.env);
+  ex.header.time = NtpNow(*options_.env);
   ApiResponse r;
-  r.body = KmsResponseWriter::KeyProv(ex->header, certs, sets);
+  r.body = KmsResponseWriter::KeyProv(ex.header, certs, sets);
   metrics_.AddKeySetsIssued(sets.size());
-  ex->Finish(std::move(r));
+  ex.Finish(std::move(r));
 }
 
 }  // namespace mcx::api

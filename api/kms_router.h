@@ -13,7 +13,8 @@
 // body: XML of the certificate) and writes. Everything that may take longer goes to the worker
 // executor: the signature check of a token not in the cache, the libxml2 parse of a KmsRequest
 // body, and every KeyService call that may derive a key or reach the HSM or store (KeySetAt,
-// Ready). The Reply is then called from a worker: the session posts it back to its strand.
+// Ready). The Reply is then called from a worker, or, for a key set derived on demand, from the
+// thread of the batch that derived it (KeySetAtAsync): the session posts it back to its strand.
 #pragma once
 
 #include <functional>
@@ -96,8 +97,10 @@ class KmsRouter final : public RequestHandler {
   void Authorized(std::shared_ptr<Exchange> ex, const KmsTarget& target, const VerifiedToken& verified,
                   bool on_worker);
   void RefuseToken(Exchange& ex, const Status& why);
-  // On a worker.
+  // On a worker: asks for the key sets; AnswerKeyProv runs on whichever thread gives the last.
+  struct KeyProvInProgress;
   void ProvisionKeys(std::shared_ptr<Exchange> ex, std::string user_uri, NtpSeconds t, NtpSeconds latest);
+  void AnswerKeyProv(Exchange& ex, KeyProvInProgress& keyprov);
 
   KeyService& keys_;
   AccessTokenVerifier& tokens_;

@@ -8,6 +8,7 @@
 // an I/O thread. Implementations are safe to call from many threads at once.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -31,6 +32,13 @@ class KeyService {
   // before the first period; PermissionDenied for a revoked user or key set; Unavailable when
   // the HSM or store is down.
   virtual Result<KeySet> KeySetAt(const ServedCertificates& served, const std::string& user_uri, NtpSeconds t) = 0;
+  // The same answer, given to `done` exactly once, on this thread or another: a service may hand
+  // a key set that must be derived to a batch and free the calling thread at once. The caller
+  // keeps `served` alive until `done` is called. The default calls KeySetAt.
+  virtual void KeySetAtAsync(const ServedCertificates& served, const std::string& user_uri, NtpSeconds t,
+                             std::function<void(Result<KeySet>)> done) {
+    done(KeySetAt(served, user_uri, t));
+  }
   // ... under what is served now.
   Result<KeySet> KeySetAt(const std::string& user_uri, NtpSeconds t) { return KeySetAt(*Certificates(), user_uri, t); }
 

@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <thread>
 
+#include <pthread.h>
+
+#include "base/awaited_answer.h"
 #include "engine/audit/audit_event.h"
 
 namespace mcx {
@@ -13,31 +16,40 @@ OnDemandIssuer::OnDemandIssuer(OnDemandIssuerOptions options) : options_([&] {
   return options;
 }()) {}
 
+OnDemandIssuer::~OnDemandIssuer() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  for (std::thread& t : runners_) t.join();
+  for (Request& r : waiting_) {
+    r.done(Status::Unavailable("the KMS is shutting down: ask again (another replica, or this one once restarted)"));
+  }
+}
+
 Result<KeySet> OnDemandIssuer::Issue(const IssuingCertificate& cert, const std::string& user_uri,
                                      uint64_t key_period_no) {
-  Request me{&cert, &user_uri, key_period_no, std::nullopt, false};
-  std::unique_lock<std::mutex> lock(mu_);
-  waiting_.push_back(&me);
-  while (!me.done) {
-    if (deriving_ >= options_.max_concurrent || waiting_.empty()) {
-      cv_.wait(lock);
-      continue;
-    }
-    // Run the next batch: what is waiting now, ours among it or not (then ours is in a later one).
-    std::vector<Request*> batch;
-    while (!waiting_.empty() && batch.size() < options_.max_batch) {
-      batch.push_back(waiting_.front());
-      waiting_.pop_front();
-    }
-    ++deriving_;
-    lock.unlock();
-    RunBatch(batch);
-    lock.lock();
-    counters_.requests += batch.size();
-    for (Request* r : batch) r->done = true;  // their owners may return (and free them) from here on
-    cv_.notify_all();
+  return AwaitAnswer<Result<KeySet>>([&](auto done) { IssueAsync(cert, user_uri, key_period_no, std::move(done)); });
+}
+
+void OnDemandIssuer::IssueAsync(const IssuingCertificate& cert, std::string user_uri, uint64_t key_period_no,
+                                IssueCallback done) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (runners_.empty()) StartRunners();
+    waiting_.push_back(Request{&cert, std::move(user_uri), key_period_no, std::move(done), std::nullopt});
   }
-  return std::move(*me.result);
+  cv_.notify_one();
+}
+
+void OnDemandIssuer::StartRunners() {
+  for (size_t i = 0; i < 2 * options_.max_concurrent; ++i) {
+    runners_.emplace_back([this] {
+      pthread_setname_np(pthread_self(), "mcx-issue");
+      RunBatches();
+    });
+  }
 }
 
 OnDemandIssuer::Counters OnDemandIssuer::counters() const {
@@ -45,18 +57,42 @@ OnDemandIssuer::Counters OnDemandIssuer::counters() const {
   return counters_;
 }
 
-void OnDemandIssuer::RunBatch(const std::vector<Request*>& batch) {
+void OnDemandIssuer::RunBatches() {
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    cv_.wait(lock, [&] { return stopping_ || (!waiting_.empty() && deriving_ < options_.max_concurrent); });
+    if (stopping_) return;
+    // What is waiting now, in arrival order: nothing waits for a batch to fill.
+    std::vector<Request> batch;
+    while (!waiting_.empty() && batch.size() < options_.max_batch) {
+      batch.push_back(std::move(waiting_.front()));
+      waiting_.pop_front();
+    }
+    ++deriving_;
+    const bool more = !waiting_.empty() && deriving_ < options_.max_concurrent;
+    lock.unlock();
+    if (more) cv_.notify_one();  // another slot is free for what this batch left waiting
+    RunBatch(batch);
+    lock.lock();
+    counters_.requests += batch.size();
+    lock.unlock();
+    for (Request& r : batch) r.done(std::move(*r.result));
+    lock.lock();
+  }
+}
+
+void OnDemandIssuer::RunBatch(std::vector<Request>& batch) {
   // One part per certificate (requests around a rollover ask under two), in arrival order.
   std::vector<Part> parts;
   std::vector<bool> taken(batch.size(), false);
   for (size_t i = 0; i < batch.size(); ++i) {
     if (taken[i]) continue;
     Part& part = parts.emplace_back();
-    part.cert = batch[i]->cert;
+    part.cert = batch[i].cert;
     for (size_t j = i; j < batch.size(); ++j) {
-      if (!taken[j] && batch[j]->cert == batch[i]->cert) {
+      if (!taken[j] && batch[j].cert == batch[i].cert) {
         taken[j] = true;
-        part.requests.push_back(batch[j]);
+        part.requests.push_back(&batch[j]);
       }
     }
   }
@@ -67,7 +103,7 @@ void OnDemandIssuer::RunBatch(const std::vector<Request*>& batch) {
     --deriving_;
     counters_.batches += parts.size();
   }
-  cv_.notify_all();
+  cv_.notify_one();
   for (Part& part : parts) Store(part);
 }
 
@@ -78,9 +114,9 @@ void OnDemandIssuer::Derive(Part& part) {
   for (size_t i = 0; i < part.requests.size(); ++i) {
     const Request& r = *part.requests[i];
     size_t k = 0;
-    while (k < part.users.size() && !(part.users[k] == *r.user_uri && part.periods[k] == r.key_period_no)) ++k;
+    while (k < part.users.size() && !(part.users[k] == r.user_uri && part.periods[k] == r.key_period_no)) ++k;
     if (k == part.users.size()) {
-      part.users.push_back(*r.user_uri);
+      part.users.push_back(r.user_uri);
       part.periods.push_back(r.key_period_no);
     }
     part.key_of[i] = k;

@@ -31,6 +31,10 @@ class StoredKeyService final : public KeyService {
 
   std::shared_ptr<const ServedCertificates> Certificates() const override { return served_.load(); }
   Result<KeySet> KeySetAt(const ServedCertificates& served, const std::string& user_uri, NtpSeconds t) override;
+  // Answers at once from the store; a key set not issued yet goes to the OnDemandIssuer, whose
+  // thread answers.
+  void KeySetAtAsync(const ServedCertificates& served, const std::string& user_uri, NtpSeconds t,
+                     std::function<void(Result<KeySet>)> done) override;
   using KeyService::KeySetAt;
   Status Ready() override;
 
@@ -48,7 +52,9 @@ class StoredKeyService final : public KeyService {
   void Publish(std::shared_ptr<const ServedCertificates> served) { served_.store(std::move(served)); }
 
  private:
-  Result<KeySet> StoredOrNew(const IssuingCertificate& cert, const std::string& user_uri, uint64_t key_period_no);
+  // The stored key set, or nullopt when there is none yet.
+  Result<std::optional<KeySet>> Stored(const IssuingCertificate& cert, const std::string& user_uri,
+                                       uint64_t key_period_no);
 
   std::atomic<std::shared_ptr<const ServedCertificates>> served_;
   KeyStore& store_;  // for Ready()
