@@ -5,7 +5,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <latch>
+#include <mutex>
 #include <thread>
 
 #include "engine/keys/client_check.h"
@@ -126,6 +128,52 @@ TEST_F(OnDemandIssuerTest, AKeySetStoredFirstElsewhereIsTheOneHandedOut) {
   EXPECT_EQ(ours->pvt, theirs->pvt);
   EXPECT_TRUE(ConstantTimeEqual(ours->ssk.view(), theirs->ssk.view()));
   EXPECT_EQ(*t_.store->CountKeySets(), 1u);
+}
+
+// A request thread hands its request in and is free at once: one thread can have many
+// derivations in flight, and they share batches however few threads asked.
+TEST_F(OnDemandIssuerTest, OneThreadHandsInManyRequestsWithoutWaitingAndTheyShareABatch) {
+  GatedSource gated(*kms_.source);
+  const IssuingCertificate cert = Certificate(&gated);
+  OnDemandIssuerOptions o;
+  o.max_concurrent = 1;
+  o.max_batch = 32;
+  o.min_kernel_batch = 12;
+  OnDemandIssuer issuer(o);
+
+  constexpr int kRequests = 17;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<std::optional<Result<KeySet>>> got(kRequests);
+  int answered = 0;
+  const auto ask = [&](int i) {
+    issuer.IssueAsync(cert, "sip:async" + std::to_string(i) + "@example.org", 1545, [&, i](Result<KeySet> r) {
+      std::lock_guard<std::mutex> lock(mu);
+      got[i].emplace(std::move(r));
+      ++answered;
+      cv.notify_all();
+    });
+  };
+  // The first goes alone to the gated derivation; the other 16 queue behind it, all handed in
+  // by this one thread while nothing can be derived.
+  ask(0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  for (int i = 1; i < kRequests; ++i) ask(i);
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    EXPECT_EQ(answered, 0) << "nothing can be answered before the gate opens";
+  }
+  gated.Open();
+  std::unique_lock<std::mutex> lock(mu);
+  ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(60), [&] { return answered == kRequests; }));
+  for (int i = 0; i < kRequests; ++i) {
+    ASSERT_TRUE(got[i]->ok()) << got[i]->status().ToString();
+    EXPECT_EQ((*got[i])->user_uri, "sip:async" + std::to_string(i) + "@example.org");
+    EXPECT_TRUE(CheckKeySet(kms_.pub, **got[i]).ok());
+  }
+  EXPECT_EQ(issuer.counters().batches, 2u) << "the first alone, then the 16 handed in behind it";
+  EXPECT_EQ(gated.kernel_batches(), 1);
+  EXPECT_EQ(*t_.store->CountKeySets(), static_cast<uint64_t>(kRequests));
 }
 
 TEST_F(OnDemandIssuerTest, ABatchWithPeriodsPerUserDerivesWhatDeriveWouldGive) {
