@@ -112,9 +112,14 @@ class PostgresKeyStore final : public KeyStore {
     if (user_uris.empty()) return present;
     PostgresDatabase::Borrowed b(*db_);
     if (!b.ok()) return b.status();
-    // One query for all of them: the URIs go as one text[] parameter.
+    // One query for all of them: the URIs go as one text[] parameter, each looked up on its own
+    // through the primary key (the LIMIT keeps the planner from turning the lookup into a join).
+    // The plain form, `user_uri = ANY($3)`, was planned while a bulk run's table was young and
+    // its statistics said the certificate had a few rows: it scanned every key set of the
+    // certificate per call (2.8M index entries read to provision 20,000, bulk runs at half speed).
     Result<ResultPtr> r = b.conn().Run(
-        "SELECT user_uri FROM key_sets WHERE cert_uri = $1 AND key_period_no = $2 AND user_uri = ANY($3::text[])",
+        "SELECT u.user_uri FROM unnest($3::text[]) AS u(user_uri) CROSS JOIN LATERAL (SELECT 1 FROM key_sets k "
+        "WHERE k.cert_uri = $1 AND k.user_uri = u.user_uri AND k.key_period_no = $2 LIMIT 1) AS hit",
         Params().Text(cert_uri_).Int(AsInt(key_period_no)).Literal(pg::TextArray(user_uris)), "looking up key sets");
     if (!r.ok()) return r.status();
     std::unordered_map<std::string_view, std::vector<size_t>> where;
