@@ -279,7 +279,10 @@ case "$command" in
     print_url
     ;;
   down)
-    for p in db2 db1 etcd; do
+    # The standby first, then the primary: stopping the primary first would promote the standby.
+    order="db2 db1"
+    [ "$(leader 2>/dev/null)" = db2 ] && order="db1 db2"
+    for p in $order etcd; do
       f="$dir/$p.pid"
       if alive "$f"; then
         pid="$(cat "$f")"
