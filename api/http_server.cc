@@ -19,6 +19,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "base/cpu_count.h"
 #include "base/wiping_allocator.h"
 
 namespace mcx::api {
@@ -490,7 +491,7 @@ HttpServer::~HttpServer() {
 }
 
 int DefaultWorkerThreads() {
-  return 2 * static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  return 2 * CoreCount();
 }
 
 WorkerExecutor HttpServer::workers() {

@@ -1,11 +1,18 @@
-# Shell functions shared by the scripts that run `mcx-kms serve` next to an nginx
-# (tests/api/nginx_e2e.sh, bench/http-vs-nginx.sh). Source it; it sets no options of its own.
+# Shell functions shared by the scripts that run `mcx-kms serve` (tests/api/*_e2e.sh,
+# bench/http-vs-nginx.sh, tests/tools/postgres_*.sh and replicas_nginx_e2e.sh). Source it; it sets no
+# options of its own.
 #
 #   start_demo_kms BIN TMP [--demo-users N] [serve options...]
 #                                               creates a demo KMS in TMP/demo (`init --demo`),
 #                                               pre-provisions N users, serves it on an ephemeral
 #                                               loopback port, logs to TMP/kms.log; sets kms_pid
 #                                               and kms_port
+#   start_kms_serve BIN DATA_DIR LOG [serve options...]
+#                                               runs `mcx-kms serve --data-dir DATA_DIR` on an
+#                                               ephemeral loopback port in the background, logging
+#                                               to LOG, and waits for its "listening on" line;
+#                                               sets kms_pid and kms_port. If it does not start,
+#                                               prints LOG, stops it and returns 1
 #   stop_started                                stops what start_demo_kms/start_nginx started
 #   start_nginx TMP/nginx                       runs nginx in the foreground with the
 #                                               configuration TMP/nginx/nginx.conf; sets nginx_pid
@@ -49,18 +56,26 @@ start_demo_kms() {
     "$bin" provision --data-dir "$tmp/demo" --users "$tmp/users.txt" >"$tmp/provision.log" 2>&1 \
       || { echo "mcx-kms provision failed:"; cat "$tmp/provision.log"; return 1; }
   fi
-  "$bin" serve --data-dir "$tmp/demo" --listen 127.0.0.1:0 "${args[@]}" >"$tmp/kms.log" 2>&1 &
+  start_kms_serve "$bin" "$tmp/demo" "$tmp/kms.log" "${args[@]}"
+}
+
+start_kms_serve() {
+  local bin="$1" data_dir="$2" log="$3"
+  shift 3
+  "$bin" serve --data-dir "$data_dir" --listen 127.0.0.1:0 "$@" >"$log" 2>&1 &
   kms_pid=$!
   kms_port=""
   for _ in $(seq 1 600); do
     # (the log may not exist yet: the shell creates it when the background job starts)
-    kms_port="$(sed -n 's/^mcx-kms: listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$tmp/kms.log" 2>/dev/null || true)"
+    kms_port="$(sed -n 's/^mcx-kms: listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$log" 2>/dev/null || true)"
     [ -n "$kms_port" ] && return 0
     kill -0 "$kms_pid" 2>/dev/null || break
     sleep 0.1
   done
-  echo "mcx-kms did not start:"
-  cat "$tmp/kms.log"
+  echo "mcx-kms serve did not start ($log):"
+  cat "$log"
+  kill -TERM "$kms_pid" 2>/dev/null && wait "$kms_pid" 2>/dev/null
+  kms_pid=""
   return 1
 }
 

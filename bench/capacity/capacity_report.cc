@@ -6,10 +6,11 @@
 #include <cmath>
 #include <ctime>
 #include <fstream>
-#include <thread>
 
 #include <fmt/chrono.h>
 #include <fmt/format.h>
+
+#include "base/cpu_count.h"
 
 namespace mcx::capacity {
 namespace {
@@ -72,7 +73,7 @@ MachineInfo DescribeThisMachine() {
   MachineInfo m;
   char host[256] = {};
   if (gethostname(host, sizeof host - 1) == 0) m.hostname = host;
-  m.cores = static_cast<int>(std::thread::hardware_concurrency());
+  m.cores = CoreCount();
   std::ifstream cpuinfo("/proc/cpuinfo");
   std::string line;
   while (std::getline(cpuinfo, line)) {

@@ -15,6 +15,7 @@
 
 #include "api/access_token.h"
 #include "api/kms_http_service.h"
+#include "base/cpu_count.h"
 #include "bench/idms/test_idms.h"
 #include "engine/bulk/provisioning_pipeline.h"
 #include "engine/service/stored_key_service.h"
@@ -68,8 +69,7 @@ void LocalBench::BeginPhase(const PhaseListener& on_phase, const std::string& ph
 }
 
 Status LocalBench::MeasureDerivation(LocalFigures& out) {
-  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  const int max_threads = options_.max_threads > 0 ? options_.max_threads : cores;
+  const int max_threads = options_.max_threads > 0 ? options_.max_threads : CoreCount();
   const uint64_t period = KeyPeriod::Containing(kms_.certificate().params, NtpNow())->number;
   // One batch first, untimed: the kernels build their tables on first use.
   std::vector<std::string> warm(64);
@@ -157,7 +157,7 @@ Status LocalBench::ProvisionAndServe(CapacityReport& report, const PhaseListener
   if (!reader.ok()) return reader.status();
   ProvisionPlan plan;
   plan.periods = {KeyPeriod::Containing(kms_.certificate().params, NtpNow())->number};
-  plan.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  plan.threads = CoreCount();
   if (options_.audit) {
     const std::string cert_uri = kms_.certificate().cert_uri;
     plan.before_commit = [this, cert_uri](std::span<const SealedKeySet> records) {
@@ -282,7 +282,7 @@ Status LocalBench::Run(CapacityReport& report, const PhaseListener& on_phase) {
   local.store = kms_.store_description();  // until the scratch store (what is measured) names itself
   counter_ = 0;
   BeginPhase(on_phase, "key set derivation, 1.." + std::to_string(options_.max_threads > 0 ? options_.max_threads
-                                                                   : static_cast<int>(std::thread::hardware_concurrency())) +
+                                                                   : CoreCount()) +
                            " threads",
              "key sets", [this] { return counter_.load(); });
   MCX_RETURN_IF_ERROR(MeasureDerivation(local));

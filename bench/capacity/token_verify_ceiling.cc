@@ -6,9 +6,9 @@
 #include <algorithm>
 #include <chrono>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "base/cpu_count.h"
 #include "base/openssl_handles.h"
 
 namespace mcx::capacity {
@@ -61,7 +61,7 @@ Result<TokenVerifyCeiling> MeasureTokenVerifyCeiling(double seconds_each) {
   if (!rs.ok()) return rs.status();
   c.es256_per_core = *es;
   c.rs256_per_core = *rs;
-  c.cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  c.cores = CoreCount();
   return c;
 }
 

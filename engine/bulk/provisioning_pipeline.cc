@@ -3,11 +3,12 @@
 #include <chrono>
 #include <mutex>
 #include <optional>
-#include <thread>
 
 #include <tbb/global_control.h>
 #include <tbb/parallel_pipeline.h>
 #include <tbb/task_arena.h>
+
+#include "base/cpu_count.h"
 
 namespace mcx {
 namespace {
@@ -29,7 +30,7 @@ ProvisioningPipeline::ProvisioningPipeline(KeySetSource& source, const KeySetCip
 Result<ProvisionSummary> ProvisioningPipeline::Run(IdentityReader& reader, const ProvisionPlan& plan,
                                                    ProvisionProgress& progress, const FailedPairSink& failed_sink) {
   if (plan.periods.empty()) return Status::InvalidArgument("no key periods to provision");
-  const int threads = plan.threads > 0 ? plan.threads : static_cast<int>(std::thread::hardware_concurrency());
+  const int threads = plan.threads > 0 ? plan.threads : CoreCount();
   const size_t per_batch = std::max<size_t>(1, plan.identities_per_batch);
   const auto start = std::chrono::steady_clock::now();
 

@@ -1,18 +1,18 @@
 #include "engine/service/on_demand_issuer.h"
 
 #include <algorithm>
-#include <thread>
 
 #include <pthread.h>
 
 #include "base/awaited_answer.h"
+#include "base/cpu_count.h"
 #include "engine/audit/audit_event.h"
 
 namespace mcx {
 
 OnDemandIssuer::OnDemandIssuer(OnDemandIssuerOptions options) : options_([&] {
   options.max_batch = std::max<size_t>(1, options.max_batch);
-  if (options.max_concurrent == 0) options.max_concurrent = std::max(1u, std::thread::hardware_concurrency());
+  if (options.max_concurrent == 0) options.max_concurrent = static_cast<size_t>(CoreCount());
   return options;
 }()) {}
 

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs a command beside a PostgreSQL 15 server of its own: initdb in a temporary directory, the
 # server on an ephemeral loopback port (trust authentication, loopback only), one database
-# mcx_test; the command gets its URL in $MCX_TEST_POSTGRES_URL. The server is stopped and the
-# directory removed afterwards, whatever the command did; the command's exit status is returned.
+# mcx_test; the command gets its URL in $MCX_TEST_POSTGRES_URL (loopback TCP) and in
+# $MCX_TEST_POSTGRES_SOCKET_URL (the Unix-domain socket, in the temporary directory). The server
+# is stopped and the directory removed afterwards, whatever the command did; the command's exit
+# status is returned.
 #
 # PostgreSQL refuses to run as root: when this script is root (as in CI), initdb and the server
 # run as the `postgres` system user the Debian package creates; otherwise as the caller.
@@ -56,6 +58,8 @@ done
 "$pgbin/createdb" -h 127.0.0.1 -p "$port" -U mcx mcx_test || exit 1
 
 export MCX_TEST_POSTGRES_URL="postgresql://mcx@127.0.0.1:$port/mcx_test"
+# The same server through its Unix-domain socket (libpq takes the directory, percent-encoded, as host).
+export MCX_TEST_POSTGRES_SOCKET_URL="postgresql://mcx@${tmp//\//%2F}:$port/mcx_test"
 "$@"
 rc=$?
 exit "$rc"

@@ -34,16 +34,9 @@ grep -q "PostgreSQL postgresql://" "$tmp/provision.log" && ok "provision names t
 
 # Two replicas on the same database, each on an ephemeral loopback port.
 start_replica() {  # NAME: sets port_NAME
-  "$bin" serve --data-dir "$dd" --listen 127.0.0.1:0 >"$tmp/$1.log" 2>&1 &
-  pids+=($!)
-  local p=""
-  for _ in $(seq 1 600); do
-    p="$(sed -n 's/^mcx-kms: listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$tmp/$1.log" 2>/dev/null || true)"
-    [ -n "$p" ] && break
-    sleep 0.1
-  done
-  [ -n "$p" ] || { echo "FAIL: replica $1 did not start:"; cat "$tmp/$1.log"; exit 1; }
-  eval "port_$1=$p"
+  start_kms_serve "$bin" "$dd" "$tmp/$1.log" || { echo "FAIL: replica $1 did not start"; exit 1; }
+  pids+=("$kms_pid")
+  eval "port_$1=$kms_port"
 }
 start_replica a
 start_replica b

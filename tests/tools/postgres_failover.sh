@@ -64,15 +64,9 @@ done
 url="postgresql://mcx@127.0.0.1:$p1,127.0.0.1:$p2/mcx_test?target_session_attrs=read-write&connect_timeout=2"
 dd="$tmp/kms"
 "$bin" init --demo --data-dir "$dd" --store-url "$url" >"$tmp/init.log" 2>&1 || { echo "FAIL: init:"; cat "$tmp/init.log"; exit 1; }
-"$bin" serve --data-dir "$dd" --listen 127.0.0.1:0 >"$tmp/serve.log" 2>&1 &
-serve_pid=$!
-port=""
-for _ in $(seq 1 600); do
-  port="$(sed -n 's/^mcx-kms: listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$tmp/serve.log" 2>/dev/null || true)"
-  [ -n "$port" ] && break
-  sleep 0.1
-done
-[ -n "$port" ] || { echo "FAIL: serve did not start:"; cat "$tmp/serve.log"; exit 1; }
+start_kms_serve "$bin" "$dd" "$tmp/serve.log" || { echo "FAIL: serve did not start"; exit 1; }
+serve_pid="$kms_pid"
+port="$kms_port"
 
 token_for() { "$bin" token --demo-dir "$dd" --user "$1" 2>/dev/null | tail -n 1; }
 post() {  # PATH TOKEN OUT: status on stdout

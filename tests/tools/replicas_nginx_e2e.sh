@@ -38,17 +38,10 @@ ok "$users users pre-provisioned in PostgreSQL"
 # Two replicas on the same store and token, each on an ephemeral loopback port. Few threads each:
 # the point is failover, not throughput.
 start_replica() {  # NAME: sets port_NAME and pid_NAME
-  "$bin" serve --data-dir "$dd" --listen 127.0.0.1:0 --io-threads 1 --worker-threads 2 >"$tmp/$1.log" 2>&1 &
-  local pid=$! p=""
-  pids+=("$pid")
-  for _ in $(seq 1 600); do
-    p="$(sed -n 's/^mcx-kms: listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$tmp/$1.log" 2>/dev/null || true)"
-    [ -n "$p" ] && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  [ -n "$p" ] || { echo "FAIL: replica $1 did not start:"; cat "$tmp/$1.log"; exit 1; }
-  eval "port_$1=$p pid_$1=$pid"
+  start_kms_serve "$bin" "$dd" "$tmp/$1.log" --io-threads 1 --worker-threads 2 \
+    || { echo "FAIL: replica $1 did not start"; exit 1; }
+  pids+=("$kms_pid")
+  eval "port_$1=$kms_port pid_$1=$kms_pid"
 }
 start_replica a
 start_replica b

@@ -19,6 +19,7 @@
 #include <fmt/format.h>
 
 #include "api/access_token.h"
+#include "base/cpu_count.h"
 #include "bench/idms/test_idms.h"
 #include "engine/keys/community_parameters.h"
 #include "bench/capacity/capacity_report.h"
@@ -63,8 +64,7 @@ struct LoadFlags {
 // bench http: one I/O thread per core, as one thread alone cannot keep up with a fast KMS; never
 // more than connections, as every thread needs one of its own.
 int DefaultLoadThreads(int connections) {
-  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  return std::max(1, std::min({cores, connections, capacity::LoadGenerator::kMaxThreads}));
+  return std::max(1, std::min({CoreCount(), connections, capacity::LoadGenerator::kMaxThreads}));
 }
 
 void AddLoadFlags(CLI::App* cmd, LoadFlags& f) {
@@ -249,7 +249,7 @@ Status MintMissingTokens(std::vector<capacity::UserCredential>& users, const std
   if (missing.size() >= 5000) {
     meter = std::make_unique<ProgressMeter>("test tokens minted", missing.size(), [&done] { return done.load(); });
   }
-  const size_t threads = std::max<size_t>(1, std::min<size_t>(std::thread::hardware_concurrency(), missing.size() / 256 + 1));
+  const size_t threads = std::max<size_t>(1, std::min<size_t>(static_cast<size_t>(CoreCount()), missing.size() / 256 + 1));
   std::vector<std::thread> pool;
   for (size_t t = 1; t < threads; ++t) pool.emplace_back(mint_share, t, threads);
   mint_share(0, threads);

@@ -7,13 +7,13 @@
 #include <cstdio>
 #include <mutex>
 #include <optional>
-#include <thread>
 #include <vector>
 
 #include <fmt/format.h>
 #include <tbb/global_control.h>
 #include <tbb/parallel_for.h>
 
+#include "base/cpu_count.h"
 #include "base/pooled_random.h"
 #include "engine/custody/key_set_source.h"
 #include "engine/custody/kms_custody.h"
@@ -49,7 +49,7 @@ std::string SampleUser(const std::string& domain, int i) { return fmt::format("s
 
 Status RunDemo(const DemoOptions& opt) {
   if (opt.users < 1) return Status::InvalidArgument("--users must be at least 1");
-  const int threads = opt.threads > 0 ? opt.threads : static_cast<int>(std::thread::hardware_concurrency());
+  const int threads = opt.threads > 0 ? opt.threads : CoreCount();
   tbb::global_control limit(tbb::global_control::max_allowed_parallelism, static_cast<size_t>(threads));
 
   auto sakke = NewBestSakkeKernel();

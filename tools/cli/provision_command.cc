@@ -6,10 +6,10 @@
 #include <cstdio>
 #include <fstream>
 #include <mutex>
-#include <thread>
 
 #include <fmt/format.h>
 
+#include "base/cpu_count.h"
 #include "engine/bulk/provisioning_pipeline.h"
 #include "engine/custody/kms_instance.h"
 #include "tools/cli/command.h"
@@ -135,7 +135,7 @@ Status RunProvision(const ProvisionOptions& opt, CommandResult& result) {
   IdentityReaderOptions ropt;
   ropt.uri_column = opt.uri_column;
   ProvisionPlan plan;
-  plan.threads = opt.threads > 0 ? opt.threads : static_cast<int>(std::thread::hardware_concurrency());
+  plan.threads = opt.threads > 0 ? opt.threads : CoreCount();
   plan.records_per_commit = std::max<size_t>(1, opt.commit_every);
   plan.is_revoked = [&served, &params](const std::string& user, uint64_t period) {
     std::optional<NtpSeconds> from = served->RevokedFrom(user);

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "base/bytes.h"
+#include "base/cpu_count.h"
 #include "base/pooled_random.h"
 #include "engine/keys/master_secrets.h"
 #include "engine/math/sakke_kernel.h"
@@ -34,7 +35,7 @@ TEST(DifferentialTest, TenThousandRandomRsksMatchTheGenericKernel) {
 
     std::vector<SakkePoint> want(ids.size());
     std::vector<std::thread> workers;
-    const unsigned n = std::max(1u, std::thread::hardware_concurrency());
+    const unsigned n = static_cast<unsigned>(CoreCount());
     std::vector<Status> status(n);
     for (unsigned t = 0; t < n; ++t) {
       workers.emplace_back([&, t] {
