@@ -8,8 +8,13 @@
 #   3. init (the KMS certificate).
 #   4. keyprov that derives on demand: random key periods within the certificate, past the next
 #      one, so nearly every request derives.
-# Prints requests/s and latency percentiles per case, and the keyprov/nginx ratio.
+#   5. the machine's pure derivation rate: bench/rsk_rate's key sets per second (batches of 256),
+#      one process per core at once, summed: what on-demand keyprov is measured against.
+# Prints requests/s and latency percentiles per case, the keyprov/nginx ratio and the on-demand /
+# derivation ratio.
 #   usage: bench/http-vs-nginx.sh [MCX_KMS_BINARY] [DURATION_S] [CONNECTIONS]
+#   DERIVE_CONNS=N: connections for case 4 (default CONNECTIONS). A reconnect storm brings many
+#   connections at once, and on-demand requests waiting together derive in one batch.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 bin="${1:-$repo/build/tools/mcx-kms}"
@@ -17,6 +22,7 @@ duration="${2:-10}"
 conns="${3:-64}"
 users="${USERS:-200}"
 threads="${WRK_THREADS:-2}"
+derive_conns="${DERIVE_CONNS:-$conns}"
 for tool in nginx wrk curl; do
   command -v "$tool" >/dev/null || { echo "http-vs-nginx: $tool is missing: run tools/install-deps.sh"; exit 1; }
 done
@@ -87,9 +93,9 @@ CONF
 start_nginx "$tmp/nginx"
 sleep 0.5
 
-run() {  # name url script
+run() {  # name url script var [connections]
   local out
-  out="$(wrk -t"$threads" -c"$conns" -d"${duration}s" --latency -s "$3" "$2")"
+  out="$(wrk -t"$threads" -c"${5:-$conns}" -d"${duration}s" --latency -s "$3" "$2")"
   local rps p50 p99 non2xx
   rps="$(awk '/^Requests\/sec/ {print $2}' <<<"$out")"
   p50="$(awk '$1 == "50%" {print $2}' <<<"$out")"
@@ -103,6 +109,23 @@ echo "wrk -t$threads -c$conns -d${duration}s, keep-alive; $users users, one toke
 run "nginx fixed response" "http://127.0.0.1:$nginx_port" "$tmp/fixed.lua" nginx
 run "mcx-kms keyprov (pre-provisioned)" "http://127.0.0.1:$kms_port" "$tmp/keyprov.lua" keyprov
 run "mcx-kms init" "http://127.0.0.1:$kms_port" "$tmp/init.lua" init
-run "mcx-kms keyprov (derive on demand)" "http://127.0.0.1:$kms_port" "$tmp/derive.lua" derive
+run "mcx-kms keyprov (derive on demand, $derive_conns conn.)" "http://127.0.0.1:$kms_port" "$tmp/derive.lua" derive \
+  "$derive_conns"
 awk -v a="$rps_keyprov" -v b="$rps_nginx" 'BEGIN { printf "keyprov / nginx = %.2f\n", a / b }'
 curl -s "http://127.0.0.1:$kms_port/metrics" | grep -E '^mcx_kms_(key_sets_issued_total|hsm_errors_total)'
+rsk_rate="$(dirname "$bin")/../bench/rsk_rate"
+if [ -x "$rsk_rate" ]; then
+  cores="$(nproc)"
+  rate_pids=()
+  for c in $(seq 0 $((cores - 1))); do
+    taskset -c "$c" "$rsk_rate" 2 >"$tmp/rate.$c" &
+    rate_pids+=($!)
+  done
+  wait "${rate_pids[@]}"  # not the KMS, which runs in the background too
+  derivation="$(cat "$tmp"/rate.* | sed -n 's/.* keyset_per_s=\([0-9.]*\).*/\1/p' | awk '{ s += $1 } END { printf "%.0f", s }')"
+  path="$(sed -n 's/.* math_path=\([^ ]*\).*/\1/p' "$tmp/rate.0")"
+  printf '%-34s %10s key sets/s (%s processes, %s path)\n' "pure derivation (rsk_rate)" "$derivation" "$cores" "$path"
+  awk -v a="$rps_derive" -v b="$derivation" 'BEGIN { printf "on demand / derivation = %.2f\n", a / b }'
+else
+  echo "(no $rsk_rate: build the rsk_rate target to compare on-demand keyprov with the derivation rate)"
+fi
