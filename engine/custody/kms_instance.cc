@@ -117,10 +117,10 @@ Result<std::unique_ptr<KmsInstance>> KmsInstance::Open(const KmsConfig& config, 
   {
     AuditLogOptions options;
     options.node = LocalAuditNode();
-    // The request workers hand in a key set's record before they derive it (OnDemandIssuer) and
-    // wait for it after: a window shorter than one derivation (about 400 us one at a time, on
-    // either fast path) lets the records of concurrent requests share a commit at no cost to any
-    // of them; one who waits sooner is never held back.
+    // The issuer's batches hand in their record before they derive (OnDemandIssuer) and wait for
+    // it after: a window shorter than one derivation (about 400 us one at a time, on either fast
+    // path) lets the records of concurrent batches share a commit at no cost to any of them; one
+    // who waits sooner is never held back.
     options.gather_window = std::chrono::microseconds(250);
     // The same durability as the key store whose key sets the records account for (WAL,
     // synchronous=NORMAL: a commit survives a crash of the process; a power cut may lose the last
