@@ -16,6 +16,7 @@
 #include "api/access_token.h"
 #include "api/kms_http_service.h"
 #include "bench/idms/test_idms.h"
+#include "engine/bulk/identity_reader.h"
 #include "engine/bulk/provisioning_pipeline.h"
 #include "engine/service/stored_key_service.h"
 #include "engine/store/scratch_key_store.h"
