@@ -293,7 +293,8 @@ Status RunJobWorker(KmsInstance& kms, const JobOptions& options, ProvisionPlan p
           std::fflush(stdout);
           waiting_said = true;
         }
-        std::this_thread::sleep_for(std::clamp(lease / 4, milliseconds(100), milliseconds(2000)));
+        // Often enough that a worker waiting at the end of the job notices it is done soon after.
+        std::this_thread::sleep_for(std::clamp(lease / 8, milliseconds(100), milliseconds(500)));
         continue;
       }
       waiting_said = false;
@@ -351,6 +352,7 @@ Status RunJobWorker(KmsInstance& kms, const JobOptions& options, ProvisionPlan p
              me, chunks_done, took_over, lost, progress.issued.load(), progress.present.load(),
              progress.revoked.load(), progress.failed.load(), seconds,
              seconds > 0 ? progress.issued.load() / seconds : 0.0);
+  std::fflush(stdout);
   if (!status.ok()) {
     fmt::print("stopped: this worker's chunk goes back to the job when its lease expires; run a worker again\n");
     return status;
@@ -364,6 +366,7 @@ Status RunJobWorker(KmsInstance& kms, const JobOptions& options, ProvisionPlan p
   if (!stored.ok()) return stored.status();
   fmt::print("job {} done: {} of {} pairs have a key set in the store; revoked users' pairs {}, failed {}\n", job->id,
              *stored, total_pairs, t.counts.revoked, t.counts.failed);
+  std::fflush(stdout);
   if (t.counts.failed > 0) {
     fmt::print("some pairs could not be keyed: see {} on the workers that met them\n", report_path);
     result.exit_code = kExitSkippedInput;
