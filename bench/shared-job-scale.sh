@@ -17,9 +17,9 @@ identities="${2:-40000}"
 rounds="${3:-3}"
 bin="$build/tools/mcx-kms"
 url="$MCX_TEST_POSTGRES_URL"
-work="$(mktemp -d /tmp/mcx-job-bench-XXXXXX)"
+work="$(mktemp -d "${TMPDIR:-/tmp}/shared-job-bench-XXXXXX")"
 pids=()
-trap 'for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done; rm -rf "$work"' EXIT
+trap 'for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$work"' EXIT
 sql() { psql -X -q -t -A "$url" -c "$1"; }
 
 "$bin" init --demo --data-dir "$work/kms" --store-url "$url" >"$work/init.log" 2>&1 || { cat "$work/init.log"; exit 1; }
