@@ -39,6 +39,14 @@ run() {  # WORKERS: prints "rate_store rate_wall"
   for w in $(seq 1 "$n"); do
     "$bin" provision --data-dir "$work/kms" --job "$job" --worker --threads 1 >"$work/w$job-$w.log" 2>&1 &
     pids+=($!)
+    # The next one once this one has opened the KMS: each process opening SoftHSM2's file token
+    # opens its token file for writing, and one loading the token at that instant was seen to find
+    # none ("no initialised token").
+    for _ in $(seq 1 500); do
+      grep -q "^worker .* on job $job" "$work/w$job-$w.log" 2>/dev/null && break
+      kill -0 "${pids[-1]}" 2>/dev/null || break
+      sleep 0.01
+    done
   done
   for p in "${pids[@]}"; do wait "$p" || { echo "a worker failed:" >&2; cat "$work"/w"$job"-*.log >&2; exit 1; }; done
   pids=()
