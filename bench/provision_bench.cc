@@ -19,6 +19,7 @@
 #include <tbb/task_arena.h>
 
 #include "base/pooled_random.h"
+#include "engine/bulk/identity_reader.h"
 #include "engine/bulk/provisioning_pipeline.h"
 #include "engine/custody/kms_instance.h"
 #include "engine/store/sqlite_key_store.h"

@@ -17,6 +17,7 @@
 #include "api/kms_http_service.h"
 #include "base/cpu_count.h"
 #include "bench/idms/test_idms.h"
+#include "engine/bulk/identity_reader.h"
 #include "engine/bulk/provisioning_pipeline.h"
 #include "engine/service/stored_key_service.h"
 #include "engine/store/scratch_key_store.h"

@@ -20,6 +20,7 @@
 #include <unordered_map>
 
 #include "base/status.h"
+#include "engine/bulk/identity_source.h"
 
 namespace mcx {
 
@@ -28,25 +29,20 @@ struct IdentityReaderOptions {
   size_t max_line_bytes = 4096;    // longer lines are reported and skipped
 };
 
-struct Identity {
-  std::string uri;
-  uint64_t line = 0;  // 1-based line number in the file
-};
-
 // Called for each skipped line: its number and why (no secret ever goes here).
 using BadLineSink = std::function<void(uint64_t line, const std::string& reason)>;
 
-class IdentityReader {
+class IdentityReader final : public IdentitySource {
  public:
   static Result<std::unique_ptr<IdentityReader>> Open(const std::filesystem::path& path,
                                                       const IdentityReaderOptions& options, BadLineSink sink);
-  ~IdentityReader();
+  ~IdentityReader() override;
 
   // The next valid identity, or nullopt at the end of the file.
-  Result<std::optional<Identity>> Next();
+  Result<std::optional<Identity>> Next() override;
 
   uint64_t lines_read() const { return line_no_; }
-  uint64_t skipped() const { return skipped_; }
+  uint64_t skipped() const override { return skipped_; }
   // Lines in the file, counted once at open; for progress estimates only.
   uint64_t total_lines() const { return total_lines_; }
   bool is_csv() const { return csv_; }

@@ -27,7 +27,7 @@ struct WorkBatch {
 ProvisioningPipeline::ProvisioningPipeline(KeySetSource& source, const KeySetCipher& cipher, KeyStore& store)
     : source_(source), cipher_(cipher), store_(store) {}
 
-Result<ProvisionSummary> ProvisioningPipeline::Run(IdentityReader& reader, const ProvisionPlan& plan,
+Result<ProvisionSummary> ProvisioningPipeline::Run(IdentitySource& reader, const ProvisionPlan& plan,
                                                    ProvisionProgress& progress, const FailedPairSink& failed_sink) {
   if (plan.periods.empty()) return Status::InvalidArgument("no key periods to provision");
   const int threads = plan.threads > 0 ? plan.threads : CoreCount();
@@ -37,6 +37,7 @@ Result<ProvisionSummary> ProvisioningPipeline::Run(IdentityReader& reader, const
   std::mutex error_mu;
   Status first_error;
   std::atomic<bool> stop{false};
+  bool stopped_by_plan = false;  // owned by the serial read stage
   auto fail = [&](Status st) {
     std::lock_guard<std::mutex> lock(error_mu);
     if (first_error.ok()) first_error = std::move(st);
@@ -74,6 +75,11 @@ Result<ProvisionSummary> ProvisioningPipeline::Run(IdentityReader& reader, const
             tbb::filter_mode::serial_in_order,
             [&](tbb::flow_control& fc) -> std::shared_ptr<WorkBatch> {
               if (stop.load()) {
+                fc.stop();
+                return nullptr;
+              }
+              if (plan.stop != nullptr && plan.stop->load()) {
+                stopped_by_plan = true;
                 fc.stop();
                 return nullptr;
               }
@@ -180,6 +186,7 @@ Result<ProvisionSummary> ProvisioningPipeline::Run(IdentityReader& reader, const
   s.skipped_lines = reader.skipped();
   s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   s.threads = threads;
+  s.stopped = stopped_by_plan;
   return s;
 }
 

@@ -2,7 +2,7 @@
 //
 // A oneTBB parallel_pipeline with a bounded number of batches in flight, so memory stays flat
 // however long the input is:
-//   read (serial, in order)   identities from the IdentityReader, expanded to (identity, period)
+//   read (serial, in order)   identities from the IdentitySource, expanded to (identity, period)
 //   derive (parallel)         skip pairs already stored, derive and seal the rest
 //   write (serial, in order)  gather sealed records and commit them in batched transactions
 // Exact and resumable: pairs in the store are skipped, and a run killed at any moment leaves only
@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/bulk/identity_reader.h"
+#include "engine/bulk/identity_source.h"
 #include "engine/keys/key_set_source.h"
 #include "engine/store/key_store.h"
 
@@ -32,6 +32,10 @@ struct ProvisionPlan {
   // Called with each batch of records before it is committed; an error stops the run with
   // nothing of that batch committed (the audit log is written first: fail-closed).
   std::function<Status(std::span<const SealedKeySet>)> before_commit;
+  // When it turns true the run reads no more identities; the batches in flight are finished and
+  // committed, and Run returns with summary.stopped set (a provisioning job's worker that lost
+  // its chunk's lease stops so).
+  const std::atomic<bool>* stop = nullptr;
 };
 
 // Live counters, readable from another thread for progress display.
@@ -47,6 +51,7 @@ struct ProvisionSummary {
   uint64_t identities = 0, pairs = 0, issued = 0, present = 0, failed = 0, revoked = 0, skipped_lines = 0;
   double seconds = 0;
   int threads = 0;
+  bool stopped = false;  // by plan.stop, before the end of the input
 };
 
 // Called for a pair that could not be keyed (e.g. the degenerate a + z = 0 case).
@@ -57,7 +62,7 @@ class ProvisioningPipeline {
   // All references must outlive Run().
   ProvisioningPipeline(KeySetSource& source, const KeySetCipher& cipher, KeyStore& store);
 
-  Result<ProvisionSummary> Run(IdentityReader& reader, const ProvisionPlan& plan, ProvisionProgress& progress,
+  Result<ProvisionSummary> Run(IdentitySource& reader, const ProvisionPlan& plan, ProvisionProgress& progress,
                                const FailedPairSink& failed_sink = nullptr);
 
  private:

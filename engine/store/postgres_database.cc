@@ -220,6 +220,43 @@ CREATE TABLE IF NOT EXISTS counters (
 INSERT INTO counters(name, value) VALUES ('cache_num', 1), ('generation', 1) ON CONFLICT DO NOTHING;
 )sql";
 
+// Bulk provisioning jobs shared by workers (provisioning_job_store.h), as in the SQLite store;
+// the population is a text[] here.
+constexpr const char* kSchemaV4 = R"sql(
+CREATE TABLE IF NOT EXISTS provisioning_jobs (
+  id            BIGSERIAL PRIMARY KEY,
+  cert_uri      TEXT COLLATE "C" NOT NULL,
+  first_period  BIGINT  NOT NULL,
+  period_count  INTEGER NOT NULL,
+  source        TEXT    NOT NULL,
+  identities    BIGINT  NOT NULL,
+  chunk_count   BIGINT  NOT NULL,
+  lease_ms      BIGINT  NOT NULL,
+  created_at_ms BIGINT  NOT NULL
+);
+CREATE TABLE IF NOT EXISTS provisioning_chunks (
+  job_id           BIGINT  NOT NULL REFERENCES provisioning_jobs(id),
+  chunk_no         BIGINT  NOT NULL,
+  first_index      BIGINT  NOT NULL,
+  user_count       INTEGER NOT NULL,
+  users            TEXT[] COLLATE "C" NOT NULL,
+  state            TEXT    NOT NULL DEFAULT 'pending',
+  lease_owner      TEXT,
+  lease_expires_ms BIGINT,
+  attempts         INTEGER NOT NULL DEFAULT 0,
+  takeovers        INTEGER NOT NULL DEFAULT 0,
+  took_over        INTEGER NOT NULL DEFAULT 0,
+  taken_from       TEXT,
+  claimed_at_ms    BIGINT,
+  done_at_ms       BIGINT,
+  issued           BIGINT  NOT NULL DEFAULT 0,
+  present          BIGINT  NOT NULL DEFAULT 0,
+  revoked          BIGINT  NOT NULL DEFAULT 0,
+  failed           BIGINT  NOT NULL DEFAULT 0,
+  PRIMARY KEY (job_id, chunk_no)
+);
+)sql";
+
 // Every mcx-kms migration takes this lock (an arbitrary constant: "mcx-kms" in ASCII), held
 // until its transaction ends.
 constexpr const char* kMigrationLock = "SELECT pg_advisory_xact_lock(30790140270701939)";
@@ -294,6 +331,7 @@ Status PostgresDatabase::Migrate() {
     if (version < 1) MCX_RETURN_IF_ERROR(c.Exec(kSchemaV1, "creating the schema"));
     if (version < 2) MCX_RETURN_IF_ERROR(c.Exec(kSchemaV2, "adding key_sets.delivered_at"));
     if (version < 3) MCX_RETURN_IF_ERROR(c.Exec(kSchemaV3, "adding the certificate lifecycle tables"));
+    if (version < 4) MCX_RETURN_IF_ERROR(c.Exec(kSchemaV4, "adding the provisioning job tables"));
     MCX_RETURN_IF_ERROR(c.Exec("DELETE FROM store_schema", "recording the schema version"));
     const std::string bump = "INSERT INTO store_schema(version) VALUES (" + std::to_string(kStoreSchemaVersion) + ")";
     return c.Exec(bump.c_str(), "recording the schema version");

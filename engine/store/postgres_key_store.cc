@@ -112,14 +112,14 @@ class PostgresKeyStore final : public KeyStore {
     if (user_uris.empty()) return present;
     PostgresDatabase::Borrowed b(*db_);
     if (!b.ok()) return b.status();
-    // One query for all of them: the URIs go as one text[] parameter, each looked up on its own
-    // through the primary key (the LIMIT keeps the planner from turning the lookup into a join).
-    // The plain form, `user_uri = ANY($3)`, was planned while a bulk run's table was young and
-    // its statistics said the certificate had a few rows: it scanned every key set of the
-    // certificate per call (2.8M index entries read to provision 20,000, bulk runs at half speed).
+    // One query for all of them: the URIs go as one text[] parameter, and each is one probe of the
+    // primary key. (As `user_uri = ANY($3)` the planner, while the table has no statistics yet, as
+    // in a fresh store's first bulk run until autovacuum analyzes it, scanned every key set of the
+    // period for each call: a bulk run slowed quadratically and a job's count took seconds.
+    // LATERAL ... LIMIT 1 cannot be turned into a join, so the probes stay whatever the estimates.)
     Result<ResultPtr> r = b.conn().Run(
-        "SELECT u.user_uri FROM unnest($3::text[]) AS u(user_uri) CROSS JOIN LATERAL (SELECT 1 FROM key_sets k "
-        "WHERE k.cert_uri = $1 AND k.user_uri = u.user_uri AND k.key_period_no = $2 LIMIT 1) AS hit",
+        "SELECT u.uri FROM unnest($3::text[]) AS u(uri) CROSS JOIN LATERAL (SELECT 1 FROM key_sets k WHERE "
+        "k.cert_uri = $1 AND k.user_uri = u.uri COLLATE \"C\" AND k.key_period_no = $2 LIMIT 1) AS found",
         Params().Text(cert_uri_).Int(AsInt(key_period_no)).Literal(pg::TextArray(user_uris)), "looking up key sets");
     if (!r.ok()) return r.status();
     std::unordered_map<std::string_view, std::vector<size_t>> where;

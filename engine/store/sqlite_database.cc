@@ -112,6 +112,43 @@ CREATE TABLE IF NOT EXISTS counters (
 INSERT OR IGNORE INTO counters(name, value) VALUES ('cache_num', 1), ('generation', 1);
 )sql";
 
+// Bulk provisioning jobs shared by workers (provisioning_job_store.h): a job, and its population
+// in chunks that workers lease.
+constexpr const char* kSchemaV4 = R"sql(
+CREATE TABLE IF NOT EXISTS provisioning_jobs (
+  id            INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused
+  cert_uri      TEXT    NOT NULL,
+  first_period  INTEGER NOT NULL,
+  period_count  INTEGER NOT NULL,
+  source        TEXT    NOT NULL,
+  identities    INTEGER NOT NULL,
+  chunk_count   INTEGER NOT NULL,
+  lease_ms      INTEGER NOT NULL,
+  created_at_ms INTEGER NOT NULL          -- Unix milliseconds
+);
+CREATE TABLE IF NOT EXISTS provisioning_chunks (
+  job_id           INTEGER NOT NULL REFERENCES provisioning_jobs(id),
+  chunk_no         INTEGER NOT NULL,
+  first_index      INTEGER NOT NULL,      -- position of its first identity in the population
+  user_count       INTEGER NOT NULL,
+  users            TEXT    NOT NULL,      -- the identity URIs, one per line
+  state            TEXT    NOT NULL DEFAULT 'pending',  -- pending, leased, done
+  lease_owner      TEXT,                  -- host:pid of the holder (of the completer, once done)
+  lease_expires_ms INTEGER,
+  attempts         INTEGER NOT NULL DEFAULT 0,
+  takeovers        INTEGER NOT NULL DEFAULT 0,
+  took_over        INTEGER NOT NULL DEFAULT 0,  -- the current lease began by taking over an expired one
+  taken_from       TEXT,
+  claimed_at_ms    INTEGER,
+  done_at_ms       INTEGER,
+  issued           INTEGER NOT NULL DEFAULT 0,
+  present          INTEGER NOT NULL DEFAULT 0,
+  revoked          INTEGER NOT NULL DEFAULT 0,
+  failed           INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (job_id, chunk_no)
+) WITHOUT ROWID;
+)sql";
+
 // SQLite creates a database 0644 (less the umask) and its -wal and -shm files with the database's
 // permissions, so an empty file made 0600 here keeps all three from other users. An empty file is
 // a valid empty database; one that exists is left as it is. A failure is left for sqlite3_open_v2.
@@ -207,6 +244,7 @@ Status SqliteDatabase::Migrate() {
     if (version < 1) MCX_RETURN_IF_ERROR(sqlite::Exec(db, kSchemaV1, "creating the schema"));
     if (version < 2) MCX_RETURN_IF_ERROR(sqlite::Exec(db, kSchemaV2, "adding key_sets.delivered_at"));
     if (version < 3) MCX_RETURN_IF_ERROR(sqlite::Exec(db, kSchemaV3, "adding the certificate lifecycle tables"));
+    if (version < 4) MCX_RETURN_IF_ERROR(sqlite::Exec(db, kSchemaV4, "adding the provisioning job tables"));
     const std::string bump = "PRAGMA user_version = " + std::to_string(kStoreSchemaVersion);
     return sqlite::Exec(db, bump.c_str(), "recording the schema version");
   });

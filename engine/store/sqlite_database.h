@@ -24,8 +24,9 @@
 
 namespace mcx {
 
-// 1: key sets and KMS state; 2: key_sets.delivered_at; 3: certificates, revoked users, counters.
-inline constexpr int kStoreSchemaVersion = 3;
+// 1: key sets and KMS state; 2: key_sets.delivered_at; 3: certificates, revoked users, counters;
+// 4: provisioning jobs and their chunks.
+inline constexpr int kStoreSchemaVersion = 4;
 
 namespace sqlite {
 

@@ -1,7 +1,9 @@
 #include "engine/store/store_location.h"
 
 #include "engine/store/postgres_audit_store.h"
+#include "engine/store/postgres_job_store.h"
 #include "engine/store/postgres_key_store.h"
+#include "engine/store/sqlite_job_store.h"
 #include "engine/store/sqlite_key_store.h"
 
 namespace mcx {
@@ -46,6 +48,13 @@ Result<std::unique_ptr<AuditStore>> OpenAuditStore(const StoreLocation& where, c
     return s;
   }
   return OpenSqliteAuditStore(where.sqlite_path, options);
+}
+
+Result<std::unique_ptr<ProvisioningJobStore>> OpenJobStore(const StoreLocation& where) {
+  Result<std::unique_ptr<ProvisioningJobStore>> s =
+      where.postgres() ? OpenPostgresJobStore(where.postgres_url) : OpenSqliteJobStore(where.sqlite_path);
+  if (!s.ok()) return s.status().Annotate("opening the provisioning jobs in " + where.Describe());
+  return s;
 }
 
 }  // namespace mcx

@@ -15,6 +15,7 @@
 #include "base/status.h"
 #include "engine/audit/audit_store.h"
 #include "engine/store/key_store.h"
+#include "engine/store/provisioning_job_store.h"
 #include "engine/store/sqlite_audit_store.h"
 
 namespace mcx {
@@ -38,5 +39,8 @@ Result<std::unique_ptr<KeyStore>> OpenKeyStore(const StoreLocation& where, const
 // Opens the store of the audit chains (`options` are the SQLite store's).
 Result<std::unique_ptr<AuditStore>> OpenAuditStore(const StoreLocation& where,
                                                    const SqliteAuditStoreOptions& options = {});
+
+// Opens the store's bulk provisioning jobs (provisioning_job_store.h).
+Result<std::unique_ptr<ProvisioningJobStore>> OpenJobStore(const StoreLocation& where);
 
 }  // namespace mcx

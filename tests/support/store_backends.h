@@ -20,8 +20,10 @@
 #include <sqlite3.h>
 
 #include "engine/store/postgres_audit_store.h"
+#include "engine/store/postgres_job_store.h"
 #include "engine/store/postgres_key_store.h"
 #include "engine/store/sqlite_audit_store.h"
+#include "engine/store/sqlite_job_store.h"
 #include "engine/store/sqlite_key_store.h"
 #include "tests/support/temp_dir.h"
 
@@ -60,6 +62,12 @@ class StoreBackend {
   Result<std::unique_ptr<KeyStore>> Open(const std::string& cert_uri) const {
     if (kind_ == StoreKind::kSqlite) return OpenSqliteKeyStore(location(), cert_uri);
     return OpenPostgresKeyStore(url_, cert_uri);
+  }
+
+  // The store's provisioning jobs.
+  Result<std::unique_ptr<ProvisioningJobStore>> OpenJobs() const {
+    if (kind_ == StoreKind::kSqlite) return OpenSqliteJobStore(location());
+    return OpenPostgresJobStore(url_);
   }
 
   // The store's audit chains (a SQLite store's file is made when missing).

@@ -30,7 +30,7 @@ grep -q "PostgreSQL postgresql://" "$tmp/provision.log" && ok "provision names t
   || bad "provision: $(cat "$tmp/provision.log")"
 [ "$(sql "SELECT count(*) FROM key_sets")" = 20 ] && ok "20 key sets in PostgreSQL" \
   || bad "key_sets holds $(sql "SELECT count(*) FROM key_sets")"
-[ "$(sql "SELECT version FROM store_schema")" = 3 ] && ok "schema version 3" || bad "schema version"
+[ "$(sql "SELECT version FROM store_schema")" = 4 ] && ok "schema version 4" || bad "schema version"
 
 # Two replicas on the same database, each on an ephemeral loopback port.
 start_replica() {  # NAME: sets port_NAME

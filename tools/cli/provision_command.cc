@@ -10,11 +10,13 @@
 #include <fmt/format.h>
 
 #include "base/cpu_count.h"
+#include "engine/bulk/identity_reader.h"
 #include "engine/bulk/provisioning_pipeline.h"
 #include "engine/custody/kms_instance.h"
 #include "tools/cli/command.h"
 #include "tools/cli/kms_options.h"
 #include "tools/cli/progress_meter.h"
+#include "tools/cli/provision_job.h"
 
 namespace mcx::cli {
 namespace {
@@ -30,6 +32,7 @@ struct ProvisionOptions {
   std::string uri_column;
   std::string report;
   size_t commit_every = 2048;
+  JobOptions job;
 };
 
 Result<NtpSeconds> ParseWhen(const std::string& text) {
@@ -66,11 +69,46 @@ Result<std::vector<uint64_t>> PlanPeriods(const ProvisionOptions& opt, const Com
   return out;
 }
 
+// Which mode the flags ask for, or why they do not fit together.
+Status CheckModes(const ProvisionOptions& opt) {
+  const JobOptions& j = opt.job;
+  if (j.list) {
+    if (j.job != 0 || j.create || !opt.users.empty()) return Status::InvalidArgument("--list-jobs takes no other job flag");
+    return Status::Ok();
+  }
+  if (j.job != 0) {
+    if (j.worker == j.status) return Status::InvalidArgument("--job ID needs one of --worker or --status");
+    if (!opt.users.empty() || j.create) {
+      return Status::InvalidArgument("--job works on a job already made: its population and periods are in the "
+                                     "store (drop --users, --create-job)");
+    }
+    return Status::Ok();
+  }
+  if (j.worker || j.status) return Status::InvalidArgument("--worker and --status need --job ID");
+  if (opt.users.empty()) return Status::InvalidArgument("--users FILE is required (or --job ID, or --list-jobs)");
+  return Status::Ok();
+}
+
 Status RunProvision(const ProvisionOptions& opt, CommandResult& result) {
+  MCX_RETURN_IF_ERROR(CheckModes(opt));
   Result<KmsConfig> config = LoadKmsConfig(opt.loc);
   if (!config.ok()) return config.status();
+  // Status and the list read the store alone: no HSM, so any node (or an operator's) can ask.
+  if (opt.job.list) return PrintJobList(config->store_location());
+  if (opt.job.status) return PrintJobStatus(config->store_location(), opt.job.job);
   Result<std::unique_ptr<KmsInstance>> kms = OpenKmsForCommand(*config);
   if (!kms.ok()) return kms.status();
+  if (opt.job.worker) {
+    ProvisionPlan plan;
+    plan.threads = opt.threads > 0 ? opt.threads : static_cast<int>(std::thread::hardware_concurrency());
+    plan.records_per_commit = std::max<size_t>(1, opt.commit_every);
+    plan.is_revoked = RevokedPairs((*kms)->certificates(), (*kms)->certificate().params);
+    const std::string report_path =
+        opt.report.empty()
+            ? ((*kms)->config().data_dir / ("provision-job-" + std::to_string(opt.job.job) + "-report.txt")).string()
+            : opt.report;
+    return RunJobWorker(**kms, opt.job, std::move(plan), report_path, result);
+  }
   const CommunityParameters& params = (*kms)->certificate().params;
   const std::shared_ptr<const ServedCertificates> served = (*kms)->certificates();
   const IssuingCertificate* chosen = nullptr;
@@ -109,6 +147,14 @@ Status RunProvision(const ProvisionOptions& opt, CommandResult& result) {
     groups.back().second.push_back(n);
   }
 
+  if (opt.job.create && groups.size() > 1) {
+    return Status::InvalidArgument(fmt::format(
+        "key periods {}..{} fall under certificate {} and {}.. under {}: a job issues under one certificate; "
+        "create one job per certificate (--certificate with --from/--to)",
+        groups[0].second.front(), groups[0].second.back(), groups[0].first->certificate.cert_uri,
+        groups[1].second.front(), groups[1].first->certificate.cert_uri));
+  }
+
   // Bad lines go to the report file as they are found, so memory stays flat.
   const std::string report_path =
       opt.report.empty() ? ((*kms)->config().data_dir / "provision-report.txt").string() : opt.report;
@@ -134,15 +180,18 @@ Status RunProvision(const ProvisionOptions& opt, CommandResult& result) {
 
   IdentityReaderOptions ropt;
   ropt.uri_column = opt.uri_column;
+  if (opt.job.create) {
+    Result<std::unique_ptr<IdentityReader>> reader = IdentityReader::Open(opt.users, ropt, bad_line);
+    if (!reader.ok()) return reader.status();
+    Status made = CreateProvisioningJob(**kms, *groups[0].first, groups[0].second, **reader, opt.users, opt.job);
+    report.flush();
+    if (made.ok() && (*reader)->skipped() > 0) result.exit_code = kExitSkippedInput;
+    return made;
+  }
   ProvisionPlan plan;
   plan.threads = opt.threads > 0 ? opt.threads : CoreCount();
   plan.records_per_commit = std::max<size_t>(1, opt.commit_every);
-  plan.is_revoked = [&served, &params](const std::string& user, uint64_t period) {
-    std::optional<NtpSeconds> from = served->RevokedFrom(user);
-    if (!from) return false;
-    Result<KeyPeriod> p = KeyPeriod::Numbered(params, period);
-    return p.ok() && p->valid_to >= *from;
-  };
+  plan.is_revoked = RevokedPairs(served, params);
 
   Result<ProvisionSummary> summary = ProvisionSummary{};
   ProvisionProgress progress;
@@ -160,13 +209,7 @@ Status RunProvision(const ProvisionOptions& opt, CommandResult& result) {
     std::fflush(stdout);
     ProvisioningPipeline pipeline(*cert.source, *cert.cipher, *cert.store);
     // Each batch is in the audit chain before it is committed (fail-closed).
-    const std::string operator_name = LocalOperator();
-    plan.before_commit = [&kms, &cert, &operator_name](std::span<const SealedKeySet> records) {
-      std::vector<KeySetRef> refs;
-      refs.reserve(records.size());
-      for (const SealedKeySet& r : records) refs.push_back({r.user_uri, r.period.number});
-      return (*kms)->RecordOrRefuse(KeySetsIssued(operator_name, cert.certificate.cert_uri, refs));
-    };
+    plan.before_commit = AuditBeforeCommit(**kms, cert.certificate.cert_uri);
     ProvisionProgress group_progress;
     Result<ProvisionSummary> part = [&] {
       ProgressMeter meter("key sets", (*reader)->total_lines() * plan.periods.size(), [&] {
@@ -219,10 +262,16 @@ void RegisterProvisionCommand(CLI::App& app, CommandResult& result) {
       "provision",
       "Pre-provision key sets for a population over a range of key periods, in parallel, into the store.\n"
       "Resumable: pairs already in the store are skipped, so rerunning an interrupted run completes it.\n"
-      "Exit status: 0 all done, 3 done but some lines or pairs were skipped (see the report), 1 error.");
+      "Exit status: 0 all done, 3 done but some lines or pairs were skipped (see the report), 1 error.\n"
+      "\n"
+      "Across machines (docs/bulk-provisioning.md): --create-job records the population in the store, in chunks,\n"
+      "and prints a job ID; then `provision --job ID --worker` on any number of machines that share the store\n"
+      "(PostgreSQL; SQLite for workers on one machine) claims chunk after chunk under an expiring lease, so a\n"
+      "killed worker's chunk is taken over once its lease runs out; each worker exits 0 when the whole job is\n"
+      "done. `provision --job ID --status` shows progress, rate, ETA and the workers from any node (no HSM).");
   cmd->add_option("--users", opt->users,
-                  "population file: one URI per line (# comments), or CSV with a header naming the URI column")
-      ->required();
+                  "population file: one URI per line (# comments), or CSV with a header naming the URI column "
+                  "(required, except with --job or --list-jobs)");
   cmd->add_option("--from", opt->from,
                   "first key period: the one containing this UTC date (YYYY-MM-DD[Thh:mm:ssZ] or now; default now, "
                   "or the --certificate's ValidFrom when that is later)");
@@ -235,6 +284,19 @@ void RegisterProvisionCommand(CLI::App& app, CommandResult& result) {
   cmd->add_option("--uri-column", opt->uri_column, "CSV: the header of the URI column");
   cmd->add_option("--report", opt->report, "where to write skipped lines (default DATA_DIR/provision-report.txt)");
   cmd->add_option("--commit-every", opt->commit_every, "key sets per store transaction")->capture_default_str();
+  cmd->add_flag("--create-job", opt->job.create,
+                "record a job of --users for the periods asked, in chunks, instead of provisioning here; prints its ID");
+  cmd->add_option("--chunk-size", opt->job.chunk_size, "--create-job: identities per chunk")->capture_default_str();
+  cmd->add_option("--lease-seconds", opt->job.lease_seconds,
+                  "--create-job: how long a worker's claim on a chunk lasts without renewal (workers renew every "
+                  "third of it; a killed worker's chunk is taken over after it)")
+      ->capture_default_str();
+  cmd->add_option("--job", opt->job.job, "a job made by --create-job (its ID)");
+  cmd->add_flag("--worker", opt->job.worker,
+                "with --job: work on the job until it is done (claim chunks, provision them, renew the lease)");
+  cmd->add_flag("--status", opt->job.status,
+                "with --job: the job's chunks, key sets in the store, rate, ETA, workers seen, takeovers");
+  cmd->add_flag("--list-jobs", opt->job.list, "the provisioning jobs in the store");
   AddDataDirOption(cmd, opt->loc);
   AddHsmOptions(cmd, opt->loc);
   cmd->callback([opt, &result] { result.status = RunProvision(*opt, result); });

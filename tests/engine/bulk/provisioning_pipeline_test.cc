@@ -3,6 +3,7 @@
 #include <fstream>
 #include <map>
 
+#include "engine/bulk/identity_reader.h"
 #include "engine/bulk/provisioning_pipeline.h"
 #include "base/pooled_random.h"
 #include "engine/keys/client_check.h"
@@ -104,6 +105,59 @@ TEST_F(ProvisioningPipelineTest, NoPeriodsIsAClearError) {
   Result<ProvisionSummary> s = Run(Users(3), {});
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.status().message().find("no key periods"), std::string::npos);
+}
+
+// A provisioning job's chunk: identities from a list in memory, numbered from their position in
+// the population (failures are reported with that number).
+TEST_F(ProvisioningPipelineTest, AListOfIdentitiesIsProvisionedLikeAFile) {
+  std::vector<std::string> uris;
+  for (int i = 0; i < 130; ++i) uris.push_back("sip:listed" + std::to_string(i) + "@example.org");
+  IdentityList list(uris, 1001);
+  ProvisioningPipeline pipeline(*kms_.source, *cipher_, *store_);
+  ProvisionPlan plan;
+  plan.periods = {1545, 1546};
+  plan.threads = 2;
+  ProvisionProgress progress;
+  Result<ProvisionSummary> s = pipeline.Run(list, plan, progress);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->identities, 130u);
+  EXPECT_EQ(s->issued, 260u);
+  EXPECT_FALSE(s->stopped);
+  EXPECT_EQ(*store_->CountKeySets(), 260u);
+  EXPECT_TRUE(store_->Find("sip:listed129@example.org", 1546)->has_value());
+  IdentityList again(uris, 1001);
+  Result<std::optional<Identity>> first = again.Next();
+  ASSERT_TRUE(first.ok() && first->has_value());
+  EXPECT_EQ((*first)->line, 1001u);
+}
+
+// plan.stop (a job's worker whose lease was taken over): no more identities are read, what is in
+// flight is committed, and the summary says the run stopped early.
+TEST_F(ProvisioningPipelineTest, AStopFlagEndsTheRunEarlyWithWhatWasInFlightCommitted) {
+  std::vector<std::string> uris;
+  for (int i = 0; i < 5000; ++i) uris.push_back("sip:stopped" + std::to_string(i) + "@example.org");
+  IdentityList list(uris, 1);
+  ProvisioningPipeline pipeline(*kms_.source, *cipher_, *store_);
+  std::atomic<bool> stop{false};
+  ProvisionPlan plan;
+  plan.periods = {1545};
+  plan.threads = 2;
+  plan.identities_per_batch = 16;
+  plan.records_per_commit = 16;
+  plan.stop = &stop;
+  // Stops once the first batch is committed.
+  plan.before_commit = [&stop](std::span<const SealedKeySet>) {
+    stop.store(true);
+    return Status::Ok();
+  };
+  ProvisionProgress progress;
+  Result<ProvisionSummary> s = pipeline.Run(list, plan, progress);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_TRUE(s->stopped);
+  EXPECT_LT(s->identities, 5000u);
+  EXPECT_GT(s->issued, 0u);
+  EXPECT_EQ(s->issued, s->identities);  // everything read was derived and committed
+  EXPECT_EQ(*store_->CountKeySets(), s->issued);
 }
 
 }  // namespace
