@@ -89,6 +89,15 @@ Status CheckModes(const ProvisionOptions& opt) {
   return Status::Ok();
 }
 
+// What a run and a job's worker share: threads, commit size, revoked users skipped.
+ProvisionPlan BasePlan(const ProvisionOptions& opt, const KmsInstance& kms) {
+  ProvisionPlan plan;
+  plan.threads = opt.threads > 0 ? opt.threads : CoreCount();
+  plan.records_per_commit = std::max<size_t>(1, opt.commit_every);
+  plan.is_revoked = RevokedPairs(kms.certificates(), kms.certificate().params);
+  return plan;
+}
+
 Status RunProvision(const ProvisionOptions& opt, CommandResult& result) {
   MCX_RETURN_IF_ERROR(CheckModes(opt));
   Result<KmsConfig> config = LoadKmsConfig(opt.loc);
@@ -99,10 +108,7 @@ Status RunProvision(const ProvisionOptions& opt, CommandResult& result) {
   Result<std::unique_ptr<KmsInstance>> kms = OpenKmsForCommand(*config);
   if (!kms.ok()) return kms.status();
   if (opt.job.worker) {
-    ProvisionPlan plan;
-    plan.threads = opt.threads > 0 ? opt.threads : static_cast<int>(std::thread::hardware_concurrency());
-    plan.records_per_commit = std::max<size_t>(1, opt.commit_every);
-    plan.is_revoked = RevokedPairs((*kms)->certificates(), (*kms)->certificate().params);
+    ProvisionPlan plan = BasePlan(opt, **kms);
     const std::string report_path =
         opt.report.empty()
             ? ((*kms)->config().data_dir / ("provision-job-" + std::to_string(opt.job.job) + "-report.txt")).string()
@@ -188,10 +194,7 @@ Status RunProvision(const ProvisionOptions& opt, CommandResult& result) {
     if (made.ok() && (*reader)->skipped() > 0) result.exit_code = kExitSkippedInput;
     return made;
   }
-  ProvisionPlan plan;
-  plan.threads = opt.threads > 0 ? opt.threads : CoreCount();
-  plan.records_per_commit = std::max<size_t>(1, opt.commit_every);
-  plan.is_revoked = RevokedPairs(served, params);
+  ProvisionPlan plan = BasePlan(opt, **kms);
 
   Result<ProvisionSummary> summary = ProvisionSummary{};
   ProvisionProgress progress;
