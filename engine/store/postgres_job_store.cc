@@ -30,24 +30,6 @@ constexpr const char* kClaimSql =
 constexpr const char* kHeld =
     " WHERE job_id = $1 AND chunk_no = $2 AND state = 'leased' AND lease_owner = $3 AND attempts = $4";
 
-std::vector<std::string> SplitLines(const std::string& text) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start < text.size()) {
-    size_t end = text.find('\n', start);
-    if (end == std::string::npos) end = text.size();
-    out.emplace_back(text, start, end - start);
-    start = end + 1;
-  }
-  return out;
-}
-
-ChunkState StateOf(const std::string& s) {
-  if (s == "leased") return ChunkState::kLeased;
-  if (s == "done") return ChunkState::kDone;
-  return ChunkState::kPending;
-}
-
 class PostgresJobStore final : public ProvisioningJobStore {
  public:
   explicit PostgresJobStore(std::shared_ptr<PostgresDatabase> db) : db_(std::move(db)) {}
@@ -123,7 +105,7 @@ class PostgresJobStore final : public ProvisioningJobStore {
     c.took_over = pg::GetInt(res, 0, 2) != 0;
     if (c.took_over) c.taken_from = pg::GetText(res, 0, 3);
     c.first_index = static_cast<uint64_t>(pg::GetInt(res, 0, 4));
-    c.users = SplitLines(pg::GetText(res, 0, 5));
+    c.users = SplitChunkUsers(pg::GetText(res, 0, 5));
     return std::optional<ChunkClaim>(std::move(c));
   }
 
@@ -158,7 +140,7 @@ class PostgresJobStore final : public ProvisioningJobStore {
     for (int i = 0; i < PQntuples(res); ++i) {
       ChunkInfo c;
       c.chunk_no = pg::GetInt(res, i, 0);
-      c.state = StateOf(pg::GetText(res, i, 1));
+      c.state = ChunkStateNamed(pg::GetText(res, i, 1));
       c.users = static_cast<uint64_t>(pg::GetInt(res, i, 2));
       c.lease_owner = pg::GetText(res, i, 3);
       c.lease_expires_ms = pg::GetInt(res, i, 4);
@@ -193,7 +175,7 @@ class PostgresJobStore final : public ProvisioningJobStore {
     if (PQntuples(r->get()) == 0) {
       return Status::NotFound("job " + std::to_string(job_id) + " has no chunk " + std::to_string(chunk_no));
     }
-    return SplitLines(pg::GetText(r->get(), 0, 0));
+    return SplitChunkUsers(pg::GetText(r->get(), 0, 0));
   }
 
  private:

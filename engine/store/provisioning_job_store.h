@@ -61,6 +61,10 @@ struct ChunkClaim {
 };
 
 enum class ChunkState { kPending, kLeased, kDone };
+// A chunk's state as both stores spell it in their chunk table: "pending", "leased", "done".
+ChunkState ChunkStateNamed(const std::string& name);
+// A chunk's users as both stores keep them: one URI per line (URIs hold no line breaks).
+std::vector<std::string> SplitChunkUsers(const std::string& lines);
 
 // A chunk as status sees it (without its users).
 struct ChunkInfo {

@@ -28,24 +28,6 @@ std::string JoinLines(const std::vector<std::string>& users) {
   return out;
 }
 
-std::vector<std::string> SplitLines(const std::string& text) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start < text.size()) {
-    size_t end = text.find('\n', start);
-    if (end == std::string::npos) end = text.size();
-    out.emplace_back(text, start, end - start);
-    start = end + 1;
-  }
-  return out;
-}
-
-ChunkState StateOf(const std::string& s) {
-  if (s == "leased") return ChunkState::kLeased;
-  if (s == "done") return ChunkState::kDone;
-  return ChunkState::kPending;
-}
-
 constexpr const char* kJobColumns =
     "id, cert_uri, first_period, period_count, source, identities, chunk_count, lease_ms, created_at_ms";
 
@@ -148,7 +130,7 @@ class SqliteJobStore final : public ProvisioningJobStore {
       c.took_over = ColumnText(pick.get(), 1) == "leased";
       if (c.took_over) c.taken_from = ColumnText(pick.get(), 2);
       c.first_index = static_cast<uint64_t>(sqlite3_column_int64(pick.get(), 3));
-      c.users = SplitLines(ColumnText(pick.get(), 4));
+      c.users = SplitChunkUsers(ColumnText(pick.get(), 4));
       c.attempt = sqlite3_column_int64(pick.get(), 5) + 1;
       c.owner = owner;
       Stmt upd;
@@ -201,7 +183,7 @@ class SqliteJobStore final : public ProvisioningJobStore {
     while ((rc = sqlite3_step(st.get())) == SQLITE_ROW) {
       ChunkInfo c;
       c.chunk_no = sqlite3_column_int64(st.get(), 0);
-      c.state = StateOf(ColumnText(st.get(), 1));
+      c.state = ChunkStateNamed(ColumnText(st.get(), 1));
       c.users = static_cast<uint64_t>(sqlite3_column_int64(st.get(), 2));
       c.lease_owner = ColumnText(st.get(), 3);
       c.lease_expires_ms = sqlite3_column_int64(st.get(), 4);
@@ -234,7 +216,7 @@ class SqliteJobStore final : public ProvisioningJobStore {
       return Status::NotFound("job " + std::to_string(job_id) + " has no chunk " + std::to_string(chunk_no));
     }
     if (rc != SQLITE_ROW) return sqlite::Error(r.db(), rc, "reading a chunk's identities");
-    return SplitLines(ColumnText(st.get(), 0));
+    return SplitChunkUsers(ColumnText(st.get(), 0));
   }
 
  private:
