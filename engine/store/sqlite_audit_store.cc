@@ -17,6 +17,8 @@ namespace {
 
 using sqlite::Db;
 using sqlite::Stmt;
+using sqlite::BindText;
+using sqlite::ColumnText;
 
 // The store's words for SQLite errors (sqlite_database.h), naming the audit log.
 Status SqliteError(sqlite3* db, int rc, const std::string& what) { return sqlite::Error(db, rc, "audit log: " + what); }
@@ -50,29 +52,20 @@ void CopyBlob(sqlite3_stmt* st, int col, std::array<uint8_t, N>& out) {
   if (p != nullptr) std::copy(p, p + n, out.begin());
 }
 
-std::string Text(sqlite3_stmt* st, int col) {
-  const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(st, col));
-  return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(st, col))) : std::string();
-}
-
 AuditRecord ReadRow(sqlite3_stmt* st) {
   AuditRecord r;
-  r.node = Text(st, 0);
+  r.node = ColumnText(st, 0);
   r.seq = static_cast<uint64_t>(sqlite3_column_int64(st, 1));
   r.time = sqlite3_column_int64(st, 2);
-  r.kind = Text(st, 3);
-  r.actor = Text(st, 4);
-  r.user_uri = Text(st, 5);
-  r.cert_uri = Text(st, 6);
-  r.detail = Text(st, 7);
+  r.kind = ColumnText(st, 3);
+  r.actor = ColumnText(st, 4);
+  r.user_uri = ColumnText(st, 5);
+  r.cert_uri = ColumnText(st, 6);
+  r.detail = ColumnText(st, 7);
   CopyBlob(st, 8, r.prev_hash);
   CopyBlob(st, 9, r.hash);
   CopyBlob(st, 10, r.mac);
   return r;
-}
-
-void BindText(sqlite3_stmt* st, int i, const std::string& s) {
-  sqlite3_bind_text(st, i, s.data(), static_cast<int>(s.size()), SQLITE_STATIC);
 }
 
 class SqliteAuditStore final : public AuditStore {
@@ -131,7 +124,7 @@ class SqliteAuditStore final : public AuditStore {
     MCX_RETURN_IF_ERROR(Prepare(reader_.get(), "SELECT DISTINCT node FROM audit_log ORDER BY node", st));
     std::vector<std::string> nodes;
     int rc;
-    while ((rc = sqlite3_step(st.get())) == SQLITE_ROW) nodes.push_back(Text(st.get(), 0));
+    while ((rc = sqlite3_step(st.get())) == SQLITE_ROW) nodes.push_back(ColumnText(st.get(), 0));
     if (rc != SQLITE_DONE) return SqliteError(reader_.get(), rc, "listing nodes");
     return nodes;
   }

@@ -38,6 +38,15 @@ using Stmt = std::unique_ptr<sqlite3_stmt, StmtFinalize>;
 // Opens a connection (read-write; created when `create`) without SQLite's own mutexes: each
 // connection is used by one thread at a time. `out` holds it even on failure, for the message.
 int Open(const std::filesystem::path& path, bool create, Db& out);
+// Binds `s` without a copy: it must stay alive and unchanged until the statement has stepped.
+inline void BindText(sqlite3_stmt* st, int i, const std::string& s) {
+  sqlite3_bind_text(st, i, s.data(), static_cast<int>(s.size()), SQLITE_STATIC);
+}
+// A text column, empty for NULL.
+inline std::string ColumnText(sqlite3_stmt* st, int col) {
+  const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(st, col));
+  return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(st, col))) : std::string();
+}
 // SQLite's own words plus what an operator can do about the usual causes.
 Status Error(sqlite3* db, int rc, const std::string& what);
 Status Exec(sqlite3* db, const char* sql, const std::string& what);

@@ -6,20 +6,13 @@ namespace mcx {
 namespace {
 
 using sqlite::Prepare;
+using sqlite::BindText;
+using sqlite::ColumnText;
 using sqlite::Stmt;
 
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-void BindText(sqlite3_stmt* st, int i, const std::string& s) {
-  sqlite3_bind_text(st, i, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
-}
-
-std::string ColumnText(sqlite3_stmt* st, int col) {
-  const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(st, col));
-  return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(st, col))) : std::string();
 }
 
 std::string JoinLines(const std::vector<std::string>& users) {
@@ -83,7 +76,8 @@ class SqliteJobStore final : public ProvisioningJobStore {
         sqlite3_bind_int64(ins.get(), 2, static_cast<sqlite3_int64>(i));
         sqlite3_bind_int64(ins.get(), 3, static_cast<sqlite3_int64>(index));
         sqlite3_bind_int64(ins.get(), 4, static_cast<sqlite3_int64>(chunks[i].size()));
-        BindText(ins.get(), 5, JoinLines(chunks[i]));
+        const std::string users = JoinLines(chunks[i]);  // bound without a copy: alive until the step
+        BindText(ins.get(), 5, users);
         rc = sqlite3_step(ins.get());
         if (rc != SQLITE_DONE) return sqlite::Error(db, rc, "recording a provisioning job's chunks");
         index += chunks[i].size();

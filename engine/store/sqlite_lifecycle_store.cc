@@ -8,11 +8,10 @@ namespace {
 using sqlite::Error;
 using sqlite::Exec;
 using sqlite::Prepare;
+using sqlite::BindText;
+using sqlite::ColumnText;
 using sqlite::Stmt;
 
-void BindText(sqlite3_stmt* st, int i, const std::string& s) {
-  sqlite3_bind_text(st, i, s.data(), static_cast<int>(s.size()), SQLITE_STATIC);
-}
 void BindBlob(sqlite3_stmt* st, int i, const Bytes& b) {
   if (b.empty()) sqlite3_bind_null(st, i);
   else sqlite3_bind_blob(st, i, b.data(), static_cast<int>(b.size()), SQLITE_STATIC);
@@ -20,10 +19,6 @@ void BindBlob(sqlite3_stmt* st, int i, const Bytes& b) {
 Bytes ColumnBlob(sqlite3_stmt* st, int i) {
   const auto* p = static_cast<const uint8_t*>(sqlite3_column_blob(st, i));
   return p ? Bytes(p, p + sqlite3_column_bytes(st, i)) : Bytes();
-}
-std::string ColumnText(sqlite3_stmt* st, int i) {
-  const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(st, i));
-  return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(st, i))) : std::string();
 }
 
 // Runs one statement with its parameters bound by `bind`; returns how many rows changed.
