@@ -1,7 +1,4 @@
 // `mcx-kms provision`: pre-provision a population for a range of key periods, in bulk.
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
@@ -164,15 +161,9 @@ Status RunProvision(const ProvisionOptions& opt, CommandResult& result) {
   // Bad lines go to the report file as they are found, so memory stays flat.
   const std::string report_path =
       opt.report.empty() ? ((*kms)->config().data_dir / "provision-report.txt").string() : opt.report;
-  // The report names users: mode 0600 (whatever the umask) before a line is written.
-  const int fd = ::open(report_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0 || fchmod(fd, 0600) != 0) {
-    if (fd >= 0) ::close(fd);
-    return Status::Unavailable("cannot write the report file " + report_path);
-  }
-  ::close(fd);
-  std::ofstream report(report_path, std::ios::trunc);
-  if (!report) return Status::Unavailable("cannot write the report file " + report_path);
+  Result<std::unique_ptr<std::ofstream>> opened_report = OpenReportFile(report_path, /*append=*/false);
+  if (!opened_report.ok()) return opened_report.status();
+  std::ofstream& report = **opened_report;
   report << "# mcx-kms provision report: " << opt.users << "\n# line\treason\n";
   std::mutex report_mu;
   auto bad_line = [&](uint64_t line, const std::string& why) {

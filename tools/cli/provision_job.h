@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <fstream>
 #include <functional>
 #include <memory>
 #include <span>
@@ -34,6 +35,10 @@ struct JobOptions {
   size_t chunk_size = 1000;  // identities per chunk
   double lease_seconds = 30;
 };
+
+// The report of skipped lines and unkeyable pairs, mode 0600 (it names users): emptied, or
+// appended to when `append`.
+Result<std::unique_ptr<std::ofstream>> OpenReportFile(const std::string& path, bool append);
 
 // Pairs of users revoked before the pair's period ends (see ProvisionPlan::is_revoked).
 std::function<bool(const std::string&, uint64_t)> RevokedPairs(std::shared_ptr<const ServedCertificates> served,

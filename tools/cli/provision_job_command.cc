@@ -141,20 +141,20 @@ ChunkTally Tally(const std::vector<ChunkInfo>& chunks, const ProvisioningJob& jo
   return t;
 }
 
-// The report of unkeyable pairs: mode 0600 (it names users), appended to by every chunk.
-Result<std::unique_ptr<std::ofstream>> OpenReport(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+}  // namespace
+
+Result<std::unique_ptr<std::ofstream>> OpenReportFile(const std::string& path, bool append) {
+  // It names users: mode 0600 (whatever the umask) before a line is written.
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC), 0600);
   if (fd < 0 || fchmod(fd, 0600) != 0) {
     if (fd >= 0) ::close(fd);
     return Status::Unavailable("cannot write the report file " + path);
   }
   ::close(fd);
-  auto out = std::make_unique<std::ofstream>(path, std::ios::app);
+  auto out = std::make_unique<std::ofstream>(path, append ? std::ios::app : std::ios::trunc);
   if (!*out) return Status::Unavailable("cannot write the report file " + path);
   return out;
 }
-
-}  // namespace
 
 std::function<bool(const std::string&, uint64_t)> RevokedPairs(std::shared_ptr<const ServedCertificates> served,
                                                                 const CommunityParameters& params) {
@@ -243,7 +243,8 @@ Status RunJobWorker(KmsInstance& kms, const JobOptions& options, ProvisionPlan p
   for (uint32_t p = 0; p < job->period_count; ++p) plan.periods.push_back(job->first_period + p);
   plan.before_commit = AuditBeforeCommit(kms, job->cert_uri);
 
-  Result<std::unique_ptr<std::ofstream>> report = OpenReport(report_path);
+  // Appended to by every chunk this worker runs.
+  Result<std::unique_ptr<std::ofstream>> report = OpenReportFile(report_path, /*append=*/true);
   if (!report.ok()) return report.status();
   std::mutex report_mu;
   auto failed_pair = [&](const Identity& who, uint64_t period, const std::string& why) {
@@ -412,30 +413,31 @@ Status PrintJobStatus(const StoreLocation& where, int64_t job_id) {
     fmt::print("rate: {:.0f} key sets/s over {} since the first claim; ETA {}\n", rate, FormatDuration(seconds), eta);
   }
   // Workers seen: every lease holder and completer, and every owner whose lease was taken over.
-  std::map<std::string, std::vector<std::string>> workers;
+  struct WorkerSeen {
+    size_t completed = 0;
+    std::vector<std::string> notes;  // chunks held, expired or lost
+  };
+  std::map<std::string, WorkerSeen> workers;
   for (const ChunkInfo& c : *chunks) {
     if (!c.lease_owner.empty()) {
-      auto& notes = workers[c.lease_owner];
+      WorkerSeen& w = workers[c.lease_owner];
       if (c.state == ChunkState::kDone) {
-        notes.push_back(fmt::format("completed chunk {}", c.chunk_no));
+        ++w.completed;
       } else if (c.lease_expires_ms < now_ms) {
-        notes.push_back(fmt::format("chunk {}: lease expired {} ago", c.chunk_no,
-                                    FormatDuration(static_cast<double>(now_ms - c.lease_expires_ms) / 1000.0)));
+        w.notes.push_back(fmt::format("chunk {}: lease expired {} ago", c.chunk_no,
+                                      FormatDuration(static_cast<double>(now_ms - c.lease_expires_ms) / 1000.0)));
       } else {
-        notes.push_back(fmt::format("holds chunk {}", c.chunk_no));
+        w.notes.push_back(fmt::format("holds chunk {}", c.chunk_no));
       }
     }
-    if (!c.taken_from.empty()) workers[c.taken_from].push_back(fmt::format("lost chunk {} to a takeover", c.chunk_no));
+    if (!c.taken_from.empty()) {
+      workers[c.taken_from].notes.push_back(fmt::format("lost chunk {} to a takeover", c.chunk_no));
+    }
   }
   fmt::print("workers seen: {}\n", workers.size());
-  for (const auto& [name, notes] : workers) {
-    size_t completed = 0;
-    std::vector<std::string> other;
-    for (const std::string& n : notes) {
-      if (n.starts_with("completed")) ++completed; else other.push_back(n);
-    }
-    std::string line = fmt::format("  {}: {} chunk(s) completed", name, completed);
-    for (const std::string& n : other) line += "; " + n;
+  for (const auto& [name, w] : workers) {
+    std::string line = fmt::format("  {}: {} chunk(s) completed", name, w.completed);
+    for (const std::string& n : w.notes) line += "; " + n;
     fmt::print("{}\n", line);
   }
   fmt::print("expired leases taken over: {}\n", t.takeovers);
