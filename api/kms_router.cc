@@ -501,7 +501,6 @@ void KmsRouter::Authorized(std::shared_ptr<Exchange> ex, const KmsTarget& target
 // derived in a batch on another thread).
 struct KmsRouter::KeyProvInProgress {
   std::string user_uri;
-  NtpSeconds t = 0;
   std::vector<NtpSeconds> times;                   // the requested time last
   std::vector<std::optional<Result<KeySet>>> sets;  // by index into times
   std::atomic<size_t> remaining{0};
@@ -516,7 +515,6 @@ void KmsRouter::ProvisionKeys(std::shared_ptr<Exchange> ex, std::string user_uri
   // at its time (a rollover may fall between them).
   auto keyprov = std::make_shared<KeyProvInProgress>();
   keyprov->user_uri = std::move(user_uri);
-  keyprov->t = t;
   for (int i = options_.extra_periods; i >= 1; --i) {
     const NtpSeconds later = t + static_cast<NtpSeconds>(i) * period_seconds;
     if (later <= latest && served.InForceAt(later) != nullptr) keyprov->times.push_back(later);
@@ -546,7 +544,7 @@ void KmsRouter::AnswerKeyProv(Exchange& ex, KeyProvInProgress& keyprov) {
     if (!ks.ok()) {
       // A later period may be refused (a revocation from then on) while the requested one is
       // not: the answer then carries what may be handed out.
-      if (when != keyprov.t && ks.status().code() == Status::Code::kPermissionDenied) continue;
+      if (when != keyprov.times.back() && ks.status().code() == Status::Code::kPermissionDenied) continue;
       if (IsCallersFault(ks.status())) {
         if (ks.status().code() == Status::Code::kPermissionDenied && options_.on_refused) {
           options_.on_refused(403, user_uri, user_uri, ks.status().message());
