@@ -20,6 +20,8 @@ url="$MCX_TEST_POSTGRES_URL"
 work="$(mktemp -d "${TMPDIR:-/tmp}/shared-job-bench-XXXXXX")"
 pids=()
 trap 'for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$work"' EXIT
+# shellcheck source=../tools/demo-kms-lib.sh
+source "$here/../tools/demo-kms-lib.sh"
 sql() { psql -X -q -t -A "$url" -c "$1"; }
 
 "$bin" init --demo --data-dir "$work/kms" --store-url "$url" >"$work/init.log" 2>&1 || { cat "$work/init.log"; exit 1; }
@@ -37,16 +39,7 @@ run() {  # WORKERS: prints "rate_store rate_wall"
   start="$(date +%s.%N)"
   pids=()
   for w in $(seq 1 "$n"); do
-    "$bin" provision --data-dir "$work/kms" --job "$job" --worker --threads 1 >"$work/w$job-$w.log" 2>&1 &
-    pids+=($!)
-    # The next one once this one has opened the KMS: each process opening SoftHSM2's file token
-    # opens its token file for writing, and one loading the token at that instant was seen to find
-    # none ("no initialised token").
-    for _ in $(seq 1 500); do
-      grep -q "^worker .* on job $job" "$work/w$job-$w.log" 2>/dev/null && break
-      kill -0 "${pids[-1]}" 2>/dev/null || break
-      sleep 0.01
-    done
+    start_job_worker "$bin" "$work/kms" "$job" "$work/w$job-$w.log" --threads 1
   done
   for p in "${pids[@]}"; do wait "$p" || { echo "a worker failed:" >&2; cat "$work"/w"$job"-*.log >&2; exit 1; }; done
   pids=()

@@ -1,5 +1,5 @@
-# Shell functions shared by the scripts that run `mcx-kms serve` (tests/api/*_e2e.sh,
-# bench/http-vs-nginx.sh, tests/tools/postgres_*.sh and replicas_nginx_e2e.sh). Source it; it sets no
+# Shell functions shared by the scripts that run `mcx-kms serve` or provisioning workers
+# (tests/api/*_e2e.sh, bench/http-vs-nginx.sh, bench/shared-job-scale.sh, tests/tools/*.sh). Source it; it sets no
 # options of its own.
 #
 #   start_demo_kms BIN TMP [--demo-users N] [serve options...]
@@ -13,6 +13,10 @@
 #                                               to LOG, and waits for its "listening on" line;
 #                                               sets kms_pid and kms_port. If it does not start,
 #                                               prints LOG, stops it and returns 1
+#   start_job_worker BIN DATA_DIR JOB LOG [provision options...]
+#                                               starts `provision --job JOB --worker` in the
+#                                               background (PID appended to the caller's pids) and
+#                                               returns once it has opened the KMS
 #   stop_started                                stops what start_demo_kms/start_nginx started
 #   start_nginx TMP/nginx                       runs nginx in the foreground with the
 #                                               configuration TMP/nginx/nginx.conf; sets nginx_pid
@@ -57,6 +61,24 @@ start_demo_kms() {
       || { echo "mcx-kms provision failed:"; cat "$tmp/provision.log"; return 1; }
   fi
   start_kms_serve "$bin" "$tmp/demo" "$tmp/kms.log" "${args[@]}"
+}
+
+# Starts `mcx-kms provision --job JOB --worker` in the background (its PID appended to the
+# caller's pids array) and returns once it has opened the KMS, or died, or 6 s passed. Workers
+# are started one after the other so: each process opening SoftHSM2's file token (the demo HSM)
+# opens its token file for writing, and a process loading the token at that instant was seen to
+# find none ("no initialised token").
+#   start_job_worker BIN DATA_DIR JOB LOG [provision options]
+start_job_worker() {
+  local bin="$1" data_dir="$2" job="$3" log="$4"
+  shift 4
+  "$bin" provision --data-dir "$data_dir" --job "$job" --worker "$@" >"$log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 1 300); do
+    grep -q "^worker .* on job $job" "$log" 2>/dev/null && return 0
+    kill -0 "${pids[-1]}" 2>/dev/null || return 0
+    sleep 0.02
+  done
 }
 
 start_kms_serve() {

@@ -58,17 +58,9 @@ rc=$?
 [ "$rc" = 1 ] && grep -q "no provisioning job 9999" "$tmp/unknown.log" && ok "an unknown job id is a clear error" \
   || bad "unknown job: rc $rc: $(cat "$tmp/unknown.log")"
 
-# One worker after the other has opened the KMS: each process opening SoftHSM2's file token (the
-# demo HSM) opens its token file for writing, and a process loading the token at that instant was
-# seen to find none ("no initialised token", twice in bench/shared-job-scale.sh runs).
+# One worker after the other has opened the KMS (see start_job_worker).
 worker() {  # NAME
-  "$bin" provision --data-dir "$dd" --job "$job" --worker --threads 1 --commit-every 50 >"$tmp/$1.log" 2>&1 &
-  pids+=($!)
-  for _ in $(seq 1 300); do
-    grep -q "^worker .* on job $job" "$tmp/$1.log" 2>/dev/null && return
-    kill -0 "${pids[-1]}" 2>/dev/null || return
-    sleep 0.02
-  done
+  start_job_worker "$bin" "$dd" "$job" "$tmp/$1.log" --threads 1 --commit-every 50
 }
 worker a
 pid_a=${pids[-1]}
