@@ -269,20 +269,36 @@ SqliteDatabase::Reader::Reader(SqliteDatabase& owner) : owner_(owner) {
   {
     std::lock_guard<std::mutex> lock(owner_.pool_mu_);
     if (!owner_.pool_.empty()) {
-      db_ = std::move(owner_.pool_.back());
+      conn_ = std::move(owner_.pool_.back());
       owner_.pool_.pop_back();
     }
   }
-  if (!db_) {
+  if (!conn_.db) {
     Result<sqlite::Db> d = owner_.Connect(/*create=*/false);
-    if (d.ok()) db_ = std::move(d).value(); else status_ = d.status();
+    if (d.ok()) conn_.db = std::move(d).value(); else status_ = d.status();
   }
 }
 
 SqliteDatabase::Reader::~Reader() {
-  if (!db_) return;
+  if (!conn_.db) return;
+  for (auto& [sql, st] : conn_.statements) {
+    sqlite3_reset(st.get());
+    sqlite3_clear_bindings(st.get());  // bindings may point at the caller's strings
+  }
   std::lock_guard<std::mutex> lock(owner_.pool_mu_);
-  if (owner_.pool_.size() < 16) owner_.pool_.push_back(std::move(db_));
+  if (owner_.pool_.size() < 16) owner_.pool_.push_back(std::move(conn_));
+}
+
+Result<sqlite3_stmt*> SqliteDatabase::Reader::Cached(const char* sql) {
+  for (auto& [cached_sql, st] : conn_.statements) {
+    if (cached_sql == sql) return st.get();
+  }
+  sqlite3_stmt* raw = nullptr;
+  const int rc = sqlite3_prepare_v3(db(), sql, -1, SQLITE_PREPARE_PERSISTENT, &raw, nullptr);
+  sqlite::Stmt st(raw);
+  if (rc != SQLITE_OK) return sqlite::Error(db(), rc, "preparing a store query");
+  conn_.statements.emplace_back(sql, std::move(st));
+  return raw;
 }
 
 // Passive checkpoints every half second: they never block readers or the writer.

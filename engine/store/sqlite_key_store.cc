@@ -34,14 +34,14 @@ class SqliteKeyStore final : public KeyStore {
   Result<std::optional<SealedKeySet>> Find(const std::string& user_uri, uint64_t key_period_no) override {
     SqliteDatabase::Reader r(*db_);
     if (!r.ok()) return r.status();
-    Stmt st;
-    MCX_RETURN_IF_ERROR(Prepare(r.db(), kFindSql, st));
-    BindKey(st.get(), user_uri, key_period_no);
-    int rc = sqlite3_step(st.get());
+    Result<sqlite3_stmt*> st = r.Cached(kFindSql);
+    if (!st.ok()) return st.status();
+    BindKey(*st, user_uri, key_period_no);
+    int rc = sqlite3_step(*st);
     if (rc == SQLITE_DONE) return std::optional<SealedKeySet>();
     if (rc != SQLITE_ROW) return SqliteErrorOf(r.db(), rc, "reading a key set");
-    SealedKeySet found = ReadRecord(st.get(), user_uri, key_period_no);
-    found.revoked = sqlite3_column_int(st.get(), 6) == static_cast<int>(KeySetState::kRevoked);
+    SealedKeySet found = ReadRecord(*st, user_uri, key_period_no);
+    found.revoked = sqlite3_column_int(*st, 6) == static_cast<int>(KeySetState::kRevoked);
     return std::optional<SealedKeySet>(std::move(found));
   }
 
