@@ -166,6 +166,11 @@ std::string RenderText(const CapacityReport& r) {
     lat += " max " + FormatMicros(res.latency.max()) + " (mean " +
            FormatMicros(static_cast<uint64_t>(res.latency.mean())) + ")";
     line(lat);
+    if (s.server_cpu_seconds > 0) {
+      line("  server (pid " + std::to_string(s.server_pid) + ") used " + fmt::format("{:.2f}", s.server_cores()) +
+           " cores of CPU in the window: " + Rate(s.keyprov_per_server_core()) +
+           " keyprov per second of its CPU time (per core of its own)");
+    }
   }
 
   line("");
@@ -189,6 +194,11 @@ std::string RenderText(const CapacityReport& r) {
          (s.users >= asked ? "each request measured could carry a token the KMS had not seen"
                            : "most requests carried a token the KMS had verified before (cached); for a storm of new "
                              "tokens, give --user-count above the run's requests"));
+    if (const auto& t = r.token_ceiling; t && s.users >= asked && s.server_cpu_seconds > 0 && t->es256_per_core > 0) {
+      line("    per core of the server's: " + Rate(s.keyprov_per_server_core()) + " keyprov/s with new tokens = " +
+           fmt::format("{:.2f}", s.keyprov_per_server_core() / t->es256_per_core) +
+           "x the ES256 verification ceiling of a core (" + Rate(t->es256_per_core) + "/s)");
+    }
   }
   if (const auto& t = r.token_ceiling) {
     line("  a storm of new tokens cannot pass token verification: at most " +
@@ -237,6 +247,7 @@ nlohmann::json ToJson(const CapacityReport& r) {
         {"timeout_ms", s.options.timeout.count()}, {"requests", res.requests}, {"ok", res.ok},
         {"ok_per_second", res.ok_per_second()}, {"ok_init", res.ok_by_kind[0]}, {"ok_keyprov", res.ok_by_kind[1]},
         {"keyprov_per_second", s.keyprov_per_second()},
+        {"server_cpu_seconds", s.server_cpu_seconds}, {"keyprov_per_server_core", s.keyprov_per_server_core()},
         {"errors", {{"http", http_errors}, {"timeouts", res.timeouts}, {"connection", res.connection_errors},
                     {"tls", res.tls_errors}, {"tls_reason", res.tls_error},
                     {"invalid_key_material", s.verdict.invalid}}},

@@ -69,6 +69,15 @@ struct ServingRun {
   bool validated = false;         // a certificate was available and samples were checked
   std::string validation_note;    // why not, when not
   KeyMaterialVerdict verdict;
+  // The CPU time the server process spent in the window, when the run sampled it (bench http
+  // --server-pid: a KMS on this machine); 0 when not.
+  int server_pid = 0;
+  double server_cpu_seconds = 0;
+  double server_cores() const { return result.measured_seconds > 0 ? server_cpu_seconds / result.measured_seconds : 0; }
+  // Keyprov answers per second of the server's CPU time: what one core of its own would answer.
+  double keyprov_per_server_core() const {
+    return server_cpu_seconds > 0 ? static_cast<double>(result.ok_by_kind[1]) / server_cpu_seconds : 0;
+  }
   // The keyprov answers per second in the window.
   double keyprov_per_second() const {
     return result.measured_seconds > 0 ? static_cast<double>(result.ok_by_kind[1]) / result.measured_seconds : 0;

@@ -632,6 +632,8 @@ Result<LoadResult> LoadGenerator::Run() {
   LoadResult merged = std::move(first.result);
   merged.warmup_seconds = std::chrono::duration<double>(o.warmup).count();
   merged.measured_seconds = std::chrono::duration<double>(o.duration).count();
+  merged.window_start = plan.measure_start;
+  merged.window_end = plan.end;
   SampleReservoir samples = std::move(first.keyprov_samples);
   Clock::time_point tls_error_at = first.tls_error_at;
   std::mt19937_64 merge_rng(kSamplerSeed);

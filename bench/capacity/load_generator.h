@@ -112,6 +112,9 @@ struct TimelineSecond {
 struct LoadResult {
   double warmup_seconds = 0;
   double measured_seconds = 0;  // the window's length
+  // The measured window on the steady clock (for figures taken beside the run, e.g. the
+  // server's CPU time: process_cpu.h).
+  std::chrono::steady_clock::time_point window_start, window_end;
   // In the measured window:
   uint64_t requests = 0;  // every request due in the window that ended (ok + all errors)
   uint64_t ok = 0;

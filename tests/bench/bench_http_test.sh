@@ -16,7 +16,7 @@ ok "mcx-kms serve on 127.0.0.1:$kms_port"
 
 start=$(date +%s)
 "$bin" bench http "http://127.0.0.1:$kms_port" --data-dir "$tmp/demo" --user-count 40 --connections 4 --threads 2 \
-  --warmup 0.5 --duration 2 --mix 1:4 --json "$tmp/report.json" --html "$tmp/report.html" >"$tmp/bench.txt" 2>"$tmp/bench.err" \
+  --warmup 0.5 --duration 2 --mix 1:4 --server-pid "$kms_pid" --json "$tmp/report.json" --html "$tmp/report.html" >"$tmp/bench.txt" 2>"$tmp/bench.err" \
   || { bad "bench http exited with $?"; cat "$tmp/bench.err"; }
 elapsed=$(( $(date +%s) - start ))
 cat "$tmp/bench.txt"
@@ -44,6 +44,9 @@ checks = [
     ("key material checked and valid",
      s["validation"]["checked"] and s["validation"]["answers"] == 20 and s["validation"]["invalid"] == 0),
     ("latency percentiles ordered", 0 < s["latency"]["p50_us"] <= s["latency"]["p99_us"] <= s["latency"]["max_us"]),
+    # --server-pid: the server's CPU in the window, more than nothing and at most its 2+2 threads' worth.
+    ("server CPU sampled (%.2f cores)" % (s["server_cpu_seconds"] / s["measured_seconds"]),
+     0 < s["server_cpu_seconds"] <= 4 * s["measured_seconds"] and s["keyprov_per_server_core"] > 0),
     ("projection present", r["projections"]["reconnecting_devices"]["as the KMS has them"] > 0),
     ("client 200s (%d) = server /metrics 200s (%d)" % (client_200, server_200), client_200 == server_200),
 ]

@@ -25,6 +25,7 @@
 #include "bench/capacity/capacity_report.h"
 #include "bench/capacity/load_generator.h"
 #include "bench/capacity/local_bench.h"
+#include "bench/capacity/process_cpu.h"
 #include "tools/cli/command.h"
 #include "tools/cli/kms_options.h"
 #include "tools/cli/progress_meter.h"
@@ -190,6 +191,7 @@ struct HttpOptions {
   std::string ca_file;
   bool insecure = false;
   bool fail_on_errors = false;
+  int server_pid = 0;
   KmsLocation loc;
 };
 
@@ -349,6 +351,12 @@ Status RunHttp(const HttpOptions& opt, CommandResult& command) {
   fmt::print(stderr, "bench http: {}, {} connections on {} thread{}, {}, {:.0f} s warm-up + {:.0f} s, {} users\n",
              run.target, load->connections, load->threads, load->threads == 1 ? "" : "s",
              load->rate > 0 ? "open loop" : "closed loop", opt.load.warmup, opt.load.duration, users->size());
+  std::unique_ptr<capacity::ProcessCpuSampler> server_cpu;
+  if (opt.server_pid > 0) {
+    Result<std::unique_ptr<capacity::ProcessCpuSampler>> sampler = capacity::ProcessCpuSampler::Start(opt.server_pid);
+    if (!sampler.ok()) return sampler.status().Annotate("--server-pid");
+    server_cpu = std::move(sampler).value();
+  }
   capacity::LoadGenerator generator(*endpoint, std::move(users).value(), *load);
   Result<capacity::LoadResult> result = [&] {
     const uint64_t expected = load->rate > 0 ? static_cast<uint64_t>(load->rate * (opt.load.warmup + opt.load.duration)) : 0;
@@ -357,6 +365,13 @@ Status RunHttp(const HttpOptions& opt, CommandResult& command) {
   }();
   if (!result.ok()) return result.status();
   run.result = std::move(result).value();
+  if (server_cpu) {
+    Result<double> spent = server_cpu->CpuSecondsBetween(run.result.window_start, run.result.window_end);
+    if (!spent.ok()) return spent.status().Annotate("--server-pid " + std::to_string(opt.server_pid));
+    run.server_pid = opt.server_pid;
+    run.server_cpu_seconds = *spent;
+    server_cpu.reset();
+  }
   if (view.ok()) {
     run.validated = true;
     run.verdict = capacity::CheckKeyProvAnswers(*view, run.result.keyprov_samples);
@@ -455,6 +470,10 @@ void RegisterBenchCommand(CLI::App& app, CommandResult& result) {
                    "with --on-demand: the server's serve --max-periods-ahead (the last period it hands out); at the "
                    "default 2 each user has one on-demand period, derived on its first request and stored after")
       ->capture_default_str();
+  http->add_option("--server-pid", hopt->server_pid,
+                   "a KMS on this machine: sample this process's CPU time over the measured window and report "
+                   "keyprov per second of the server's CPU (what a server with the cores to itself would answer; "
+                   "here the load generator shares them)");
   AddDataDirOption(http, hopt->loc);
   http->add_flag("--fail-on-errors", hopt->fail_on_errors,
                  "exit with status 4 when any request failed (timeout, connection, TLS, non-200) or any sampled "
