@@ -24,16 +24,26 @@ void Element(SecretString& out, const char* name, std::string_view text) {
 
 void Element(SecretString& out, const char* name, uint64_t value) { Element(out, name, std::to_string(value)); }
 
+// '0'-'9', 'A'-'F' for a nibble, without a branch or a table lookup on its value.
+char HexDigitOf(unsigned nibble) {
+  // 7 more past '9' reaches 'A': added under a mask that is all ones when nibble > 9.
+  const unsigned above_nine = 0u - ((9u - nibble) >> 31);
+  return static_cast<char>('0' + nibble + (7u & above_nine));
+}
+
 // A key: hexBinary on one line, with the concrete type the abstract key type needs.
 void KeyElement(SecretString& out, const char* name, ByteView key) {
   out += '<';
   out += name;
   out += " xsi:type=\"KeyContentType\">";
-  // Straight into the document: no temporary copy of a secret key.
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  for (uint8_t b : key) {
-    out += kHex[b >> 4];
-    out += kHex[b & 0xf];
+  // Straight into the document: no temporary copy of a secret key. (A table index by a key's
+  // octets would be a secret-dependent memory access; the arithmetic form has none.)
+  const size_t at = out.size();
+  out.resize(at + 2 * key.size());
+  char* hex = out.data() + at;
+  for (size_t i = 0; i < key.size(); ++i) {
+    hex[2 * i] = HexDigitOf(key[i] >> 4);
+    hex[2 * i + 1] = HexDigitOf(key[i] & 0xf);
   }
   out += "</";
   out += name;
@@ -103,18 +113,31 @@ std::string TextOf(const xmlNode* n) {
 }  // namespace
 
 namespace {
+// The entity for a character XML text or attributes must not hold as it is, else nullptr.
+const char* EntityFor(char c) {
+  switch (c) {
+    case '&': return "&amp;";
+    case '<': return "&lt;";
+    case '>': return "&gt;";
+    case '"': return "&quot;";
+    case '\'': return "&apos;";
+    default: return nullptr;
+  }
+}
+
+// Appends the runs between escaped characters whole: URIs rarely hold one, and a document is
+// built on every keyprov.
 template <typename String>
 void AppendEscaped(String& out, std::string_view text) {
-  for (char c : text) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
-      default: out += c;
-    }
+  size_t run = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char* entity = EntityFor(text[i]);
+    if (entity == nullptr) continue;
+    out.append(text.data() + run, i - run);
+    out += entity;
+    run = i + 1;
   }
+  out.append(text.data() + run, text.size() - run);
 }
 }  // namespace
 
