@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <ctime>
+#include <random>
+
 #include "engine/keys/key_period.h"
 
 namespace mcx {
@@ -103,6 +106,32 @@ TEST(KeyPeriodTest, ParseUtcRejectsMalformedDates) {
     EXPECT_FALSE(ParseUtc(bad).ok()) << bad;
   }
   EXPECT_EQ(FormatUtc(*ParseUtc("2026-11-28T09:10:00Z")), "2026-11-28T09:10:00Z");
+}
+
+}  // namespace
+}  // namespace mcx
+
+namespace mcx {
+namespace {
+
+// FormatUtc writes its digits by hand for years 0000-9999: it must agree with the C library's
+// calendar for every second it may be asked about (NTP era 0 and past the 2036 rollover).
+TEST(KeyPeriodTest, FormatUtcAgreesWithTheCLibrarysCalendar) {
+  constexpr int64_t kFirst = -2208988800;     // 1900-01-01T00:00:00Z, the NTP epoch
+  constexpr int64_t kLast = 253402300799;     // 9999-12-31T23:59:59Z
+  std::mt19937_64 rng(20261202);
+  for (int i = 0; i < 20000; ++i) {
+    const int64_t u = i == 0 ? kFirst : i == 1 ? kLast : kFirst + static_cast<int64_t>(rng() % (kLast - kFirst + 1));
+    Result<NtpSeconds> t_or = NtpFromUnix(u);
+    ASSERT_TRUE(t_or.ok()) << u;
+    const NtpSeconds t = *t_or;
+    const time_t unix_s = static_cast<time_t>(UnixFromNtp(t));
+    std::tm tm{};
+    ASSERT_NE(gmtime_r(&unix_s, &tm), nullptr);
+    char want[32];
+    std::strftime(want, sizeof want, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    ASSERT_EQ(FormatUtc(t), want) << "Unix time " << unix_s;
+  }
 }
 
 }  // namespace
