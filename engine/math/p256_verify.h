@@ -9,9 +9,10 @@
 // A key is built once per trusted key: FromAffine() refuses a point with a coordinate >= p, off the
 // curve, or at infinity (P-256's cofactor is 1, so any other point has the prime order n), then
 // precomputes the comb table of Q (p256_comb.h: 37 windows x 64 affine multiples, 148 KiB, a few
-// milliseconds). Verify() then computes R = [u1]G + [u2]Q as up to 74 complete mixed additions of
-// table entries (G's table is the one p256_fixed_base.h uses) without any doubling, and accepts iff
-// R is not infinity and x(R) mod n == r, compared projectively (no field inversion).
+// milliseconds). Verify() then computes R = [u1]G + [u2]Q as up to 74 Jacobian mixed additions of
+// table entries (G's table is the one p256_fixed_base.h uses) without any doubling (but where the
+// sum meets the entry itself, or its negative), and accepts iff R is not infinity and
+// x(R) mod n == r, compared as X == r Z^2 or (r + n) Z^2 (no field inversion).
 // r and s must lie in [1, n-1]; high-S signatures are accepted (JWS does not forbid them).
 // Immutable after construction: Verify() is safe from many threads at once.
 #pragma once
