@@ -21,8 +21,8 @@
 // checks signatures and belongs on a worker. Thread-safe.
 //
 // JWK import and RS256 are cjose's. ES256 signatures are checked by our own P-256 verifier
-// (engine/math/p256_verify.h, a precomputed table of the key built by LoadTrustedKeys, several
-// times OpenSSL's verification rate): the signature must decode to exactly 64 octets r || s with r
+// (engine/math/p256_verify.h, a precomputed table of the key built by LoadTrustedKeys; about 4x
+// OpenSSL's rate, docs/arithmetic.md): the signature must decode to exactly 64 octets r || s with r
 // and s in [1, n-1], over SHA-256 of the token up to its second '.', and the JOSE header's "alg"
 // and "kid" are read as cjose reads them (jansson), so an ES256 token meets the same checks as
 // before without passing through cjose_jws_import. The claims are read with nlohmann_json.
