@@ -3,12 +3,14 @@
 #include <cjose/header.h>
 #include <cjose/jwk.h>
 #include <cjose/jws.h>
+#include <cjose/util.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <jansson.h>
 
 #include <algorithm>
 #include <climits>
@@ -20,6 +22,7 @@
 #include "base/env.h"
 #include "base/openssl_handles.h"
 #include "base/sha256.h"
+#include "engine/math/p256_verify.h"
 
 namespace mcx::api {
 namespace {
@@ -91,11 +94,41 @@ Result<TokenAlg> AlgorithmOf(const cjose_jwk_t* jwk) {
   }
 }
 
+bool DecodeCanonicalBase64Url(std::string_view text, std::string& out);
+
+// Our verifier for an ES256 key (engine/math/p256_verify.h), from the public JWK cjose holds, so
+// that PEM and JWKS keys take one route: x and y as cjose re-encodes them (at most 32 octets each).
+Result<std::shared_ptr<const P256VerifyingKey>> Es256Verifier(const cjose_jwk_t* jwk) {
+  cjose_err err;
+  char* text = cjose_jwk_to_json(jwk, /*priv=*/false, &err);
+  if (text == nullptr) return Status::InvalidArgument("the EC key cannot be exported from cjose");
+  const json pub = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  cjose_get_dealloc()(text);
+  std::array<uint8_t, 32> xy[2] = {};
+  const char* names[2] = {"x", "y"};
+  for (int i = 0; i < 2; ++i) {
+    std::string octets;
+    if (!pub.is_object() || !DecodeCanonicalBase64Url(StringField(pub, names[i]), octets) || octets.size() > 32) {
+      return Status::InvalidArgument("the EC key's coordinates are not 32-octet values");
+    }
+    std::copy(octets.begin(), octets.end(), xy[i].begin() + (32 - octets.size()));
+  }
+  Result<std::shared_ptr<const P256VerifyingKey>> key = P256VerifyingKey::FromAffine(xy[0], xy[1]);
+  if (!key.ok()) return key.status();
+  return std::move(key).value();
+}
+
 Result<TrustedKey> Trust(cjose_jwk_t* raw, std::string kid) {
   std::shared_ptr<cjose_jwk_t> jwk = OwnJwk(raw);
   Result<TokenAlg> alg = AlgorithmOf(jwk.get());
   if (!alg.ok()) return alg.status();
-  return TrustedKey{std::move(kid), *alg, std::move(jwk)};
+  TrustedKey key{std::move(kid), *alg, std::move(jwk), nullptr};
+  if (key.alg == TokenAlg::kES256) {
+    Result<std::shared_ptr<const P256VerifyingKey>> es256 = Es256Verifier(key.jwk.get());
+    if (!es256.ok()) return es256.status();
+    key.es256 = std::move(es256).value();
+  }
+  return key;
 }
 
 Result<std::string> ReadFile(const std::string& path) {
@@ -376,7 +409,7 @@ Result<VerifiedToken> AccessTokenVerifier::Verify(std::string_view token, int64_
   if (!parts.ok()) return parts.status();
   const Sha256Digest digest = CacheKey(*parts);
   if (std::optional<VerifiedToken> cached = Cached(digest, now_unix)) return std::move(*cached);
-  Result<VerifiedToken> verified = VerifyUncached(token, parts->header, now_unix);
+  Result<VerifiedToken> verified = VerifyUncached(token, parts->header, parts->payload, parts->signature, now_unix);
   if (!verified.ok()) return verified;
   CacheShard& shard = cache_[digest[0] % kShards];
   CacheEntry entry{*verified, std::min(verified->expires_at + policy_.clock_skew_seconds,
@@ -393,30 +426,62 @@ Result<VerifiedToken> AccessTokenVerifier::Verify(std::string_view token, int64_
   return verified;
 }
 
-Result<VerifiedToken> AccessTokenVerifier::VerifyUncached(std::string_view token, std::string_view header_json,
+Result<VerifiedToken> AccessTokenVerifier::VerifyUncached(std::string_view token, const std::string& header_json,
+                                                          const std::string& payload, const std::string& signature,
                                                           int64_t now) const {
   // RFC 7515 4.1.11: a recipient that does not understand every extension named in "crit" must
   // refuse the JWS. This verifier understands none.
   const json jose = json::parse(header_json, nullptr, /*allow_exceptions=*/false);
   if (jose.is_discarded() || !jose.is_object()) return Invalid("the JOSE header is not a JSON object");
   if (jose.contains("crit")) return Invalid("the JOSE header has \"crit\": no JWS extension is understood here");
+  // "alg" and "kid" as cjose_jws_import reads them (jansson, no flags; a member that is not a
+  // string counts as absent), so that the ES256 route below, which skips cjose, refuses and admits
+  // exactly the headers cjose would. RS256 (and any other "alg") goes through cjose as before.
+  std::string alg, kid;
+  {
+    json_error_t jerr;
+    json_t* hdr = json_loadb(header_json.data(), header_json.size(), 0, &jerr);
+    if (hdr == nullptr || !json_is_object(hdr)) {
+      json_decref(hdr);
+      return Invalid("not a JWS: a part is not base64url, or the JOSE header is not JSON with an alg");
+    }
+    const char* alg_value = json_string_value(json_object_get(hdr, "alg"));
+    const char* kid_value = json_string_value(json_object_get(hdr, "kid"));
+    alg = alg_value != nullptr ? alg_value : "";
+    kid = kid_value != nullptr ? kid_value : "";
+    json_decref(hdr);
+  }
   cjose_err err;
-  JwsPtr jws(cjose_jws_import(token.data(), token.size(), &err));
-  ERR_clear_error();
-  if (!jws) return Invalid("not a JWS: a part is not base64url, or the JOSE header is not JSON with an alg");
-  cjose_header_t* header = cjose_jws_get_protected(jws.get());
-  const char* alg_value = cjose_header_get(header, CJOSE_HDR_ALG, &err);
-  const char* kid_value = cjose_header_get(header, CJOSE_HDR_KID, &err);
-  const std::string_view alg = alg_value != nullptr ? alg_value : "";
-  const std::string_view kid = kid_value != nullptr ? kid_value : "";
+  JwsPtr jws;
+  if (alg != "ES256") {
+    jws.reset(cjose_jws_import(token.data(), token.size(), &err));
+    ERR_clear_error();
+    if (!jws) return Invalid("not a JWS: a part is not base64url, or the JOSE header is not JSON with an alg");
+  }
   if (alg != "ES256" && alg != "RS256") return Invalid("alg must be ES256 or RS256");
 
   // The algorithm is the key's, not the token's: a key is tried only when the header names the
   // one algorithm it admits (so no HS256 with an RSA key's bytes, no ES256/RS256 swap).
+  // An ES256 key checks the signature itself (P256VerifyingKey: the raw r || s of 64 octets over
+  // SHA-256 of the signing input, the token up to its second '.'); the rest, through cjose.
   bool signed_by_trusted = false;
   for (const TrustedKey& k : keys_) {
     if (!kid.empty() && !k.kid.empty() && k.kid != kid) continue;
     if (alg != AlgName(k.alg)) continue;
+    if (k.es256 != nullptr) {
+      if (signature.size() != 64) continue;
+      const Sha256Digest digest = Sha256({AsBytes(token.substr(0, token.rfind('.')))});
+      if (k.es256->Verify(digest, std::span<const uint8_t, 64>(reinterpret_cast<const uint8_t*>(signature.data()), 64))) {
+        signed_by_trusted = true;
+        break;
+      }
+      continue;
+    }
+    if (!jws) {  // an ES256 key without our verifier (built by hand, not by LoadTrustedKeys)
+      jws.reset(cjose_jws_import(token.data(), token.size(), &err));
+      ERR_clear_error();
+      if (!jws) return Invalid("not a JWS: a part is not base64url, or the JOSE header is not JSON with an alg");
+    }
     if (cjose_jws_verify(jws.get(), k.jwk.get(), &err)) {
       signed_by_trusted = true;
       break;
@@ -425,10 +490,7 @@ Result<VerifiedToken> AccessTokenVerifier::VerifyUncached(std::string_view token
   }
   if (!signed_by_trusted) return Invalid("the signature does not verify with any trusted IdMS key");
 
-  uint8_t* payload = nullptr;
-  size_t payload_len = 0;
-  if (!cjose_jws_get_plaintext(jws.get(), &payload, &payload_len, &err)) return Invalid("the claims cannot be read");
-  json claims = json::parse(payload, payload + payload_len, nullptr, false);
+  json claims = json::parse(payload, nullptr, false);
   if (claims.is_discarded() || !claims.is_object()) return Invalid("the claims are not a JSON object");
 
   const int64_t skew = policy_.clock_skew_seconds;

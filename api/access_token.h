@@ -20,8 +20,13 @@
 // that cache for a decode, a hash and a lookup, cheap enough for an I/O thread; Verify() also
 // checks signatures and belongs on a worker. Thread-safe.
 //
-// JOSE (JWS parsing, JWK import, signature checks) is cjose's; the claims are read with
-// nlohmann_json. Minting test tokens is not the server's business: see bench/idms/test_idms.h.
+// JWK import and RS256 are cjose's. ES256 signatures are checked by our own P-256 verifier
+// (engine/math/p256_verify.h, a precomputed table of the key built by LoadTrustedKeys; about 4x
+// OpenSSL's rate, docs/arithmetic.md): the signature must decode to exactly 64 octets r || s with r
+// and s in [1, n-1], over SHA-256 of the token up to its second '.', and the JOSE header's "alg"
+// and "kid" are read as cjose reads them (jansson), so an ES256 token meets the same checks as
+// before without passing through cjose_jws_import. The claims are read with nlohmann_json.
+// Minting test tokens is not the server's business: see bench/idms/test_idms.h.
 #pragma once
 
 #include <array>
@@ -37,6 +42,10 @@
 #include "base/status.h"
 
 typedef struct _cjose_jwk_int cjose_jwk_t;  // <cjose/jwk.h>
+
+namespace mcx {
+class P256VerifyingKey;  // engine/math/p256_verify.h
+}
 
 namespace mcx::api {
 
@@ -67,6 +76,8 @@ struct TrustedKey {
   std::string kid;                   // empty when the file gave none
   TokenAlg alg = TokenAlg::kES256;   // from the key's type, never from a token
   std::shared_ptr<cjose_jwk_t> jwk;  // an EC P-256 key (ES256) or an RSA key of 2048 bits or more (RS256)
+  // ES256: the same key, prepared for our verifier (LoadTrustedKeys builds it; without it, cjose verifies).
+  std::shared_ptr<const P256VerifyingKey> es256;
 };
 
 // Reads the IdMS's public keys: a JWKS document ({"keys": [...]}, kty EC/P-256 or RSA) or a PEM
@@ -89,7 +100,9 @@ class AccessTokenVerifier {
   Result<VerifiedToken> Verify(std::string_view token, int64_t now_unix);
 
  private:
-  Result<VerifiedToken> VerifyUncached(std::string_view token, std::string_view header_json, int64_t now_unix) const;
+  Result<VerifiedToken> VerifyUncached(std::string_view token, const std::string& header_json,
+                                       const std::string& payload, const std::string& signature,
+                                       int64_t now_unix) const;
   std::optional<VerifiedToken> Cached(const std::array<uint8_t, 32>& digest, int64_t now_unix);
   struct CacheEntry {
     VerifiedToken token;

@@ -4,16 +4,20 @@
 //   build/bench/math_bench --benchmark_filter=Rsk
 #include <benchmark/benchmark.h>
 #include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
 
 #include <string>
 #include <vector>
 
+#include "base/openssl_handles.h"
 #include "base/pooled_random.h"
 #include "engine/keys/key_set_deriver.h"
 #include "engine/math/fixed_base.h"
 #include "engine/math/lane_field.h"
 #include "engine/math/montgomery.h"
 #include "engine/math/montgomery_adx.h"
+#include "engine/math/p256_verify.h"
 
 namespace mcx {
 namespace {
@@ -250,6 +254,66 @@ void BM_Pvt(benchmark::State& state) {
   state.SetLabel(kernel->Name());
 }
 BENCHMARK(BM_Pvt)->Args({0, 1})->Args({0, 8})->Args({0, 64})->Args({1, 1})->Unit(benchmark::kMicrosecond);
+
+// One ECDSA P-256 verification of a 32-octet digest (an ES256 token's signature, the SHA-256 of
+// the signing input already taken). range(0): 0/1/2 our P256VerifyingKey on the portable, avx2 and
+// ifma paths (ifma runs the avx2 path's one-lane code), 3 OpenSSL's EVP_PKEY_verify (the figure
+// bench/capacity/token_verify_ceiling.h calls the ceiling, less its SHA-256). 64 signatures, in turn.
+void BM_EcdsaVerify(benchmark::State& state) {
+  const int64_t which = state.range(0);
+  if (which != kGeneric && Skip(state, kPaths[which])) return;
+  ossl::Pkey pkey(EVP_EC_gen("P-256"));
+  P256Point pub{};
+  size_t len = 0;
+  EVP_PKEY_get_octet_string_param(pkey.get(), OSSL_PKEY_PARAM_PUB_KEY, pub.data(), pub.size(), &len);
+  auto key = P256VerifyingKey::FromPoint(pub);
+  if (!key.ok()) return state.SkipWithError(key.status().ToString().c_str());
+  struct Signed {
+    std::array<uint8_t, 32> digest;
+    std::array<uint8_t, 64> raw;
+    std::vector<uint8_t> der;
+  };
+  std::vector<Signed> sigs(64);
+  ossl::PkeyCtx sign(EVP_PKEY_CTX_new(pkey.get(), nullptr));
+  EVP_PKEY_sign_init(sign.get());
+  for (size_t i = 0; i < sigs.size(); ++i) {
+    Signed& s = sigs[i];
+    for (size_t j = 0; j < 32; ++j) s.digest[j] = static_cast<uint8_t>(i * 31 + j * 7);
+    s.der.resize(80);
+    size_t der_len = s.der.size();
+    EVP_PKEY_sign(sign.get(), s.der.data(), &der_len, s.digest.data(), s.digest.size());
+    s.der.resize(der_len);
+    const uint8_t* p = s.der.data();
+    ossl::EcdsaSig sig(d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(der_len)));
+    BN_bn2binpad(ECDSA_SIG_get0_r(sig.get()), s.raw.data(), 32);
+    BN_bn2binpad(ECDSA_SIG_get0_s(sig.get()), s.raw.data() + 32, 32);
+  }
+  ossl::PkeyCtx verify(EVP_PKEY_CTX_new(pkey.get(), nullptr));
+  EVP_PKEY_verify_init(verify.get());
+  size_t i = 0;
+  bool all_valid = true;
+  for (auto _ : state) {
+    const Signed& s = sigs[i++ % sigs.size()];
+    const bool ok = which == kGeneric
+                        ? EVP_PKEY_verify(verify.get(), s.der.data(), s.der.size(), s.digest.data(), s.digest.size()) == 1
+                        : (*key)->VerifyOn(kPaths[which], s.digest, s.raw);
+    all_valid = all_valid && ok;
+  }
+  if (!all_valid) state.SkipWithError("a valid signature was refused");
+  state.SetItemsProcessed(state.iterations());
+  state.SetLabel(which == kGeneric ? "OpenSSL EVP_PKEY_verify" : std::string("ours, ") + MathPathName(kPaths[which]));
+}
+BENCHMARK(BM_EcdsaVerify)->DenseRange(0, 3)->Unit(benchmark::kMicrosecond);
+
+// Building a key's table (P256VerifyingKey::FromPoint), once per trusted key at load.
+void BM_EcdsaVerifyingKey(benchmark::State& state) {
+  ossl::Pkey pkey(EVP_EC_gen("P-256"));
+  P256Point pub{};
+  size_t len = 0;
+  EVP_PKEY_get_octet_string_param(pkey.get(), OSSL_PKEY_PARAM_PUB_KEY, pub.data(), pub.size(), &len);
+  for (auto _ : state) benchmark::DoNotOptimize(P256VerifyingKey::FromPoint(pub));
+}
+BENCHMARK(BM_EcdsaVerifyingKey)->Unit(benchmark::kMillisecond);
 
 // Whole key sets (UID, RSK, SSK, PVT). range(0) as BM_Rsk; range(1): 1 = Derive one at a time,
 // else DeriveBatch of that many users.

@@ -11,93 +11,21 @@
 #include "base/constant_time.h"
 #include "base/secret.h"
 #include "engine/math/inverse.h"
+#include "engine/math/p256_comb.h"
 #include "engine/math/p256_field.h"
 #include "engine/math/p256_lanes.h"
 
 namespace mcx {
 namespace {
 
-// 37 windows of 7 bits cover 259 >= 256 bits; digits are in [-64, 64].
-constexpr int kWindowBits = 7;
-constexpr int kWindows = 37;
-constexpr int kEntries = 1 << (kWindowBits - 1);  // |digit| = 1..64
+using p256::Affine, p256::Projective, p256::BoothDigit;
+using Table = p256::CombTable;
+constexpr int kWindows = p256::kCombWindows;
+constexpr int kEntries = p256::kCombEntries;
 
-// Field elements are in Montgomery form modulo p (R = 2^256).
-struct Affine {
-  Limbs256 x, y;
-};
-struct Projective {  // (X : Y : Z) with x = X/Z, y = Y/Z; infinity is (0 : 1 : 0)
-  Limbs256 x, y, z;
-};
+const Table& P256Table() { return p256::GeneratorCombTable(); }
 
-struct Table {
-  Limbs256 b;    // the curve's b, Montgomery form
-  Limbs256 one;  // 1, Montgomery form
-  alignas(64) Affine points[kWindows][kEntries];  // points[i][j] = (j + 1) * 2^(7i) * G
-};
-
-Limbs256 ToMontgomery(const BIGNUM* v) {
-  uint8_t be[32];
-  BN_bn2binpad(v, be, sizeof be);
-  const Modulus256& p = P256FieldModulus();
-  Limbs256 r = LimbsFromBytes<4>(be);
-  MontMul(p, r, r, p.r2);
-  return r;
-}
-
-// Built with OpenSSL's P-256 arithmetic: public data, computed once, then checked by every
-// multiplication test.
-std::unique_ptr<Table> BuildTable() {
-  auto t = std::make_unique<Table>();
-  const EC_GROUP* group = P256Group();
-  ossl::BnCtx ctx(BN_CTX_new());
-  ossl::Bn x = ossl::NewBn(), y = ossl::NewBn(), b = ossl::NewBn();
-  EC_GROUP_get_curve(group, nullptr, nullptr, b.get(), ctx.get());
-  t->b = ToMontgomery(b.get());
-  BN_one(x.get());
-  t->one = ToMontgomery(x.get());
-  ossl::Point base(EC_POINT_dup(EC_GROUP_get0_generator(group), group));
-  ossl::Point multiple(EC_POINT_new(group));
-  for (int i = 0; i < kWindows; ++i) {
-    EC_POINT_copy(multiple.get(), base.get());
-    for (int j = 0; j < kEntries; ++j) {
-      EC_POINT_get_affine_coordinates(group, multiple.get(), x.get(), y.get(), ctx.get());
-      t->points[i][j].x = ToMontgomery(x.get());
-      t->points[i][j].y = ToMontgomery(y.get());
-      EC_POINT_add(group, multiple.get(), multiple.get(), base.get(), ctx.get());
-    }
-    for (int d = 0; d < kWindowBits; ++d) EC_POINT_dbl(group, base.get(), base.get(), ctx.get());
-  }
-  return t;
-}
-
-const Table& P256Table() {
-  static const std::unique_ptr<Table> table = BuildTable();
-  return *table;
-}
-
-// The Booth digit of window i: bits 7i-1 .. 7i+6 of k (bit -1 is 0) read as
-// -64 b6' + 32 b5' + ... + b0' + b_{-1}. Returns |digit| and sets *negative to all-ones when the
-// digit is negative. Which limbs are read depends only on i.
-uint64_t BoothDigit(const Limbs256& k, int i, uint64_t* negative) {
-  uint64_t w;
-  if (i == 0) {
-    w = k[0] << 1;
-  } else {
-    const int pos = kWindowBits * i - 1;
-    const int limb = pos / 64, off = pos % 64;
-    w = k[limb] >> off;
-    if (off > 56 && limb + 1 < 4) w |= k[limb + 1] << (64 - off);
-  }
-  w &= 0xff;
-  const uint64_t sign = ct::MaskFromBit(w >> 7);
-  // For a negative digit, |digit| is what the complemented window gives as a positive one.
-  const uint64_t u = (w ^ sign) & 0xff;
-  *negative = sign;
-  return (u >> 1) + (u & 1);
-}
-
-using FeMulFn = void (*)(p256::Fe&, const p256::Fe&, const p256::Fe&);
+using p256::FeMulFn;
 using LookupFn = void (*)(uint64_t (&acc)[8], const uint64_t* row, uint64_t index);
 
 void LookupPortable(uint64_t (&acc)[8], const uint64_t* row, uint64_t index) {
@@ -137,57 +65,6 @@ void SelectEntry(const Affine (&row)[kEntries], uint64_t abs, uint64_t negative,
   p256::FeSub(neg_y, zero, out.y);
   Select(out.y, negative, neg_y, out.y);
   SecureWipe(acc, sizeof acc);
-}
-
-// r = a + q, complete for every a (including infinity and a = +-q) and every affine q: the mixed
-// addition of Renes, Costello and Batina (2016, algorithm 5) for a = -3, 11M + 2M(b).
-// r may alias a.
-template <FeMulFn kMul>
-[[gnu::noinline]] void AddMixed(const Limbs256& b, Projective& r, const Projective& a, const Affine& q) {
-  using p256::FeAdd, p256::FeSub;
-  constexpr FeMulFn mul = kMul;
-  auto& add = FeAdd;
-  auto& sub = FeSub;
-  Limbs256 t0, t1, t2, t3, t4, x3, y3, z3;
-  mul(t0, a.x, q.x);
-  mul(t1, a.y, q.y);
-  add(t3, q.x, q.y);
-  add(t4, a.x, a.y);
-  mul(t3, t3, t4);
-  add(t4, t0, t1);
-  sub(t3, t3, t4);  // X1 Y2 + X2 Y1
-  mul(t4, q.y, a.z);
-  add(t4, t4, a.y);  // Y1 + Y2 Z1
-  mul(y3, q.x, a.z);
-  add(y3, y3, a.x);  // X1 + X2 Z1
-  mul(z3, b, a.z);
-  sub(x3, y3, z3);
-  add(z3, x3, x3);
-  add(x3, x3, z3);
-  sub(z3, t1, x3);
-  add(x3, t1, x3);
-  mul(y3, b, y3);
-  add(t1, a.z, a.z);
-  add(t2, t1, a.z);
-  sub(y3, y3, t2);
-  sub(y3, y3, t0);
-  add(t1, y3, y3);
-  add(y3, t1, y3);
-  add(t1, t0, t0);
-  add(t0, t1, t0);
-  sub(t0, t0, t2);
-  mul(t1, t4, y3);
-  mul(t2, t0, y3);
-  mul(y3, x3, z3);
-  add(y3, y3, t2);
-  mul(x3, x3, t3);
-  sub(x3, x3, t1);
-  mul(z3, z3, t4);
-  mul(t1, t3, t0);
-  add(z3, z3, t1);
-  r.x = x3;
-  r.y = y3;
-  r.z = z3;
 }
 
 void SelectPoint(Projective& r, uint64_t mask, const Projective& a, const Projective& b) {
@@ -324,7 +201,7 @@ void MultiplyProjective(const Table& t, const Limbs256& k, Projective& r) {
   for (int i = 1; i < kWindows; ++i) {
     abs = BoothDigit(k, i, &negative);
     SelectEntry<kLookup>(t.points[i], abs, negative, q);
-    AddMixed<kMul>(t.b, sum, acc, q);
+    p256::AddMixed<kMul>(t.b, sum, acc, q);
     // A zero digit selected (0, 0), which is not a point: keep acc instead of the sum.
     SelectPoint(acc, ct::IsZero(abs), acc, sum);
   }

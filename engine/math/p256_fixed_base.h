@@ -11,8 +11,9 @@
 // lanes' sums with complete projective additions (p256_lanes.h, MultiplySplit); same scans, same
 // masks.
 //
-// The table (37 x 64 affine points, 148 KiB) is public; it is built on first use, or eagerly by
-// PrepareP256Table() (the constant-time audit builds it before any secret exists). The IFMA
+// The table (37 x 64 affine points, 148 KiB, p256_comb.h) is public; it is built on first use, or
+// eagerly by PrepareP256Table() (the constant-time audit builds it before any secret exists).
+// ECDSA verification (p256_verify.h) reads the same table, variable time, as its inputs are public. The IFMA
 // layouts of it (another 148 KiB and 200 KiB) are built from it the same way.
 // Safe to call from many threads at once.
 #pragma once

@@ -266,6 +266,8 @@ TEST(AccessTokenTest, AcceptsRs256AndEs256KeysFromAJwks) {
   auto keys = LoadTrustedKeys(WriteTemp("jwks.json", jwks.dump()));
   ASSERT_TRUE(keys.ok()) << keys.status().ToString();
   ASSERT_EQ(keys->size(), 2u);
+  EXPECT_EQ((*keys)[0].es256, nullptr);  // RS256 stays with cjose
+  EXPECT_NE((*keys)[1].es256, nullptr);  // the EC JWK gets our verifier
   AccessTokenVerifier v(std::move(keys).value(), ApiTestEnv::Policy());
 
   auto rs = SignTestJwt(rsa_pem, Claims("sip:rsa@example.org").dump(), "rsa-1");
@@ -277,6 +279,111 @@ TEST(AccessTokenTest, AcceptsRs256AndEs256KeysFromAJwks) {
   // The wrong kid selects no key.
   auto wrong_kid = SignTestJwt(rsa_pem, Claims().dump(), "ec-1");
   EXPECT_FALSE(v.Verify(*wrong_kid, kNow).ok());
+}
+
+// The trusted keys with the ES256 ones left to cjose (no P256VerifyingKey): the route every
+// ES256 token took before our verifier, kept as the reference the new route must agree with.
+std::vector<TrustedKey> CjoseOnly(std::vector<TrustedKey> keys) {
+  for (TrustedKey& k : keys) k.es256 = nullptr;
+  return keys;
+}
+
+std::string ForeignEcPem() {
+  EVP_PKEY* other = EVP_EC_gen("P-256");
+  BIO* bio = BIO_new(BIO_s_mem());
+  PEM_write_bio_PrivateKey(bio, other, nullptr, nullptr, 0, nullptr, nullptr);
+  char* data = nullptr;
+  long len = BIO_get_mem_data(bio, &data);
+  std::string pem(data, static_cast<size_t>(len));
+  BIO_free(bio);
+  EVP_PKEY_free(other);
+  return pem;
+}
+
+// ES256 signatures are checked by engine/math/p256_verify.h: a good token passes, any changed
+// signature octet, a 63- or 65-octet signature and another key's signature are refused, and every
+// verdict and message equals cjose's on the same token.
+TEST(AccessTokenTest, Es256TokensAreCheckedByOurVerifierAsCjoseChecksThem) {
+  auto keys = LoadTrustedKeys(TestIdmsDir() + "/" + kTestIdmsPublicKeyFile);
+  ASSERT_TRUE(keys.ok());
+  ASSERT_EQ(keys->size(), 1u);
+  ASSERT_NE((*keys)[0].es256, nullptr) << "LoadTrustedKeys prepares ES256 keys for our verifier";
+  const std::string pem = ReadAll(TestIdmsDir() + "/" + kTestIdmsKeyFile);
+
+  const std::string good = EcSign(Claims());
+  const size_t d2 = good.rfind('.');
+  auto sig = Base64UrlDecode(good.substr(d2 + 1));
+  ASSERT_TRUE(sig.ok());
+  ASSERT_EQ(sig->size(), 64u);
+  auto with_signature = [&](const std::string& octets) { return good.substr(0, d2 + 1) + Base64UrlEncode(octets); };
+
+  std::vector<std::string> refused;
+  for (size_t i = 0; i < 64; ++i) {
+    for (uint8_t flip : {uint8_t{0x01}, uint8_t{0x80}}) {
+      std::string changed = *sig;
+      changed[i] = static_cast<char>(changed[i] ^ flip);
+      refused.push_back(with_signature(changed));
+    }
+  }
+  refused.push_back(with_signature(sig->substr(0, 63)));
+  refused.push_back(with_signature(std::string(1, '\0') + *sig));
+  refused.push_back(with_signature(std::string(64, '\0')));
+  refused.push_back(with_signature(std::string(64, '\xff')));
+  refused.push_back(with_signature(sig->substr(32) + sig->substr(0, 32)));  // s || r
+  refused.push_back(with_signature(""));
+  auto foreign = SignTestJwt(ForeignEcPem(), Claims().dump());
+  ASSERT_TRUE(foreign.ok());
+  refused.push_back(*foreign);
+  refused.push_back(good.substr(0, good.find('.') + 1) + Base64UrlEncode(Claims("sip:bob@example.org").dump()) +
+                    good.substr(d2));
+
+  AccessTokenVerifier ours(*keys, ApiTestEnv::Policy());
+  AccessTokenVerifier cjose(CjoseOnly(*keys), ApiTestEnv::Policy());
+  for (const std::string& token : refused) {
+    auto a = ours.Verify(token, kNow);
+    auto b = cjose.Verify(token, kNow);
+    ASSERT_FALSE(a.ok()) << token;
+    EXPECT_EQ(a.status().code(), Status::Code::kInvalidArgument);
+    EXPECT_EQ(a.status().ToString(), b.status().ToString()) << token;
+  }
+  // 63 and 65 octets are refused. (cjose took the first 64 of a longer signature and ignored the
+  // rest, so one token had many texts; ours does not, so that case is not compared.)
+  for (const std::string& octets : {sig->substr(0, 63), *sig + '\0', *sig + "\x01\x02"}) {
+    auto r = ours.Verify(with_signature(octets), kNow);
+    ASSERT_FALSE(r.ok()) << octets.size();
+    EXPECT_NE(r.status().message().find("signature does not verify"), std::string::npos) << r.status().ToString();
+  }
+
+  // Accepted tokens, and header variants: kid, a non-string alg or kid (absent to cjose), alg
+  // spelled otherwise, JSON that jansson refuses ("\u0000"), a header that is an array.
+  std::vector<std::string> judged = {good, EcSign(Claims("sip:carol@example.org"))};
+  for (const char* extra : {R"({"kid":"any"})", R"({"kid":7})", R"({"typ":"JWT","cty":"x"})", R"({"x":"a\u0000b"})",
+                            R"({"x":[[[[[[[[1]]]]]]]]})"}) {
+    auto t = SignTestJwt(pem, Claims().dump(), "", extra);
+    ASSERT_TRUE(t.ok()) << extra;
+    judged.push_back(*t);
+  }
+  const std::string body = good.substr(good.find('.'));
+  for (const char* header : {R"({"alg":7})", R"({"alg":"es256"})", R"({"alg":"ES256","alg":"RS256"})",
+                             R"({"alg":"RS256","alg":"ES256"})", R"(["alg","ES256"])", R"({"alg":"ES256")",
+                             R"({"alg":"ES256","x":"\u0000"})", R"({"alg":null})",
+                             R"({"alg":"ES256","x":1e400})", R"({"alg":"ES256","x":123456789012345678901234567890})"}) {
+    judged.push_back(Base64UrlEncode(header) + body);
+  }
+  int accepted = 0;
+  for (const std::string& token : judged) {
+    AccessTokenVerifier fresh_ours(*keys, ApiTestEnv::Policy());
+    AccessTokenVerifier fresh_cjose(CjoseOnly(*keys), ApiTestEnv::Policy());
+    auto a = fresh_ours.Verify(token, kNow);
+    auto b = fresh_cjose.Verify(token, kNow);
+    EXPECT_EQ(a.ok(), b.ok()) << token;
+    EXPECT_EQ(a.status().ToString(), b.status().ToString()) << token;
+    if (a.ok()) {
+      ++accepted;
+      EXPECT_EQ(a->identity, b->identity);
+    }
+  }
+  EXPECT_GE(accepted, 4);
 }
 
 TEST(AccessTokenTest, KeyFilesThatAreWrongSayWhy) {

@@ -1,6 +1,7 @@
 // libFuzzer target: the IdMS's trusted keys file (api LoadTrustedKeys), JWKS or PEM, as the
 // operator configures it. The text goes through a scratch file, as LoadTrustedKeys reads a path.
-// Beyond "no crash": every key loaded has an algorithm and a key, as Verify() relies on.
+// Beyond "no crash": every key loaded has an algorithm and a key, as Verify() relies on, and every
+// ES256 key its P256VerifyingKey.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -16,6 +17,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (keys->empty()) std::abort();
     for (const mcx::api::TrustedKey& k : *keys) {
       if (k.jwk == nullptr) std::abort();
+      if ((k.alg == mcx::api::TokenAlg::kES256) != (k.es256 != nullptr)) std::abort();
     }
   }
   return 0;
