@@ -302,65 +302,91 @@ Status CheckShape(std::string_view token) {
   return Status::Ok();
 }
 
-// The value of one base64url character (RFC 4648 5), or -1.
-int Base64UrlValue(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '-') return 62;
-  if (c == '_') return 63;
-  return -1;
+// The value of each base64url character (RFC 4648 5), -1 for every other octet. A table: tokens
+// are public, and every request's token is checked against it.
+constexpr std::array<int8_t, 256> kBase64UrlValues = [] {
+  std::array<int8_t, 256> v{};
+  for (int8_t& x : v) x = -1;
+  for (int i = 0; i < 26; ++i) {
+    v['A' + i] = static_cast<int8_t>(i);
+    v['a' + i] = static_cast<int8_t>(26 + i);
+  }
+  for (int i = 0; i < 10; ++i) v['0' + i] = static_cast<int8_t>(52 + i);
+  v['-'] = 62;
+  v['_'] = 63;
+  return v;
+}();
+
+int Base64UrlValue(char c) { return kBase64UrlValues[static_cast<uint8_t>(c)]; }
+
+// Whether `text` is the canonical base64url spelling of some octets (RFC 7515 2: no '=' padding,
+// no line breaks or white space, and the bits below the last whole octet zero), so that one
+// header, payload and signature have exactly one text.
+bool IsCanonicalBase64Url(std::string_view text) {
+  if (text.size() % 4 == 1) return false;  // 6 bits cannot end an octet
+  for (char c : text) {
+    if (Base64UrlValue(c) < 0) return false;
+  }
+  if (text.empty()) return true;
+  // The last character carries 2 (size % 4 == 2) or 4 (== 3) bits below the last octet.
+  const int unused = text.size() % 4 == 2 ? 4 : text.size() % 4 == 3 ? 2 : 0;
+  return (Base64UrlValue(text.back()) & ((1 << unused) - 1)) == 0;
 }
 
-// Decodes one part of a compact JWS, accepting only the canonical spelling (RFC 7515 2: no '='
-// padding, no line breaks or white space, and the bits below the last whole octet zero), so that
-// one header, payload and signature have exactly one text.
+// Decodes one part of a compact JWS, accepting only the canonical spelling.
 bool DecodeCanonicalBase64Url(std::string_view text, std::string& out) {
-  if (text.size() % 4 == 1) return false;  // 6 bits cannot end an octet
-  out.clear();
-  out.reserve(text.size() * 3 / 4);
+  if (!IsCanonicalBase64Url(text)) return false;
+  out.resize(text.size() * 3 / 4);
+  size_t o = 0;
   uint32_t acc = 0;
   int bits = 0;
   for (char c : text) {
-    const int v = Base64UrlValue(c);
-    if (v < 0) return false;
-    acc = (acc << 6) | static_cast<uint32_t>(v);
+    acc = (acc << 6) | static_cast<uint32_t>(Base64UrlValue(c));
     bits += 6;
     if (bits >= 8) {
       bits -= 8;
-      out += static_cast<char>((acc >> bits) & 0xff);
+      out[o++] = static_cast<char>((acc >> bits) & 0xff);
     }
   }
-  return (acc & ((1u << bits) - 1)) == 0;  // the leftover (2 or 4) bits must be zero
+  return true;
 }
 
-// A compact JWS split and decoded: what a signature covers and what it is.
-struct JwsParts {
-  std::string header, payload, signature;
+// A compact JWS split at its dots (views into the token), each part checked canonical.
+struct JwsText {
+  std::string_view header, payload, signature;
 };
 
-Result<JwsParts> DecodeCompactJws(std::string_view token) {
+Result<JwsText> SplitCompactJws(std::string_view token) {
   const size_t dot1 = token.find('.');
   const size_t dot2 = dot1 == std::string_view::npos ? dot1 : token.find('.', dot1 + 1);
   if (dot2 == std::string_view::npos || token.find('.', dot2 + 1) != std::string_view::npos) {
     return Invalid("not a compact JWS (expected three base64url parts separated by '.')");
   }
-  JwsParts parts;
-  if (!DecodeCanonicalBase64Url(token.substr(0, dot1), parts.header) ||
-      !DecodeCanonicalBase64Url(token.substr(dot1 + 1, dot2 - dot1 - 1), parts.payload) ||
-      !DecodeCanonicalBase64Url(token.substr(dot2 + 1), parts.signature)) {
+  JwsText parts{token.substr(0, dot1), token.substr(dot1 + 1, dot2 - dot1 - 1), token.substr(dot2 + 1)};
+  if (!IsCanonicalBase64Url(parts.header) || !IsCanonicalBase64Url(parts.payload) ||
+      !IsCanonicalBase64Url(parts.signature)) {
     return Invalid("a part is not canonical base64url (RFC 7515 2: no padding, unused bits zero)");
   }
   return parts;
 }
 
-// What the cache is keyed by: the decoded octets (lengths first, so parts cannot slide into one
-// another), not the text that carried them.
-Sha256Digest CacheKey(const JwsParts& p) {
-  uint64_t lengths[3] = {p.header.size(), p.payload.size(), p.signature.size()};
-  return Sha256({ByteView(reinterpret_cast<const uint8_t*>(lengths), sizeof lengths), AsBytes(p.header),
-                 AsBytes(p.payload), AsBytes(p.signature)});
+// A compact JWS decoded: what a signature covers and what it is.
+struct JwsParts {
+  std::string header, payload, signature;
+};
+
+JwsParts DecodeJws(const JwsText& text) {
+  JwsParts parts;
+  DecodeCanonicalBase64Url(text.header, parts.header);  // checked canonical by SplitCompactJws
+  DecodeCanonicalBase64Url(text.payload, parts.payload);
+  DecodeCanonicalBase64Url(text.signature, parts.signature);
+  return parts;
 }
+
+// What the cache is keyed by: the token's text. Only the canonical spelling is accepted, so one
+// header, payload and signature have one text, and a text is remembered only once it verified;
+// hashing the text spares a cached request the decoding.
+Sha256Digest CacheKey(std::string_view token) { return Sha256({AsBytes(token)}); }
 
 }  // namespace
 
@@ -398,18 +424,19 @@ std::optional<VerifiedToken> AccessTokenVerifier::Cached(const std::array<uint8_
 
 Result<std::optional<VerifiedToken>> AccessTokenVerifier::Lookup(std::string_view token, int64_t now_unix) {
   MCX_RETURN_IF_ERROR(CheckShape(token));
-  Result<JwsParts> parts = DecodeCompactJws(token);
-  if (!parts.ok()) return parts.status();
-  return Cached(CacheKey(*parts), now_unix);
+  Result<JwsText> text = SplitCompactJws(token);
+  if (!text.ok()) return text.status();
+  return Cached(CacheKey(token), now_unix);
 }
 
 Result<VerifiedToken> AccessTokenVerifier::Verify(std::string_view token, int64_t now_unix) {
   MCX_RETURN_IF_ERROR(CheckShape(token));
-  Result<JwsParts> parts = DecodeCompactJws(token);
-  if (!parts.ok()) return parts.status();
-  const Sha256Digest digest = CacheKey(*parts);
+  Result<JwsText> text = SplitCompactJws(token);
+  if (!text.ok()) return text.status();
+  const Sha256Digest digest = CacheKey(token);
   if (std::optional<VerifiedToken> cached = Cached(digest, now_unix)) return std::move(*cached);
-  Result<VerifiedToken> verified = VerifyUncached(token, parts->header, parts->payload, parts->signature, now_unix);
+  const JwsParts parts = DecodeJws(*text);
+  Result<VerifiedToken> verified = VerifyUncached(token, parts.header, parts.payload, parts.signature, now_unix);
   if (!verified.ok()) return verified;
   CacheShard& shard = cache_[digest[0] % kShards];
   CacheEntry entry{*verified, std::min(verified->expires_at + policy_.clock_skew_seconds,

@@ -15,10 +15,11 @@
 // A token must be spelled canonically: base64url without '=' padding and with the unused low
 // bits of each part zero (RFC 7515 2), so one token has one text; a JOSE header with "crit" is
 // refused (RFC 7515 4.1.11: no extension is understood here).
-// Verified tokens are cached, keyed by the SHA-256 of what was verified (the decoded header,
-// payload and signature), until the sooner of "exp" and the cache lifetime: Lookup() answers from
-// that cache for a decode, a hash and a lookup, cheap enough for an I/O thread; Verify() also
-// checks signatures and belongs on a worker. Thread-safe.
+// Verified tokens are cached, keyed by the SHA-256 of the token's text (one text per header,
+// payload and signature, as only the canonical spelling is accepted), until the sooner of "exp"
+// and the cache lifetime: Lookup() answers from that cache for a scan of the text, a hash and a
+// lookup, cheap enough for an I/O thread; Verify() also decodes, checks signatures and belongs
+// on a worker. Thread-safe.
 //
 // JWK import and RS256 are cjose's. ES256 signatures are checked by our own P-256 verifier
 // (engine/math/p256_verify.h, a precomputed table of the key built by LoadTrustedKeys; about 4x
