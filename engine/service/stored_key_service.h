@@ -8,10 +8,20 @@
 // a user never sees two SSK/PVT pairs for one period. Every key set handed out is recorded as
 // delivered through the DeliveryRecorder, when one is given (off the request's path). The KMS
 // publishes a new ServedCertificates when its lifecycle changes (Publish).
+//
+// Lookups in a remote store (KeyStore::remote(), PostgreSQL) are gathered: while one lookup query
+// is in flight, the requests that arrive are queued and their threads return at once; the next
+// request to arrive after it returns (or, failing that, the thread that ran it, once it has
+// answered its own batch) sends all that wait, up to kLookupBatch, as one FindMany. A round trip
+// is most of what a lookup costs, so under load it is shared; there is no timer, so a request
+// alone is looked up at once. The callbacks of a batch run on the thread that looked it up. A
+// local store (SQLite) is asked on the caller's thread, one Find each.
 #pragma once
 
 #include <atomic>
+#include <deque>
 #include <functional>
+#include <mutex>
 
 #include "engine/audit/audit_log.h"
 #include "engine/keys/key_set_source.h"
@@ -52,9 +62,30 @@ class StoredKeyService final : public KeyService {
   void Publish(std::shared_ptr<const ServedCertificates> served) { served_.store(std::move(served)); }
 
  private:
+  using Answer = std::function<void(Result<KeySet>)>;
+  // A request waiting for the next gathered lookup.
+  struct Lookup {
+    const IssuingCertificate* cert;
+    std::string user_uri;
+    uint64_t key_period_no;
+    Answer delivered;
+  };
+  static constexpr size_t kLookupBatch = 256;
+
   // The stored key set, or nullopt when there is none yet.
   Result<std::optional<KeySet>> Stored(const IssuingCertificate& cert, const std::string& user_uri,
                                        uint64_t key_period_no);
+  // The served form of what the store holds: refused when revoked, else opened.
+  Result<std::optional<KeySet>> Opened(const IssuingCertificate& cert, const std::string& user_uri,
+                                       uint64_t key_period_no, Result<std::optional<SealedKeySet>> found);
+  // Answers from `stored`, or sends a key set not issued yet to the OnDemandIssuer.
+  void AnswerOrIssue(const IssuingCertificate& cert, const std::string& user_uri, uint64_t key_period_no,
+                     Result<std::optional<KeySet>> stored, Answer delivered);
+  // Queues a lookup in a remote store, and runs the queue when no lookup query is in flight.
+  void Gather(Lookup lookup);
+  // With looking_up_ set by the caller: sends the queued lookups as one FindMany, answers them,
+  // and goes on while lookups wait and no other thread has taken them.
+  void RunLookups();
 
   std::atomic<std::shared_ptr<const ServedCertificates>> served_;
   KeyStore& store_;  // for Ready()
@@ -63,6 +94,9 @@ class StoredKeyService final : public KeyService {
   OnDemandIssuer issuer_;
   AuditLog* audit_ = nullptr;
   bool audit_fail_open_ = false;
+  std::mutex lookup_mu_;
+  std::deque<Lookup> lookups_;  // waiting for the next query
+  bool looking_up_ = false;     // a query is in flight (its thread takes the queue afterwards)
   Status CheckAudit(const Status& st) const;
 };
 

@@ -67,6 +67,13 @@ class KeyStore {
 
   // The key set, with its `revoked` mark.
   virtual Result<std::optional<SealedKeySet>> Find(const std::string& user_uri, uint64_t key_period_no) = 0;
+  // Find for each of `keys`, in one query where the store can: found[i] for keys[i] (nullopt
+  // when there is none; a key asked twice is answered twice). Fails as a whole.
+  virtual Result<std::vector<std::optional<SealedKeySet>>> FindMany(std::span<const KeySetRef> keys) = 0;
+  // True when every query is a round trip to a database server (PostgreSQL), so that callers
+  // with many lookups at once should gather them into FindMany; false when a query is an
+  // in-process call (SQLite), where one Find per caller on its own thread is as cheap.
+  virtual bool remote() const { return false; }
   // Which of these users have a key set for this period, in one query: present[i] for user_uris[i].
   virtual Result<std::vector<bool>> ContainsMany(std::span<const std::string> user_uris, uint64_t key_period_no) = 0;
   virtual Result<uint64_t> CountKeySets() = 0;

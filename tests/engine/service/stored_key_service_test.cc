@@ -1,11 +1,16 @@
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <optional>
 #include <thread>
 
 #include "base/pooled_random.h"
 #include "engine/keys/client_check.h"
 #include "engine/service/stored_key_service.h"
 #include "engine/store/sqlite_key_store.h"
+#include "tests/support/store_backends.h"
 #include "tests/support/test_store.h"
 #include "tests/support/test_kms.h"
 
@@ -71,6 +76,91 @@ TEST_F(StoredKeyServiceTest, BadInputAndReadiness) {
   EXPECT_EQ(st.code(), Status::Code::kUnavailable);
   EXPECT_NE(st.message().find("HSM"), std::string::npos);
 }
+
+// On both stores: on PostgreSQL, lookups that arrive while one is in flight are gathered into one
+// FindMany (stored_key_service.h); every request must still get its own key set, a revoked one
+// its refusal, and one not issued yet a key set derived and stored once.
+class StoredKeyServiceStoresTest : public ::testing::TestWithParam<testing::StoreKind> {};
+
+TEST_P(StoredKeyServiceStoresTest, ConcurrentRequestsGetWhatLoneRequestsGet) {
+  testing::StoreBackend backend(GetParam());
+  if (!backend.available()) GTEST_SKIP() << testing::kNoPostgresReason;
+  static testing::TestKms kms;
+  Result<std::unique_ptr<KeyStore>> store = backend.Open(testing::kTestCertUri);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  SecretBytes key(kDataKeyBytes);
+  ASSERT_TRUE(OpenSslRandom().Fill(key.span()).ok());
+  KeySetCipher cipher(std::move(key), testing::kTestCertUri);
+  KmsCertificate cert;
+  cert.params = kms.params;
+  cert.keys = kms.pub;
+  cert.cert_uri = testing::kTestCertUri;
+  cert.valid_to = ~NtpSeconds{0} >> 1;
+  StoredKeyService service(ServedCertificates::Single({cert, kms.source.get(), &cipher, store->get()}), **store,
+                           [] { return Status::Ok(); });
+  const NtpSeconds t = 1547ull * 2592000 + 5;
+  // Twelve users issued beforehand, one of them revoked; four asked for the first time below.
+  std::vector<std::string> users;
+  for (int i = 0; i < 16; ++i) users.push_back("sip:u" + std::to_string(i) + "@example.org");
+  std::vector<P256Point> issued(12);
+  for (size_t i = 0; i < issued.size(); ++i) {
+    Result<KeySet> ks = service.KeySetAt(users[i], t);
+    ASSERT_TRUE(ks.ok()) << ks.status().ToString();
+    issued[i] = ks->pvt;
+  }
+  ASSERT_TRUE((*store)->SetState(users[3], 1547, KeySetState::kRevoked).ok());
+
+  constexpr int kThreads = 8, kRounds = 30;
+  // Each thread's first answer for each user, replaced by an error if a later one differs.
+  std::vector<std::vector<std::optional<Result<KeySet>>>> got(kThreads, std::vector<std::optional<Result<KeySet>>>(16));
+  std::vector<std::thread> threads;
+  std::atomic<int> pending{kThreads * kRounds * 16};
+  std::mutex mu;
+  for (int th = 0; th < kThreads; ++th) {
+    threads.emplace_back([&, th] {
+      for (int r = 0; r < kRounds; ++r) {
+        for (size_t j = 0; j < users.size(); ++j) {
+          const size_t u = (j + static_cast<size_t>(th * 3 + r)) % users.size();
+          // Asynchronously, as the KMS's workers ask: the answers come from whichever thread looked them up.
+          service.KeySetAtAsync(*service.Certificates(), users[u], t, [&, th, u](Result<KeySet> ks) {
+            {
+              std::lock_guard<std::mutex> lock(mu);
+              std::optional<Result<KeySet>>& slot = got[th][u];
+              if (!slot.has_value()) {
+                slot = std::move(ks);
+              } else if (slot->ok() != ks.ok() || (ks.ok() && (*slot)->pvt != ks->pvt)) {
+                slot = Result<KeySet>(Status::Internal("answers differ"));
+              }
+            }
+            pending.fetch_sub(1);
+          });
+        }
+      }
+    });
+  }
+  for (std::thread& th : threads) th.join();
+  for (int i = 0; i < 2000 && pending.load() > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_EQ(pending.load(), 0);
+  for (int th = 0; th < kThreads; ++th) {
+    for (size_t u = 0; u < users.size(); ++u) {
+      ASSERT_TRUE(got[th][u].has_value());
+      const Result<KeySet>& ks = *got[th][u];
+      if (u == 3) {
+        EXPECT_EQ(ks.status().code(), Status::Code::kPermissionDenied) << ks.status().ToString();
+        continue;
+      }
+      ASSERT_TRUE(ks.ok()) << users[u] << ": " << ks.status().ToString();
+      EXPECT_TRUE(CheckKeySet(kms.pub, *ks).ok());
+      if (u < issued.size()) EXPECT_EQ(ks->pvt, issued[u]) << users[u];
+      else EXPECT_EQ(ks->pvt, (*got[0][u])->pvt) << users[u];  // derived once, the same for all
+    }
+  }
+  EXPECT_EQ(*(*store)->CountKeySets(), 16u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Stores, StoredKeyServiceStoresTest,
+                         ::testing::Values(testing::StoreKind::kSqlite, testing::StoreKind::kPostgres),
+                         [](const auto& info) { return testing::StoreKindName(info.param); });
 
 }  // namespace
 }  // namespace mcx

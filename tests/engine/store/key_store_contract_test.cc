@@ -141,6 +141,69 @@ TEST_P(KeyStoreContractTest, MarkDeliveredChangesOnlyIssuedKeySetsAndReportsTheF
   EXPECT_TRUE((*store_->Find("sip:c@example.org", 1500))->revoked);
 }
 
+// A summary of a Find's answer, to compare answers: "absent", or the record's key, nonce and mark.
+std::string Answer(const Result<std::optional<SealedKeySet>>& r) {
+  if (!r.ok()) return "error: " + r.status().ToString();
+  if (!r->has_value()) return "absent";
+  const SealedKeySet& s = **r;
+  return s.user_uri + "/" + std::to_string(s.period.number) + "/" + std::to_string(s.period.valid_to) + "/" +
+         ToHex(ByteView(s.nonce.data(), s.nonce.size())) + "/" + ToHex(ByteView(s.sealed.data(), 8)) + (s.revoked ? "/revoked" : "");
+}
+
+// FindMany (one query for many keys on PostgreSQL, which StoredKeyService gathers lookups into)
+// must give each key its own row, absent ones and revoked marks included, as Find does; and Finds
+// from many threads at once must too.
+TEST_P(KeyStoreContractTest, FindManyAndConcurrentFindsGetWhatSingleFindsGet) {
+  KeySet proto = Issue("sip:proto@example.org", 1500);
+  std::vector<SealedKeySet> batch;
+  for (int i = 0; i < 40; ++i) {
+    SealedKeySet r = *cipher_->Seal(proto);  // a fresh nonce each: the rows differ
+    r.user_uri = "sip:u" + std::to_string(i) + "@example.org";
+    r.period.number = 1500 + static_cast<uint64_t>(i % 2);
+    batch.push_back(std::move(r));
+  }
+  ASSERT_EQ(*store_->InsertBatch(batch), 40u);
+  ASSERT_TRUE(store_->SetState("sip:u7@example.org", 1501, KeySetState::kRevoked).ok());
+  // Present, absent (no such user; a user's other period) and revoked keys.
+  std::vector<KeySetRef> keys;
+  for (int i = 0; i < 48; ++i) keys.push_back({"sip:u" + std::to_string(i) + "@example.org", 1500 + uint64_t(i % 2)});
+  for (int i = 0; i < 8; ++i) keys.push_back({"sip:u" + std::to_string(i) + "@example.org", 1501 - uint64_t(i % 2)});
+  std::vector<std::string> alone;
+  for (const KeySetRef& k : keys) alone.push_back(Answer(store_->Find(k.user_uri, k.key_period_no)));
+  EXPECT_EQ(std::count(alone.begin(), alone.end(), "absent"), 16);
+  EXPECT_EQ(std::count_if(alone.begin(), alone.end(), [](const std::string& a) { return a.ends_with("/revoked"); }), 1);
+
+  std::vector<KeySetRef> twice(keys.rbegin(), keys.rend());
+  twice.insert(twice.end(), keys.begin(), keys.end());
+  Result<std::vector<std::optional<SealedKeySet>>> many = store_->FindMany(twice);
+  ASSERT_TRUE(many.ok()) << many.status().ToString();
+  ASSERT_EQ(many->size(), twice.size());
+  for (size_t i = 0; i < twice.size(); ++i) {
+    const size_t k = i < keys.size() ? keys.size() - 1 - i : i - keys.size();
+    EXPECT_EQ(Answer(std::optional<SealedKeySet>((*many)[i])), alone[k]) << i;
+  }
+  EXPECT_TRUE(store_->FindMany({})->empty());
+
+  // 16 threads, each asking every key many times in its own order, so the calls overlap.
+  std::atomic<int> mismatches{0}, errors{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 16; ++t) {
+    threads.emplace_back([&, t] {
+      for (int round = 0; round < 20; ++round) {
+        for (size_t j = 0; j < keys.size(); ++j) {
+          const size_t k = (j * 7 + static_cast<size_t>(t) * 5 + static_cast<size_t>(round)) % keys.size();
+          Result<std::optional<SealedKeySet>> r = store_->Find(keys[k].user_uri, keys[k].key_period_no);
+          if (!r.ok()) ++errors;
+          else if (Answer(r) != alone[k]) ++mismatches;
+        }
+      }
+    });
+  }
+  for (std::thread& th : threads) th.join();
+  EXPECT_EQ(errors.load(), 0);
+  EXPECT_EQ(mismatches.load(), 0);
+}
+
 TEST_P(KeyStoreContractTest, SecretsAreNotInTheDatabaseInTheClear) {
   KeySet ks = Issue("sip:alice@example.org", 1500);
   ASSERT_TRUE(store_->InsertOrGet(*cipher_->Seal(ks)).ok());
