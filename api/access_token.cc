@@ -333,9 +333,8 @@ bool IsCanonicalBase64Url(std::string_view text) {
   return (Base64UrlValue(text.back()) & ((1 << unused) - 1)) == 0;
 }
 
-// Decodes one part of a compact JWS, accepting only the canonical spelling.
-bool DecodeCanonicalBase64Url(std::string_view text, std::string& out) {
-  if (!IsCanonicalBase64Url(text)) return false;
+// Decodes base64url text already known to be canonical (IsCanonicalBase64Url).
+void DecodeBase64Url(std::string_view text, std::string& out) {
   out.resize(text.size() * 3 / 4);
   size_t o = 0;
   uint32_t acc = 0;
@@ -348,6 +347,12 @@ bool DecodeCanonicalBase64Url(std::string_view text, std::string& out) {
       out[o++] = static_cast<char>((acc >> bits) & 0xff);
     }
   }
+}
+
+// Decodes one part of a compact JWS, accepting only the canonical spelling.
+bool DecodeCanonicalBase64Url(std::string_view text, std::string& out) {
+  if (!IsCanonicalBase64Url(text)) return false;
+  DecodeBase64Url(text, out);
   return true;
 }
 
@@ -377,9 +382,9 @@ struct JwsParts {
 
 JwsParts DecodeJws(const JwsText& text) {
   JwsParts parts;
-  DecodeCanonicalBase64Url(text.header, parts.header);  // checked canonical by SplitCompactJws
-  DecodeCanonicalBase64Url(text.payload, parts.payload);
-  DecodeCanonicalBase64Url(text.signature, parts.signature);
+  DecodeBase64Url(text.header, parts.header);  // checked canonical by SplitCompactJws
+  DecodeBase64Url(text.payload, parts.payload);
+  DecodeBase64Url(text.signature, parts.signature);
   return parts;
 }
 
@@ -492,13 +497,14 @@ Result<VerifiedToken> AccessTokenVerifier::VerifyUncached(std::string_view token
   // An ES256 key checks the signature itself (P256VerifyingKey: the raw r || s of 64 octets over
   // SHA-256 of the signing input, the token up to its second '.'); the rest, through cjose.
   bool signed_by_trusted = false;
+  std::optional<Sha256Digest> signing_digest;  // of the token up to its second '.', once, for ES256 keys
   for (const TrustedKey& k : keys_) {
     if (!kid.empty() && !k.kid.empty() && k.kid != kid) continue;
     if (alg != AlgName(k.alg)) continue;
     if (k.es256 != nullptr) {
       if (signature.size() != 64) continue;
-      const Sha256Digest digest = Sha256({AsBytes(token.substr(0, token.rfind('.')))});
-      if (k.es256->Verify(digest, std::span<const uint8_t, 64>(reinterpret_cast<const uint8_t*>(signature.data()), 64))) {
+      if (!signing_digest) signing_digest = Sha256({AsBytes(token.substr(0, token.rfind('.')))});
+      if (k.es256->Verify(*signing_digest, std::span<const uint8_t, 64>(reinterpret_cast<const uint8_t*>(signature.data()), 64))) {
         signed_by_trusted = true;
         break;
       }

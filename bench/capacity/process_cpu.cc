@@ -74,7 +74,7 @@ Result<double> ProcessCpuSampler::CpuAt(Clock::time_point t) const {
   return samples_.back().cpu_seconds;
 }
 
-Result<double> ProcessCpuSampler::CpuSecondsBetween(Clock::time_point a, Clock::time_point b) const {
+Result<double> ProcessCpuSampler::CpuSecondsBetween(Clock::time_point a, Clock::time_point b) {
   // A sample now, so that a window that has just ended is covered without waiting a period.
   Result<double> now_cpu = ReadProcessCpuSeconds(pid_);
   const Clock::time_point now = Clock::now();

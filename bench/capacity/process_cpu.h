@@ -35,7 +35,7 @@ class ProcessCpuSampler {
   ProcessCpuSampler(const ProcessCpuSampler&) = delete;
   ProcessCpuSampler& operator=(const ProcessCpuSampler&) = delete;
 
-  Result<double> CpuSecondsBetween(Clock::time_point a, Clock::time_point b) const;
+  Result<double> CpuSecondsBetween(Clock::time_point a, Clock::time_point b);
   int pid() const { return pid_; }
 
  private:
@@ -49,10 +49,10 @@ class ProcessCpuSampler {
 
   const int pid_;
   const std::chrono::milliseconds period_;
-  mutable std::mutex mu_;
+  std::mutex mu_;
   std::condition_variable stop_cv_;
   bool stopping_ = false;
-  mutable std::vector<Sample> samples_;
+  std::vector<Sample> samples_;
   std::thread thread_;
 };
 
