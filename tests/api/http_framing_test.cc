@@ -8,7 +8,7 @@
 namespace mcx::api::testing {
 namespace {
 
-const std::string kKeyProv = "POST /keymanagement/identity/v1/keyprov HTTP/1.1\r\nHost: x\r\n";
+const std::string kKeyProvHead = "POST /keymanagement/identity/v1/keyprov HTTP/1.1\r\nHost: x\r\n";
 
 class HttpFramingTest : public ::testing::Test {
  protected:
@@ -30,15 +30,15 @@ ApiTestEnv* HttpFramingTest::env_ = nullptr;
 
 TEST_F(HttpFramingTest, ChunkedAloneIsRead) {
   const std::string auth = "Authorization: Bearer " + TokenFor("sip:alice@example.org") + "\r\n";
-  HttpResult r = Raw(kKeyProv + auth + "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
+  HttpResult r = Raw(kKeyProvHead + auth + "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
   EXPECT_EQ(r.status, 200) << r.body;
-  HttpResult spaced = Raw(kKeyProv + auth + "Transfer-Encoding:  Chunked \r\n\r\n0\r\n\r\n");
+  HttpResult spaced = Raw(kKeyProvHead + auth + "Transfer-Encoding:  Chunked \r\n\r\n0\r\n\r\n");
   EXPECT_EQ(spaced.status, 200) << spaced.body;
 }
 
 TEST_F(HttpFramingTest, OtherTransferCodingsAre400) {
   for (const char* te : {"xchunked", "gzip, chunked", "chunked, chunked", "identity", "chunked;x=1"}) {
-    HttpResult r = Raw(kKeyProv + "Transfer-Encoding: " + te + "\r\n\r\n0\r\n\r\n");
+    HttpResult r = Raw(kKeyProvHead + "Transfer-Encoding: " + te + "\r\n\r\n0\r\n\r\n");
     EXPECT_EQ(r.status, 400) << te << ": " << r.body;
     EXPECT_NE(r.body.find("Transfer-Encoding"), std::string::npos) << te;
   }
@@ -50,22 +50,22 @@ TEST_F(HttpFramingTest, FoldedHeaderLinesAre400) {
   const std::string auth = "Authorization: Bearer " + TokenFor("sip:alice@example.org") + "\r\n";
   for (const std::string& folded : {std::string("X-Note: a\r\n b\r\n"), std::string("X-Note: a\r\n\tb\r\n"),
                                     std::string("Content-Length:\r\n 0\r\n"), std::string("Host2: x\r\n  \r\n")}) {
-    HttpResult r = Raw(kKeyProv + auth + folded + "\r\n");
+    HttpResult r = Raw(kKeyProvHead + auth + folded + "\r\n");
     EXPECT_EQ(r.status, 400) << folded << ": " << r.body;
     EXPECT_NE(r.body.find("obs-fold"), std::string::npos) << folded;
   }
   // Split right after the line break, so the fold is seen only once the next packet arrives.
   HttpTestClient client(env_->server.port());
-  HttpResult split = client.SendInParts({kKeyProv + auth + "X-Note: a\r\n", "\tb\r\n\r\n"}, 100);
+  HttpResult split = client.SendInParts({kKeyProvHead + auth + "X-Note: a\r\n", "\tb\r\n\r\n"}, 100);
   EXPECT_EQ(split.status, 400) << split.body;
   HttpTestClient client2(env_->server.port());
-  HttpResult split_cr = client2.SendInParts({kKeyProv + auth + "X-Note: a\r", "\n b\r\n\r\n"}, 100);
+  HttpResult split_cr = client2.SendInParts({kKeyProvHead + auth + "X-Note: a\r", "\n b\r\n\r\n"}, 100);
   EXPECT_EQ(split_cr.status, 400) << split_cr.body;
   // The same request unfolded is served, also when its end arrives in pieces.
   HttpTestClient client3(env_->server.port());
-  HttpResult pieces = client3.SendInParts({kKeyProv + auth + "X-Note: a b\r\n", "\r", "\n"}, 50);
+  HttpResult pieces = client3.SendInParts({kKeyProvHead + auth + "X-Note: a b\r\n", "\r", "\n"}, 50);
   EXPECT_EQ(pieces.status, 200) << pieces.body;
-  HttpResult plain = Raw(kKeyProv + auth + "X-Note: a b\r\n\r\n");
+  HttpResult plain = Raw(kKeyProvHead + auth + "X-Note: a b\r\n\r\n");
   EXPECT_EQ(plain.status, 200) << plain.body;
 }
 

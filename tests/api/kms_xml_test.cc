@@ -54,7 +54,7 @@ TEST(KmsXmlTest, AKeyProvWithALongUserUriLeavesNoKeyInFreedMemory) {
 }
 
 const std::string kOpen = std::string("<KmsRequest xmlns=\"") + kKmsNamespace + "\"";
-const std::string kUser = "<UserUri>sip:alice@example.org</UserUri>";
+const std::string kUserUriElement = "<UserUri>sip:alice@example.org</UserUri>";
 
 // A body refused by the scan: the error names the limit, and libxml2 never saw the body.
 void ExpectRefusedUnparsed(const std::string& body, const std::string& words) {
@@ -80,7 +80,7 @@ TEST(KmsXmlTest, AKmsRequestOf64KiBWithThousandsOfAttributesIsRefusedUnparsed) {
   std::string body = kOpen;
   size_t n = 0;
   while (body.size() < 64 * 1024 - 64) body += " " + name(n++) + "=''";
-  body += ">" + kUser + "</KmsRequest>";
+  body += ">" + kUserUriElement + "</KmsRequest>";
   ASSERT_GT(n, 9000u);
   ExpectRefusedUnparsed(body, "more than 64 attributes");
 }
@@ -89,19 +89,19 @@ TEST(KmsXmlTest, DeepOrWideKmsRequestsAreRefusedUnparsed) {
   std::string deep = kOpen + ">";
   for (int i = 0; i < 9; ++i) deep += "<x>";
   for (int i = 0; i < 9; ++i) deep += "</x>";
-  ExpectRefusedUnparsed(deep + kUser + "</KmsRequest>", "more than 8 deep");
-  std::string wide = kOpen + ">" + kUser;
+  ExpectRefusedUnparsed(deep + kUserUriElement + "</KmsRequest>", "more than 8 deep");
+  std::string wide = kOpen + ">" + kUserUriElement;
   for (int i = 0; i < 64; ++i) wide += "<x/>";
   ExpectRefusedUnparsed(wide + "</KmsRequest>", "more than 64 elements");
-  std::string comments = kOpen + ">" + kUser;
+  std::string comments = kOpen + ">" + kUserUriElement;
   for (int i = 0; i < 64; ++i) comments += "<!-- -->";
   ExpectRefusedUnparsed(comments + "</KmsRequest>", "more than 64 elements");
-  ExpectRefusedUnparsed("<!DOCTYPE KmsRequest [<!ENTITY a 'b'>]>" + kOpen + ">" + kUser + "</KmsRequest>", "DTDs");
+  ExpectRefusedUnparsed("<!DOCTYPE KmsRequest [<!ENTITY a 'b'>]>" + kOpen + ">" + kUserUriElement + "</KmsRequest>", "DTDs");
 }
 
 TEST(KmsXmlTest, KmsRequestsWithinTheLimitsAreParsed) {
   // '=' and '>' inside quoted values and text are not attributes or tag ends.
-  std::string body = "<?xml version='1.0'?>" + kOpen + " xmlns:x='urn:x' x:note='a=b>c'>" + kUser +
+  std::string body = "<?xml version='1.0'?>" + kOpen + " xmlns:x='urn:x' x:note='a=b>c'>" + kUserUriElement +
                      "<KmsUri>kms.example.org</KmsUri><ClientReqUrl>https://k/x?a=b&amp;c=d</ClientReqUrl>";
   std::string nested = "<x:e>";
   for (int i = 0; i < 6; ++i) nested = "<x:e a='1'>" + nested + "</x:e>";

@@ -66,7 +66,7 @@ TEST_F(P256FixedBaseTest, TenThousandRandomScalarsMatchOpenSsl) {
 }
 
 // Scalars at the edges of the recoding and of the range, all in [1, n-1].
-std::vector<Limbs256> EdgeScalars() {
+std::vector<Limbs256> P256EdgeScalars() {
   const Limbs256& n = P256OrderModulus().m;
   std::vector<Limbs256> edges;
   for (uint64_t small = 1; small <= 130; ++small) edges.push_back({small, 0, 0, 0});
@@ -97,7 +97,7 @@ std::vector<Limbs256> EdgeScalars() {
 }
 
 TEST_F(P256FixedBaseTest, EdgeScalarsMatchOpenSsl) {
-  for (const Limbs256& k : EdgeScalars()) ExpectMatchesOpenSsl(ScalarFromLimbs(k));
+  for (const Limbs256& k : P256EdgeScalars()) ExpectMatchesOpenSsl(ScalarFromLimbs(k));
 }
 
 TEST_F(P256FixedBaseTest, RejectsZeroAndOutOfRange) {
@@ -160,7 +160,7 @@ TEST_P(P256BatchPathTest, TenThousandRandomScalarsMatchOpenSsl) {
   }
 }
 
-TEST_P(P256BatchPathTest, EdgeScalarsMatchOpenSsl) { ExpectBatchMatchesOpenSsl(EdgeScalars()); }
+TEST_P(P256BatchPathTest, EdgeScalarsMatchOpenSsl) { ExpectBatchMatchesOpenSsl(P256EdgeScalars()); }
 
 TEST_P(P256BatchPathTest, Rfc6507PvtKnownAnswerInABatch) {
   std::mt19937_64 gen(6510);
@@ -193,7 +193,7 @@ TEST_P(P256BatchPathTest, BatchSizesMatchSingle) {
 // the eight lanes, then folded with complete additions), byte for byte against OpenSSL.
 TEST_P(P256BatchPathTest, SingleMultiplicationMatchesOpenSsl) {
   std::mt19937_64 gen(6512);
-  std::vector<Limbs256> ks = EdgeScalars();
+  std::vector<Limbs256> ks = P256EdgeScalars();
   for (int i = 0; i < 10000; ++i) ks.push_back(RandomLimbs(gen));
   for (const Limbs256& k : ks) {
     P256Point got{};
