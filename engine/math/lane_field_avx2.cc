@@ -234,31 +234,48 @@ MCX_AVX2_INLINE void SquareProduct(__m256i* t, const uint64_t* a) {
 
 // r = t / R mod p, below 2p, for the columns t of a product of two values below 2p: row i adds
 // q_i p with q_i = t_i k0 mod 2^28, clearing column i, whose carry moves to column i + 1. Rows go
-// in pairs: the two digits are found first from the two lowest columns (two extra products), then
-// one pass adds p_j q_i + p_(j-1) q_(i+1) into column i + j.
+// in pairs: a pair's two digits are found from its two lowest columns (two extra products), then
+// one pass adds p_j q_i + p_(j-1) q_(i+1) into column i + j. The digits are a chain of four
+// dependent multiplications; they are found for the next pair in the middle of the current pass,
+// as soon as its two lowest columns are final, so that the chain runs under the pass's
+// independent products instead of between passes.
+// The digits q0, q1 of the reduction rows at columns i, i + 1 (Reduce): column i is then 0 mod 2^28
+// and only its carry matters; column i + 1 takes that carry and p_1 q0 + p_0 q1 (the rest of the
+// pass skips both).
+MCX_AVX2_INLINE void PairDigits(__m256i* acc, int i, __m256i k0, __m256i mask, __m256i p0, __m256i p1, __m256i& q0,
+                                __m256i& q1) {
+  const __m256i t = acc[i];
+  q0 = _mm256_and_si256(_mm256_mul_epu32(t, k0), mask);
+  const __m256i c0 = _mm256_srli_epi64(_mm256_add_epi64(t, _mm256_mul_epu32(p0, q0)), kBits);
+  const __m256i u = _mm256_add_epi64(_mm256_add_epi64(acc[i + 1], c0), _mm256_mul_epu32(p1, q0));
+  q1 = _mm256_and_si256(_mm256_mul_epu32(u, k0), mask);
+  acc[i + 1] = _mm256_add_epi64(u, _mm256_mul_epu32(p0, q1));
+}
+
 MCX_AVX2_INLINE void Reduce(uint64_t* r, __m256i* acc) {
   const Constants& c = K();
   const __m256i k0 = Set1(c.k0);
   const __m256i mask = Set1(kMask);
   const __m256i p0 = Set1(c.p[0]), p1 = Set1(c.p[1]);
+  __m256i q0, q1, n0 = _mm256_setzero_si256(), n1 = _mm256_setzero_si256();
+  PairDigits(acc, 0, k0, mask, p0, p1, q0, q1);
   int i = 0;
   for (; i + 1 < kN; i += 2) {
-    const __m256i t = acc[i];
-    const __m256i q0 = _mm256_and_si256(_mm256_mul_epu32(t, k0), mask);
-    const __m256i c0 = _mm256_srli_epi64(_mm256_add_epi64(t, _mm256_mul_epu32(p0, q0)), kBits);
-    const __m256i u = _mm256_add_epi64(_mm256_add_epi64(acc[i + 1], c0), _mm256_mul_epu32(p1, q0));
-    const __m256i q1 = _mm256_and_si256(_mm256_mul_epu32(u, k0), mask);
-    // Column i is now 0 mod 2^28 and only its carry c0 matters; column i + 1 becomes u + p_0 q1.
-    acc[i + 1] = _mm256_add_epi64(u, _mm256_mul_epu32(p0, q1));
-    __m256i prev_p = p1;
+    const __m256i p2 = Set1(c.p[2]), p3 = Set1(c.p[3]);
+    acc[i + 2] = _mm256_add_epi64(acc[i + 2], _mm256_add_epi64(_mm256_mul_epu32(p2, q0), _mm256_mul_epu32(p1, q1)));
+    acc[i + 3] = _mm256_add_epi64(acc[i + 3], _mm256_add_epi64(_mm256_mul_epu32(p3, q0), _mm256_mul_epu32(p2, q1)));
+    acc[i + 2] = _mm256_add_epi64(acc[i + 2], _mm256_srli_epi64(acc[i + 1], kBits));  // acc[i + 1] = 0 mod 2^28
+    if (i + 3 < kN) PairDigits(acc, i + 2, k0, mask, p0, p1, n0, n1);  // the next pair's columns are final now
+    __m256i prev_p = p3;
 #pragma GCC unroll 40
-    for (int j = 2; j < kN; ++j) {
+    for (int j = 4; j < kN; ++j) {
       const __m256i pj = Set1(c.p[j]);
       acc[i + j] = _mm256_add_epi64(acc[i + j], _mm256_add_epi64(_mm256_mul_epu32(pj, q0), _mm256_mul_epu32(prev_p, q1)));
       prev_p = pj;
     }
     acc[i + kN] = _mm256_add_epi64(acc[i + kN], _mm256_mul_epu32(prev_p, q1));
-    acc[i + 2] = _mm256_add_epi64(acc[i + 2], _mm256_srli_epi64(acc[i + 1], kBits));  // acc[i + 1] = 0 mod 2^28
+    q0 = n0;
+    q1 = n1;
   }
   for (; i < kN; ++i) {  // the last row when N is odd
     const __m256i q = _mm256_and_si256(_mm256_mul_epu32(acc[i], k0), mask);
@@ -453,6 +470,18 @@ const LaneField& UncheckedAvx2LaneField() {
   return field;
 }
 
+// The same arithmetic tuned for the avx2 path's batches (docs/arithmetic.md): window and batch size
+// chosen by BM_RskField/5/256 against BM_RskField/2/256.
+const LaneField& UncheckedAvx2BatchLaneField() {
+  static const LaneField field = {
+      "AVX2 (4 lanes x 37 x 28-bit limbs; w = 7, batches of 128)", kLanes, kN * kLanes, kEntryWords, 7, 16, 5, 128,
+      Mul, Sqr, Sub, Invert, EncodeEntry, Select, NegateLanes, ToPlain, ToMontgomery16, ScalarMul,
+  };
+  return field;
+}
+
+const LaneField* Avx2BatchLaneField() { return Avx2LaneField() != nullptr ? &UncheckedAvx2BatchLaneField() : nullptr; }
+
 const LaneField* Avx2LaneField() {
   static const bool available = [] {
     __builtin_cpu_init();
@@ -466,8 +495,22 @@ const LaneField* Avx2LaneField() {
 #else  // not x86-64 with GCC or Clang
 
 namespace mcx {
+// The same arithmetic tuned for the avx2 path's batches (docs/arithmetic.md): window and batch size
+// chosen by BM_RskField/5/256 against BM_RskField/2/256.
+const LaneField& UncheckedAvx2BatchLaneField() {
+  static const LaneField field = {
+      "AVX2 (4 lanes x 37 x 28-bit limbs; w = 7, batches of 128)", kLanes, kN * kLanes, kEntryWords, 7, 16, 5, 128,
+      Mul, Sqr, Sub, Invert, EncodeEntry, Select, NegateLanes, ToPlain, ToMontgomery16, ScalarMul,
+  };
+  return field;
+}
+
+const LaneField* Avx2BatchLaneField() { return Avx2LaneField() != nullptr ? &UncheckedAvx2BatchLaneField() : nullptr; }
+
 const LaneField* Avx2LaneField() { return nullptr; }
 const LaneField& UncheckedAvx2LaneField() { return PortableLaneField(); }
+const LaneField& UncheckedAvx2BatchLaneField() { return PortableLaneField(); }
+const LaneField* Avx2BatchLaneField() { return nullptr; }
 }  // namespace mcx
 
 #endif
