@@ -36,14 +36,15 @@ bool Skip(benchmark::State& state, MathPath path) {
 }
 
 // Field arguments: 0 portable, 1 BMI2/ADX (one-scalar tuning), 2 AVX2 lanes, 3 IFMA lanes,
-// 4 BMI2/ADX (batch tuning) (nullptr: not on this CPU).
+// 4 BMI2/ADX (batch tuning), 5 AVX2 lanes (batch tuning) (nullptr: not on this CPU).
 const LaneField* FieldOf(int64_t which) {
   switch (which) {
     case 0: return &PortableLaneField();
     case 1: return AdxLaneField();
     case 2: return Avx2LaneField();
     case 3: return IfmaLaneField();
-    default: return AdxBatchLaneField();
+    case 4: return AdxBatchLaneField();
+    default: return Avx2BatchLaneField();
   }
 }
 
@@ -156,7 +157,7 @@ void BM_RskField(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(n));
   state.SetLabel(f.name);
 }
-BENCHMARK(BM_RskField)->ArgsProduct({{0, 1, 2, 3, 4}, {1, 64, 256}})->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_RskField)->ArgsProduct({{0, 1, 2, 3, 4, 5}, {1, 64, 256}})->Unit(benchmark::kMicrosecond);
 
 // The KMS of RFC 6508's example, with a random z.
 struct Kms {

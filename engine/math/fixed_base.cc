@@ -231,7 +231,7 @@ std::unique_ptr<FixedBaseTable> BuildTable(const LaneField& field) {
 }
 
 const FixedBaseTable& TableFor(const LaneField& field) {
-  constexpr int kSlots = 5;  // LaneField::table_slot
+  constexpr int kSlots = 6;  // LaneField::table_slot
   static std::once_flag once[kSlots];
   static std::unique_ptr<FixedBaseTable> tables[kSlots];
   const int slot = field.table_slot;

@@ -74,6 +74,8 @@ const LaneField* AdxLaneField();
 const LaneField* AdxBatchLaneField();
 // nullptr unless the CPU has AVX2: 4 lanes of 37 x 28-bit limbs, vpmuludq (lane_field_avx2.cc).
 const LaneField* Avx2LaneField();
+// The same 4-lane arithmetic tuned for the avx2 path's batches (its own window, batch size and table).
+const LaneField* Avx2BatchLaneField();
 // nullptr unless the CPU (and the compiler that built us) supports AVX-512 F and IFMA.
 const LaneField* IfmaLaneField();
 // The ADX and AVX2 fields without the CPU probe, for tests/engine/math/ct_audit.cc only: valgrind
@@ -82,6 +84,7 @@ const LaneField* IfmaLaneField();
 const LaneField& UncheckedAdxLaneField();
 const LaneField& UncheckedAdxBatchLaneField();
 const LaneField& UncheckedAvx2LaneField();
+const LaneField& UncheckedAvx2BatchLaneField();
 
 // The path MCX_MATH_PATH names (`value`, may be null: unset), checked against this CPU: null or
 // empty gives the fastest available path; "ifma", "avx2", "portable" force one, and forcing a

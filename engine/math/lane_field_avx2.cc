@@ -35,7 +35,11 @@ constexpr int kLanes = 4;
 constexpr int kN = 37;  // limbs of 28 bits: 1036 bits
 constexpr int kBits = 28;
 constexpr uint64_t kMask = (uint64_t{1} << kBits) - 1;
-constexpr int kEntryWords = 2 * kN + 2;  // x, y, padded to whole vectors of 4
+// A table entry holds x then y, one 28-bit limb per 32-bit word (74 words), padded to whole
+// 256-bit vectors: 10 vectors, 40 uint64_t. The scan reads every entry of a window for every lane,
+// so the entry's size is its cost (64-bit words would be 19 vectors; the BMI2/ADX field's are 8).
+constexpr int kEntryVecs = (2 * kN * 4 + 31) / 32;  // 10
+constexpr int kEntryWords = kEntryVecs * 4;
 
 // Plain integers in radix 2^28 (one lane's worth).
 using Limbs28 = uint64_t[kN];
@@ -133,50 +137,147 @@ MCX_AVX2_INLINE void SubtractIfNotBelow(__m256i* r, const __m256i* t, const uint
   for (int j = 0; j < kN; ++j) r[j] = _mm256_blendv_epi8(t[j], u[j], take_u);
 }
 
-// r = a*b/R mod p, below 2p, by operand scanning in a 2N-column accumulator: row i adds a*b_i and
-// q_i*p, q_i = acc[i] * k0 mod 2^28 clearing column i, whose carry moves to column i+1. Every
-// column collects at most 2N products below 2^56. Rows go in pairs, so that each accumulator
-// column is loaded and stored once for four products: the pair's two digits are found first
-// from the two lowest columns (five extra products), then one pass adds a_j b_i + p_j q_i +
-// a_(j-1) b_(i+1) + p_(j-1) q_(i+1) into column i + j.
-MCX_AVX2 void Mul(uint64_t* r, const uint64_t* a, const uint64_t* b) {
-  const Constants& c = K();
-  __m256i acc[2 * kN];
-  for (int j = 0; j < 2 * kN; ++j) acc[j] = _mm256_setzero_si256();
-  const __m256i k0 = Set1(c.k0);
-  const __m256i mask = Set1(kMask);
-  const __m256i a0 = Load(a), a1 = Load(a + kLanes);
-  const __m256i p0 = Set1(c.p[0]), p1 = Set1(c.p[1]);
+// The multiplication is a product T = a*b (or a^2) into 2N lazy columns, then a Montgomery
+// reduction of T. It is bound by vpmuludq throughput, not by loads, stores or additions (a loop
+// of independent vpmuludq on this file's reference core runs no faster than the same loop with a
+// vpaddq after each), so the work is counted in products: the old fused operand scanning made
+// 2 N^2 = 2,738 per 4 lanes; the product now takes 1,046 by one level of Karatsuba (or 703 for a
+// square) and the reduction N^2 + N = 1,406.
+//
+// Column bounds: limbs are below 2^28, so a product is below 2^56. Karatsuba's middle product
+// multiplies sums of two limbs (below 2^29): at most 19 products below 2^58 per column. T's
+// columns then hold at most 57 products' worth of 2^56 (the low and middle halves overlap) and the
+// reduction adds at most N = 37 more plus a carry: below 2^63.
+
+// t[0, NA + NB - 1) += a * b, schoolbook, four rows of b per pass so that each column of t is
+// loaded and stored once per four products. a and b are NA and NB limb-vectors.
+template <int NA, int NB>
+MCX_AVX2_INLINE void AddProduct(__m256i* t, const __m256i* a, const __m256i* b) {
+  int i = 0;
+  for (; i + 4 <= NB; i += 4) {
+    const __m256i b0 = b[i], b1 = b[i + 1], b2 = b[i + 2], b3 = b[i + 3];
+    // column i + k gets a_k b0 + a_(k-1) b1 + a_(k-2) b2 + a_(k-3) b3 (terms outside a dropped)
+#pragma GCC unroll 40
+    for (int k = 0; k < NA + 3; ++k) {
+      __m256i x = _mm256_setzero_si256(), y = _mm256_setzero_si256();
+      if (k < NA) x = _mm256_mul_epu32(a[k], b0);
+      if (k >= 1 && k - 1 < NA) y = _mm256_mul_epu32(a[k - 1], b1);
+      if (k >= 2 && k - 2 < NA) x = _mm256_add_epi64(x, _mm256_mul_epu32(a[k - 2], b2));
+      if (k >= 3 && k - 3 < NA) y = _mm256_add_epi64(y, _mm256_mul_epu32(a[k - 3], b3));
+      t[i + k] = _mm256_add_epi64(t[i + k], _mm256_add_epi64(x, y));
+    }
+  }
+  for (; i < NB; ++i) {
+#pragma GCC unroll 40
+    for (int k = 0; k < NA; ++k) t[i + k] = _mm256_add_epi64(t[i + k], _mm256_mul_epu32(a[k], b[i]));
+  }
+}
+
+constexpr int kLo = 19, kHi = kN - kLo;  // Karatsuba split: a = a_lo + 2^(28*19) a_hi
+
+// t[0, 2N) = a * b as unnormalised columns: L = a_lo b_lo, H = a_hi b_hi, M = (a_lo + a_hi)(b_lo +
+// b_hi); column by column M - L - H is exactly the cross term's column (all columns are exact
+// sums of nonnegative products, never carried), so no borrow arises.
+MCX_AVX2_INLINE void Product(__m256i* t, const uint64_t* a, const uint64_t* b) {
+  __m256i va[kN], vb[kN], sa[kLo], sb[kLo], l[2 * kLo], h[2 * kLo], m[2 * kLo];
+#pragma GCC unroll 40
+  for (int j = 0; j < kN; ++j) {
+    va[j] = Load(a + j * kLanes);
+    vb[j] = Load(b + j * kLanes);
+  }
+#pragma GCC unroll 40
+  for (int j = 0; j < kLo; ++j) {
+    sa[j] = j < kHi ? _mm256_add_epi64(va[j], va[kLo + j]) : va[j];
+    sb[j] = j < kHi ? _mm256_add_epi64(vb[j], vb[kLo + j]) : vb[j];
+  }
+#pragma GCC unroll 40
+  for (int j = 0; j < 2 * kLo; ++j) l[j] = h[j] = m[j] = _mm256_setzero_si256();
+  AddProduct<kLo, kLo>(l, va, vb);
+  AddProduct<kHi, kHi>(h, va + kLo, vb + kLo);
+  AddProduct<kLo, kLo>(m, sa, sb);
+#pragma GCC unroll 80
+  for (int k = 0; k < 2 * kN; ++k) {
+    __m256i v = k < 2 * kLo - 1 ? l[k] : _mm256_setzero_si256();
+    if (k >= 2 * kLo) v = h[k - 2 * kLo];
+    if (k >= kLo && k - kLo < 2 * kLo - 1) {
+      v = _mm256_add_epi64(v, _mm256_sub_epi64(m[k - kLo], _mm256_add_epi64(l[k - kLo], h[k - kLo])));
+    }
+    t[k] = v;
+  }
+}
+
+// t[0, 2N) = a^2: each product a_i a_j (i < j) once, against the doubled limb 2 a_i (below 2^29),
+// and the squares a_i^2 on the diagonal. Rows go in pairs (i, i + 1).
+MCX_AVX2_INLINE void SquareProduct(__m256i* t, const uint64_t* a) {
+  __m256i va[kN], d[kN];
+#pragma GCC unroll 40
+  for (int j = 0; j < kN; ++j) {
+    va[j] = Load(a + j * kLanes);
+    d[j] = _mm256_add_epi64(va[j], va[j]);
+    t[j] = t[kN + j] = _mm256_setzero_si256();
+  }
   int i = 0;
   for (; i + 1 < kN; i += 2) {
-    const __m256i b0 = Load(b + i * kLanes), b1 = Load(b + (i + 1) * kLanes);
-    const __m256i t = _mm256_add_epi64(acc[i], _mm256_mul_epu32(a0, b0));
-    const __m256i q0 = _mm256_and_si256(_mm256_mul_epu32(t, k0), mask);
-    const __m256i c0 = _mm256_srli_epi64(_mm256_add_epi64(t, _mm256_mul_epu32(p0, q0)), kBits);
-    __m256i u = _mm256_add_epi64(acc[i + 1], _mm256_mul_epu32(a1, b0));
-    u = _mm256_add_epi64(u, _mm256_mul_epu32(p1, q0));
-    u = _mm256_add_epi64(u, _mm256_add_epi64(c0, _mm256_mul_epu32(a0, b1)));
-    const __m256i q1 = _mm256_and_si256(_mm256_mul_epu32(u, k0), mask);
-    acc[i] = _mm256_add_epi64(acc[i], _mm256_add_epi64(_mm256_mul_epu32(a0, b0), _mm256_mul_epu32(p0, q0)));
-    __m256i prev_a = a0, prev_p = p0;
+    const __m256i d0 = d[i], d1 = d[i + 1];
+    t[2 * i] = _mm256_add_epi64(t[2 * i], _mm256_mul_epu32(va[i], va[i]));
+    t[2 * i + 1] = _mm256_add_epi64(t[2 * i + 1], _mm256_mul_epu32(d0, va[i + 1]));
+    __m256i x = _mm256_mul_epu32(va[i + 1], va[i + 1]);
+    if (i + 2 < kN) x = _mm256_add_epi64(x, _mm256_mul_epu32(d0, va[i + 2]));
+    t[2 * i + 2] = _mm256_add_epi64(t[2 * i + 2], x);
+    for (int j = i + 3; j < kN; ++j) {  // column i + j: d_i a_j + d_(i+1) a_(j-1)
+      t[i + j] = _mm256_add_epi64(t[i + j], _mm256_add_epi64(_mm256_mul_epu32(d0, va[j]), _mm256_mul_epu32(d1, va[j - 1])));
+    }
+    if (i + 2 < kN) t[i + kN] = _mm256_add_epi64(t[i + kN], _mm256_mul_epu32(d1, va[kN - 1]));
+  }
+  for (; i < kN; ++i) t[2 * i] = _mm256_add_epi64(t[2 * i], _mm256_mul_epu32(va[i], va[i]));
+}
+
+// r = t / R mod p, below 2p, for the columns t of a product of two values below 2p: row i adds
+// q_i p with q_i = t_i k0 mod 2^28, clearing column i, whose carry moves to column i + 1. Rows go
+// in pairs: a pair's two digits are found from its two lowest columns (two extra products), then
+// one pass adds p_j q_i + p_(j-1) q_(i+1) into column i + j. The digits are a chain of four
+// dependent multiplications; they are found for the next pair in the middle of the current pass,
+// as soon as its two lowest columns are final, so that the chain runs under the pass's
+// independent products instead of between passes.
+// The digits q0, q1 of the reduction rows at columns i, i + 1 (Reduce): column i is then 0 mod 2^28
+// and only its carry matters; column i + 1 takes that carry and p_1 q0 + p_0 q1 (the rest of the
+// pass skips both).
+MCX_AVX2_INLINE void PairDigits(__m256i* acc, int i, __m256i k0, __m256i mask, __m256i p0, __m256i p1, __m256i& q0,
+                                __m256i& q1) {
+  const __m256i t = acc[i];
+  q0 = _mm256_and_si256(_mm256_mul_epu32(t, k0), mask);
+  const __m256i c0 = _mm256_srli_epi64(_mm256_add_epi64(t, _mm256_mul_epu32(p0, q0)), kBits);
+  const __m256i u = _mm256_add_epi64(_mm256_add_epi64(acc[i + 1], c0), _mm256_mul_epu32(p1, q0));
+  q1 = _mm256_and_si256(_mm256_mul_epu32(u, k0), mask);
+  acc[i + 1] = _mm256_add_epi64(u, _mm256_mul_epu32(p0, q1));
+}
+
+MCX_AVX2_INLINE void Reduce(uint64_t* r, __m256i* acc) {
+  const Constants& c = K();
+  const __m256i k0 = Set1(c.k0);
+  const __m256i mask = Set1(kMask);
+  const __m256i p0 = Set1(c.p[0]), p1 = Set1(c.p[1]);
+  __m256i q0, q1, n0 = _mm256_setzero_si256(), n1 = _mm256_setzero_si256();
+  PairDigits(acc, 0, k0, mask, p0, p1, q0, q1);
+  int i = 0;
+  for (; i + 1 < kN; i += 2) {
+    const __m256i p2 = Set1(c.p[2]), p3 = Set1(c.p[3]);
+    acc[i + 2] = _mm256_add_epi64(acc[i + 2], _mm256_add_epi64(_mm256_mul_epu32(p2, q0), _mm256_mul_epu32(p1, q1)));
+    acc[i + 3] = _mm256_add_epi64(acc[i + 3], _mm256_add_epi64(_mm256_mul_epu32(p3, q0), _mm256_mul_epu32(p2, q1)));
+    acc[i + 2] = _mm256_add_epi64(acc[i + 2], _mm256_srli_epi64(acc[i + 1], kBits));  // acc[i + 1] = 0 mod 2^28
+    if (i + 3 < kN) PairDigits(acc, i + 2, k0, mask, p0, p1, n0, n1);  // the next pair's columns are final now
+    __m256i prev_p = p3;
 #pragma GCC unroll 40
-    for (int j = 1; j < kN; ++j) {
-      const __m256i aj = Load(a + j * kLanes), pj = Set1(c.p[j]);
-      __m256i x = _mm256_add_epi64(_mm256_mul_epu32(aj, b0), _mm256_mul_epu32(pj, q0));
-      x = _mm256_add_epi64(x, _mm256_add_epi64(_mm256_mul_epu32(prev_a, b1), _mm256_mul_epu32(prev_p, q1)));
-      acc[i + j] = _mm256_add_epi64(acc[i + j], x);
-      prev_a = aj;
+    for (int j = 4; j < kN; ++j) {
+      const __m256i pj = Set1(c.p[j]);
+      acc[i + j] = _mm256_add_epi64(acc[i + j], _mm256_add_epi64(_mm256_mul_epu32(pj, q0), _mm256_mul_epu32(prev_p, q1)));
       prev_p = pj;
     }
-    acc[i + kN] = _mm256_add_epi64(
-        acc[i + kN], _mm256_add_epi64(_mm256_mul_epu32(prev_a, b1), _mm256_mul_epu32(prev_p, q1)));
-    acc[i + 1] = _mm256_add_epi64(acc[i + 1], _mm256_srli_epi64(acc[i], kBits));  // acc[i] = 0 mod 2^28
-    acc[i + 2] = _mm256_add_epi64(acc[i + 2], _mm256_srli_epi64(acc[i + 1], kBits));
+    acc[i + kN] = _mm256_add_epi64(acc[i + kN], _mm256_mul_epu32(prev_p, q1));
+    q0 = n0;
+    q1 = n1;
   }
   for (; i < kN; ++i) {  // the last row when N is odd
-    const __m256i bi = Load(b + i * kLanes);
-#pragma GCC unroll 40
-    for (int j = 0; j < kN; ++j) acc[i + j] = _mm256_add_epi64(acc[i + j], _mm256_mul_epu32(Load(a + j * kLanes), bi));
     const __m256i q = _mm256_and_si256(_mm256_mul_epu32(acc[i], k0), mask);
 #pragma GCC unroll 40
     for (int j = 0; j < kN; ++j) acc[i + j] = _mm256_add_epi64(acc[i + j], _mm256_mul_epu32(Set1(c.p[j]), q));
@@ -187,7 +288,17 @@ MCX_AVX2 void Mul(uint64_t* r, const uint64_t* a, const uint64_t* b) {
   for (int j = 0; j < kN; ++j) Store(r + j * kLanes, acc[kN + j]);
 }
 
-MCX_AVX2 void Sqr(uint64_t* r, const uint64_t* a) { Mul(r, a, a); }
+MCX_AVX2 void Mul(uint64_t* r, const uint64_t* a, const uint64_t* b) {
+  __m256i acc[2 * kN];
+  Product(acc, a, b);
+  Reduce(r, acc);
+}
+
+MCX_AVX2 void Sqr(uint64_t* r, const uint64_t* a) {
+  __m256i acc[2 * kN];
+  SquareProduct(acc, a);
+  Reduce(r, acc);
+}
 
 // r = a - b + 2p, then minus 2p where that stays nonnegative. The 2p added has 2^28 lent to every
 // limb below the top, so each limb sum is nonnegative before the carries.
@@ -263,13 +374,14 @@ MCX_AVX2 Status Invert(uint64_t* r, const uint64_t* a) {
   return Status::Ok();
 }
 
-// Table entries: x then y, one lane's 37 limbs each, Montgomery form, fully reduced, two words
-// of padding.
+// Table entries: x then y, one lane's 37 limbs each (32-bit words), Montgomery form, fully
+// reduced, zero padding.
 MCX_AVX2 void EncodeEntry(uint64_t* entry, const Limbs1024& x, const Limbs1024& y) {
   alignas(32) uint64_t v[kN * kLanes];
   alignas(32) uint64_t r2[kN * kLanes];
   Broadcast(r2, K().r2);
   const Limbs1024* coords[2] = {&x, &y};
+  uint32_t words[kEntryWords * 2] = {};
   for (int k = 0; k < 2; ++k) {
     uint64_t limbs[kN];
     To28(*coords[k], limbs);
@@ -277,25 +389,25 @@ MCX_AVX2 void EncodeEntry(uint64_t* entry, const Limbs1024& x, const Limbs1024& 
     Mul(v, v, r2);
     Limbs1024 canonical;
     ExtractCanonical(canonical, v, 0);
-    To28(canonical, entry + k * kN);
+    To28(canonical, limbs);
+    for (int j = 0; j < kN; ++j) words[k * kN + j] = static_cast<uint32_t>(limbs[j]);
   }
-  entry[2 * kN] = entry[2 * kN + 1] = 0;
+  std::memcpy(entry, words, sizeof words);
 }
 
 // Lane `lane` of (x, y) = entries[index]: every entry is read and kept under an equality mask.
 MCX_AVX2 void Select(uint64_t* x, uint64_t* y, int lane, const uint64_t* entries, size_t count, uint32_t index) {
-  constexpr int kVecs = kEntryWords / kLanes;  // 19
-  __m256i acc[kVecs];
-  for (int v = 0; v < kVecs; ++v) acc[v] = _mm256_setzero_si256();
+  __m256i acc[kEntryVecs];
+  for (int v = 0; v < kEntryVecs; ++v) acc[v] = _mm256_setzero_si256();
   const __m256i want = Set1(index);
   for (size_t e = 0; e < count; ++e) {
     const __m256i hit = _mm256_cmpeq_epi64(Set1(e), want);
     const uint64_t* entry = entries + e * kEntryWords;
 #pragma GCC unroll 20
-    for (int v = 0; v < kVecs; ++v) acc[v] = _mm256_or_si256(acc[v], _mm256_and_si256(hit, Load(entry + v * kLanes)));
+    for (int v = 0; v < kEntryVecs; ++v) acc[v] = _mm256_or_si256(acc[v], _mm256_and_si256(hit, Load(entry + v * kLanes)));
   }
-  alignas(32) uint64_t point[kEntryWords];
-  for (int v = 0; v < kVecs; ++v) Store(point + v * kLanes, acc[v]);
+  alignas(32) uint32_t point[kEntryWords * 2];
+  for (int v = 0; v < kEntryVecs; ++v) _mm256_store_si256(reinterpret_cast<__m256i*>(point) + v, acc[v]);
   for (int j = 0; j < kN; ++j) {
     x[j * kLanes + lane] = point[j];
     y[j * kLanes + lane] = point[kN + j];
@@ -358,6 +470,18 @@ const LaneField& UncheckedAvx2LaneField() {
   return field;
 }
 
+// The same arithmetic tuned for the avx2 path's batches (docs/arithmetic.md): window and batch size
+// chosen by BM_RskField/5/256 against BM_RskField/2/256.
+const LaneField& UncheckedAvx2BatchLaneField() {
+  static const LaneField field = {
+      "AVX2 (4 lanes x 37 x 28-bit limbs; w = 7, batches of 128)", kLanes, kN * kLanes, kEntryWords, 7, 16, 5, 128,
+      Mul, Sqr, Sub, Invert, EncodeEntry, Select, NegateLanes, ToPlain, ToMontgomery16, ScalarMul,
+  };
+  return field;
+}
+
+const LaneField* Avx2BatchLaneField() { return Avx2LaneField() != nullptr ? &UncheckedAvx2BatchLaneField() : nullptr; }
+
 const LaneField* Avx2LaneField() {
   static const bool available = [] {
     __builtin_cpu_init();
@@ -371,8 +495,22 @@ const LaneField* Avx2LaneField() {
 #else  // not x86-64 with GCC or Clang
 
 namespace mcx {
+// The same arithmetic tuned for the avx2 path's batches (docs/arithmetic.md): window and batch size
+// chosen by BM_RskField/5/256 against BM_RskField/2/256.
+const LaneField& UncheckedAvx2BatchLaneField() {
+  static const LaneField field = {
+      "AVX2 (4 lanes x 37 x 28-bit limbs; w = 7, batches of 128)", kLanes, kN * kLanes, kEntryWords, 7, 16, 5, 128,
+      Mul, Sqr, Sub, Invert, EncodeEntry, Select, NegateLanes, ToPlain, ToMontgomery16, ScalarMul,
+  };
+  return field;
+}
+
+const LaneField* Avx2BatchLaneField() { return Avx2LaneField() != nullptr ? &UncheckedAvx2BatchLaneField() : nullptr; }
+
 const LaneField* Avx2LaneField() { return nullptr; }
 const LaneField& UncheckedAvx2LaneField() { return PortableLaneField(); }
+const LaneField& UncheckedAvx2BatchLaneField() { return PortableLaneField(); }
+const LaneField* Avx2BatchLaneField() { return nullptr; }
 }  // namespace mcx
 
 #endif

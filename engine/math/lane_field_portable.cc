@@ -199,7 +199,7 @@ const LaneField& LaneFieldFor(MathPath path) {
   if (!MathPathAvailable(path)) return PortableLaneField();
   switch (path) {
     case MathPath::kIfma: return *IfmaLaneField();
-    case MathPath::kAvx2: return *AdxBatchLaneField();  // measured faster than Avx2LaneField(): docs/arithmetic.md
+    case MathPath::kAvx2: return *Avx2BatchLaneField();  // measured faster than AdxBatchLaneField(): docs/arithmetic.md
     case MathPath::kPortable: break;
   }
   return PortableLaneField();

@@ -95,7 +95,10 @@ int Run() {
     fields.push_back(&UncheckedAdxLaneField());
     fields.push_back(&UncheckedAdxBatchLaneField());
   }
-  if (HostHas("avx2")) fields.push_back(&UncheckedAvx2LaneField());
+  if (HostHas("avx2")) {
+    fields.push_back(&UncheckedAvx2LaneField());
+    fields.push_back(&UncheckedAvx2BatchLaneField());  // the avx2 path's batches: w = 7, 32 vectors
+  }
   for (const LaneField* f : fields) PrepareFixedBaseTable(*f);
   std::unique_ptr<SakkeKernel> generic = NewGenericSakkeKernel();
   std::unique_ptr<EccsiKernel> eccsi = NewFastEccsiKernel();

@@ -150,8 +150,17 @@ TEST(MathPathTest, AdxTuningsShareTheArithmetic) {
   if (AdxLaneField() == nullptr) GTEST_SKIP() << "this CPU lacks BMI2/ADX";
   EXPECT_EQ(AdxLaneField()->mul, AdxBatchLaneField()->mul);
   EXPECT_NE(AdxLaneField()->table_slot, AdxBatchLaneField()->table_slot);  // different windows
-  EXPECT_EQ(&LaneFieldFor(MathPath::kAvx2), AdxBatchLaneField());
   EXPECT_EQ(&SingleLaneFieldFor(MathPath::kAvx2), AdxLaneField());
+}
+
+// The avx2 path batches on the AVX2 lanes (measured faster than the BMI2/ADX batch field:
+// docs/arithmetic.md) and multiplies one scalar on BMI2/ADX.
+TEST(MathPathTest, Avx2PathBatchesOnTheAvx2Lanes) {
+  if (!MathPathAvailable(MathPath::kAvx2)) GTEST_SKIP() << "this CPU lacks the avx2 path";
+  ASSERT_NE(Avx2BatchLaneField(), nullptr);
+  EXPECT_EQ(&LaneFieldFor(MathPath::kAvx2), Avx2BatchLaneField());
+  EXPECT_EQ(Avx2LaneField()->mul, Avx2BatchLaneField()->mul);
+  EXPECT_NE(Avx2LaneField()->table_slot, Avx2BatchLaneField()->table_slot);  // different windows
 }
 
 class VectorFieldTest : public ::testing::TestWithParam<int> {
@@ -239,6 +248,47 @@ TEST_P(VectorFieldTest, MatchesPortableLaneByLane) {
       ASSERT_TRUE(f_.invert(r.data(), a.data()).ok());
       f_.mul(r.data(), r.data(), a.data());
       check(r, "a * 1/a", [&](int) { return Small(1); });
+    }
+  }
+}
+
+// Long chains of products, squares and differences of the field's own outputs (so operands anywhere
+// below the field's bound, not only the fully reduced table values the test above starts from),
+// against the portable field lane by lane: x <- x y, y <- y^2 - x, 3,000 steps, checked every 100.
+TEST_P(VectorFieldTest, LongChainsOfUnreducedOperandsMatchPortable) {
+  const Modulus1024& p = SakkeFieldModulus();
+  TestRng rng(43);
+  const int lanes = f_.lanes;
+  std::vector<uint64_t> entries(static_cast<size_t>(lanes) * f_.entry_words), x(f_.words), y(f_.words);
+  std::vector<Limbs1024> px(static_cast<size_t>(lanes)), py(static_cast<size_t>(lanes));
+  for (int l = 0; l < lanes; ++l) {
+    const Limbs1024 a = rng.Below(p.m), b = rng.Below(p.m);
+    f_.encode_entry(entries.data() + l * f_.entry_words, a, b);
+    // The portable field's own encoding of the same point: Montgomery form, R = 2^1024.
+    std::vector<uint64_t> entry(portable_.entry_words);
+    portable_.encode_entry(entry.data(), a, b);
+    std::copy(entry.begin(), entry.begin() + kLimbs1024, px[l].begin());
+    std::copy(entry.begin() + kLimbs1024, entry.end(), py[l].begin());
+  }
+  for (int l = 0; l < lanes; ++l) f_.select(x.data(), y.data(), l, entries.data(), static_cast<size_t>(lanes), static_cast<uint32_t>(l));
+  for (int step = 1; step <= 3000; ++step) {
+    f_.mul(x.data(), x.data(), y.data());
+    f_.sqr(y.data(), y.data());
+    f_.sub(y.data(), y.data(), x.data());
+    for (int l = 0; l < lanes; ++l) {
+      MontMul(p, px[l], px[l], py[l]);
+      MontMul(p, py[l], py[l], py[l]);
+      SubMod(p, py[l], py[l], px[l]);
+    }
+    if (step % 100 != 0) continue;
+    for (int l = 0; l < lanes; ++l) {
+      Limbs1024 got, want;
+      f_.to_plain(got, x.data(), l);
+      MontMul(p, want, px[l], Small(1));
+      ASSERT_EQ(got, want) << "x, step " << step << ", lane " << l;
+      f_.to_plain(got, y.data(), l);
+      MontMul(p, want, py[l], Small(1));
+      ASSERT_EQ(got, want) << "y, step " << step << ", lane " << l;
     }
   }
 }

@@ -67,7 +67,7 @@ inline std::vector<MathPath> AllPaths() { return {MathPath::kPortable, MathPath:
 // it today) and the IFMA lane field.
 inline std::vector<const LaneField*> OtherFields() {
   std::vector<const LaneField*> fields;
-  for (const LaneField* f : {AdxLaneField(), AdxBatchLaneField(), Avx2LaneField(), IfmaLaneField()}) {
+  for (const LaneField* f : {AdxLaneField(), AdxBatchLaneField(), Avx2LaneField(), Avx2BatchLaneField(), IfmaLaneField()}) {
     if (f != nullptr) fields.push_back(f);
   }
   return fields;
