@@ -174,7 +174,12 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     const std::string_view bytes(static_cast<const char*>(data.data()), data.size());
     size_t i = header_scanned_;
     for (; i < bytes.size(); ++i) {
-      if (bytes[i] != '\n') continue;
+      const void* lf = std::memchr(bytes.data() + i, '\n', bytes.size() - i);
+      if (lf == nullptr) {
+        i = bytes.size();
+        break;
+      }
+      i = static_cast<size_t>(static_cast<const char*>(lf) - bytes.data());
       // A bare LF, or a CR without its LF: the parser refuses these in its own words.
       if (i == 0 || bytes[i - 1] != '\r') return ParseHeader();
       // What follows the line break decides; when it has not arrived, look at this LF again.
@@ -281,14 +286,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     api.host = std::string(req[http::field::host]);
     api.forwarded_proto = std::string(req["X-Forwarded-Proto"]);
     api.asserted_identity = std::string(req["X-3GPP-Asserted-Identity"]);
-    beast::error_code peer_ec;
-    const auto peer = stream_.socket().remote_endpoint(peer_ec);
-    if (!peer_ec) {
-      const auto address = peer.address();
-      const bool mapped = address.is_v6() && address.to_v6().is_v4_mapped();
-      api.peer_address = mapped ? net::ip::make_address_v4(net::ip::v4_mapped, address.to_v6()).to_string()
-                                : address.to_string();
-    }
+    api.peer_address = PeerAddress();
     api.body = std::move(req.body());
     // Hold the I/O context open until the reply is back on the strand, even during shutdown.
     auto work = net::prefer(server_.ioc.get_executor(), net::execution::outstanding_work.tracked);
@@ -297,6 +295,22 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
         self->Write(std::move(r), !self->keep_alive_);
       });
     });
+  }
+
+  // The connection's peer, asked of the kernel once (a getpeername per request showed in profiles).
+  const std::string& PeerAddress() {
+    if (!peer_address_known_) {
+      peer_address_known_ = true;
+      beast::error_code ec;
+      const auto peer = stream_.socket().remote_endpoint(ec);
+      if (!ec) {
+        const auto address = peer.address();
+        const bool mapped = address.is_v6() && address.to_v6().is_v4_mapped();
+        peer_address_ = mapped ? net::ip::make_address_v4(net::ip::v4_mapped, address.to_v6()).to_string()
+                               : address.to_string();
+      }
+    }
+    return peer_address_;
   }
 
   void Refuse(int status, const std::string& message) {
@@ -381,6 +395,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   bool draining_ = false;
   bool close_after_write_ = false;
   bool linger_ = false;
+  bool peer_address_known_ = false;
+  std::string peer_address_;  // empty when the kernel could not say
   size_t lingered_ = 0;
   char scratch_[4096];
 };
