@@ -495,18 +495,6 @@ const LaneField* Avx2LaneField() {
 #else  // not x86-64 with GCC or Clang
 
 namespace mcx {
-// The same arithmetic tuned for the avx2 path's batches (docs/arithmetic.md): window and batch size
-// chosen by BM_RskField/5/256 against BM_RskField/2/256.
-const LaneField& UncheckedAvx2BatchLaneField() {
-  static const LaneField field = {
-      "AVX2 (4 lanes x 37 x 28-bit limbs; w = 7, batches of 128)", kLanes, kN * kLanes, kEntryWords, 7, 16, 5, 128,
-      Mul, Sqr, Sub, Invert, EncodeEntry, Select, NegateLanes, ToPlain, ToMontgomery16, ScalarMul,
-  };
-  return field;
-}
-
-const LaneField* Avx2BatchLaneField() { return Avx2LaneField() != nullptr ? &UncheckedAvx2BatchLaneField() : nullptr; }
-
 const LaneField* Avx2LaneField() { return nullptr; }
 const LaneField& UncheckedAvx2LaneField() { return PortableLaneField(); }
 const LaneField& UncheckedAvx2BatchLaneField() { return PortableLaneField(); }
