@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  cmake g++ make pkg-config
+  cmake ninja-build g++ make pkg-config   # Ninja: schedules every target's files at once (tools/build.sh)
   libssl-dev            # OpenSSL 3: SHA-256, AES-GCM, generic BIGNUM/EC reference arithmetic
   libgmp-dev            # fast variable-time inversions (blinded) for the fast kernels
   libtbb-dev            # oneTBB: the bulk pipeline

@@ -15,6 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+source tools/cmake-dir.sh
 jobs=$(nproc)
 # All stages by default: about 30 minutes on 2 cores from a clean clone (docs/security.md has
 # the figures per stage).
@@ -68,7 +69,8 @@ ctest_suite() {
 sanitizer_configure() {  # DIR COMPILER SANITIZERS EXTRA_CMAKE_ARGS...
   local dir=$1 cxx=$2 san=$3
   shift 3
-  cmake -S . -B "$dir" -DCMAKE_CXX_COMPILER="$cxx" \
+  fresh_cmake_dir "$dir"
+  cmake -S . -B "$dir" -G Ninja -DCMAKE_CXX_COMPILER="$cxx" \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" \
     -DMCX_WERROR=ON -DMCX_SANITIZE="$san" -DMCX_BUILD_BENCH=OFF "$@" >/dev/null
 }
