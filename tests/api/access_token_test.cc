@@ -99,6 +99,33 @@ TEST(AccessTokenTest, RejectsEachWrongClaim) {
   EXPECT_TRUE(v.Verify(EcSign(c), kNow).ok());
 }
 
+// "scope" is a list of words separated by white space (RFC 6749 3.3); the scope must be one whole
+// word of it, or one whole string of an array.
+TEST(AccessTokenTest, TheScopeMustBeAWholeWord) {
+  AccessTokenVerifier v = EcVerifier();
+  const std::string want = kKeyManagementScope;
+  auto with_scope = [&](const json& scope, const char* name = "scope") {
+    json c = Claims();
+    c.erase("scope");
+    c[name] = scope;
+    return v.Verify(EcSign(c), kNow).status().code();
+  };
+  for (const std::string& words : {want, "openid " + want, want + " openid", "  " + want + "  ", "a\t" + want + "\nb",
+                                   "\v\f\r" + want}) {
+    EXPECT_EQ(with_scope(words), Status::Code::kOk) << words;
+    EXPECT_EQ(with_scope(words, "scp"), Status::Code::kOk) << words;
+  }
+  for (const std::string& words : {std::string(), std::string(" "), want + "x", "x" + want, want.substr(1),
+                                   want.substr(0, want.size() - 1), "openid," + want, want + "\x01"}) {
+    EXPECT_EQ(with_scope(words), Status::Code::kPermissionDenied) << words;
+  }
+  EXPECT_EQ(with_scope(json::array({"openid", want})), Status::Code::kOk);
+  EXPECT_EQ(with_scope(json::array({"openid " + want})), Status::Code::kPermissionDenied);
+  EXPECT_EQ(with_scope(json::array({7, want})), Status::Code::kOk);
+  EXPECT_EQ(with_scope(7), Status::Code::kPermissionDenied);
+  EXPECT_EQ(with_scope(json::object({{"s", want}})), Status::Code::kPermissionDenied);
+}
+
 TEST(AccessTokenTest, RejectsForgedAndMalformedTokens) {
   AccessTokenVerifier v = EcVerifier();
   const std::string good = EcSign(Claims());
