@@ -211,6 +211,29 @@ TEST(AccessTokenTest, RejectsAJoseHeaderWithCrit) {
 
 // One token has one text: '=' padding and non-zero unused bits (another spelling of the same
 // octets, which lenient decoders accept) are refused, before the cache and before the signature.
+// The JOSE header is parsed once, by jansson as cjose parses it: a properly signed token whose
+// header that parser refuses (a NUL in a string, nesting past its depth limit) is refused, as are
+// headers that are not JSON objects.
+TEST(AccessTokenTest, AHeaderTheJoseParserRefusesIsRefused) {
+  AccessTokenVerifier v = EcVerifier();
+  const std::string pem = ReadAll(TestIdmsDir() + "/" + kTestIdmsKeyFile);
+  const std::string deep = std::string(2100, '[') + std::string(2100, ']');
+  for (const std::string& extra : {std::string(R"({"x":"a\u0000b"})"), R"({"x":)" + deep + "}"}) {
+    auto t = SignTestJwt(pem, Claims().dump(), "", extra);
+    ASSERT_TRUE(t.ok()) << extra.substr(0, 40);
+    auto r = v.Verify(*t, kNow);
+    ASSERT_FALSE(r.ok()) << extra.substr(0, 40);
+    EXPECT_NE(r.status().message().find("JOSE header is not a JSON object"), std::string::npos) << r.status().ToString();
+  }
+  const std::string good = EcSign(Claims());
+  const std::string body = good.substr(good.find('.'));
+  for (const char* header : {R"(["alg","ES256"])", R"("ES256")", R"({"alg":"ES256")", "\xef\xbb\xbf{\"alg\":\"ES256\"}"}) {
+    auto r = v.Verify(Base64UrlEncode(header) + body, kNow);
+    ASSERT_FALSE(r.ok()) << header;
+    EXPECT_EQ(r.status().code(), Status::Code::kInvalidArgument);
+  }
+}
+
 TEST(AccessTokenTest, AcceptsOnlyTheCanonicalBase64UrlSpelling) {
   AccessTokenVerifier v = EcVerifier();
   const std::string good = EcSign(Claims());
