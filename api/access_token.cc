@@ -17,7 +17,6 @@
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "base/env.h"
 #include "base/openssl_handles.h"
@@ -35,6 +34,7 @@ using BioPtr = ossl::Bio;
 using PkeyPtr = ossl::Pkey;
 struct JwsFree { void operator()(cjose_jws_t* j) const { cjose_jws_release(j); } };
 using JwsPtr = std::unique_ptr<cjose_jws_t, JwsFree>;
+struct JanssonFree { void operator()(json_t* j) const { json_decref(j); } };
 
 std::shared_ptr<cjose_jwk_t> OwnJwk(cjose_jwk_t* k) {
   return std::shared_ptr<cjose_jwk_t>(k, [](cjose_jwk_t* p) { cjose_jwk_release(p); });
@@ -275,18 +275,27 @@ bool AudienceMatches(const json& aud, const std::string& want) {
   return false;
 }
 
+// Whether the space-separated list `words` (RFC 6749 3.3; any C-locale white space separates, as
+// a stream's >> reads words) holds `want`.
+bool WordListIncludes(std::string_view words, std::string_view want) {
+  constexpr std::string_view kSpace = " \t\n\v\f\r";
+  for (size_t start = words.find_first_not_of(kSpace); start != std::string_view::npos;) {
+    const size_t end = std::min(words.find_first_of(kSpace, start), words.size());
+    if (words.substr(start, end - start) == want) return true;
+    start = words.find_first_not_of(kSpace, end);
+  }
+  return false;
+}
+
 bool ScopeIncludes(const json& claims, const std::string& want) {
   for (const char* name : {"scope", "scp"}) {
-    if (!claims.contains(name)) continue;
-    const json& s = claims[name];
-    if (s.is_string()) {
-      std::istringstream words(s.get<std::string>());
-      for (std::string w; words >> w;) {
-        if (w == want) return true;
-      }
-    } else if (s.is_array()) {
-      for (const json& w : s) {
-        if (w.is_string() && w.get<std::string>() == want) return true;
+    auto it = claims.find(name);
+    if (it == claims.end()) continue;
+    if (it->is_string()) {
+      if (WordListIncludes(it->get_ref<const std::string&>(), want)) return true;
+    } else if (it->is_array()) {
+      for (const json& w : *it) {
+        if (w.is_string() && w.get_ref<const std::string&>() == want) return true;
       }
     }
   }
@@ -438,10 +447,15 @@ Result<VerifiedToken> AccessTokenVerifier::Verify(std::string_view token, int64_
   MCX_RETURN_IF_ERROR(CheckShape(token));
   Result<JwsText> text = SplitCompactJws(token);
   if (!text.ok()) return text.status();
-  const Sha256Digest digest = CacheKey(token);
+  // The cache key (the whole text, as CacheKey) and what an ES256 signature covers (the text up to
+  // the second '.'), in one pass over the token.
+  const Sha256PrefixAndWhole digests =
+      Sha256OfPrefixAndWhole(AsBytes(token), text->header.size() + 1 + text->payload.size());
+  const Sha256Digest& digest = digests.whole;
   if (std::optional<VerifiedToken> cached = Cached(digest, now_unix)) return std::move(*cached);
   const JwsParts parts = DecodeJws(*text);
-  Result<VerifiedToken> verified = VerifyUncached(token, parts.header, parts.payload, parts.signature, now_unix);
+  Result<VerifiedToken> verified =
+      VerifyUncached(token, parts.header, parts.payload, parts.signature, digests.prefix, now_unix);
   if (!verified.ok()) return verified;
   CacheShard& shard = cache_[digest[0] % kShards];
   CacheEntry entry{*verified, std::min(verified->expires_at + policy_.clock_skew_seconds,
@@ -460,28 +474,25 @@ Result<VerifiedToken> AccessTokenVerifier::Verify(std::string_view token, int64_
 
 Result<VerifiedToken> AccessTokenVerifier::VerifyUncached(std::string_view token, const std::string& header_json,
                                                           const std::string& payload, const std::string& signature,
-                                                          int64_t now) const {
-  // RFC 7515 4.1.11: a recipient that does not understand every extension named in "crit" must
-  // refuse the JWS. This verifier understands none.
-  const json jose = json::parse(header_json, nullptr, /*allow_exceptions=*/false);
-  if (jose.is_discarded() || !jose.is_object()) return Invalid("the JOSE header is not a JSON object");
-  if (jose.contains("crit")) return Invalid("the JOSE header has \"crit\": no JWS extension is understood here");
-  // "alg" and "kid" as cjose_jws_import reads them (jansson, no flags; a member that is not a
-  // string counts as absent), so that the ES256 route below, which skips cjose, refuses and admits
-  // exactly the headers cjose would. RS256 (and any other "alg") goes through cjose as before.
+                                                          const Sha256Digest& signing_digest, int64_t now) const {
+  // The JOSE header, parsed once, by jansson with no flags, as cjose_jws_import parses it (a member
+  // that is not a string counts as absent from "alg" and "kid"), so that the ES256 route below,
+  // which skips cjose, refuses and admits exactly the headers cjose would. RS256 (and any other
+  // "alg") goes through cjose as before.
   std::string alg, kid;
   {
     json_error_t jerr;
-    json_t* hdr = json_loadb(header_json.data(), header_json.size(), 0, &jerr);
-    if (hdr == nullptr || !json_is_object(hdr)) {
-      json_decref(hdr);
-      return Invalid("not a JWS: a part is not base64url, or the JOSE header is not JSON with an alg");
+    const std::unique_ptr<json_t, JanssonFree> hdr(json_loadb(header_json.data(), header_json.size(), 0, &jerr));
+    if (hdr == nullptr || !json_is_object(hdr.get())) return Invalid("the JOSE header is not a JSON object");
+    // RFC 7515 4.1.11: a recipient that does not understand every extension named in "crit" must
+    // refuse the JWS. This verifier understands none.
+    if (json_object_get(hdr.get(), "crit") != nullptr) {
+      return Invalid("the JOSE header has \"crit\": no JWS extension is understood here");
     }
-    const char* alg_value = json_string_value(json_object_get(hdr, "alg"));
-    const char* kid_value = json_string_value(json_object_get(hdr, "kid"));
+    const char* alg_value = json_string_value(json_object_get(hdr.get(), "alg"));
+    const char* kid_value = json_string_value(json_object_get(hdr.get(), "kid"));
     alg = alg_value != nullptr ? alg_value : "";
     kid = kid_value != nullptr ? kid_value : "";
-    json_decref(hdr);
   }
   cjose_err err;
   JwsPtr jws;
@@ -497,14 +508,12 @@ Result<VerifiedToken> AccessTokenVerifier::VerifyUncached(std::string_view token
   // An ES256 key checks the signature itself (P256VerifyingKey: the raw r || s of 64 octets over
   // SHA-256 of the signing input, the token up to its second '.'); the rest, through cjose.
   bool signed_by_trusted = false;
-  std::optional<Sha256Digest> signing_digest;  // of the token up to its second '.', once, for ES256 keys
   for (const TrustedKey& k : keys_) {
     if (!kid.empty() && !k.kid.empty() && k.kid != kid) continue;
     if (alg != AlgName(k.alg)) continue;
     if (k.es256 != nullptr) {
       if (signature.size() != 64) continue;
-      if (!signing_digest) signing_digest = Sha256({AsBytes(token.substr(0, token.rfind('.')))});
-      if (k.es256->Verify(*signing_digest, std::span<const uint8_t, 64>(reinterpret_cast<const uint8_t*>(signature.data()), 64))) {
+      if (k.es256->Verify(signing_digest, std::span<const uint8_t, 64>(reinterpret_cast<const uint8_t*>(signature.data()), 64))) {
         signed_by_trusted = true;
         break;
       }

@@ -101,9 +101,10 @@ class AccessTokenVerifier {
   Result<VerifiedToken> Verify(std::string_view token, int64_t now_unix);
 
  private:
+  // signing_digest: SHA-256 of the token up to its second '.' (what an ES256 signature covers).
   Result<VerifiedToken> VerifyUncached(std::string_view token, const std::string& header_json,
                                        const std::string& payload, const std::string& signature,
-                                       int64_t now_unix) const;
+                                       const std::array<uint8_t, 32>& signing_digest, int64_t now_unix) const;
   std::optional<VerifiedToken> Cached(const std::array<uint8_t, 32>& digest, int64_t now_unix);
   struct CacheEntry {
     VerifiedToken token;

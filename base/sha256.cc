@@ -35,6 +35,18 @@ Sha256Digest Sha256(std::initializer_list<ByteView> parts) {
   return out;
 }
 
+Sha256PrefixAndWhole Sha256OfPrefixAndWhole(ByteView message, size_t prefix_size) {
+  Require(prefix_size <= message.size());
+  ossl::MdCtx whole(EVP_MD_CTX_new()), prefix(EVP_MD_CTX_new());
+  Require(whole && prefix && EVP_DigestInit_ex(whole.get(), Sha256Md(), nullptr) == 1);
+  Require(EVP_DigestUpdate(whole.get(), message.data(), prefix_size) == 1);
+  Require(EVP_MD_CTX_copy_ex(prefix.get(), whole.get()) == 1);
+  Sha256PrefixAndWhole out{};
+  Finish(prefix.get(), {}, out.prefix);
+  Finish(whole.get(), {message.subspan(prefix_size)}, out.whole);
+  return out;
+}
+
 Sha256WithPrefix::Sha256WithPrefix(std::initializer_list<ByteView> prefix) : prefix_state_(EVP_MD_CTX_new()) {
   Require(prefix_state_ != nullptr && EVP_DigestInit_ex(prefix_state_, Sha256Md(), nullptr) == 1);
   for (ByteView p : prefix) Require(EVP_DigestUpdate(prefix_state_, p.data(), p.size()) == 1);

@@ -99,6 +99,33 @@ TEST(AccessTokenTest, RejectsEachWrongClaim) {
   EXPECT_TRUE(v.Verify(EcSign(c), kNow).ok());
 }
 
+// "scope" is a list of words separated by white space (RFC 6749 3.3); the scope must be one whole
+// word of it, or one whole string of an array.
+TEST(AccessTokenTest, TheScopeMustBeAWholeWord) {
+  AccessTokenVerifier v = EcVerifier();
+  const std::string want = kKeyManagementScope;
+  auto with_scope = [&](const json& scope, const char* name = "scope") {
+    json c = Claims();
+    c.erase("scope");
+    c[name] = scope;
+    return v.Verify(EcSign(c), kNow).status().code();
+  };
+  for (const std::string& words : {want, "openid " + want, want + " openid", "  " + want + "  ", "a\t" + want + "\nb",
+                                   "\v\f\r" + want}) {
+    EXPECT_EQ(with_scope(words), Status::Code::kOk) << words;
+    EXPECT_EQ(with_scope(words, "scp"), Status::Code::kOk) << words;
+  }
+  for (const std::string& words : {std::string(), std::string(" "), want + "x", "x" + want, want.substr(1),
+                                   want.substr(0, want.size() - 1), "openid," + want, want + "\x01"}) {
+    EXPECT_EQ(with_scope(words), Status::Code::kPermissionDenied) << words;
+  }
+  EXPECT_EQ(with_scope(json::array({"openid", want})), Status::Code::kOk);
+  EXPECT_EQ(with_scope(json::array({"openid " + want})), Status::Code::kPermissionDenied);
+  EXPECT_EQ(with_scope(json::array({7, want})), Status::Code::kOk);
+  EXPECT_EQ(with_scope(7), Status::Code::kPermissionDenied);
+  EXPECT_EQ(with_scope(json::object({{"s", want}})), Status::Code::kPermissionDenied);
+}
+
 TEST(AccessTokenTest, RejectsForgedAndMalformedTokens) {
   AccessTokenVerifier v = EcVerifier();
   const std::string good = EcSign(Claims());
@@ -184,6 +211,29 @@ TEST(AccessTokenTest, RejectsAJoseHeaderWithCrit) {
 
 // One token has one text: '=' padding and non-zero unused bits (another spelling of the same
 // octets, which lenient decoders accept) are refused, before the cache and before the signature.
+// The JOSE header is parsed once, by jansson as cjose parses it: a properly signed token whose
+// header that parser refuses (a NUL in a string, nesting past its depth limit) is refused, as are
+// headers that are not JSON objects.
+TEST(AccessTokenTest, AHeaderTheJoseParserRefusesIsRefused) {
+  AccessTokenVerifier v = EcVerifier();
+  const std::string pem = ReadAll(TestIdmsDir() + "/" + kTestIdmsKeyFile);
+  const std::string deep = std::string(2100, '[') + std::string(2100, ']');
+  for (const std::string& extra : {std::string(R"({"x":"a\u0000b"})"), R"({"x":)" + deep + "}"}) {
+    auto t = SignTestJwt(pem, Claims().dump(), "", extra);
+    ASSERT_TRUE(t.ok()) << extra.substr(0, 40);
+    auto r = v.Verify(*t, kNow);
+    ASSERT_FALSE(r.ok()) << extra.substr(0, 40);
+    EXPECT_NE(r.status().message().find("JOSE header is not a JSON object"), std::string::npos) << r.status().ToString();
+  }
+  const std::string good = EcSign(Claims());
+  const std::string body = good.substr(good.find('.'));
+  for (const char* header : {R"(["alg","ES256"])", R"("ES256")", R"({"alg":"ES256")", "\xef\xbb\xbf{\"alg\":\"ES256\"}"}) {
+    auto r = v.Verify(Base64UrlEncode(header) + body, kNow);
+    ASSERT_FALSE(r.ok()) << header;
+    EXPECT_EQ(r.status().code(), Status::Code::kInvalidArgument);
+  }
+}
+
 TEST(AccessTokenTest, AcceptsOnlyTheCanonicalBase64UrlSpelling) {
   AccessTokenVerifier v = EcVerifier();
   const std::string good = EcSign(Claims());

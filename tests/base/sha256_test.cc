@@ -36,6 +36,22 @@ TEST(Sha256Test, PrefixStateGivesTheDigestOfTheWholeMessage) {
   EXPECT_NE(prefix.Digest({AsBytes("x")}), prefix.Digest({AsBytes("y")}));
 }
 
+TEST(Sha256Test, PrefixAndWholeInOnePassEqualTwoDigests) {
+  EXPECT_EQ(ToHex(Sha256OfPrefixAndWhole(AsBytes("abc"), 0).prefix),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(ToHex(Sha256OfPrefixAndWhole(AsBytes("abc"), 3).whole),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  for (size_t len : {0, 1, 55, 64, 65, 200, 460}) {
+    std::string m(len, 'x');
+    for (size_t i = 0; i < len; ++i) m[i] = static_cast<char>('a' + (i * 7 + len) % 26);
+    for (size_t cut : {size_t{0}, len / 3, len / 2, len == 0 ? 0 : len - 1, len}) {
+      const Sha256PrefixAndWhole d = Sha256OfPrefixAndWhole(AsBytes(m), cut);
+      EXPECT_EQ(d.prefix, Sha256({AsBytes(m.substr(0, cut))})) << len << " " << cut;
+      EXPECT_EQ(d.whole, Sha256({AsBytes(m)})) << len << " " << cut;
+    }
+  }
+}
+
 TEST(Sha256Test, TwoPrefixesOnManyThreadsDoNotMix) {
   const Sha256WithPrefix a({AsBytes("prefix one")}), b({AsBytes("prefix two, longer")});
   std::vector<std::thread> threads;
