@@ -122,6 +122,31 @@ void BM_MontMul1024(benchmark::State& state) {
 }
 BENCHMARK(BM_MontMul1024)->DenseRange(0, 3);
 
+// One 1024-bit Montgomery square mod p: 0 MontMul(a, a) (unsigned __int128), 1 MontMulAdx(a, a),
+// 2 MontSqrAdx (cross products once, doubled). 1 and 2 are the one-scalar ADX field before and after.
+void BM_MontSqr1024(benchmark::State& state) {
+  const Modulus1024& p = SakkeFieldModulus();
+  Limbs1024 x = p.r3;
+  const int64_t which = state.range(0);
+  if (which > 0 && !CpuHasAdx()) {
+    state.SkipWithError("this CPU lacks BMI2/ADX");
+    return;
+  }
+  for (auto _ : state) {
+    if (which == 0) {
+      MontMul(p, x, x, x);
+    } else if (which == 1) {
+      MontMulAdx(p, x, x, x);
+    } else {
+      MontSqrAdx(p, x, x);
+    }
+    benchmark::DoNotOptimize(x.data());
+  }
+  state.SetLabel(which == 0 ? "MontMul(a, a)" : which == 1 ? "MontMulAdx(a, a)" : "MontSqrAdx");
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_MontSqr1024)->DenseRange(0, 2);
+
 void BM_FieldSqr(benchmark::State& state) {
   if (SkipField(state, FieldOf(state.range(0)))) return;
   const LaneField& f = *FieldOf(state.range(0));

@@ -436,16 +436,16 @@ struct Jacobian {
 void MixedAdd(const LaneField& f, Jacobian& acc, const Limbs1024& x2, const Limbs1024& y2) {
   const Modulus1024& p = SakkeFieldModulus();
   Limbs1024 zz, u2, s2, h, r, hh, hhh, v, t;
-  f.scalar_mul(p, zz, acc.z, acc.z);
+  f.scalar_sqr(p, zz, acc.z);
   f.scalar_mul(p, u2, x2, zz);
   f.scalar_mul(p, s2, y2, acc.z);
   f.scalar_mul(p, s2, s2, zz);
   SubMod(p, h, u2, acc.x);
   SubMod(p, r, s2, acc.y);
-  f.scalar_mul(p, hh, h, h);
+  f.scalar_sqr(p, hh, h);
   f.scalar_mul(p, hhh, h, hh);
   f.scalar_mul(p, v, acc.x, hh);
-  f.scalar_mul(p, t, r, r);
+  f.scalar_sqr(p, t, r);
   SubMod(p, t, t, hhh);
   SubMod(p, t, t, v);
   SubMod(p, t, t, v);      // X3 = r^2 - H^3 - 2V
@@ -515,7 +515,7 @@ class Single {
     Status st = BlindedInverse(p, sum.z, zinv);  // 1/(Z R), plain
     if (st.ok()) {
       f_.scalar_mul(p, zinv, zinv, p.r3);  // (1/Z) R
-      f_.scalar_mul(p, zinv2, zinv, zinv);
+      f_.scalar_sqr(p, zinv2, zinv);
       f_.scalar_mul(p, x, sum.x, zinv2);
       f_.scalar_mul(p, zinv2, zinv2, zinv);
       f_.scalar_mul(p, y, sum.y, zinv2);

@@ -55,6 +55,8 @@ struct LaneField {
   // The path's one-element Montgomery multiplication mod p or q on 16 x 64-bit limbs (montgomery.h
   // contract), for the scalar steps around the lanes (MultiplyBaseSingle's Jacobian combination).
   void (*scalar_mul)(const Modulus1024& mod, Limbs1024& r, const Limbs1024& a, const Limbs1024& b);
+  // scalar_mul(mod, r, a, a), byte for byte: MontSqrAdx where the path multiplies with MontMulAdx.
+  void (*scalar_sqr)(const Modulus1024& mod, Limbs1024& r, const Limbs1024& a);
 };
 
 // The arithmetic paths, slowest first. kAvx2 needs AVX2, BMI2 and ADX (Intel Haswell/Broadwell

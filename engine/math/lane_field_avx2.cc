@@ -451,6 +451,15 @@ void ToMontgomery16(Limbs1024& out, const uint64_t* a, int lane) {
   ScalarMul(SakkeFieldModulus(), out, out, SakkeFieldModulus().r2);
 }
 
+void ScalarSqr(const Modulus1024& mod, Limbs1024& r, const Limbs1024& a) {
+  static const bool adx = CpuHasAdx();
+  if (adx) {
+    MontSqrAdx(mod, r, a);
+  } else {
+    MontMul(mod, r, a, a);
+  }
+}
+
 MCX_AVX2 void ToPlain(Limbs1024& out, const uint64_t* a, int lane) {
   alignas(32) uint64_t one[kN * kLanes] = {};
   for (int l = 0; l < kLanes; ++l) one[l] = 1;
@@ -465,7 +474,7 @@ MCX_AVX2 void ToPlain(Limbs1024& out, const uint64_t* a, int lane) {
 const LaneField& UncheckedAvx2LaneField() {
   static const LaneField field = {
       "AVX2 (4 lanes x 37 x 28-bit limbs)", kLanes, kN * kLanes, kEntryWords, 6, 16, 2, 64,
-      Mul, Sqr, Sub, Invert, EncodeEntry, Select, NegateLanes, ToPlain, ToMontgomery16, ScalarMul,
+      Mul, Sqr, Sub, Invert, EncodeEntry, Select, NegateLanes, ToPlain, ToMontgomery16, ScalarMul, ScalarSqr,
   };
   return field;
 }
@@ -475,7 +484,7 @@ const LaneField& UncheckedAvx2LaneField() {
 const LaneField& UncheckedAvx2BatchLaneField() {
   static const LaneField field = {
       "AVX2 (4 lanes x 37 x 28-bit limbs; w = 7, batches of 128)", kLanes, kN * kLanes, kEntryWords, 7, 16, 5, 128,
-      Mul, Sqr, Sub, Invert, EncodeEntry, Select, NegateLanes, ToPlain, ToMontgomery16, ScalarMul,
+      Mul, Sqr, Sub, Invert, EncodeEntry, Select, NegateLanes, ToPlain, ToMontgomery16, ScalarMul, ScalarSqr,
   };
   return field;
 }

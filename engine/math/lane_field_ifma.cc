@@ -239,6 +239,8 @@ MCX_IFMA void ToPlain(Limbs1024& out, const uint64_t* a, int lane) {
   ExtractCanonical(out, v, lane);
 }
 
+void SqrPortable(const Modulus1024& mod, Limbs1024& r, const Limbs1024& a) { MontMul(mod, r, a, a); }
+
 }  // namespace
 
 const LaneField* IfmaLaneField() {
@@ -246,7 +248,7 @@ const LaneField* IfmaLaneField() {
   static const LaneField field = {
       "AVX-512 IFMA (8 lanes x 20 x 52-bit limbs)", kLanes, kN * kLanes, 2 * kN, 6, 16, 1, 64,
       Mul, Sqr, Sub, Invert, EncodeEntry, Select, NegateLanes, ToPlain, ToMontgomery16,
-      CpuHasAdx() ? MontMulAdx : MontMul<kLimbs1024>,
+      CpuHasAdx() ? MontMulAdx : MontMul<kLimbs1024>, CpuHasAdx() ? MontSqrAdx : SqrPortable,
   };
   static const bool available = ifma52::CpuHasIfma();
   return available ? &field : nullptr;

@@ -31,6 +31,7 @@ template <MulFn M>
 void Mul(uint64_t* r, const uint64_t* a, const uint64_t* b) { M(P(), AsLimbs(r), AsLimbs(a), AsLimbs(b)); }
 template <MulFn M>
 void Sqr(uint64_t* r, const uint64_t* a) { M(P(), AsLimbs(r), AsLimbs(a), AsLimbs(a)); }
+void SqrAdx(uint64_t* r, const uint64_t* a) { MontSqrAdx(P(), AsLimbs(r), AsLimbs(a)); }
 void Sub(uint64_t* r, const uint64_t* a, const uint64_t* b) { SubMod(P(), AsLimbs(r), AsLimbs(a), AsLimbs(b)); }
 void SubAdx(uint64_t* r, const uint64_t* a, const uint64_t* b) { SubModAdx(P(), AsLimbs(r), AsLimbs(a), AsLimbs(b)); }
 
@@ -107,6 +108,8 @@ void ToPlain(Limbs1024& out, const uint64_t* a, int /*lane*/) {
 
 void CopyLane(Limbs1024& out, const uint64_t* a, int /*lane*/) { out = AsLimbs(a); }
 
+void ScalarSqrPortable(const Modulus1024& mod, Limbs1024& r, const Limbs1024& a) { MontMul(mod, r, a, a); }
+
 }  // namespace
 
 const LaneField& PortableLaneField() {
@@ -114,6 +117,7 @@ const LaneField& PortableLaneField() {
       "portable (16 x 64-bit limbs)", 1, kLimbs1024, 2 * kLimbs1024, 6, 8, 0, 64,
       Mul<MontMul<kLimbs1024>>, Sqr<MontMul<kLimbs1024>>, Sub, Invert<MontMul<kLimbs1024>>,
       EncodeEntry, SelectEntry, NegateLanes, ToPlain<MontMul<kLimbs1024>>, CopyLane, MontMul<kLimbs1024>,
+      ScalarSqrPortable,
   };
   return field;
 }
@@ -121,8 +125,8 @@ const LaneField& PortableLaneField() {
 const LaneField& UncheckedAdxLaneField() {
   static const LaneField field = {
       "BMI2/ADX (16 x 64-bit limbs, mulx/adcx/adox)", 1, kLimbs1024, 2 * kLimbs1024, 6, 16, 3, 64,
-      Mul<MontMulAdx>, Sqr<MontMulAdx>, SubAdx, Invert<MontMulAdx>,
-      EncodeEntry, AdxSelect(), NegateLanes, ToPlain<MontMulAdx>, CopyLane, MontMulAdx,
+      Mul<MontMulAdx>, SqrAdx, SubAdx, Invert<MontMulAdx>,
+      EncodeEntry, AdxSelect(), NegateLanes, ToPlain<MontMulAdx>, CopyLane, MontMulAdx, MontSqrAdx,
   };
   return field;
 }
@@ -133,8 +137,8 @@ const LaneField& UncheckedAdxBatchLaneField() {
   static const LaneField field = {
       "BMI2/ADX (16 x 64-bit limbs, mulx/adcx/adox; w = 7, batches of 128)", 1, kLimbs1024, 2 * kLimbs1024, 7, 16, 4,
       128,
-      Mul<MontMulAdx>, Sqr<MontMulAdx>, SubAdx, Invert<MontMulAdx>,
-      EncodeEntry, AdxSelect(), NegateLanes, ToPlain<MontMulAdx>, CopyLane, MontMulAdx,
+      Mul<MontMulAdx>, SqrAdx, SubAdx, Invert<MontMulAdx>,
+      EncodeEntry, AdxSelect(), NegateLanes, ToPlain<MontMulAdx>, CopyLane, MontMulAdx, MontSqrAdx,
   };
   return field;
 }

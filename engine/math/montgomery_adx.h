@@ -17,6 +17,10 @@ namespace mcx {
 bool CpuHasAdx();
 
 void MontMulAdx(const Modulus1024& mod, Limbs1024& r, const Limbs1024& a, const Limbs1024& b);
+// r = a*a/2^1024 mod m: MontMulAdx(mod, r, a, a), byte for byte, with each cross product a_i a_j
+// computed once and doubled (136 mulx for the product instead of 256; the same reduction). Same
+// contract (a canonical, r may alias a, constant time); call only when CpuHasAdx().
+void MontSqrAdx(const Modulus1024& mod, Limbs1024& r, const Limbs1024& a);
 // r = a - b mod m (SubMod's contract) with sbb/adc chains instead of 128-bit arithmetic. Plain
 // x86-64 (no BMI2/ADX needed); used by the ADX fields, whose affine additions are 1/6 subtraction.
 void SubModAdx(const Modulus1024& mod, Limbs1024& r, const Limbs1024& a, const Limbs1024& b);

@@ -20,6 +20,7 @@
 #include "base/pooled_random.h"
 #include "engine/keys/key_set_deriver.h"
 #include "engine/math/fixed_base.h"
+#include "engine/math/montgomery_adx.h"
 #include "engine/math/p256_fixed_base.h"
 
 namespace mcx {
@@ -181,6 +182,19 @@ int Run() {
     if (!P256MultiplyGeneratorAvx2Unchecked(v_limbs, pvt_avx2).ok()) return 3;
   }
 
+  // MontSqrAdx on its own (the one-scalar ADX field squares with it, above): a secret operand with
+  // every limb busy, against MontMulAdx(a, a) computed before the marking.
+  const bool adx = HostHas("bmi2") && HostHas("adx");
+  Limbs1024 sqr_in = secret_k, sqr_want{}, sqr_got{};
+  if (adx) {
+    MontMulAdx(SakkeFieldModulus(), sqr_want, sqr_in, sqr_in);
+    VALGRIND_MAKE_MEM_UNDEFINED(sqr_in.data(), sizeof sqr_in);
+    MontSqrAdx(SakkeFieldModulus(), sqr_got, sqr_in);
+    MontSqrAdx(SakkeFieldModulus(), sqr_got, sqr_got);  // aliased, on a secret result
+    VALGRIND_MAKE_MEM_DEFINED(sqr_got.data(), sizeof sqr_got);
+    MontMulAdx(SakkeFieldModulus(), sqr_want, sqr_want, sqr_want);
+  }
+
   // Outputs are handed to the caller: public from here on (for the comparison only).
   for (auto& p : got) MarkPublic(p);
   MarkPublic(one);
@@ -205,6 +219,8 @@ int Run() {
   failures += ToHex(pvt) != ToHex(pvt_want);
   failures += ToHex(pvt_avx2) != ToHex(pvt_want);
   if (p256_avx2) audited += "; P-256 [v]G on the avx2 path's one-lane code";
+  failures += sqr_got != sqr_want;
+  if (adx) audited += "; MontSqrAdx";
   failures += ToHex(pvts[0]) != ToHex(pvt_want);
   failures += ToHex(pvts[1]) != ToHex(pvt1_want);
   std::printf("ct_audit: the constant-time helpers (%d wrong), %zu batched RSKs and 1 single RSK, 1 SSK, "

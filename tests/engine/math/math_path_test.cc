@@ -111,6 +111,81 @@ TEST_P(MontMulAdxTest, EdgeOperands) {
   }
 }
 
+// MontSqrAdx against the portable MontMul(a, a) and MontMulAdx(a, a), byte for byte.
+class MontSqrAdxTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!CpuHasAdx()) GTEST_SKIP() << "this CPU lacks BMI2/ADX";
+  }
+};
+
+TEST_F(MontSqrAdxTest, MatchesPortableOnTenThousandRandomSquares) {
+  TestRng rng(41);
+  for (const Modulus1024* mod : {&SakkeFieldModulus(), &SakkeOrderModulus()}) {
+    for (int i = 0; i < 5000; ++i) {
+      const Limbs1024 a = rng.Below(mod->m);
+      Limbs1024 want, got;
+      MontMul(*mod, want, a, a);
+      MontSqrAdx(*mod, got, a);
+      ASSERT_EQ(got, want) << "square #" << i;
+      MontSqrAdx(*mod, got, got);  // aliasing
+      MontMul(*mod, want, want, want);
+      ASSERT_EQ(got, want) << "aliased square #" << i;
+    }
+  }
+}
+
+// Canonical edges (0, 1, 2, m - 1, m - 2, all limbs 2^64 - 1 below m, R^2, R^3, single limbs and
+// limb pairs of 2^64 - 1 that drive each cross row's carries), then operands in [m, 2^1024),
+// outside the contract: the pre-subtraction value (a^2 + Q m) / 2^1024 is the same integer as
+// MontMulAdx's, so the two agree there too.
+TEST_F(MontSqrAdxTest, EdgeOperands) {
+  constexpr uint64_t kAll = ~uint64_t{0};
+  for (const Modulus1024* mod : {&SakkeFieldModulus(), &SakkeOrderModulus()}) {
+    Limbs1024 m1 = mod->m, m2 = mod->m, ones{};
+    m1[0] -= 1;
+    m2[0] -= 2;
+    for (size_t j = 0; j + 1 < kLimbs1024; ++j) ones[j] = kAll;
+    ones[kLimbs1024 - 1] = mod->m[kLimbs1024 - 1] - 1;
+    std::vector<Limbs1024> ops = {Small(0), Small(1), Small(2), m1, m2, ones, mod->r2, mod->r3};
+    for (size_t j = 0; j + 1 < kLimbs1024; ++j) {
+      Limbs1024 single{}, pair{};
+      single[j] = kAll;
+      pair[j] = kAll;
+      pair[j + 1] = kAll;
+      ops.push_back(single);
+      ops.push_back(pair);
+    }
+    for (const Limbs1024& a : ops) {
+      Limbs1024 want, got;
+      MontMul(*mod, want, a, a);
+      MontSqrAdx(*mod, got, a);
+      ASSERT_EQ(got, want);
+    }
+    Limbs1024 got;
+    MontSqrAdx(*mod, got, m1);  // (-1)^2 / R, times R^2 / R: 1
+    MontMulAdx(*mod, got, got, mod->r2);
+    EXPECT_EQ(got, Small(1));
+
+    Limbs1024 top{}, m_plus1 = mod->m;
+    top.fill(kAll);
+    m_plus1[0] += 1;  // m is odd: no carry
+    TestRng rng(43);
+    std::vector<Limbs1024> unreduced = {mod->m, m_plus1, top};
+    for (int i = 0; i < 200; ++i) {
+      Limbs1024 a = rng.Below(mod->m);
+      a[kLimbs1024 - 1] = i % 2 == 0 ? kAll : a[kLimbs1024 - 1] | uint64_t{1} << 63;  // top limb above m's
+      unreduced.push_back(a);
+    }
+    for (const Limbs1024& a : unreduced) {
+      Limbs1024 want, got;
+      MontMulAdx(*mod, want, a, a);
+      MontSqrAdx(*mod, got, a);
+      ASSERT_EQ(got, want);
+    }
+  }
+}
+
 TEST(SubModAdxTest, MatchesPortable) {
   TestRng rng(37);
   for (const Modulus1024* mod : {&SakkeFieldModulus(), &SakkeOrderModulus()}) {
