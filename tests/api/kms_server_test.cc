@@ -3,7 +3,10 @@
 // and the key material checked as a device would.
 #include <gtest/gtest.h>
 
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
+#include <openssl/param_build.h>
 #include <openssl/pem.h>
 
 #include <chrono>
@@ -479,33 +482,81 @@ TEST(KmsServerExtraPeriodsTest, ExtraPeriodsStopAtTheBound) {
 }
 
 // The strand only routes: a token that is not in the cache is verified on a worker, so a slow
-// verification does not hold up other requests on the same (here: the only) I/O thread. The slow
-// verification: a PEM file of many trusted keys without kids, none of which signed the token, so
-// each is tried in turn.
-TEST(KmsServerThreadsTest, ASlowTokenVerificationDoesNotHoldUpTheIoThread) {
+// verification does not hold up other requests on the same (here: the only) I/O thread.
+//
+// The slow verification: an RS256 token signed by none of many trusted 16384-bit RSA keys without
+// kids, so each key is tried in turn and each try is a full public-key operation (about a
+// millisecond). The keys are public only: a random odd modulus with its top bit set and e = 65537
+// make a valid public key in seconds, where generating real ones would take hours; the signature
+// (random, 2048 octets, below every modulus) is checked against each and matches none. How many
+// keys it takes for the verification to be slow depends on the CPU, so their number doubles
+// until it is.
+std::string FakeRsaPublicKeyPem(int bits) {
+  std::vector<uint8_t> n(static_cast<size_t>(bits / 8));
+  EXPECT_TRUE(OpenSslRandom().Fill(n).ok());
+  n.front() |= 0x80;
+  n.back() |= 0x01;
+  BIGNUM* bn_n = BN_bin2bn(n.data(), static_cast<int>(n.size()), nullptr);
+  BIGNUM* bn_e = BN_new();
+  BN_set_word(bn_e, 65537);
+  OSSL_PARAM_BLD* bld = OSSL_PARAM_BLD_new();
+  OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn_n);
+  OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, bn_e);
+  OSSL_PARAM* params = OSSL_PARAM_BLD_to_param(bld);
+  EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr);
+  EVP_PKEY* key = nullptr;
   std::string pem;
-  for (int i = 0; i < 6000; ++i) {
-    EVP_PKEY* k = EVP_EC_gen("P-256");
+  if (EVP_PKEY_fromdata_init(ctx) == 1 && EVP_PKEY_fromdata(ctx, &key, EVP_PKEY_PUBLIC_KEY, params) == 1) {
     BIO* bio = BIO_new(BIO_s_mem());
-    ASSERT_EQ(PEM_write_bio_PUBKEY(bio, k), 1);
-    char* data = nullptr;
-    const long len = BIO_get_mem_data(bio, &data);
-    pem.append(data, static_cast<size_t>(len));
+    if (PEM_write_bio_PUBKEY(bio, key) == 1) {
+      char* data = nullptr;
+      const long len = BIO_get_mem_data(bio, &data);
+      pem.assign(data, static_cast<size_t>(len));
+    }
     BIO_free(bio);
-    EVP_PKEY_free(k);
   }
-  const std::string path = TestIdmsDir() + "/many-keys.pem";
-  std::ofstream(path) << pem;
-  auto keys = LoadTrustedKeys(path);
-  ASSERT_TRUE(keys.ok()) << keys.status().ToString();
-  const std::string token = TokenFor(kAlice);  // signed by the test IdMS key, which is not among them
+  EVP_PKEY_free(key);
+  EVP_PKEY_CTX_free(ctx);
+  OSSL_PARAM_free(params);
+  OSSL_PARAM_BLD_free(bld);
+  BN_free(bn_e);
+  BN_free(bn_n);
+  EXPECT_FALSE(pem.empty()) << "OpenSSL refused the fake RSA public key";
+  return pem;
+}
 
-  // How long the verification takes by itself.
+TEST(KmsServerThreadsTest, ASlowTokenVerificationDoesNotHoldUpTheIoThread) {
+  constexpr int kModulusBits = 16384;
+  const int64_t now = static_cast<int64_t>(std::time(nullptr));
+  const std::string claims = R"({"iss":")" + std::string(kTestIdmsIssuer) + R"(","aud":")" +
+                             std::string(kDefaultAudience) + R"(","sub":")" + kAlice +
+                             R"(","exp":)" + std::to_string(now + 3600) + "}";
+  std::string signature(kModulusBits / 8, '\0');
+  ASSERT_TRUE(OpenSslRandom().Fill(std::span<uint8_t>(reinterpret_cast<uint8_t*>(signature.data()), signature.size())).ok());
+  signature[0] = 0x01;  // below every modulus, so OpenSSL does the whole operation
+  const std::string token = Base64UrlEncode(R"({"alg":"RS256"})") + "." + Base64UrlEncode(claims) + "." +
+                            Base64UrlEncode(signature);
+
   using Clock = std::chrono::steady_clock;
-  const auto t0 = Clock::now();
-  EXPECT_FALSE(AccessTokenVerifier(*keys, ApiTestEnv::Policy()).Verify(token, std::time(nullptr)).ok());
-  const auto verify_time = Clock::now() - t0;
-  ASSERT_GT(verify_time, std::chrono::milliseconds(100)) << "the verification must be slow for this test to mean anything";
+  const std::string path = TestIdmsDir() + "/many-keys.pem";
+  std::string pem;
+  int key_count = 0;
+  Result<std::vector<TrustedKey>> keys = Status::NotFound("no keys yet");
+  Clock::duration verify_time{};
+  for (int target = 32; target <= 4096 && verify_time < std::chrono::milliseconds(200); target *= 2) {
+    for (; key_count < target; ++key_count) pem += FakeRsaPublicKeyPem(kModulusBits);
+    std::ofstream(path) << pem;
+    keys = LoadTrustedKeys(path);
+    ASSERT_TRUE(keys.ok()) << keys.status().ToString();
+    const auto t0 = Clock::now();
+    Result<VerifiedToken> verified = AccessTokenVerifier(*keys, ApiTestEnv::Policy()).Verify(token, now);
+    verify_time = Clock::now() - t0;
+    ASSERT_FALSE(verified.ok());
+    ASSERT_NE(verified.status().ToString().find("does not verify with any trusted IdMS key"), std::string::npos)
+        << verified.status().ToString();
+  }
+  ASSERT_GE(verify_time, std::chrono::milliseconds(200))
+      << "the verification must be slow for this test to mean anything (" << key_count << " keys)";
 
   HttpServerOptions http;
   http.io_threads = 1;
