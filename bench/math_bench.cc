@@ -281,50 +281,74 @@ void BM_Pvt(benchmark::State& state) {
 }
 BENCHMARK(BM_Pvt)->Args({0, 1})->Args({0, 8})->Args({0, 64})->Args({1, 1})->Unit(benchmark::kMicrosecond);
 
-// One ECDSA P-256 verification of a 32-octet digest (an ES256 token's signature, the SHA-256 of
-// the signing input already taken). range(0): 0/1/2 our P256VerifyingKey on the portable, avx2 and
-// ifma paths (ifma runs the avx2 path's one-lane code), 3 OpenSSL's EVP_PKEY_verify (the figure
-// bench/capacity/token_verify_ceiling.h calls the ceiling, less its SHA-256). 64 signatures, in turn.
-void BM_EcdsaVerify(benchmark::State& state) {
-  const int64_t which = state.range(0);
-  if (which != kGeneric && Skip(state, kPaths[which])) return;
-  ossl::Pkey pkey(EVP_EC_gen("P-256"));
-  P256Point pub{};
-  size_t len = 0;
-  EVP_PKEY_get_octet_string_param(pkey.get(), OSSL_PKEY_PARAM_PUB_KEY, pub.data(), pub.size(), &len);
-  auto key = P256VerifyingKey::FromPoint(pub);
-  if (!key.ok()) return state.SkipWithError(key.status().ToString().c_str());
+// A fresh P-256 key, as OpenSSL holds it and as ours (P256VerifyingKey, from the same point),
+// and its signatures in both encodings: DER for OpenSSL's verify, r || s for ours.
+// which: 0/1/2 ours on the portable, avx2 and ifma paths (ifma runs the avx2 path's one-lane
+// code), 3 (kGeneric) OpenSSL's EVP_PKEY_verify.
+class EcdsaBenchKey {
+ public:
   struct Signed {
     std::array<uint8_t, 32> digest;
     std::array<uint8_t, 64> raw;
     std::vector<uint8_t> der;
   };
-  std::vector<Signed> sigs(64);
-  ossl::PkeyCtx sign(EVP_PKEY_CTX_new(pkey.get(), nullptr));
-  EVP_PKEY_sign_init(sign.get());
-  for (size_t i = 0; i < sigs.size(); ++i) {
-    Signed& s = sigs[i];
-    for (size_t j = 0; j < 32; ++j) s.digest[j] = static_cast<uint8_t>(i * 31 + j * 7);
-    s.der.resize(80);
+
+  EcdsaBenchKey() : pkey_(EVP_EC_gen("P-256")) {
+    P256Point pub{};
+    size_t len = 0;
+    EVP_PKEY_get_octet_string_param(pkey_.get(), OSSL_PKEY_PARAM_PUB_KEY, pub.data(), pub.size(), &len);
+    auto key = P256VerifyingKey::FromPoint(pub);
+    if (key.ok()) ours_ = std::move(key).value(); else error_ = key.status().ToString();
+    sign_.reset(EVP_PKEY_CTX_new(pkey_.get(), nullptr));
+    EVP_PKEY_sign_init(sign_.get());
+    verify_.reset(EVP_PKEY_CTX_new(pkey_.get(), nullptr));
+    EVP_PKEY_verify_init(verify_.get());
+  }
+  // Empty when both keys are ready.
+  const std::string& error() const { return error_; }
+
+  Signed Sign(const std::array<uint8_t, 32>& digest) const {
+    Signed s{digest, {}, std::vector<uint8_t>(80)};
     size_t der_len = s.der.size();
-    EVP_PKEY_sign(sign.get(), s.der.data(), &der_len, s.digest.data(), s.digest.size());
+    EVP_PKEY_sign(sign_.get(), s.der.data(), &der_len, s.digest.data(), s.digest.size());
     s.der.resize(der_len);
     const uint8_t* p = s.der.data();
     ossl::EcdsaSig sig(d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(der_len)));
     BN_bn2binpad(ECDSA_SIG_get0_r(sig.get()), s.raw.data(), 32);
     BN_bn2binpad(ECDSA_SIG_get0_s(sig.get()), s.raw.data() + 32, 32);
+    return s;
   }
-  ossl::PkeyCtx verify(EVP_PKEY_CTX_new(pkey.get(), nullptr));
-  EVP_PKEY_verify_init(verify.get());
+
+  bool Verify(int64_t which, const Signed& s) const {
+    return which == kGeneric
+               ? EVP_PKEY_verify(verify_.get(), s.der.data(), s.der.size(), s.digest.data(), s.digest.size()) == 1
+               : ours_->VerifyOn(kPaths[which], s.digest, s.raw);
+  }
+
+ private:
+  ossl::Pkey pkey_;
+  std::shared_ptr<const P256VerifyingKey> ours_;
+  ossl::PkeyCtx sign_, verify_;
+  std::string error_;
+};
+
+// One ECDSA P-256 verification of a 32-octet digest (an ES256 token's signature, the SHA-256 of
+// the signing input already taken). range(0): `which` of EcdsaBenchKey (3: the figure
+// bench/capacity/token_verify_ceiling.h calls the ceiling, less its SHA-256). 64 signatures, in turn.
+void BM_EcdsaVerify(benchmark::State& state) {
+  const int64_t which = state.range(0);
+  if (which != kGeneric && Skip(state, kPaths[which])) return;
+  const EcdsaBenchKey key;
+  if (!key.error().empty()) return state.SkipWithError(key.error().c_str());
+  std::vector<EcdsaBenchKey::Signed> sigs;
+  for (size_t i = 0; i < 64; ++i) {
+    std::array<uint8_t, 32> digest;
+    for (size_t j = 0; j < 32; ++j) digest[j] = static_cast<uint8_t>(i * 31 + j * 7);
+    sigs.push_back(key.Sign(digest));
+  }
   size_t i = 0;
   bool all_valid = true;
-  for (auto _ : state) {
-    const Signed& s = sigs[i++ % sigs.size()];
-    const bool ok = which == kGeneric
-                        ? EVP_PKEY_verify(verify.get(), s.der.data(), s.der.size(), s.digest.data(), s.digest.size()) == 1
-                        : (*key)->VerifyOn(kPaths[which], s.digest, s.raw);
-    all_valid = all_valid && ok;
-  }
+  for (auto _ : state) all_valid = key.Verify(which, sigs[i++ % sigs.size()]) && all_valid;
   if (!all_valid) state.SkipWithError("a valid signature was refused");
   state.SetItemsProcessed(state.iterations());
   state.SetLabel(which == kGeneric ? "OpenSSL EVP_PKEY_verify" : std::string("ours, ") + MathPathName(kPaths[which]));
@@ -339,27 +363,11 @@ BENCHMARK(BM_EcdsaVerify)->DenseRange(0, 3)->Unit(benchmark::kMicrosecond);
 void BM_EcdsaVerifyEvicted(benchmark::State& state) {
   const int64_t which = state.range(0);
   if (which != kGeneric && Skip(state, kPaths[which])) return;
-  ossl::Pkey pkey(EVP_EC_gen("P-256"));
-  P256Point pub{};
-  size_t len = 0;
-  EVP_PKEY_get_octet_string_param(pkey.get(), OSSL_PKEY_PARAM_PUB_KEY, pub.data(), pub.size(), &len);
-  auto key = P256VerifyingKey::FromPoint(pub);
-  if (!key.ok()) return state.SkipWithError(key.status().ToString().c_str());
+  const EcdsaBenchKey key;
+  if (!key.error().empty()) return state.SkipWithError(key.error().c_str());
   std::array<uint8_t, 32> digest{};
   for (size_t j = 0; j < 32; ++j) digest[j] = static_cast<uint8_t>(j * 7 + 1);
-  std::vector<uint8_t> der(80);
-  size_t der_len = der.size();
-  ossl::PkeyCtx sign(EVP_PKEY_CTX_new(pkey.get(), nullptr));
-  EVP_PKEY_sign_init(sign.get());
-  EVP_PKEY_sign(sign.get(), der.data(), &der_len, digest.data(), digest.size());
-  der.resize(der_len);
-  const uint8_t* p = der.data();
-  ossl::EcdsaSig sig(d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(der_len)));
-  std::array<uint8_t, 64> raw{};
-  BN_bn2binpad(ECDSA_SIG_get0_r(sig.get()), raw.data(), 32);
-  BN_bn2binpad(ECDSA_SIG_get0_s(sig.get()), raw.data() + 32, 32);
-  ossl::PkeyCtx verify(EVP_PKEY_CTX_new(pkey.get(), nullptr));
-  EVP_PKEY_verify_init(verify.get());
+  const EcdsaBenchKey::Signed signed_digest = key.Sign(digest);
   std::vector<uint64_t> other(16 << 17);  // 16 MiB
   bool all_valid = true;
   uint64_t round = 0;
@@ -369,9 +377,7 @@ void BM_EcdsaVerifyEvicted(benchmark::State& state) {
     for (size_t k = 0; k < other.size(); k += 8) other[k] += round;
     benchmark::ClobberMemory();
     state.ResumeTiming();
-    const bool ok = which == kGeneric ? EVP_PKEY_verify(verify.get(), der.data(), der.size(), digest.data(), 32) == 1
-                                      : (*key)->VerifyOn(kPaths[which], digest, raw);
-    all_valid = all_valid && ok;
+    all_valid = key.Verify(which, signed_digest) && all_valid;
   }
   if (!all_valid) state.SkipWithError("a valid signature was refused");
   state.SetLabel(which == kGeneric ? "OpenSSL EVP_PKEY_verify, caches cold"
