@@ -15,6 +15,8 @@
 #   usage: bench/http-vs-nginx.sh [MCX_KMS_BINARY] [DURATION_S] [CONNECTIONS]
 #   DERIVE_CONNS=N: connections for case 4 (default CONNECTIONS). A reconnect storm brings many
 #   connections at once, and on-demand requests waiting together derive in one batch.
+#   ROUNDS=N: cases 1 and 2 N times, alternating, with each round's ratio and their median (on a
+#   shared virtual machine one pair of runs moves by a fifth from one minute to the next).
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 bin="${1:-$repo/build/tools/mcx-kms}"
@@ -23,6 +25,7 @@ conns="${3:-64}"
 users="${USERS:-200}"
 threads="${WRK_THREADS:-2}"
 derive_conns="${DERIVE_CONNS:-$conns}"
+rounds="${ROUNDS:-1}"
 for tool in nginx wrk curl; do
   command -v "$tool" >/dev/null || { echo "http-vs-nginx: $tool is missing: run tools/install-deps.sh"; exit 1; }
 done
@@ -106,12 +109,22 @@ run() {  # name url script var [connections]
 }
 
 echo "wrk -t$threads -c$conns -d${duration}s, keep-alive; $users users, one token each; response $size octets"
-run "nginx fixed response" "http://127.0.0.1:$nginx_port" "$tmp/fixed.lua" nginx
-run "mcx-kms keyprov (pre-provisioned)" "http://127.0.0.1:$kms_port" "$tmp/keyprov.lua" keyprov
+ratios=()
+for r in $(seq 1 "$rounds"); do
+  [ "$rounds" -gt 1 ] && echo "round $r"
+  run "nginx fixed response" "http://127.0.0.1:$nginx_port" "$tmp/fixed.lua" nginx
+  run "mcx-kms keyprov (pre-provisioned)" "http://127.0.0.1:$kms_port" "$tmp/keyprov.lua" keyprov
+  ratios+=("$(awk -v a="$rps_keyprov" -v b="$rps_nginx" 'BEGIN { printf "%.2f", a / b }')")
+done
 run "mcx-kms init" "http://127.0.0.1:$kms_port" "$tmp/init.lua" init
 run "mcx-kms keyprov (derive on demand, $derive_conns conn.)" "http://127.0.0.1:$kms_port" "$tmp/derive.lua" derive \
   "$derive_conns"
-awk -v a="$rps_keyprov" -v b="$rps_nginx" 'BEGIN { printf "keyprov / nginx = %.2f\n", a / b }'
+if [ "$rounds" -gt 1 ]; then
+  median="$(printf '%s\n' "${ratios[@]}" | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')"
+  echo "keyprov / nginx = ${ratios[*]} (rounds); median $median"
+else
+  echo "keyprov / nginx = ${ratios[0]}"
+fi
 curl -s "http://127.0.0.1:$kms_port/metrics" | grep -E '^mcx_kms_(key_sets_issued_total|hsm_errors_total)'
 rsk_rate="$(dirname "$bin")/../bench/rsk_rate"
 if [ -x "$rsk_rate" ]; then
