@@ -506,8 +506,8 @@ HttpServer::~HttpServer() {
   impl_->Wait();
 }
 
-int DefaultWorkerThreads() {
-  return 2 * CoreCount();
+int DefaultWorkerThreads(bool store_waits_on_network) {
+  return (store_waits_on_network ? 2 : 1) * CoreCount();
 }
 
 WorkerExecutor HttpServer::workers() {

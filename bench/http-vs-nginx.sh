@@ -36,7 +36,7 @@ tmp="$(mktemp -d /tmp/mcx-kms-bench-XXXXXX)"
 trap 'stop_started; rm -rf "$tmp"' EXIT
 # --max-periods-ahead 1000: derive.lua below asks for periods over the whole certificate, which
 # a KMS at its default (the current period and the next two) refuses.
-start_demo_kms "$bin" "$tmp" --demo-users "$users" --io-threads 2 --worker-threads 2 --max-periods-ahead 1000
+start_demo_kms "$bin" "$tmp" --demo-users "$users" --io-threads 2 --max-periods-ahead 1000
 
 # A Lua table of users and their tokens for wrk.
 {

@@ -29,7 +29,7 @@ namespace {
 struct ServeOptions {
   std::string listen = "127.0.0.1:8080";
   int io_threads = 2;
-  int worker_threads = api::DefaultWorkerThreads();
+  int worker_threads = 0;  // 0: api::DefaultWorkerThreads for the store in use
   std::string idms_public_key;
   std::string issuer;
   std::string audience;  // empty: the configuration's, else api::kDefaultAudience
@@ -122,7 +122,7 @@ Status RunServe(ServeOptions opt) {
   api::HttpServerOptions http;
   MCX_RETURN_IF_ERROR(SplitListen(opt.listen, http.host, http.port));
   http.io_threads = opt.io_threads;
-  http.worker_threads = opt.worker_threads;
+  if (opt.worker_threads < 0) return Status::InvalidArgument("--worker-threads must be 1 or more (0: the default)");
   http.max_body_bytes = opt.max_body_bytes;
   http.max_header_bytes = opt.max_header_bytes;
   http.max_connections = opt.max_connections;
@@ -134,6 +134,7 @@ Status RunServe(ServeOptions opt) {
   std::unique_ptr<KeyService> throw_away;
   KeyService* keys = nullptr;
   std::string key_file = opt.idms_public_key, issuer = opt.issuer, audience = opt.audience, test_key_dir;
+  bool store_waits_on_network = false;
   OpenSslRandom rng;
   if (opt.demo) {
     Result<CommunityParameters> params = CommunityParameters::Make(opt.kms_uri, kDefaultUserKeyPeriod, 0);
@@ -153,6 +154,7 @@ Status RunServe(ServeOptions opt) {
     Result<std::unique_ptr<KmsInstance>> opened = OpenKmsForCommand(*config);
     if (!opened.ok()) return opened.status();
     kms = std::move(opened).value();
+    store_waits_on_network = !config->store_url.empty();
     // Rollover, revocation and imports made by other processes on the store are served within
     // half a second (docs/lifecycle.md).
     kms->StartWatching(std::chrono::milliseconds(250));
@@ -175,6 +177,7 @@ Status RunServe(ServeOptions opt) {
     if (issuer == api::kTestIdmsIssuer) test_key_dir = config->data_dir.string();
   }
   if (audience.empty()) audience = api::kDefaultAudience;
+  http.worker_threads = opt.worker_threads > 0 ? opt.worker_threads : api::DefaultWorkerThreads(store_waits_on_network);
   api::IdmsTrust trust;
   trust.trusted_key_file = key_file;
   trust.policy.issuer = issuer;
@@ -221,6 +224,9 @@ Status RunServe(ServeOptions opt) {
   if (!test_key_dir.empty()) {
     PrintTryIt(opt.demo ? "--demo-dir" : "--data-dir", test_key_dir, http.host, static_cast<unsigned>(server.port()));
   }
+  std::printf("threads: %d for network I/O, %d workers%s\n", http.io_threads, http.worker_threads,
+              opt.worker_threads > 0 ? "" : store_waits_on_network ? " (default: two per core, the store is across the network)"
+                                                                   : " (default: one per core)");
   std::printf("mcx-kms: listening on %s:%u\n", http.host.c_str(), static_cast<unsigned>(server.port()));
   std::fflush(stdout);
   server.Wait();
@@ -239,9 +245,10 @@ void RegisterServeCommand(CLI::App& app, CommandResult& result) {
   cmd->add_option("--listen", opt->listen, "HOST:PORT to listen on (port 0: any free port)")->capture_default_str();
   cmd->add_option("--io-threads", opt->io_threads, "threads for network I/O")->capture_default_str();
   cmd->add_option("--worker-threads", opt->worker_threads,
-                  "threads that answer requests (key derivation, HSM and store calls; they block, so the default is "
-                  "two per core, which also lets concurrent requests for new key sets share a batch)")
-      ->capture_default_str();
+                  "threads that answer requests (store reads, HSM calls; new key sets are derived in batches on "
+                  "threads of their own). Default: one per core with the SQLite store, two per core with "
+                  "PostgreSQL, whose reads wait on the network; with the database on another host, raise it "
+                  "until workers / round trip exceeds the rate you need");
   cmd->add_option("--idms-public-key", opt->idms_public_key,
                   "the IdMS's public keys, a PEM or JWKS file (default with --demo: the test IdMS key)");
   cmd->add_option("--issuer", opt->issuer, "the access tokens' required issuer (default with --demo: the test IdMS)");
