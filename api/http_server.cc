@@ -506,9 +506,7 @@ HttpServer::~HttpServer() {
   impl_->Wait();
 }
 
-int DefaultWorkerThreads(bool store_waits_on_network) {
-  return (store_waits_on_network ? 2 : 1) * CoreCount();
-}
+int DefaultWorkerThreads() { return CoreCount(); }
 
 WorkerExecutor HttpServer::workers() {
   return [impl = impl_.get()](std::function<void()> task) { net::post(impl->workers, std::move(task)); };

@@ -32,18 +32,16 @@
 
 namespace mcx::api {
 
-// The default size of the worker pool. Workers answer requests: they read the store, and hand
-// requests for new key sets to the on-demand batches (engine/service/on_demand_issuer.h), which
-// derive on threads of their own, so the workers need not outnumber the cores for a batch to
-// form. With the store in this process (SQLite) a read is work on this machine, and one worker
-// per core is fastest: every worker beyond that adds a sleep and a wake-up per request (wrk,
-// pre-provisioned keyprov, 2-core AMD Zen 4 guest, 4 rounds alternating: 1 per core 31-35k/s at
-// 38-44 us of server CPU a request, 2 per core 27-30k/s at 44-49 us). With the store across the
-// network (PostgreSQL, `store_waits_on_network`) each read waits one round trip on its worker, so
-// the default is two per core; on loopback one per core still won (27-29k/s against 20-23k), but
-// a database on another host multiplies the wait, and there workers x 1/round trip bounds the
-// rate: raise `serve --worker-threads` to what the round trip needs.
-int DefaultWorkerThreads(bool store_waits_on_network = false);
+// The default size of the worker pool: one per core. Workers answer requests: they read the store
+// and hand requests for new key sets to the on-demand batches (engine/service/on_demand_issuer.h),
+// which derive on threads of their own, so the workers need not outnumber the cores for a batch to
+// form, and every worker beyond one per core added a sleep and a wake-up per request (wrk,
+// pre-provisioned keyprov, 2-core AMD Zen 4 guest, alternating rounds: with SQLite 31-35k/s at
+// 38-44 us of server CPU a request against 27-30k/s at 44-49 us with two per core; with
+// PostgreSQL on loopback 27-29k/s against 20-23k/s). A database on another host is different:
+// each read waits one round trip on its worker, so workers / round trip bounds the rate there,
+// and `serve --worker-threads` should be raised to what the round trip needs.
+int DefaultWorkerThreads();
 
 struct HttpServerOptions {
   std::string host = "127.0.0.1";

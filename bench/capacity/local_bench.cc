@@ -211,9 +211,7 @@ Status LocalBench::ProvisionAndServe(CapacityReport& report, const PhaseListener
   http.host = "127.0.0.1";
   http.port = 0;
   http.io_threads = options_.server_io_threads;
-  http.worker_threads = options_.server_worker_threads > 0
-                            ? options_.server_worker_threads
-                            : api::DefaultWorkerThreads(!kms_.config().store_url.empty());
+  http.worker_threads = options_.server_worker_threads > 0 ? options_.server_worker_threads : api::DefaultWorkerThreads();
   // The on-demand run asks for random periods over the whole certificate, so the scratch KMS
   // hands out keys that far ahead (a served KMS stops at serve --max-periods-ahead, default 2).
   api::KmsRouter::Options router;

@@ -29,7 +29,7 @@ struct LocalBenchOptions {
   double provision_seconds = 4;    // about how long the provisioning run should take
   int max_threads = 0;             // 0: one per core
   int server_io_threads = 2;
-  int server_worker_threads = 0;   // 0: api::DefaultWorkerThreads for the store, as mcx-kms serve
+  int server_worker_threads = 0;   // 0: api::DefaultWorkerThreads(), as mcx-kms serve
   size_t serve_users = 1000;
   LoadOptions serve;               // connections, warm-up, duration, timeout of each serving run
   // Record in the KMS's audit chain as a served KMS does (bulk batches before commit, key sets

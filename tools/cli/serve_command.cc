@@ -29,7 +29,7 @@ namespace {
 struct ServeOptions {
   std::string listen = "127.0.0.1:8080";
   int io_threads = 2;
-  int worker_threads = 0;  // 0: api::DefaultWorkerThreads for the store in use
+  int worker_threads = 0;  // 0: api::DefaultWorkerThreads()
   std::string idms_public_key;
   std::string issuer;
   std::string audience;  // empty: the configuration's, else api::kDefaultAudience
@@ -134,7 +134,6 @@ Status RunServe(ServeOptions opt) {
   std::unique_ptr<KeyService> throw_away;
   KeyService* keys = nullptr;
   std::string key_file = opt.idms_public_key, issuer = opt.issuer, audience = opt.audience, test_key_dir;
-  bool store_waits_on_network = false;
   OpenSslRandom rng;
   if (opt.demo) {
     Result<CommunityParameters> params = CommunityParameters::Make(opt.kms_uri, kDefaultUserKeyPeriod, 0);
@@ -154,7 +153,6 @@ Status RunServe(ServeOptions opt) {
     Result<std::unique_ptr<KmsInstance>> opened = OpenKmsForCommand(*config);
     if (!opened.ok()) return opened.status();
     kms = std::move(opened).value();
-    store_waits_on_network = !config->store_url.empty();
     // Rollover, revocation and imports made by other processes on the store are served within
     // half a second (docs/lifecycle.md).
     kms->StartWatching(std::chrono::milliseconds(250));
@@ -177,7 +175,7 @@ Status RunServe(ServeOptions opt) {
     if (issuer == api::kTestIdmsIssuer) test_key_dir = config->data_dir.string();
   }
   if (audience.empty()) audience = api::kDefaultAudience;
-  http.worker_threads = opt.worker_threads > 0 ? opt.worker_threads : api::DefaultWorkerThreads(store_waits_on_network);
+  http.worker_threads = opt.worker_threads > 0 ? opt.worker_threads : api::DefaultWorkerThreads();
   api::IdmsTrust trust;
   trust.trusted_key_file = key_file;
   trust.policy.issuer = issuer;
@@ -225,8 +223,7 @@ Status RunServe(ServeOptions opt) {
     PrintTryIt(opt.demo ? "--demo-dir" : "--data-dir", test_key_dir, http.host, static_cast<unsigned>(server.port()));
   }
   std::printf("threads: %d for network I/O, %d workers%s\n", http.io_threads, http.worker_threads,
-              opt.worker_threads > 0 ? "" : store_waits_on_network ? " (default: two per core, the store is across the network)"
-                                                                   : " (default: one per core)");
+              opt.worker_threads > 0 ? "" : " (default: one per core; with a database on another host, see --worker-threads)");
   std::printf("mcx-kms: listening on %s:%u\n", http.host.c_str(), static_cast<unsigned>(server.port()));
   std::fflush(stdout);
   server.Wait();
@@ -246,9 +243,8 @@ void RegisterServeCommand(CLI::App& app, CommandResult& result) {
   cmd->add_option("--io-threads", opt->io_threads, "threads for network I/O")->capture_default_str();
   cmd->add_option("--worker-threads", opt->worker_threads,
                   "threads that answer requests (store reads, HSM calls; new key sets are derived in batches on "
-                  "threads of their own). Default: one per core with the SQLite store, two per core with "
-                  "PostgreSQL, whose reads wait on the network; with the database on another host, raise it "
-                  "until workers / round trip exceeds the rate you need");
+                  "threads of their own). Default: one per core. With PostgreSQL on another host each read "
+                  "waits a round trip on its worker: raise it until workers / round trip exceeds the rate you need");
   cmd->add_option("--idms-public-key", opt->idms_public_key,
                   "the IdMS's public keys, a PEM or JWKS file (default with --demo: the test IdMS key)");
   cmd->add_option("--issuer", opt->issuer, "the access tokens' required issuer (default with --demo: the test IdMS)");
