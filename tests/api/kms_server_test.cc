@@ -14,6 +14,7 @@
 #include <fstream>
 #include <thread>
 
+#include "base/openssl_handles.h"
 #include "engine/keys/client_check.h"
 #include "engine/keys/mikey_sakke_uid.h"
 #include "tests/api/api_test_env.h"
@@ -496,31 +497,27 @@ std::string FakeRsaPublicKeyPem(int bits) {
   EXPECT_TRUE(OpenSslRandom().Fill(n).ok());
   n.front() |= 0x80;
   n.back() |= 0x01;
-  BIGNUM* bn_n = BN_bin2bn(n.data(), static_cast<int>(n.size()), nullptr);
-  BIGNUM* bn_e = BN_new();
-  BN_set_word(bn_e, 65537);
+  const ossl::Bn bn_n(BN_bin2bn(n.data(), static_cast<int>(n.size()), nullptr));
+  const ossl::Bn bn_e(BN_new());
+  BN_set_word(bn_e.get(), 65537);
   OSSL_PARAM_BLD* bld = OSSL_PARAM_BLD_new();
-  OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn_n);
-  OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, bn_e);
+  OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn_n.get());
+  OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, bn_e.get());
   OSSL_PARAM* params = OSSL_PARAM_BLD_to_param(bld);
-  EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr);
-  EVP_PKEY* key = nullptr;
-  std::string pem;
-  if (EVP_PKEY_fromdata_init(ctx) == 1 && EVP_PKEY_fromdata(ctx, &key, EVP_PKEY_PUBLIC_KEY, params) == 1) {
-    BIO* bio = BIO_new(BIO_s_mem());
-    if (PEM_write_bio_PUBKEY(bio, key) == 1) {
-      char* data = nullptr;
-      const long len = BIO_get_mem_data(bio, &data);
-      pem.assign(data, static_cast<size_t>(len));
-    }
-    BIO_free(bio);
-  }
-  EVP_PKEY_free(key);
-  EVP_PKEY_CTX_free(ctx);
-  OSSL_PARAM_free(params);
   OSSL_PARAM_BLD_free(bld);
-  BN_free(bn_e);
-  BN_free(bn_n);
+  const ossl::PkeyCtx ctx(EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr));
+  EVP_PKEY* raw_key = nullptr;
+  const bool made = EVP_PKEY_fromdata_init(ctx.get()) == 1 &&
+                    EVP_PKEY_fromdata(ctx.get(), &raw_key, EVP_PKEY_PUBLIC_KEY, params) == 1;
+  OSSL_PARAM_free(params);
+  const ossl::Pkey key(raw_key);
+  std::string pem;
+  const ossl::Bio bio(BIO_new(BIO_s_mem()));
+  if (made && PEM_write_bio_PUBKEY(bio.get(), key.get()) == 1) {
+    char* data = nullptr;
+    const long len = BIO_get_mem_data(bio.get(), &data);
+    pem.assign(data, static_cast<size_t>(len));
+  }
   EXPECT_FALSE(pem.empty()) << "OpenSSL refused the fake RSA public key";
   return pem;
 }
