@@ -38,28 +38,9 @@ trap 'stop_started; rm -rf "$tmp"' EXIT
 # a KMS at its default (the current period and the next two) refuses.
 start_demo_kms "$bin" "$tmp" --demo-users "$users" --io-threads 2 --max-periods-ahead 1000
 
-# A Lua table of users and their tokens for wrk.
-{
-  echo "users = {}"
-  echo "tokens = {}"
-  for i in $(seq 1 "$users"); do
-    u="$(printf 'sip:user%05d@example.org' "$i")"
-    t="$("$bin" token --demo-dir "$tmp/demo" --user "$u" 2>/dev/null | tail -n 1)"
-    echo "users[$i] = \"$u\"; tokens[$i] = \"$t\""
-  done
-} >"$tmp/users.lua"
-
-# wrk scripts: each request for a random user, with that user's token. $1: the file, $2: the
-# method, $3: a Lua expression for the path (i is the user's index).
-wrk_script() {
-  cat >"$tmp/$1" <<LUA
-dofile("$tmp/users.lua")
-request = function()
-  local i = math.random(#users)
-  return wrk.format("$2", $3, {["Authorization"] = "Bearer " .. tokens[i]})
-end
-LUA
-}
+# A Lua table of users and their tokens for wrk, and the wrk scripts (demo-kms-lib.sh).
+write_wrk_users "$bin" "$tmp/demo" "$users" "$tmp/users.lua"
+wrk_script() { write_wrk_script "$tmp/$1" "$tmp/users.lua" "$2" "$3"; }
 kp='"/keymanagement/identity/v1/keyprov/" .. users[i]'
 wrk_script keyprov.lua POST "$kp"
 wrk_script fixed.lua GET "$kp"

@@ -24,6 +24,13 @@
 #                                               pid, logs and temp files in DIR, up to an open
 #                                               http { block (the caller adds servers and the })
 #   free_port                                   prints a loopback TCP port nobody listens on
+#   write_wrk_users BIN DEMO_DIR N FILE         writes a Lua table of N demo users
+#                                               (sip:user00001@example.org ...) and a bearer token
+#                                               each from the demo KMS's test IdMS, for wrk
+#   write_wrk_script FILE USERS_LUA METHOD PATH_EXPR
+#                                               writes a wrk script: each request for a random
+#                                               user of USERS_LUA with its token; PATH_EXPR is a
+#                                               Lua expression of the path (i: the user's index)
 #   require_tools TOOL...                       exits 1, saying what to run, when a tool is missing
 #   ok TEXT / bad TEXT                          print a check's outcome; bad sets fail=1
 
@@ -130,6 +137,29 @@ http {
     uwsgi_temp_path $d/uwsgi;
     scgi_temp_path $d/scgi;
 CONF
+}
+
+write_wrk_users() {
+  local bin="$1" demo="$2" n="$3" out="$4" i u t
+  {
+    echo "users = {}"
+    echo "tokens = {}"
+    for i in $(seq 1 "$n"); do
+      u="$(printf 'sip:user%05d@example.org' "$i")"
+      t="$("$bin" token --demo-dir "$demo" --user "$u" 2>/dev/null | tail -n 1)"
+      echo "users[$i] = \"$u\"; tokens[$i] = \"$t\""
+    done
+  } >"$out"
+}
+
+write_wrk_script() {
+  cat >"$1" <<LUA
+dofile("$2")
+request = function()
+  local i = math.random(#users)
+  return wrk.format("$3", $4, {["Authorization"] = "Bearer " .. tokens[i]})
+end
+LUA
 }
 
 free_port() {

@@ -23,22 +23,29 @@ void StoredKeyService::KeySetAtAsync(const ServedCertificates& served, const std
   Result<KeyPeriod> period = KeyPeriod::Containing((*cert)->certificate.params, t);
   if (!period.ok()) return done(period.status());
 
-  // Every key set handed out is marked delivered (after the fact, in batches).
-  Answer delivered = [this, cert_uri = &(*cert)->certificate.cert_uri, user_uri, period_no = period->number,
-                      done = std::move(done)](Result<KeySet> ks) {
-    if (ks.ok() && deliveries_ != nullptr) deliveries_->Record(*cert_uri, user_uri, period_no);
-    done(std::move(ks));
-  };
-  if ((*cert)->store->remote()) return Gather(Lookup{*cert, user_uri, period->number, std::move(delivered)});
-  AnswerOrIssue(**cert, user_uri, period->number, Stored(**cert, user_uri, period->number), std::move(delivered));
+  if ((*cert)->store->remote()) return Gather(Lookup{*cert, user_uri, period->number, std::move(done)});
+  AnswerOrIssue(**cert, user_uri, period->number, (*cert)->store->Find(user_uri, period->number), std::move(done));
 }
 
 void StoredKeyService::AnswerOrIssue(const IssuingCertificate& cert, const std::string& user_uri,
-                                     uint64_t key_period_no, Result<std::optional<KeySet>> stored, Answer delivered) {
-  if (!stored.ok()) return delivered(stored.status());
-  if (stored->has_value()) return delivered(std::move(**stored));
+                                     uint64_t key_period_no, Result<std::optional<SealedKeySet>> found, Answer answer) {
+  if (!found.ok()) return answer(found.status());
+  if (found->has_value()) {
+    Result<KeySet> opened = Opened(cert, **found);
+    if (opened.ok() && !(*found)->delivered) RecordDelivery(cert, user_uri, key_period_no);
+    return answer(std::move(opened));
+  }
   // Not issued yet: derived, recorded and stored with the other requests waiting (on_demand_issuer.h).
-  issuer_.IssueAsync(cert, user_uri, key_period_no, std::move(delivered));
+  issuer_.IssueAsync(cert, user_uri, key_period_no,
+                     [this, &cert, user_uri, key_period_no, answer = std::move(answer)](Result<KeySet> ks) {
+                       if (ks.ok()) RecordDelivery(cert, user_uri, key_period_no);
+                       answer(std::move(ks));
+                     });
+}
+
+void StoredKeyService::RecordDelivery(const IssuingCertificate& cert, const std::string& user_uri,
+                                      uint64_t key_period_no) {
+  if (deliveries_ != nullptr) deliveries_->Record(cert.certificate.cert_uri, user_uri, key_period_no);
 }
 
 void StoredKeyService::Gather(Lookup lookup) {
@@ -89,8 +96,7 @@ void StoredKeyService::RunLookups() {
     }
     for (size_t i = 0; i < batch.size(); ++i) {
       Lookup& l = batch[i];
-      AnswerOrIssue(*l.cert, l.user_uri, l.key_period_no,
-                    Opened(*l.cert, l.user_uri, l.key_period_no, std::move(found[i])), std::move(l.delivered));
+      AnswerOrIssue(*l.cert, l.user_uri, l.key_period_no, std::move(found[i]), std::move(l.answer));
     }
     // Unless none came: then the lookups still waiting are sent from here.
     std::lock_guard<std::mutex> lock(lookup_mu_);
@@ -99,31 +105,20 @@ void StoredKeyService::RunLookups() {
   }
 }
 
-Result<std::optional<KeySet>> StoredKeyService::Stored(const IssuingCertificate& cert, const std::string& user_uri,
-                                                       uint64_t key_period_no) {
-  return Opened(cert, user_uri, key_period_no, cert.store->Find(user_uri, key_period_no));
-}
-
-Result<std::optional<KeySet>> StoredKeyService::Opened(const IssuingCertificate& cert, const std::string& user_uri,
-                                                       uint64_t key_period_no,
-                                                       Result<std::optional<SealedKeySet>> found) {
-  if (!found.ok()) return found.status();
-  if (!found->has_value()) return std::optional<KeySet>();
-  if ((*found)->revoked) {
-    return Status::PermissionDenied("the key set of " + user_uri + " for key period " +
-                                    std::to_string(key_period_no) + " is revoked: it is never served again");
+Result<KeySet> StoredKeyService::Opened(const IssuingCertificate& cert, const SealedKeySet& found) {
+  if (found.revoked) {
+    return Status::PermissionDenied("the key set of " + found.user_uri + " for key period " +
+                                    std::to_string(found.period.number) + " is revoked: it is never served again");
   }
   // Deliveries are recorded in batches after the fact (DeliveryRecorder). While the audit log
   // is failing, that cannot be trusted, so this one is recorded first, or refused (fail-closed);
   // its success is also what brings the log's health back.
   if (audit_ != nullptr && !audit_->Health().ok()) {
-    const KeySetRef ref{user_uri, key_period_no};
+    const KeySetRef ref{found.user_uri, found.period.number};
     MCX_RETURN_IF_ERROR(
         CheckAudit(audit_->Record(KeySetsDelivered("server", cert.certificate.cert_uri, std::span(&ref, 1)))));
   }
-  Result<KeySet> opened = cert.cipher->Open(**found);
-  if (!opened.ok()) return opened.status();
-  return std::optional<KeySet>(std::move(opened).value());
+  return cert.cipher->Open(found);
 }
 
 Status StoredKeyService::CheckAudit(const Status& st) const {

@@ -5,8 +5,9 @@
 // certificate in force at the time asked for, recorded, sealed and stored first, in batches with
 // the other requests for new key sets that wait at the same time (OnDemandIssuer). When two
 // requests race for the same new key set, the store keeps the first and both callers get it, so
-// a user never sees two SSK/PVT pairs for one period. Every key set handed out is recorded as
-// delivered through the DeliveryRecorder, when one is given (off the request's path). The KMS
+// a user never sees two SSK/PVT pairs for one period. Every key set handed out is marked delivered
+// through the DeliveryRecorder, when one is given (off the request's path), unless the store read
+// it as delivered already: the mark is a write, and a reconnecting device asks again. The KMS
 // publishes a new ServedCertificates when its lifecycle changes (Publish).
 //
 // Lookups in a remote store (KeyStore::remote(), PostgreSQL) are gathered: while one lookup query
@@ -68,19 +69,20 @@ class StoredKeyService final : public KeyService {
     const IssuingCertificate* cert;
     std::string user_uri;
     uint64_t key_period_no;
-    Answer delivered;
+    Answer answer;
   };
   static constexpr size_t kLookupBatch = 256;
 
-  // The stored key set, or nullopt when there is none yet.
-  Result<std::optional<KeySet>> Stored(const IssuingCertificate& cert, const std::string& user_uri,
-                                       uint64_t key_period_no);
-  // The served form of what the store holds: refused when revoked, else opened.
-  Result<std::optional<KeySet>> Opened(const IssuingCertificate& cert, const std::string& user_uri,
-                                       uint64_t key_period_no, Result<std::optional<SealedKeySet>> found);
-  // Answers from `stored`, or sends a key set not issued yet to the OnDemandIssuer.
+  // The served form of a stored key set: refused when revoked, else opened.
+  Result<KeySet> Opened(const IssuingCertificate& cert, const SealedKeySet& found);
+  // Answers from what the store holds (`found`), or sends a key set not issued yet to the
+  // OnDemandIssuer. A key set handed out for the first time is marked delivered; one the store
+  // already marks delivered is not queued again (under a reconnect storm most are, and each
+  // mark is a write).
   void AnswerOrIssue(const IssuingCertificate& cert, const std::string& user_uri, uint64_t key_period_no,
-                     Result<std::optional<KeySet>> stored, Answer delivered);
+                     Result<std::optional<SealedKeySet>> found, Answer answer);
+  // Queues the delivery mark of a key set handed out (DeliveryRecorder), when there is a recorder.
+  void RecordDelivery(const IssuingCertificate& cert, const std::string& user_uri, uint64_t key_period_no);
   // Queues a lookup in a remote store, and runs the queue when no lookup query is in flight.
   void Gather(Lookup lookup);
   // With looking_up_ set by the caller: sends the queued lookups as one FindMany, answers them,

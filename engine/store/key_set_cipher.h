@@ -30,7 +30,9 @@ struct SealedKeySet {
   P256Point pvt{};
   std::array<uint8_t, kRecordNonceBytes> nonce{};
   std::array<uint8_t, kSealedSecretsBytes> sealed{};  // ciphertext of RSK || SSK, then the tag
-  bool revoked = false;  // the store's mark, read with the record (not sealed, not written by inserts)
+  // The store's marks, read with the record (not sealed, not written by inserts).
+  bool revoked = false;
+  bool delivered = false;  // handed out before: StoredKeyService does not mark it again
 };
 
 class KeySetCipher {

@@ -158,6 +158,64 @@ TEST_P(StoredKeyServiceStoresTest, ConcurrentRequestsGetWhatLoneRequestsGet) {
   EXPECT_EQ(*(*store)->CountKeySets(), 16u);
 }
 
+// A key set is queued to be marked delivered when it is handed out while the store holds it as
+// issued (pre-provisioned, or derived just now); once the store says delivered, handing it out
+// again queues nothing (a reconnecting device would otherwise cost a write each time).
+TEST_P(StoredKeyServiceStoresTest, OnlyFirstDeliveriesAreQueuedForMarking) {
+  testing::StoreBackend backend(GetParam());
+  if (!backend.available()) GTEST_SKIP() << testing::kNoPostgresReason;
+  static testing::TestKms kms;
+  Result<std::unique_ptr<KeyStore>> store = backend.Open(testing::kTestCertUri);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  SecretBytes key(kDataKeyBytes);
+  ASSERT_TRUE(OpenSslRandom().Fill(key.span()).ok());
+  KeySetCipher cipher(std::move(key), testing::kTestCertUri);
+  KmsCertificate cert;
+  cert.params = kms.params;
+  cert.keys = kms.pub;
+  cert.cert_uri = testing::kTestCertUri;
+  cert.valid_to = ~NtpSeconds{0} >> 1;
+  DeliveryRecorder::Options options;
+  options.flush_interval = std::chrono::hours(1);  // written by Flush() only
+  DeliveryRecorder deliveries(**store, options);
+  StoredKeyService service(ServedCertificates::Single({cert, kms.source.get(), &cipher, store->get()}), **store,
+                           [] { return Status::Ok(); }, &deliveries);
+  const NtpSeconds t = 1548ull * 2592000 + 5;
+  const std::string alice = "sip:alice@example.org", bob = "sip:bob@example.org";
+
+  // Derived on demand: handed out, so queued.
+  Result<KeySet> first = service.KeySetAt(alice, t);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_EQ(deliveries.recorded(), 1u);
+  // Asked again before the mark is written: the store still says issued, so queued again.
+  ASSERT_TRUE(service.KeySetAt(alice, t).ok());
+  EXPECT_EQ(deliveries.recorded(), 2u);
+  ASSERT_TRUE(deliveries.Flush().ok());
+  EXPECT_EQ(deliveries.marked(), 1u);
+  // Delivered in the store: served as before, queued no more.
+  for (int i = 0; i < 3; ++i) {
+    Result<KeySet> again = service.KeySetAt(alice, t);
+    ASSERT_TRUE(again.ok()) << again.status().ToString();
+    EXPECT_EQ(again->pvt, first->pvt);
+  }
+  EXPECT_EQ(deliveries.recorded(), 2u);
+
+  // Pre-provisioned (issued in the store, never handed out): the first delivery is queued and marked.
+  ASSERT_TRUE(service.KeySetAt(bob, t).ok());
+  ASSERT_TRUE(deliveries.Flush().ok());
+  ASSERT_TRUE((*store)->SetState(bob, 1548, KeySetState::kIssued).ok());
+  const uint64_t before = deliveries.recorded();
+  ASSERT_TRUE(service.KeySetAt(bob, t).ok());
+  EXPECT_EQ(deliveries.recorded(), before + 1);
+  ASSERT_TRUE(deliveries.Flush().ok());
+  EXPECT_EQ(deliveries.marked(), 3u);
+  ASSERT_TRUE(service.KeySetAt(bob, t).ok());
+  EXPECT_EQ(deliveries.recorded(), before + 1);
+  KeySetCounts counts = *(*store)->CountByState();
+  EXPECT_EQ(counts.delivered, 2u);
+  EXPECT_EQ(counts.issued, 0u);
+}
+
 INSTANTIATE_TEST_SUITE_P(Stores, StoredKeyServiceStoresTest,
                          ::testing::Values(testing::StoreKind::kSqlite, testing::StoreKind::kPostgres),
                          [](const auto& info) { return testing::StoreKindName(info.param); });

@@ -138,7 +138,17 @@ TEST_P(KeyStoreContractTest, MarkDeliveredChangesOnlyIssuedKeySetsAndReportsTheF
   EXPECT_EQ(counts.issued, 0u);
   EXPECT_EQ(counts.delivered, 2u);
   EXPECT_EQ(counts.revoked, 1u);
-  EXPECT_TRUE((*store_->Find("sip:c@example.org", 1500))->revoked);
+  // Find reads the marks with the record (StoredKeyService does not mark a delivered one again).
+  const SealedKeySet a = **store_->Find("sip:a@example.org", 1500), c = **store_->Find("sip:c@example.org", 1500);
+  EXPECT_TRUE(a.delivered);
+  EXPECT_FALSE(a.revoked);
+  EXPECT_TRUE(c.revoked);
+  EXPECT_FALSE(c.delivered);
+  const KeySetRef both[] = {{"sip:a@example.org", 1500}, {"sip:c@example.org", 1500}};
+  Result<std::vector<std::optional<SealedKeySet>>> many = store_->FindMany(both);
+  ASSERT_TRUE(many.ok()) << many.status().ToString();
+  EXPECT_TRUE((*many)[0]->delivered && !(*many)[0]->revoked);
+  EXPECT_TRUE((*many)[1]->revoked && !(*many)[1]->delivered);
 }
 
 // A summary of a Find's answer, to compare answers: "absent", or the record's key, nonce and mark.
@@ -147,7 +157,8 @@ std::string Answer(const Result<std::optional<SealedKeySet>>& r) {
   if (!r->has_value()) return "absent";
   const SealedKeySet& s = **r;
   return s.user_uri + "/" + std::to_string(s.period.number) + "/" + std::to_string(s.period.valid_to) + "/" +
-         ToHex(ByteView(s.nonce.data(), s.nonce.size())) + "/" + ToHex(ByteView(s.sealed.data(), 8)) + (s.revoked ? "/revoked" : "");
+         ToHex(ByteView(s.nonce.data(), s.nonce.size())) + "/" + ToHex(ByteView(s.sealed.data(), 8)) + (s.revoked ? "/revoked" : "") +
+         (s.delivered ? "/delivered" : "");
 }
 
 // FindMany (one query for many keys on PostgreSQL, which StoredKeyService gathers lookups into)
