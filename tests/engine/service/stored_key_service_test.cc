@@ -80,24 +80,35 @@ TEST_F(StoredKeyServiceTest, BadInputAndReadiness) {
 // On both stores: on PostgreSQL, lookups that arrive while one is in flight are gathered into one
 // FindMany (stored_key_service.h); every request must still get its own key set, a revoked one
 // its refusal, and one not issued yet a key set derived and stored once.
-class StoredKeyServiceStoresTest : public ::testing::TestWithParam<testing::StoreKind> {};
+class StoredKeyServiceStoresTest : public ::testing::TestWithParam<testing::StoreKind> {
+ protected:
+  void SetUp() override {
+    if (!backend_.available()) GTEST_SKIP() << testing::kNoPostgresReason;
+    Result<std::unique_ptr<KeyStore>> store = backend_.Open(testing::kTestCertUri);
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    store_ = std::move(store).value();
+    SecretBytes key(kDataKeyBytes);
+    ASSERT_TRUE(OpenSslRandom().Fill(key.span()).ok());
+    cipher_ = std::make_unique<KeySetCipher>(std::move(key), testing::kTestCertUri);
+    cert_.params = kms_.params;
+    cert_.keys = kms_.pub;
+    cert_.cert_uri = testing::kTestCertUri;
+    cert_.valid_to = ~NtpSeconds{0} >> 1;
+  }
+  // The store's certificate, served by a StoredKeyService over the store.
+  std::shared_ptr<const ServedCertificates> Served() {
+    return ServedCertificates::Single({cert_, kms_.source.get(), cipher_.get(), store_.get()});
+  }
+  static testing::TestKms kms_;
+  testing::StoreBackend backend_{GetParam()};
+  std::unique_ptr<KeyStore> store_;
+  std::unique_ptr<KeySetCipher> cipher_;
+  KmsCertificate cert_;
+};
+testing::TestKms StoredKeyServiceStoresTest::kms_;
 
 TEST_P(StoredKeyServiceStoresTest, ConcurrentRequestsGetWhatLoneRequestsGet) {
-  testing::StoreBackend backend(GetParam());
-  if (!backend.available()) GTEST_SKIP() << testing::kNoPostgresReason;
-  static testing::TestKms kms;
-  Result<std::unique_ptr<KeyStore>> store = backend.Open(testing::kTestCertUri);
-  ASSERT_TRUE(store.ok()) << store.status().ToString();
-  SecretBytes key(kDataKeyBytes);
-  ASSERT_TRUE(OpenSslRandom().Fill(key.span()).ok());
-  KeySetCipher cipher(std::move(key), testing::kTestCertUri);
-  KmsCertificate cert;
-  cert.params = kms.params;
-  cert.keys = kms.pub;
-  cert.cert_uri = testing::kTestCertUri;
-  cert.valid_to = ~NtpSeconds{0} >> 1;
-  StoredKeyService service(ServedCertificates::Single({cert, kms.source.get(), &cipher, store->get()}), **store,
-                           [] { return Status::Ok(); });
+  StoredKeyService service(Served(), *store_, [] { return Status::Ok(); });
   const NtpSeconds t = 1547ull * 2592000 + 5;
   // Twelve users issued beforehand, one of them revoked; four asked for the first time below.
   std::vector<std::string> users;
@@ -108,7 +119,7 @@ TEST_P(StoredKeyServiceStoresTest, ConcurrentRequestsGetWhatLoneRequestsGet) {
     ASSERT_TRUE(ks.ok()) << ks.status().ToString();
     issued[i] = ks->pvt;
   }
-  ASSERT_TRUE((*store)->SetState(users[3], 1547, KeySetState::kRevoked).ok());
+  ASSERT_TRUE(store_->SetState(users[3], 1547, KeySetState::kRevoked).ok());
 
   constexpr int kThreads = 8, kRounds = 30;
   // Each thread's first answer for each user, replaced by an error if a later one differs.
@@ -150,36 +161,22 @@ TEST_P(StoredKeyServiceStoresTest, ConcurrentRequestsGetWhatLoneRequestsGet) {
         continue;
       }
       ASSERT_TRUE(ks.ok()) << users[u] << ": " << ks.status().ToString();
-      EXPECT_TRUE(CheckKeySet(kms.pub, *ks).ok());
+      EXPECT_TRUE(CheckKeySet(kms_.pub, *ks).ok());
       if (u < issued.size()) EXPECT_EQ(ks->pvt, issued[u]) << users[u];
       else EXPECT_EQ(ks->pvt, (*got[0][u])->pvt) << users[u];  // derived once, the same for all
     }
   }
-  EXPECT_EQ(*(*store)->CountKeySets(), 16u);
+  EXPECT_EQ(*store_->CountKeySets(), 16u);
 }
 
 // A key set is queued to be marked delivered when it is handed out while the store holds it as
 // issued (pre-provisioned, or derived just now); once the store says delivered, handing it out
 // again queues nothing (a reconnecting device would otherwise cost a write each time).
 TEST_P(StoredKeyServiceStoresTest, OnlyFirstDeliveriesAreQueuedForMarking) {
-  testing::StoreBackend backend(GetParam());
-  if (!backend.available()) GTEST_SKIP() << testing::kNoPostgresReason;
-  static testing::TestKms kms;
-  Result<std::unique_ptr<KeyStore>> store = backend.Open(testing::kTestCertUri);
-  ASSERT_TRUE(store.ok()) << store.status().ToString();
-  SecretBytes key(kDataKeyBytes);
-  ASSERT_TRUE(OpenSslRandom().Fill(key.span()).ok());
-  KeySetCipher cipher(std::move(key), testing::kTestCertUri);
-  KmsCertificate cert;
-  cert.params = kms.params;
-  cert.keys = kms.pub;
-  cert.cert_uri = testing::kTestCertUri;
-  cert.valid_to = ~NtpSeconds{0} >> 1;
   DeliveryRecorder::Options options;
   options.flush_interval = std::chrono::hours(1);  // written by Flush() only
-  DeliveryRecorder deliveries(**store, options);
-  StoredKeyService service(ServedCertificates::Single({cert, kms.source.get(), &cipher, store->get()}), **store,
-                           [] { return Status::Ok(); }, &deliveries);
+  DeliveryRecorder deliveries(*store_, options);
+  StoredKeyService service(Served(), *store_, [] { return Status::Ok(); }, &deliveries);
   const NtpSeconds t = 1548ull * 2592000 + 5;
   const std::string alice = "sip:alice@example.org", bob = "sip:bob@example.org";
 
@@ -203,7 +200,7 @@ TEST_P(StoredKeyServiceStoresTest, OnlyFirstDeliveriesAreQueuedForMarking) {
   // Pre-provisioned (issued in the store, never handed out): the first delivery is queued and marked.
   ASSERT_TRUE(service.KeySetAt(bob, t).ok());
   ASSERT_TRUE(deliveries.Flush().ok());
-  ASSERT_TRUE((*store)->SetState(bob, 1548, KeySetState::kIssued).ok());
+  ASSERT_TRUE(store_->SetState(bob, 1548, KeySetState::kIssued).ok());
   const uint64_t before = deliveries.recorded();
   ASSERT_TRUE(service.KeySetAt(bob, t).ok());
   EXPECT_EQ(deliveries.recorded(), before + 1);
@@ -211,7 +208,7 @@ TEST_P(StoredKeyServiceStoresTest, OnlyFirstDeliveriesAreQueuedForMarking) {
   EXPECT_EQ(deliveries.marked(), 3u);
   ASSERT_TRUE(service.KeySetAt(bob, t).ok());
   EXPECT_EQ(deliveries.recorded(), before + 1);
-  KeySetCounts counts = *(*store)->CountByState();
+  KeySetCounts counts = *store_->CountByState();
   EXPECT_EQ(counts.delivered, 2u);
   EXPECT_EQ(counts.issued, 0u);
 }
