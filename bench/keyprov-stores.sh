@@ -31,7 +31,7 @@ tmp="$(mktemp -d /tmp/mcx-kms-stores-XXXXXX)"
 pids=()
 trap 'for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$tmp"' EXIT
 
-for i in $(seq 1 "$users"); do printf 'sip:user%05d@example.org\n' "$i"; done >"$tmp/users.txt"
+demo_users "$users" >"$tmp/users.txt"
 declare -A port
 for store in sqlite postgresql; do
   where=()

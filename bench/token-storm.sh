@@ -29,7 +29,7 @@ trap 'stop_started; rm -rf "$tmp"' EXIT
 
 echo "token-storm: a demo KMS with $users users pre-provisioned (takes a while for 200,000)"
 "$bin" init --demo --data-dir "$tmp/demo" >"$tmp/init.log" 2>&1 || { cat "$tmp/init.log"; exit 1; }
-for i in $(seq 1 "$users"); do printf 'sip:user%05d@example.org\n' "$i"; done >"$tmp/users.txt"
+demo_users "$users" >"$tmp/users.txt"
 "$bin" provision --data-dir "$tmp/demo" --users "$tmp/users.txt" >"$tmp/provision.log" 2>&1 \
   || { cat "$tmp/provision.log"; exit 1; }
 tail -n 1 "$tmp/provision.log"

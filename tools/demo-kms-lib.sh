@@ -24,6 +24,8 @@
 #                                               pid, logs and temp files in DIR, up to an open
 #                                               http { block (the caller adds servers and the })
 #   free_port                                   prints a loopback TCP port nobody listens on
+#   demo_users N                                prints the URIs of N demo users, one a line:
+#                                               sip:user00001@example.org ...
 #   write_wrk_users BIN DEMO_DIR N FILE         writes a Lua table of N demo users
 #                                               (sip:user00001@example.org ...) and a bearer token
 #                                               each from the demo KMS's test IdMS, for wrk
@@ -63,7 +65,7 @@ start_demo_kms() {
   done
   "$bin" init --demo --data-dir "$tmp/demo" >"$tmp/init.log" 2>&1 || { echo "mcx-kms init failed:"; cat "$tmp/init.log"; return 1; }
   if [ "$users" -gt 0 ]; then
-    for i in $(seq 1 "$users"); do printf 'sip:user%05d@example.org\n' "$i"; done >"$tmp/users.txt"
+    demo_users "$users" >"$tmp/users.txt"
     "$bin" provision --data-dir "$tmp/demo" --users "$tmp/users.txt" >"$tmp/provision.log" 2>&1 \
       || { echo "mcx-kms provision failed:"; cat "$tmp/provision.log"; return 1; }
   fi
@@ -139,13 +141,18 @@ http {
 CONF
 }
 
+demo_users() {
+  local i
+  for i in $(seq 1 "$1"); do printf 'sip:user%05d@example.org\n' "$i"; done
+}
+
 write_wrk_users() {
-  local bin="$1" demo="$2" n="$3" out="$4" i u t
+  local bin="$1" demo="$2" n="$3" out="$4" i=0 u t
   {
     echo "users = {}"
     echo "tokens = {}"
-    for i in $(seq 1 "$n"); do
-      u="$(printf 'sip:user%05d@example.org' "$i")"
+    for u in $(demo_users "$n"); do
+      i=$((i + 1))
       t="$("$bin" token --demo-dir "$demo" --user "$u" 2>/dev/null | tail -n 1)"
       echo "users[$i] = \"$u\"; tokens[$i] = \"$t\""
     done

@@ -33,6 +33,12 @@ namespace mcx {
 // revoked: withdrawn by the operator.
 enum class KeySetState : int { kIssued = 0, kDelivered = 1, kRevoked = 2 };
 
+// A record's marks (SealedKeySet::revoked, ::delivered) from the state column it was read with.
+inline void SetMarksFromState(SealedKeySet& record, int64_t state) {
+  record.revoked = state == static_cast<int64_t>(KeySetState::kRevoked);
+  record.delivered = state == static_cast<int64_t>(KeySetState::kDelivered);
+}
+
 // A key set's key within one KMS certificate.
 struct KeySetRef {
   std::string user_uri;

@@ -46,12 +46,6 @@ SealedKeySet ReadRecord(const PGresult* r, int row, std::string user_uri, uint64
   return s;
 }
 
-// The state column as the record's marks.
-void SetMarks(SealedKeySet& s, int64_t state) {
-  s.revoked = state == static_cast<int>(KeySetState::kRevoked);
-  s.delivered = state == static_cast<int>(KeySetState::kDelivered);
-}
-
 int64_t AsInt(uint64_t v) { return static_cast<int64_t>(v); }  // NTP seconds and period numbers: the bits as is
 
 class PostgresKeyStore final : public KeyStore {
@@ -111,7 +105,7 @@ class PostgresKeyStore final : public KeyStore {
     if (!r.ok()) return r.status();
     if (PQntuples(r->get()) == 0) return std::optional<SealedKeySet>();
     SealedKeySet found = ReadRecord(r->get(), 0, user_uri, key_period_no);
-    SetMarks(found, pg::GetInt(r->get(), 0, 6));
+    SetMarksFromState(found, pg::GetInt(r->get(), 0, 6));
     return std::optional<SealedKeySet>(std::move(found));
   }
 
@@ -141,7 +135,7 @@ class PostgresKeyStore final : public KeyStore {
       if (n < 1 || static_cast<uint64_t>(n) > keys.size()) return Status::Internal("a key set row for no key asked");
       const KeySetRef& k = keys[static_cast<size_t>(n - 1)];
       SealedKeySet s = ReadRecord(r->get(), row, k.user_uri, k.key_period_no);
-      SetMarks(s, pg::GetInt(r->get(), row, 6));
+      SetMarksFromState(s, pg::GetInt(r->get(), row, 6));
       found[static_cast<size_t>(n - 1)] = std::move(s);
     }
     return found;

@@ -41,9 +41,7 @@ class SqliteKeyStore final : public KeyStore {
     if (rc == SQLITE_DONE) return std::optional<SealedKeySet>();
     if (rc != SQLITE_ROW) return SqliteErrorOf(r.db(), rc, "reading a key set");
     SealedKeySet found = ReadRecord(*st, user_uri, key_period_no);
-    const int state = sqlite3_column_int(*st, 6);
-    found.revoked = state == static_cast<int>(KeySetState::kRevoked);
-    found.delivered = state == static_cast<int>(KeySetState::kDelivered);
+    SetMarksFromState(found, sqlite3_column_int(*st, 6));
     return std::optional<SealedKeySet>(std::move(found));
   }
 

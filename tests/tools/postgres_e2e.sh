@@ -23,7 +23,7 @@ sql() { psql -X -q -t -A "$url" -c "$1"; }
 
 "$bin" init --demo --data-dir "$dd" --store-url "$url" >"$tmp/init.log" 2>&1 || { echo "FAIL: init:"; cat "$tmp/init.log"; exit 1; }
 grep -qF "url = '$url'" "$dd/mcx-kms.toml" && ok "init writes [store] url" || bad "init: $(cat "$dd/mcx-kms.toml")"
-for i in $(seq 1 20); do printf 'sip:user%05d@example.org\n' "$i"; done >"$tmp/users.txt"
+demo_users 20 >"$tmp/users.txt"
 "$bin" provision --data-dir "$dd" --users "$tmp/users.txt" >"$tmp/provision.log" 2>&1 \
   || { echo "FAIL: provision:"; cat "$tmp/provision.log"; exit 1; }
 grep -q "PostgreSQL postgresql://" "$tmp/provision.log" && ok "provision names the PostgreSQL store" \

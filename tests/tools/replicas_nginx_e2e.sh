@@ -30,7 +30,7 @@ dd="$tmp/demo"
 users=50
 
 "$bin" init --demo --data-dir "$dd" --store-url "$url" >"$tmp/init.log" 2>&1 || { echo "FAIL: init:"; cat "$tmp/init.log"; exit 1; }
-for i in $(seq 1 "$users"); do printf 'sip:user%05d@example.org\n' "$i"; done >"$tmp/users.txt"
+demo_users "$users" >"$tmp/users.txt"
 "$bin" provision --data-dir "$dd" --users "$tmp/users.txt" >"$tmp/provision.log" 2>&1 \
   || { echo "FAIL: provision:"; cat "$tmp/provision.log"; exit 1; }
 ok "$users users pre-provisioned in PostgreSQL"
