@@ -18,7 +18,7 @@
 namespace mcx {
 namespace {
 
-using p256::Affine, p256::Projective, p256::BoothDigit;
+using p256::Affine, p256::Projective, p256::BoothDigit, p256::Fe;
 using Table = p256::CombTable;
 constexpr int kWindows = p256::kCombWindows;
 constexpr int kEntries = p256::kCombEntries;
@@ -49,28 +49,21 @@ __attribute__((target("avx2"))) void LookupAvx2(uint64_t (&acc)[8], const uint64
 #endif
 
 // out = digit's multiple of the window's base, or (0, 0) for digit 0, reading every entry so that
-// the memory trace does not depend on the digit.
+// the memory trace does not depend on the digit. `scratch` is the caller's, wiped by it once at
+// the end rather than here in every window (a call to OPENSSL_cleanse each time).
 template <LookupFn kLookup>
-void SelectEntry(const Affine (&row)[kEntries], uint64_t abs, uint64_t negative,
-                 Affine& out) {
+[[gnu::always_inline]] inline void SelectEntry(const Affine (&row)[kEntries], uint64_t abs, uint64_t negative,
+                                               uint64_t (&scratch)[8], Affine& out) {
   static_assert(sizeof(Affine) == 8 * sizeof(uint64_t), "an entry is x then y, 4 words each");
-  uint64_t acc[8];
-  kLookup(acc, reinterpret_cast<const uint64_t*>(row), abs - 1);  // abs 0: no entry
+  kLookup(scratch, reinterpret_cast<const uint64_t*>(row), abs - 1);  // abs 0: no entry
   for (int l = 0; l < 4; ++l) {
-    out.x[l] = acc[l];
-    out.y[l] = acc[4 + l];
+    out.x[l] = scratch[l];
+    out.y[l] = scratch[4 + l];
   }
-  Limbs256 neg_y;
-  const Limbs256 zero{};
+  Fe neg_y;
+  const Fe zero{};
   p256::FeSub(neg_y, zero, out.y);
-  Select(out.y, negative, neg_y, out.y);
-  SecureWipe(acc, sizeof acc);
-}
-
-void SelectPoint(Projective& r, uint64_t mask, const Projective& a, const Projective& b) {
-  Select(r.x, mask, a.x, b.x);
-  Select(r.y, mask, a.y, b.y);
-  Select(r.z, mask, a.z, b.z);
+  ct::SelectWords(out.y.data(), negative, neg_y.data(), out.y.data(), 4);
 }
 
 // The table in the IFMA lanes' representation (p256_lanes.h), built from the portable one on
@@ -185,30 +178,94 @@ void MultiplyProjectiveLanes(const Limbs256 (&k)[p256::kLanes], Projective (&poi
   SecureWipe(z, sizeof z);
 }
 
+// Jacobian coordinates (x = X/Z^2, y = Y/Z^3): the one-lane sum's accumulator, since its mixed
+// addition costs 8M + 3S and 7 additions against the complete formula's 13M and about 20.
+struct Jacobian {
+  Fe x, y, z;
+};
+
+// r = a + q for a Jacobian a and an affine q, with a not infinity and a != +-q (H = 0 there and
+// the result is wrong). MultiplyProjective shows why the comb never meets those cases.
+template <FeMulFn kMul>
+[[gnu::always_inline]] inline void AddJacobianAffine(Jacobian& r, const Jacobian& a, const Affine& q) {
+  Fe z1z1, u2, s2, h, rr, hh, hhh, v, t;
+  kMul(z1z1, a.z, a.z);
+  kMul(u2, q.x, z1z1);
+  kMul(t, a.z, z1z1);
+  kMul(s2, q.y, t);
+  p256::FeSub(h, u2, a.x);
+  p256::FeSub(rr, s2, a.y);
+  kMul(hh, h, h);
+  kMul(hhh, h, hh);
+  kMul(v, a.x, hh);
+  kMul(r.z, a.z, h);  // before r.x and r.y: r may alias a, and a.x, a.y are still needed
+  kMul(t, rr, rr);
+  p256::FeSub(t, t, hhh);
+  p256::FeSub(t, t, v);
+  p256::FeSub(t, t, v);  // X3 = R^2 - HHH - 2V
+  Fe y1hhh;
+  kMul(y1hhh, a.y, hhh);
+  p256::FeSub(v, v, t);
+  r.x = t;
+  kMul(v, rr, v);
+  p256::FeSub(r.y, v, y1hhh);  // Y3 = R(V - X3) - Y1 HHH
+}
+
+// Inline word selects: Select<4> (montgomery.h) is an out-of-line call, 6 % of [k]G in perf.
+[[gnu::always_inline]] inline void SelectJacobian(Jacobian& r, uint64_t mask, const Jacobian& a, const Jacobian& b) {
+  static_assert(sizeof(Jacobian) == 12 * sizeof(uint64_t), "three coordinates of 4 words");
+  ct::SelectWords(r.x.data(), mask, a.x.data(), b.x.data(), 4);
+  ct::SelectWords(r.y.data(), mask, a.y.data(), b.y.data(), 4);
+  ct::SelectWords(r.z.data(), mask, a.z.data(), b.z.data(), 4);
+}
+
 // r = [k]G in projective coordinates. k = sum of digit_i 2^(7i), so r is the sum of one table
-// entry (or nothing, for a zero digit) per window. kMul and kLookup are the path's (portable, or
-// mulx/adcx/adox and AVX2 on the avx2 path).
+// entry (or nothing, for a zero digit) per window, accumulated in Jacobian coordinates with the
+// incomplete mixed addition. It never meets its exceptions for k in [1, n-1]: before window i the
+// accumulator is [s]G with s = (k mod 2^(7i)) - 2^(7i) b_(7i-1), so |s| <= 2^(7i-1), and the entry
+// is [d 2^(7i)]G with 1 <= |d| <= 64. For i <= 35, |d 2^(7i) -+ s| lies between 2^(7i-1) and
+// 2^(7i+7) <= 2^252 < n, so s is neither d 2^(7i) nor -d 2^(7i) modulo n. In window 36 (bits 251 to
+// 255 of k) d is 0..16: s = -d 2^252 would make k = 0 mod n, and s = d 2^252 mod n needs
+// d 2^252 - s = n (the difference is below 2n and positive), i.e. d = 16 and k = 2^257 - n, which
+// has 257 bits. The remaining case, an accumulator still at infinity (every digit so far zero),
+// is kept by mask: the entry becomes the accumulator. kMul and kLookup are the path's (portable,
+// or mulx/adcx/adox and AVX2 on the avx2 path).
 template <FeMulFn kMul, LookupFn kLookup>
 void MultiplyProjective(const Table& t, const Limbs256& k, Projective& r) {
-  const Projective infinity{{}, t.one, {}};
   Affine q;
+  uint64_t scratch[8];
   uint64_t negative;
   uint64_t abs = BoothDigit(k, 0, &negative);
-  SelectEntry<kLookup>(t.points[0], abs, negative, q);
-  Projective acc{q.x, q.y, t.one};
-  SelectPoint(acc, ct::IsZero(abs), infinity, acc);
-  Projective sum;
+  SelectEntry<kLookup>(t.points[0], abs, negative, scratch, q);
+  Jacobian acc{q.x, q.y, t.one};
+  uint64_t at_infinity = ct::IsZero(abs);  // acc holds no point yet
+  Jacobian sum, entry;
   for (int i = 1; i < kWindows; ++i) {
     abs = BoothDigit(k, i, &negative);
-    SelectEntry<kLookup>(t.points[i], abs, negative, q);
-    p256::AddMixed<kMul>(t.b, sum, acc, q);
+    SelectEntry<kLookup>(t.points[i], abs, negative, scratch, q);
+    AddJacobianAffine<kMul>(sum, acc, q);
+    entry = Jacobian{q.x, q.y, t.one};
+    SelectJacobian(sum, at_infinity, entry, sum);
     // A zero digit selected (0, 0), which is not a point: keep acc instead of the sum.
-    SelectPoint(acc, ct::IsZero(abs), acc, sum);
+    const uint64_t zero_digit = ct::IsZero(abs);
+    SelectJacobian(acc, zero_digit, acc, sum);
+    at_infinity &= zero_digit;
   }
-  r = acc;
+  // To projective (X Z, Y, Z^3): x = X Z / Z^3, y = Y / Z^3. Infinity (k = 0, outside the
+  // contract) becomes Z = 0, which the inversion refuses.
+  Fe zz;
+  kMul(zz, acc.z, acc.z);
+  kMul(r.x, acc.x, acc.z);
+  r.y = acc.y;
+  kMul(r.z, zz, acc.z);
+  const Fe zero{};
+  ct::SelectWords(r.z.data(), at_infinity, zero.data(), r.z.data(), 4);
   SecureWipe(&acc, sizeof acc);
   SecureWipe(&sum, sizeof sum);
+  SecureWipe(&entry, sizeof entry);
+  SecureWipe(&zz, sizeof zz);
   SecureWipe(&q, sizeof q);
+  SecureWipe(scratch, sizeof scratch);
   SecureWipe(&abs, sizeof abs);
   SecureWipe(&negative, sizeof negative);
 }

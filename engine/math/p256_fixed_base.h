@@ -3,9 +3,11 @@
 // Contract: k is a secret scalar in [1, n-1] (little-endian limbs; the caller range-checks it).
 // No branch and no memory index depends on k: the scalar is recoded into 37 signed 7-bit digits,
 // each digit selects its multiple of 2^(7i) G by a masked scan of a whole 64-entry affine table,
-// and the 37 points are summed with complete (exception-free) mixed addition, so no doubling and
-// no case analysis is needed. The only variable-time step, the final inversion of Z, sees Z
-// multiplied by a fresh random blind (engine/math/inverse.h).
+// and the 37 points are summed with no doubling. The one-lane code (portable and avx2 paths) sums
+// in Jacobian coordinates with the cheaper incomplete mixed addition: for k in [1, n-1] the comb
+// never adds a point to itself or to its negative (the proof is at MultiplyProjective), and an
+// accumulator still at infinity is handled by mask. The only variable-time step, the final
+// inversion of Z, sees Z multiplied by a fresh random blind (engine/math/inverse.h).
 //
 // On AVX-512 IFMA a single k runs its windows on the eight vector lanes at once and folds the
 // lanes' sums with complete projective additions (p256_lanes.h, MultiplySplit); same scans, same
