@@ -270,6 +270,150 @@ void MultiplyProjective(const Table& t, const Limbs256& k, Projective& r) {
   SecureWipe(&negative, sizeof negative);
 }
 
+// Many scalars on the one-lane paths: affine accumulators, one per scalar, that take their window's
+// entry together, so that the x-differences of a whole window share one inversion (Montgomery's
+// trick, 3 multiplications a scalar) and each addition is then the affine chord: 5M + 1S a scalar
+// a window against the Jacobian addition's 8M + 3S, and no conversion at the end. The cases are
+// MultiplyProjective's: a scalar whose digit is zero, or whose accumulator is still at infinity,
+// puts 1 in place of its difference and keeps its accumulator or takes the entry by mask; the
+// difference is otherwise never zero for k in [1, n-1], so neither is the product inverted.
+struct AffineLane {
+  Affine acc;             // [s]G for the digits so far; meaningless while at_infinity
+  Affine q;               // this window's entry
+  Fe dx;                  // q.x - acc.x, or 1
+  Fe prefix;              // dx of this lane and of every lane before it, multiplied
+  uint64_t at_infinity;   // every digit so far was zero
+  uint64_t zero_digit;    // this window's digit is zero
+};
+
+// Below this many scalars a window's inversion (about 1 us) costs more than the chord saves.
+constexpr size_t kMinAffineBatch = 32;
+constexpr size_t kMaxAffineBatch = 128;
+
+// Stage one of a window: every lane's entry and x-difference, and the running product of the
+// differences.
+template <FeMulFn kMul, LookupFn kLookup>
+void SelectWindowEntries(const Table& t, int window, std::span<const Limbs256> k, std::span<AffineLane> lanes,
+                         uint64_t (&scratch)[8]) {
+  for (size_t j = 0; j < lanes.size(); ++j) {
+    AffineLane& lane = lanes[j];
+    uint64_t negative;
+    const uint64_t abs = BoothDigit(k[j], window, &negative);
+    SelectEntry<kLookup>(t.points[window], abs, negative, scratch, lane.q);
+    lane.zero_digit = ct::IsZero(abs);
+    p256::FeSub(lane.dx, lane.q.x, lane.acc.x);
+    ct::SelectWords(lane.dx.data(), lane.zero_digit | lane.at_infinity, t.one.data(), lane.dx.data(), 4);
+    if (window == kWindows - 1) {
+      // k = 0 (outside the contract) ends at infinity: a zero difference makes the product zero
+      // and the inversion fail, as the one-scalar code's Z = 0 does, without a branch here.
+      const Fe zero{};
+      ct::SelectWords(lane.dx.data(), lane.zero_digit & lane.at_infinity, zero.data(), lane.dx.data(), 4);
+    }
+    if (j == 0) {
+      lane.prefix = lane.dx;
+    } else {
+      kMul(lane.prefix, lanes[j - 1].prefix, lane.dx);
+    }
+  }
+}
+
+// Stage two: unwinds the inverse of the product lane by lane, from the last, and adds each lane's
+// entry with its own 1/dx. `inverse` is 1/(product of all dx) in Montgomery form; it is consumed.
+template <FeMulFn kMul>
+void AddWindowEntries(std::span<AffineLane> lanes, Fe& inverse) {
+  Fe inv_dx, lambda, x3, y3;
+  for (size_t j = lanes.size(); j-- > 0;) {
+    AffineLane& lane = lanes[j];
+    if (j > 0) {
+      kMul(inv_dx, inverse, lanes[j - 1].prefix);
+      kMul(inverse, inverse, lane.dx);
+    } else {
+      inv_dx = inverse;
+    }
+    p256::FeSub(lambda, lane.q.y, lane.acc.y);
+    kMul(lambda, lambda, inv_dx);
+    kMul(x3, lambda, lambda);
+    p256::FeSub(x3, x3, lane.acc.x);
+    p256::FeSub(x3, x3, lane.q.x);  // x3 = lambda^2 - x1 - x2
+    p256::FeSub(y3, lane.acc.x, x3);
+    kMul(y3, lambda, y3);
+    p256::FeSub(y3, y3, lane.acc.y);  // y3 = lambda (x1 - x3) - y1
+    ct::SelectWords(x3.data(), lane.at_infinity, lane.q.x.data(), x3.data(), 4);
+    ct::SelectWords(y3.data(), lane.at_infinity, lane.q.y.data(), y3.data(), 4);
+    ct::SelectWords(lane.acc.x.data(), lane.zero_digit, lane.acc.x.data(), x3.data(), 4);
+    ct::SelectWords(lane.acc.y.data(), lane.zero_digit, lane.acc.y.data(), y3.data(), 4);
+    lane.at_infinity &= lane.zero_digit;
+  }
+  SecureWipe(&inv_dx, sizeof inv_dx);
+  SecureWipe(&lambda, sizeof lambda);
+  SecureWipe(&x3, sizeof x3);
+  SecureWipe(&y3, sizeof y3);
+}
+
+// out[j] = [k[j]]G for a batch of kMinAffineBatch to kMaxAffineBatch scalars in [1, n-1].
+template <FeMulFn kMul, LookupFn kLookup>
+Status MultiplyAffineBatch(const Table& t, std::span<const Limbs256> k, std::span<P256Point> out) {
+  std::vector<AffineLane> lanes(k.size());
+  uint64_t scratch[8];
+  for (size_t j = 0; j < k.size(); ++j) {
+    uint64_t negative;
+    const uint64_t abs = BoothDigit(k[j], 0, &negative);
+    SelectEntry<kLookup>(t.points[0], abs, negative, scratch, lanes[j].acc);
+    lanes[j].at_infinity = ct::IsZero(abs);
+  }
+  Status st = Status::Ok();
+  for (int i = 1; i < kWindows && st.ok(); ++i) {
+    SelectWindowEntries<kMul, kLookup>(t, i, k, lanes, scratch);
+    Fe inverse;  // 1/(P R) for the product's Montgomery form P R, then R^3/(P R R) = R/P
+    st = BlindedInverse(P256FieldModulus(), lanes.back().prefix, inverse);
+    if (!st.ok()) break;  // a zero product: some k outside [1, n-1] (0, n, ...)
+    kMul(inverse, inverse, P256FieldModulus().r3);
+    AddWindowEntries<kMul>(lanes, inverse);
+    SecureWipe(&inverse, sizeof inverse);
+  }
+  for (size_t j = 0; j < lanes.size() && st.ok(); ++j) {
+    Fe x, y;
+    const Fe one{1, 0, 0, 0};
+    p256::FeMul(x, lanes[j].acc.x, one);  // out of Montgomery form
+    p256::FeMul(y, lanes[j].acc.y, one);
+    out[j][0] = 0x04;
+    LimbsToBytes<4>(x, std::span<uint8_t, 32>(out[j].data() + 1, 32));
+    LimbsToBytes<4>(y, std::span<uint8_t, 32>(out[j].data() + 33, 32));
+    SecureWipe(&x, sizeof x);
+    SecureWipe(&y, sizeof y);
+  }
+  SecureWipe(lanes.data(), lanes.size() * sizeof(AffineLane));
+  SecureWipe(scratch, sizeof scratch);
+  return st;
+}
+
+// The one-lane paths' batch: chunks of kMinAffineBatch to kMaxAffineBatch scalars (none smaller,
+// so a chunk's inversions pay), each summed in affine coordinates.
+template <FeMulFn kMul, LookupFn kLookup>
+Status MultiplyAffineChunks(const Table& t, std::span<const Limbs256> k, std::span<P256Point> out) {
+  const size_t chunks = (k.size() + kMaxAffineBatch - 1) / kMaxAffineBatch;
+  size_t done = 0;
+  for (size_t c = 0; c < chunks; ++c) {
+    const size_t size = (k.size() - done) / (chunks - c);  // even shares; >= 32 as k.size() >= 32
+    Status st = MultiplyAffineBatch<kMul, kLookup>(t, k.subspan(done, size), out.subspan(done, size));
+    if (!st.ok()) return st;
+    done += size;
+  }
+  return Status::Ok();
+}
+
+Status MultiplyAffineChunksOn(MathPath path, std::span<const Limbs256> k, std::span<P256Point> out,
+                              bool checked = true) {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  if (path == MathPath::kAvx2 && (!checked || MathPathAvailable(MathPath::kAvx2))) {
+    return MultiplyAffineChunks<p256::FeMulAdx, LookupAvx2>(P256Table(), k, out);
+  }
+#endif
+  (void)path;
+  (void)checked;
+  return MultiplyAffineChunks<p256::FeMul, LookupPortable>(P256Table(), k, out);
+}
+
 // out = (X/Z, Y/Z) encoded, given inv = 1/Z_m where Z_m = Z R is the Montgomery form of Z.
 void EncodeAffine(const Projective& a, const Limbs256& inv, P256Point& out) {
   Limbs256 z_inv, x, y;
@@ -334,6 +478,11 @@ Status P256MultiplyGeneratorAvx2Unchecked(const Limbs256& k, P256Point& out) {
   return AffineResult(r, out);
 }
 
+Status P256MultiplyGeneratorBatchAvx2Unchecked(std::span<const Limbs256> k, std::span<P256Point> out) {
+  if (k.size() != out.size()) return Status::Internal("P256MultiplyGeneratorBatch: size mismatch");
+  return MultiplyAffineChunksOn(MathPath::kAvx2, k, out, /*checked=*/false);
+}
+
 Status P256MultiplyGeneratorBatch(std::span<const Limbs256> k, std::span<P256Point> out) {
   return P256MultiplyGeneratorBatchOn(BestMathPath(), k, out);
 }
@@ -362,6 +511,7 @@ Status P256MultiplyGeneratorBatchOn(MathPath path, std::span<const Limbs256> k, 
     for (size_t i = done; i < k.size(); ++i) MultiplyProjectiveSplit(k[i], points[i]);  // fewer than 8
     done = k.size();
   }
+  if (done == 0 && k.size() >= kMinAffineBatch) return MultiplyAffineChunksOn(path, k, out);
   for (size_t i = done; i < k.size(); ++i) MultiplyOneLane(path, t, k[i], points[i]);
   for (size_t i = 0; i < k.size(); ++i) inv[i] = points[i].z;
   Status st = BatchInverse(P256FieldModulus(), inv, scratch);

@@ -45,11 +45,15 @@ Status P256MultiplyGeneratorOn(MathPath path, const Limbs256& k, P256Point& out)
 // BMI2 and ADX.
 Status P256MultiplyGeneratorAvx2Unchecked(const Limbs256& k, P256Point& out);
 
-// out[i] = [k[i]]G for every i, sharing one blinded inversion among all of them. The sizes match.
+// out[i] = [k[i]]G for every i. The sizes match.
 // On BestMathPath(): with AVX-512 IFMA and at least 8 scalars, eight at a time on vector lanes
 // (p256_lanes.h; the last group padded with the public scalar 1), a batch of fewer than 8 one at a
-// time split over the lanes; else one at a time on the one-lane code of the path (avx2 or portable).
+// time split over the lanes. On the one-lane paths (avx2, portable), from 32 scalars on, chunks of
+// 32 to 128 summed in affine coordinates with one shared inversion per window; fewer, one at a
+// time. Either way the results' Z coordinates (if any) share one blinded inversion.
 Status P256MultiplyGeneratorBatch(std::span<const Limbs256> k, std::span<P256Point> out);
+// The avx2 path's affine batch without the CPU probe, for ct_audit only (as above); k.size() >= 32.
+Status P256MultiplyGeneratorBatchAvx2Unchecked(std::span<const Limbs256> k, std::span<P256Point> out);
 
 // The same on a given path (tests compare the paths); a path the CPU lacks falls back to portable,
 // and kIfma takes the split code for batches smaller than 8.

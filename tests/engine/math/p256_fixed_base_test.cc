@@ -127,8 +127,8 @@ TEST_F(P256FixedBaseTest, BatchMatchesSingle) {
   EXPECT_FALSE(kernel_->MultiplyGeneratorBatch(bad, out).ok());
 }
 
-// The batch on each path (portable one at a time; IFMA eight lanes at a time, fewer than eight each
-// split over the lanes) and the single multiplication, against OpenSSL and each other. The IFMA cases skip on CPUs without it.
+// The batch on each path (portable and avx2: one at a time below 32 scalars, affine chunks of 32 to
+// 128 from there; IFMA eight lanes at a time, fewer than eight each split over the lanes) and the single multiplication, against OpenSSL and each other. The IFMA cases skip on CPUs without it.
 class P256BatchPathTest : public ::testing::TestWithParam<MathPath> {
  protected:
   void SetUp() override {
@@ -176,7 +176,8 @@ TEST_P(P256BatchPathTest, Rfc6507PvtKnownAnswerInABatch) {
 
 TEST_P(P256BatchPathTest, BatchSizesMatchSingle) {
   std::mt19937_64 gen(6511);
-  for (size_t size : {1, 7, 8, 9, 16, 64, 65}) {
+  // 31 / 32 either side of the affine batch's threshold; 129 and 300 in two and three chunks.
+  for (size_t size : {1, 7, 8, 9, 16, 31, 32, 33, 64, 65, 128, 129, 300}) {
     std::vector<Limbs256> ks;
     for (size_t i = 0; i < size; ++i) ks.push_back(RandomLimbs(gen));
     std::vector<P256Point> batch(size);
@@ -185,6 +186,21 @@ TEST_P(P256BatchPathTest, BatchSizesMatchSingle) {
       P256Point one{};
       ASSERT_TRUE(P256MultiplyGenerator(ks[i], one).ok());
       EXPECT_EQ(ToHex(batch[i]), ToHex(one)) << "size " << size << ", #" << i;
+    }
+  }
+}
+
+// k = 0 and k = n are outside the contract: the batch fails rather than return a point (the affine
+// batch's product of differences is then zero; elsewhere Z is).
+TEST_P(P256BatchPathTest, AScalarOutsideTheContractFailsTheBatch) {
+  std::mt19937_64 gen(6513);
+  for (size_t size : {9, 40}) {
+    for (const Limbs256& bad : {Limbs256{}, P256OrderModulus().m}) {
+      std::vector<Limbs256> ks;
+      for (size_t i = 0; i < size; ++i) ks.push_back(RandomLimbs(gen));
+      ks[size / 2] = bad;
+      std::vector<P256Point> out(size);
+      EXPECT_FALSE(P256MultiplyGeneratorBatchOn(GetParam(), ks, out).ok()) << "size " << size;
     }
   }
 }
