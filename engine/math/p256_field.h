@@ -115,6 +115,9 @@ inline void FeMul(Fe& r, const Fe& a, const Fe& b) {
   internal::Reduce(r, t);
 }
 
+// r = a^2/R mod p (the portable code has no separate squaring).
+inline void FeSqr(Fe& r, const Fe& a) { FeMul(r, a, a); }
+
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 // FeMul in registers with mulx/adcx/adox: four CIOS steps, each a row t += a b[i] (low halves
 // along CF by adcx, high halves along OF by adox) and a reduction by q = t[0] as in Reduce (q<<32
@@ -252,6 +255,119 @@ inline void FeMul(Fe& r, const Fe& a, const Fe& b) {
       : "rdx", "cc", "memory");
   const uint64_t t[4] = {r4, r5, r0, r1};
   internal::ReduceOnce(r, t, r2);  // below 2p
+}
+
+// r = a^2/R mod p, byte for byte FeMulAdx(r, a, a), in fewer multiplications: the six cross
+// products a_i a_j (i < j) once, doubled along one carry chain, plus the four squares a_i^2 (10
+// mulx against 16); then the Montgomery reduction of the low half t0..t3 on its own, by the steps
+// of Reduce (q = t_i; q<<32, q>>32 and q * kP[3] added at limbs i+1 .. i+4), into a four-word
+// window that is added to the high half t4..t7 at the end: (t_lo + Q p)/R + t_hi is (a^2 + Q p)/R,
+// below 2p. Same CPU requirement as FeMulAdx.
+[[gnu::always_inline]] inline void FeSqrAdx(Fe& r, const Fe& a) {
+  uint64_t t0, t1, t2, t3, t4, t5, t6, t7, lo, hi, x;
+  __asm__(
+        // cross products: t1..t6 = sum of a_i a_j (i < j) at limb i + j
+        "movq 0(%[a]), %%rdx\n\t"
+        "mulx 8(%[a]), %[t1], %[t2]\n\t"
+        "mulx 16(%[a]), %[lo], %[t3]\n\t"
+        "mulx 24(%[a]), %[hi], %[t4]\n\t"
+        "addq %[lo], %[t2]\n\t"
+        "adcq %[hi], %[t3]\n\t"
+        "adcq $0, %[t4]\n\t"
+        "movq 8(%[a]), %%rdx\n\t"
+        "mulx 16(%[a]), %[lo], %[hi]\n\t"
+        "mulx 24(%[a]), %[x], %[t5]\n\t"
+        "addq %[lo], %[t3]\n\t"
+        "adcq %[hi], %[t4]\n\t"
+        "adcq $0, %[t5]\n\t"
+        "addq %[x], %[t4]\n\t"
+        "adcq $0, %[t5]\n\t"
+        "movq 16(%[a]), %%rdx\n\t"
+        "mulx 24(%[a]), %[lo], %[t6]\n\t"
+        "addq %[lo], %[t5]\n\t"
+        "adcq $0, %[t6]\n\t"
+        // doubled: t7 takes the carry out of the top
+        "xorl %k[t7], %k[t7]\n\t"
+        "addq %[t1], %[t1]\n\t"
+        "adcq %[t2], %[t2]\n\t"
+        "adcq %[t3], %[t3]\n\t"
+        "adcq %[t4], %[t4]\n\t"
+        "adcq %[t5], %[t5]\n\t"
+        "adcq %[t6], %[t6]\n\t"
+        "adcq $0, %[t7]\n\t"
+        // plus the squares on the diagonal, one carry chain (mulx and mov leave the flags alone)
+        "movq 0(%[a]), %%rdx\n\t"
+        "mulx %%rdx, %[t0], %[hi]\n\t"
+        "addq %[hi], %[t1]\n\t"
+        "movq 8(%[a]), %%rdx\n\t"
+        "mulx %%rdx, %[lo], %[hi]\n\t"
+        "adcq %[lo], %[t2]\n\t"
+        "adcq %[hi], %[t3]\n\t"
+        "movq 16(%[a]), %%rdx\n\t"
+        "mulx %%rdx, %[lo], %[hi]\n\t"
+        "adcq %[lo], %[t4]\n\t"
+        "adcq %[hi], %[t5]\n\t"
+        "movq 24(%[a]), %%rdx\n\t"
+        "mulx %%rdx, %[lo], %[hi]\n\t"
+        "adcq %[lo], %[t6]\n\t"
+        "adcq %[hi], %[t7]\n\t"
+        // reduction step 0: q = t0; the window becomes t1, t2, t3, t0 (t0 reused for the new top)
+        "movq %[t0], %%rdx\n\t"
+        "movq %[t0], %[lo]\n\t"
+        "shlq $32, %[lo]\n\t"
+        "movq %[t0], %[hi]\n\t"
+        "shrq $32, %[hi]\n\t"
+        "mulx %[p3], %[x], %[t0]\n\t"
+        "addq %[lo], %[t1]\n\t"
+        "adcq %[hi], %[t2]\n\t"
+        "adcq %[x], %[t3]\n\t"
+        "adcq $0, %[t0]\n\t"
+        // step 1: q = t1; window t2, t3, t0, t1
+        "movq %[t1], %%rdx\n\t"
+        "movq %[t1], %[lo]\n\t"
+        "shlq $32, %[lo]\n\t"
+        "movq %[t1], %[hi]\n\t"
+        "shrq $32, %[hi]\n\t"
+        "mulx %[p3], %[x], %[t1]\n\t"
+        "addq %[lo], %[t2]\n\t"
+        "adcq %[hi], %[t3]\n\t"
+        "adcq %[x], %[t0]\n\t"
+        "adcq $0, %[t1]\n\t"
+        // step 2: q = t2; window t3, t0, t1, t2
+        "movq %[t2], %%rdx\n\t"
+        "movq %[t2], %[lo]\n\t"
+        "shlq $32, %[lo]\n\t"
+        "movq %[t2], %[hi]\n\t"
+        "shrq $32, %[hi]\n\t"
+        "mulx %[p3], %[x], %[t2]\n\t"
+        "addq %[lo], %[t3]\n\t"
+        "adcq %[hi], %[t0]\n\t"
+        "adcq %[x], %[t1]\n\t"
+        "adcq $0, %[t2]\n\t"
+        // step 3: q = t3; window t0, t1, t2, t3
+        "movq %[t3], %%rdx\n\t"
+        "movq %[t3], %[lo]\n\t"
+        "shlq $32, %[lo]\n\t"
+        "movq %[t3], %[hi]\n\t"
+        "shrq $32, %[hi]\n\t"
+        "mulx %[p3], %[x], %[t3]\n\t"
+        "addq %[lo], %[t0]\n\t"
+        "adcq %[hi], %[t1]\n\t"
+        "adcq %[x], %[t2]\n\t"
+        "adcq $0, %[t3]\n\t"
+        // plus the high half; the carry out goes to lo
+        "xorl %k[lo], %k[lo]\n\t"
+        "addq %[t4], %[t0]\n\t"
+        "adcq %[t5], %[t1]\n\t"
+        "adcq %[t6], %[t2]\n\t"
+        "adcq %[t7], %[t3]\n\t"
+        "adcq $0, %[lo]\n\t"
+      : [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2), [t3] "=&r"(t3), [t4] "=&r"(t4), [t5] "=&r"(t5),
+        [t6] "=&r"(t6), [t7] "=&r"(t7), [lo] "=&r"(lo), [hi] "=&r"(hi), [x] "=&r"(x)
+      : [a] "r"(a.data()), [p3] "m"(internal::kP[3])
+      : "rdx", "cc", "memory");
+  const uint64_t t[4] = {t0, t1, t2, t3};
+  internal::ReduceOnce(r, t, lo);  // below 2p
 }
 #endif
 

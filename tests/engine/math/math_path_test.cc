@@ -9,6 +9,7 @@
 #include "engine/math/lane_field.h"
 #include "engine/math/montgomery.h"
 #include "engine/math/montgomery_adx.h"
+#include "engine/math/p256_field.h"
 #include "tests/engine/math/math_test_data.h"
 
 namespace mcx {
@@ -183,6 +184,45 @@ TEST_F(MontSqrAdxTest, EdgeOperands) {
       MontSqrAdx(*mod, got, a);
       ASSERT_EQ(got, want);
     }
+  }
+}
+
+// The P-256 field's squaring (p256::FeSqrAdx, the avx2 path's [k]G) against the portable
+// FeMul(a, a), byte for byte: random elements below p, then edges (0, 1, 2, p - 1, p - 2, all
+// limbs 2^64 - 1 below p, R mod p, and words of 2^64 - 1 that drive the cross rows' carries).
+TEST_F(MontSqrAdxTest, P256SquareMatchesPortable) {
+  const Limbs256& p = P256FieldModulus().m;
+  TestRng rng(47);
+  std::vector<Limbs256> ops;
+  for (int i = 0; i < 20000; ++i) {
+    Limbs256 a;
+    do {
+      for (auto& w : a) w = rng.Next();
+    } while (LessThanMask(a, p) == 0);
+    ops.push_back(a);
+  }
+  constexpr uint64_t kAll = ~uint64_t{0};
+  Limbs256 p1 = p, p2 = p;
+  p1[0] -= 1;
+  p2[0] -= 2;
+  ops.insert(ops.end(), {Limbs256{}, Limbs256{1, 0, 0, 0}, Limbs256{2, 0, 0, 0}, p1, p2,
+                         Limbs256{kAll, kAll, kAll, p[3] - 1}, P256FieldModulus().r2});
+  for (int j = 0; j < 3; ++j) {
+    Limbs256 single{}, pair{};
+    single[j] = kAll;
+    pair[j] = pair[j + 1] = kAll;
+    if (LessThanMask(pair, p) == 0) pair[3] = p[3] - 1;
+    ops.push_back(single);
+    ops.push_back(pair);
+  }
+  for (const Limbs256& a : ops) {
+    Limbs256 want, got;
+    p256::FeMul(want, a, a);
+    p256::FeSqrAdx(got, a);
+    ASSERT_EQ(got, want);
+    p256::FeSqrAdx(got, got);  // aliasing
+    p256::FeMul(want, want, want);
+    ASSERT_EQ(got, want);
   }
 }
 
