@@ -1,4 +1,4 @@
-// WipingAllocator<T>: a standard allocator whose deallocate() wipes the block (OPENSSL_cleanse,
+// WipingAllocator<T>: a standard allocator whose deallocate() wipes the block (explicit_bzero,
 // through SecureWipe) before freeing it, and SecretString, a std::basic_string that uses it.
 //
 // A string that grows copies its text into a new block and frees the old one: with
