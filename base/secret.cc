@@ -15,7 +15,10 @@ namespace mcx {
 // glibc's explicit_bzero is its memset behind a compiler barrier. OPENSSL_cleanse, used before,
 // clears small buffers a byte or a word at a time, and the point arithmetic wipes many small ones:
 // perf put it at 4-5 % of a P-256 [k]G.
-void SecureWipe(void* p, size_t n) { explicit_bzero(p, n); }
+// It takes no null pointer, which an empty buffer's data() may be.
+void SecureWipe(void* p, size_t n) {
+  if (n != 0) explicit_bzero(p, n);
+}
 
 bool ConstantTimeEqual(std::span<const uint8_t> a, std::span<const uint8_t> b) {
   if (a.size() != b.size()) return false;  // lengths are public

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "base/secret.h"
 #include "tests/support/released_blocks.h"
 
 namespace mcx {
@@ -12,6 +13,24 @@ namespace {
 
 using testing::ReleasedBlock;
 using testing::ReleasedBlocks;
+
+// SecureWipe zeroes exactly the span it is given, and takes an empty buffer's null data()
+// (explicit_bzero, under it, must not see a null pointer: UBSan checks that in the sanitizer run).
+TEST(SecureWipeTest, ZeroesTheSpanAndAcceptsAnEmptyBuffer) {
+  uint8_t block[48];
+  for (size_t i = 0; i < sizeof block; ++i) block[i] = static_cast<uint8_t>(0xa5 ^ i);
+  SecureWipe(block + 8, 32);
+  for (size_t i = 0; i < sizeof block; ++i) {
+    if (i >= 8 && i < 40) {
+      EXPECT_EQ(block[i], 0) << i;
+    } else {
+      EXPECT_EQ(block[i], static_cast<uint8_t>(0xa5 ^ i)) << i;
+    }
+  }
+  std::vector<uint64_t> empty;
+  SecureWipe(empty.data(), empty.size() * sizeof(uint64_t));
+  SecureWipe(nullptr, 0);
+}
 
 TEST(WipingAllocatorTest, GrowthAndReleaseLeaveOnlyZeros) {
   ReleasedBlocks observer;
