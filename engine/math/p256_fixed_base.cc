@@ -280,6 +280,13 @@ void MultiplyProjective(const Table& t, const Limbs256& k, Projective& r) {
   SecureWipe(&negative, sizeof negative);
 }
 
+// out = 04 || x || y for plain (not Montgomery) canonical coordinates.
+void EncodePoint(const Limbs256& x, const Limbs256& y, P256Point& out) {
+  out[0] = 0x04;
+  LimbsToBytes<4>(x, std::span<uint8_t, 32>(out.data() + 1, 32));
+  LimbsToBytes<4>(y, std::span<uint8_t, 32>(out.data() + 33, 32));
+}
+
 // Many scalars on the one-lane paths: affine accumulators, one per scalar, that take their window's
 // entry together, so that the x-differences of a whole window share one inversion (Montgomery's
 // trick, 3 multiplications a scalar) and each addition is then the affine chord: 5M + 1S a scalar
@@ -386,9 +393,7 @@ Status MultiplyAffineBatch(const Table& t, std::span<const Limbs256> k, std::spa
     const Fe one{1, 0, 0, 0};
     p256::FeMul(x, lanes[j].acc.x, one);  // out of Montgomery form
     p256::FeMul(y, lanes[j].acc.y, one);
-    out[j][0] = 0x04;
-    LimbsToBytes<4>(x, std::span<uint8_t, 32>(out[j].data() + 1, 32));
-    LimbsToBytes<4>(y, std::span<uint8_t, 32>(out[j].data() + 33, 32));
+    EncodePoint(x, y, out[j]);
     SecureWipe(&x, sizeof x);
     SecureWipe(&y, sizeof y);
   }
@@ -430,9 +435,7 @@ void EncodeAffine(const Projective& a, const Limbs256& inv, P256Point& out) {
   p256::FeMul(z_inv, inv, P256FieldModulus().r2);  // (1/(Z R)) R^2 / R = 1/Z, plain
   p256::FeMul(x, a.x, z_inv);                      // (X R)(1/Z)/R = X/Z, plain
   p256::FeMul(y, a.y, z_inv);
-  out[0] = 0x04;
-  LimbsToBytes<4>(x, std::span<uint8_t, 32>(out.data() + 1, 32));
-  LimbsToBytes<4>(y, std::span<uint8_t, 32>(out.data() + 33, 32));
+  EncodePoint(x, y, out);
 }
 
 // The one-lane [k]G of a path: the avx2 path multiplies with mulx/adcx/adox and scans with AVX2
@@ -499,11 +502,13 @@ Status P256MultiplyGeneratorBatch(std::span<const Limbs256> k, std::span<P256Poi
 
 Status P256MultiplyGeneratorBatchOn(MathPath path, std::span<const Limbs256> k, std::span<P256Point> out) {
   if (k.size() != out.size()) return Status::Internal("P256MultiplyGeneratorBatch: size mismatch");
+  const bool ifma = path == MathPath::kIfma && p256::IfmaLanesAvailable();
+  if (!ifma && k.size() >= kMinAffineBatch) return MultiplyAffineChunksOn(path, k, out);
   const Table& t = P256Table();
   std::vector<Projective> points(k.size());
   std::vector<Limbs256> inv(k.size()), scratch(k.size());
   size_t done = 0;
-  if (path == MathPath::kIfma && p256::IfmaLanesAvailable() && k.size() >= p256::kLanes) {
+  if (ifma && k.size() >= p256::kLanes) {
     // Groups of eight; the last group is padded with the public scalar 1.
     for (; done < k.size(); done += p256::kLanes) {
       Limbs256 group[p256::kLanes];
@@ -517,11 +522,10 @@ Status P256MultiplyGeneratorBatchOn(MathPath path, std::span<const Limbs256> k, 
     }
     done = k.size();
   }
-  if (path == MathPath::kIfma && p256::IfmaLanesAvailable()) {
+  if (ifma) {
     for (size_t i = done; i < k.size(); ++i) MultiplyProjectiveSplit(k[i], points[i]);  // fewer than 8
     done = k.size();
   }
-  if (done == 0 && k.size() >= kMinAffineBatch) return MultiplyAffineChunksOn(path, k, out);
   for (size_t i = done; i < k.size(); ++i) MultiplyOneLane(path, t, k[i], points[i]);
   for (size_t i = 0; i < k.size(); ++i) inv[i] = points[i].z;
   Status st = BatchInverse(P256FieldModulus(), inv, scratch);
