@@ -149,9 +149,29 @@ void Select(Limbs<N>& r, uint64_t mask, const Limbs<N>& a, const Limbs<N>& b) {
   ct::SelectWords(r.data(), mask, a.data(), b.data(), N);
 }
 
+// Eight octets big-endian, written out so that the compiler makes one load or store and a bswap.
+inline uint64_t LoadBigEndian64(const uint8_t* p) {
+  return uint64_t{p[0]} << 56 | uint64_t{p[1]} << 48 | uint64_t{p[2]} << 40 | uint64_t{p[3]} << 32 |
+         uint64_t{p[4]} << 24 | uint64_t{p[5]} << 16 | uint64_t{p[6]} << 8 | uint64_t{p[7]};
+}
+inline void StoreBigEndian64(uint8_t* p, uint64_t w) {
+  p[0] = static_cast<uint8_t>(w >> 56);
+  p[1] = static_cast<uint8_t>(w >> 48);
+  p[2] = static_cast<uint8_t>(w >> 40);
+  p[3] = static_cast<uint8_t>(w >> 32);
+  p[4] = static_cast<uint8_t>(w >> 24);
+  p[5] = static_cast<uint8_t>(w >> 16);
+  p[6] = static_cast<uint8_t>(w >> 8);
+  p[7] = static_cast<uint8_t>(w);
+}
+
 template <size_t N>
 Limbs<N> LimbsFromBytes(std::span<const uint8_t> be) {
   Limbs<N> r{};
+  if (be.size() == 8 * N) {  // the usual case, a word at a time (the byte loop was 1.6 % of an SSK+PVT)
+    for (size_t l = 0; l < N; ++l) r[l] = LoadBigEndian64(be.data() + 8 * (N - 1 - l));
+    return r;
+  }
   const size_t n = be.size() < 8 * N ? be.size() : 8 * N;
   for (size_t i = 0; i < n; ++i) {
     const size_t pos = n - 1 - i;  // byte index from the least significant end
@@ -162,7 +182,7 @@ Limbs<N> LimbsFromBytes(std::span<const uint8_t> be) {
 
 template <size_t N>
 void LimbsToBytes(const Limbs<N>& a, std::span<uint8_t, 8 * N> be) {
-  for (size_t pos = 0; pos < 8 * N; ++pos) be[8 * N - 1 - pos] = static_cast<uint8_t>(a[pos / 8] >> (8 * (pos % 8)));
+  for (size_t l = 0; l < N; ++l) StoreBigEndian64(be.data() + 8 * (N - 1 - l), a[l]);
 }
 
 #define MCX_INSTANTIATE(N)                                                                   \
