@@ -19,6 +19,10 @@ class EccsiKernel {
   virtual ~EccsiKernel() = default;
   virtual const char* Name() const = 0;
 
+  // Builds now whatever the first [k]G would build (the fast kernel: its comb tables), so that no
+  // request waits for it. Optional; idempotent.
+  virtual void PrepareTables() const {}
+
   // out = [k]G for a secret k of 32 octets in [1, q-1].
   virtual Status MultiplyGenerator(const SecretBytes& k, P256Point& out) const = 0;
 

@@ -36,6 +36,8 @@ class FastEccsiKernel final : public EccsiKernel {
  public:
   const char* Name() const override { return "fast (own SSK and fixed-base PVT arithmetic)"; }
 
+  void PrepareTables() const override { PrepareP256Table(); }
+
   Status MultiplyGenerator(const SecretBytes& k, P256Point& out) const override {
     Result<Limbs256> v = LoadMultiplier(k);
     if (!v.ok()) return v.status();

@@ -47,6 +47,11 @@ class FastSakkeKernel final : public SakkeKernel {
   }
   const char* Name() const override { return name_.c_str(); }
 
+  void PrepareTables() const override {
+    PrepareFixedBaseTable(field_);
+    PrepareFixedBaseTable(single_);
+  }
+
   Status ReceiverSecretKey(ByteView a, const SecretBytes& z, SakkePoint& out) const override {
     // One scalar: fixed_base.h spreads its windows over the lanes (MultiplyBaseSingle).
     Result<Limbs1024> zz = LoadSecretScalar(z);

@@ -27,6 +27,10 @@ class SakkeKernel {
   // a + z = 0 mod q (probability about 2^-1020 for a random z).
   virtual Status ReceiverSecretKey(ByteView a, const SecretBytes& z, SakkePoint& out) const = 0;
 
+  // Builds now whatever the first derivation would build (fast kernels: their fixed-base tables,
+  // a few MiB and about half a second), so that no request waits for it. Optional; idempotent.
+  virtual void PrepareTables() const {}
+
   // out = [k] P for a secret k of 128 octets in [1, q-1] (the KMS public key Z = [z]P).
   virtual Status MultiplyGenerator(const SecretBytes& k, SakkePoint& out) const = 0;
 
