@@ -3,6 +3,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -29,8 +30,6 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
-// Response bodies may carry keys: their buffer is wiped when it is released (see SecretString).
-using SecretBody = http::basic_string_body<char, std::char_traits<char>, WipingAllocator<char>>;
 
 // Descriptors kept back from connections for what the process itself opens (the store, the
 // HSM module's files and sockets, logs) and for the overflow connections that still answer
@@ -52,6 +51,23 @@ size_t RaiseDescriptorLimit() {
     if (setrlimit(RLIMIT_NOFILE, &raised) == 0) lim = raised;
   }
   return lim.rlim_cur == RLIM_INFINITY ? SIZE_MAX : static_cast<size_t>(lim.rlim_cur);
+}
+
+// The status line and header of a response whose body has `content_length` octets. Written here
+// and sent with the body in one gather write: Beast's serializer walked its header through
+// nested buffer-sequence iterators, about 4 % of a keyprov's CPU time in perf.
+std::string ResponseHead(const ApiResponse& r, size_t content_length, bool close) {
+  const beast::string_view reason = http::obsolete_reason(static_cast<http::status>(r.status));
+  std::string head;
+  head.reserve(160);
+  head.append("HTTP/1.1 ").append(std::to_string(r.status)).append(" ").append(reason.data(), reason.size());
+  head.append("\r\nServer: mcx-kms\r\nContent-Type: ").append(r.content_type);
+  head.append("\r\nCache-Control: no-store\r\n");
+  for (const auto& [name, value] : r.headers) head.append(name).append(": ").append(value).append("\r\n");
+  head.append("Content-Length: ").append(std::to_string(content_length)).append("\r\n");
+  if (close) head.append("Connection: close\r\n");
+  head.append("\r\n");
+  return head;
 }
 
 // Operational routes, answered even on an overflow connection.
@@ -323,26 +339,18 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void Write(ApiResponse r, bool close) {
     state_ = State::kWriting;
     close_after_write_ = close || draining_ || server_.stopping.load();
-    response_ = {};
-    response_.version(11);
-    response_.result(static_cast<unsigned>(r.status));
-    response_.set(http::field::server, "mcx-kms");
-    response_.set(http::field::content_type, r.content_type);
-    response_.set(http::field::cache_control, "no-store");
-    for (auto& [name, value] : r.headers) response_.set(name, value);
-    response_.body() = std::move(r.body);
-    if (head_request_) response_.body() = SecretString();  // a response to HEAD has no body
-
-    response_.keep_alive(!close_after_write_);
-    response_.prepare_payload();
+    body_ = std::move(r.body);
+    if (head_request_) body_ = SecretString();  // a response to HEAD has no body
+    head_ = ResponseHead(r, body_.size(), close_after_write_);
+    const std::array<net::const_buffer, 2> buffers{net::buffer(head_), net::buffer(body_.data(), body_.size())};
     stream_.expires_after(server_.options.write_timeout);
-    http::async_write(stream_, response_, [self = shared_from_this()](beast::error_code ec, size_t) {
+    net::async_write(stream_, buffers, [self = shared_from_this()](beast::error_code ec, size_t) {
       self->OnWrite(ec);
     });
   }
 
   void OnWrite(beast::error_code ec) {
-    response_.body() = SecretString();  // releases (and so wipes) the body now, not at the next write
+    body_ = SecretString();  // releases (and so wipes) the body now, not at the next write
     if (!ec && linger_) return LingerThenClose();
     if (ec || close_after_write_) return Close();
     ReadHeader();
@@ -387,7 +395,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   beast::flat_buffer buffer_;
   size_t header_scanned_ = 0;  // octets of buffer_ looked at for the end of the header
   std::optional<http::request_parser<http::string_body>> parser_;
-  http::response<SecretBody> response_;
+  std::string head_;   // the response being written: its status line and header,
+  SecretString body_;  // and its body
   http::response<http::empty_body> continue_;
   State state_ = State::kReading;
   bool keep_alive_ = true;
