@@ -49,7 +49,7 @@ Status P256MultiplyGeneratorAvx2Unchecked(const Limbs256& k, P256Point& out);
 // On BestMathPath(): with AVX-512 IFMA and at least 8 scalars, eight at a time on vector lanes
 // (p256_lanes.h; the last group padded with the public scalar 1), a batch of fewer than 8 one at a
 // time split over the lanes. On the one-lane paths (avx2, portable), from 32 scalars on, chunks of
-// 32 to 128 summed in affine coordinates with one shared inversion per window; fewer, one at a
+// 32 to 256 summed in affine coordinates with one shared inversion per window; fewer, one at a
 // time. Either way the results' Z coordinates (if any) share one blinded inversion.
 Status P256MultiplyGeneratorBatch(std::span<const Limbs256> k, std::span<P256Point> out);
 // The avx2 path's affine batch without the CPU probe, for ct_audit only (as above); k.size() >= 32.

@@ -128,7 +128,7 @@ TEST_F(P256FixedBaseTest, BatchMatchesSingle) {
 }
 
 // The batch on each path (portable and avx2: one at a time below 32 scalars, affine chunks of 32 to
-// 128 from there; IFMA eight lanes at a time, fewer than eight each split over the lanes) and the single multiplication, against OpenSSL and each other. The IFMA cases skip on CPUs without it.
+// 256 from there; IFMA eight lanes at a time, fewer than eight each split over the lanes) and the single multiplication, against OpenSSL and each other. The IFMA cases skip on CPUs without it.
 class P256BatchPathTest : public ::testing::TestWithParam<MathPath> {
  protected:
   void SetUp() override {
@@ -177,7 +177,7 @@ TEST_P(P256BatchPathTest, Rfc6507PvtKnownAnswerInABatch) {
 TEST_P(P256BatchPathTest, BatchSizesMatchSingle) {
   std::mt19937_64 gen(6511);
   // 31 / 32 either side of the affine batch's threshold; 129 and 300 in two and three chunks.
-  for (size_t size : {1, 7, 8, 9, 16, 31, 32, 33, 64, 65, 128, 129, 300}) {
+  for (size_t size : {1, 7, 8, 9, 16, 31, 32, 33, 64, 65, 128, 129, 256, 257, 300, 513}) {
     std::vector<Limbs256> ks;
     for (size_t i = 0; i < size; ++i) ks.push_back(RandomLimbs(gen));
     std::vector<P256Point> batch(size);
