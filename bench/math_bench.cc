@@ -198,6 +198,9 @@ struct Kms {
     pub = *DerivePublicKeys(secrets, *sakke, *eccsi);
     auto params = CommunityParameters::Make("kms.example.org", kDefaultUserKeyPeriod, 0);
     deriver = std::make_unique<KeySetDeriver>(*params, secrets, pub, *sakke, *eccsi);
+    // As `serve` does: no timed iteration builds a table (a one-iteration BM_Rsk/1/64 did).
+    sakke->PrepareTables();
+    eccsi->PrepareTables();
   }
 };
 

@@ -21,7 +21,6 @@
 
 #include "base/pooled_random.h"
 #include "engine/keys/key_set_deriver.h"
-#include "engine/math/fixed_base.h"
 
 namespace mcx {
 namespace {
@@ -76,9 +75,9 @@ int Run(double seconds) {
   std::vector<ByteView> views(ids.begin(), ids.end());
   std::vector<SakkePoint> out(kBatch);
 
-  // Both tables of the path (one scalar, batches) before any clock starts.
-  PrepareFixedBaseTable(LaneFieldFor(BestMathPath()));
-  PrepareFixedBaseTable(SingleLaneFieldFor(BestMathPath()));
+  // The tables of the path (one scalar, batches, P-256) before any clock starts.
+  sakke->PrepareTables();
+  eccsi->PrepareTables();
 
   const Rate rsk = Measure(seconds, [&]() -> long {
     return sakke->ReceiverSecretKeys(views, secrets->z, out).ok() ? static_cast<long>(kBatch) : -1;

@@ -176,7 +176,7 @@ TEST_P(P256BatchPathTest, Rfc6507PvtKnownAnswerInABatch) {
 
 TEST_P(P256BatchPathTest, BatchSizesMatchSingle) {
   std::mt19937_64 gen(6511);
-  // 31 / 32 either side of the affine batch's threshold; 129 and 300 in two and three chunks.
+  // 31 / 32 either side of the affine batch's threshold; 257 and 300 in two chunks, 513 in three.
   for (size_t size : {1, 7, 8, 9, 16, 31, 32, 33, 64, 65, 128, 129, 256, 257, 300, 513}) {
     std::vector<Limbs256> ks;
     for (size_t i = 0; i < size; ++i) ks.push_back(RandomLimbs(gen));
