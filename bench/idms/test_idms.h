@@ -54,7 +54,8 @@ class TestTokenMinter {
 Result<std::string> MintTestToken(const std::string& private_key_pem_file, const TestTokenClaims& claims,
                                   int64_t now_unix);
 // Signs arbitrary claims (JSON text) with a PEM private key, for tests of malformed claims;
-// `extra_header_json`, a JSON object, adds members to the JOSE header (e.g. "crit").
+// `extra_header_json`, a JSON object, adds its members to the JOSE header as written (e.g. "crit");
+// a member it names replaces ours (alg, typ, kid).
 Result<std::string> SignTestJwt(const std::string& private_key_pem, std::string_view claims_json,
                                 std::string_view kid = "", std::string_view extra_header_json = "");
 
