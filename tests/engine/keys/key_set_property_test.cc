@@ -146,5 +146,36 @@ TEST(MasterSecretsTest, OutOfRangeSecretsAreRejected) {
   EXPECT_EQ(DerivePublicKeys(big_ksak, *sakke, *eccsi).status().code(), Status::Code::kDataLoss);
 }
 
+// The range checks at their edges: z in [2, q-1] (128 octets), KSAK in [1, n-1] (32 octets).
+TEST(MasterSecretsTest, RangeEdgesOfLoadedSecrets) {
+  auto sakke = NewGenericSakkeKernel();
+  auto eccsi = NewGenericEccsiKernel();
+  OpenSslRandom rng;
+  const MasterSecrets s = *GenerateMasterSecrets(rng);
+  const auto encode = [](const BIGNUM* v, size_t len) {
+    SecretBytes out(len);
+    EXPECT_GE(BN_bn2binpad(v, out.data(), static_cast<int>(len)), 0);
+    return out;
+  };
+  const auto code_with = [&](SecretBytes z, SecretBytes ksak) {
+    return DerivePublicKeys(MasterSecrets{std::move(z), std::move(ksak)}, *sakke, *eccsi).status().code();
+  };
+  ossl::Bn v = ossl::NewBn();
+  BN_copy(v.get(), SakkeOrder());
+  EXPECT_EQ(code_with(encode(v.get(), 128), SecretBytes(s.ksak)), Status::Code::kDataLoss);  // z = q
+  BN_sub_word(v.get(), 1);
+  EXPECT_EQ(code_with(encode(v.get(), 128), SecretBytes(s.ksak)), Status::Code::kOk);  // z = q - 1
+  BN_set_word(v.get(), 1);
+  EXPECT_EQ(code_with(encode(v.get(), 128), SecretBytes(s.ksak)), Status::Code::kDataLoss);  // z = 1
+  BN_set_word(v.get(), 2);
+  EXPECT_EQ(code_with(encode(v.get(), 128), SecretBytes(s.ksak)), Status::Code::kOk);  // z = 2
+  BN_copy(v.get(), P256Order());
+  EXPECT_EQ(code_with(SecretBytes(s.z), encode(v.get(), 32)), Status::Code::kDataLoss);  // KSAK = n
+  BN_sub_word(v.get(), 1);
+  EXPECT_EQ(code_with(SecretBytes(s.z), encode(v.get(), 32)), Status::Code::kOk);  // KSAK = n - 1
+  BN_set_word(v.get(), 1);
+  EXPECT_EQ(code_with(SecretBytes(s.z), encode(v.get(), 32)), Status::Code::kOk);  // KSAK = 1
+}
+
 }  // namespace
 }  // namespace mcx
