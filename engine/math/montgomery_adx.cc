@@ -21,7 +21,7 @@ namespace mcx {
 #if defined(MCX_HAVE_ADX)
 
 bool CpuHasAdx() {
-  // CPUID leaf 7 directly: clang (the fuzz build's compiler) has no "adx" feature string for
+  // CPUID leaf 7 directly: clang (the ASan build's compiler) has no "adx" feature string for
   // __builtin_cpu_supports. BMI2 and ADX work on general registers: no OS support to check.
   static const bool available = [] {
     unsigned a = 0, b = 0, c = 0, d = 0;

@@ -40,7 +40,7 @@ inline uint64_t AddCarry(uint64_t a, uint64_t b, unsigned char& carry) {
 inline uint64_t SubBorrow(uint64_t a, uint64_t b, unsigned char& borrow) {
 #if defined(__x86_64__)
   unsigned long long r;
-#if defined(__clang__)  // clang names g++'s __builtin_ia32_sbb_u64 so (the fuzz build is clang's)
+#if defined(__clang__)  // clang names g++'s __builtin_ia32_sbb_u64 so (the ASan build is clang's)
   borrow = __builtin_ia32_subborrow_u64(borrow, a, b, &r);
 #else
   borrow = __builtin_ia32_sbb_u64(borrow, a, b, &r);
