@@ -142,7 +142,7 @@ Result<std::string> SignJwt(EVP_PKEY* key, TokenAlg alg, std::string_view claims
                             std::string_view extra_header_json) {
   json header = {{"alg", alg == TokenAlg::kES256 ? "ES256" : "RS256"}, {"typ", "JWT"}};
   if (!kid.empty()) header["kid"] = std::string(kid);
-  std::string header_text = header.dump();
+  std::string_view extra_members;  // the extra object's members as written, without its braces
   if (!extra_header_json.empty()) {
     json extra = json::parse(extra_header_json, nullptr, /*allow_exceptions=*/false);
     if (extra.is_discarded() || !extra.is_object()) return Status::InvalidArgument("the extra header is not a JSON object");
@@ -151,12 +151,13 @@ Result<std::string> SignJwt(EVP_PKEY* key, TokenAlg alg, std::string_view claims
     // Members of ours that they name give way to theirs.
     for (const auto& member : extra.items()) header.erase(member.key());
     const size_t open = extra_header_json.find('{'), close = extra_header_json.rfind('}');
-    const std::string_view inner = extra_header_json.substr(open + 1, close - open - 1);
-    const bool inner_empty = inner.find_first_not_of(" \t\r\n") == std::string_view::npos;
-    header_text = header.dump();
+    extra_members = extra_header_json.substr(open + 1, close - open - 1);
+    if (extra_members.find_first_not_of(" \t\r\n") == std::string_view::npos) extra_members = {};
+  }
+  std::string header_text = header.dump();
+  if (!extra_members.empty()) {
     header_text.pop_back();  // the closing brace
-    if (!inner_empty) header_text += std::string(header.empty() ? "" : ",") + std::string(inner);
-    header_text += "}";
+    header_text += std::string(header.empty() ? "" : ",") + std::string(extra_members) + "}";
   }
   const std::string input = Base64UrlEncode(header_text) + "." + Base64UrlEncode(claims_json);
   ossl::MdCtx ctx(EVP_MD_CTX_new());

@@ -25,7 +25,8 @@ struct KmsPublicKeys {
   P256Point kpak{};    // KPAK = [KSAK]G, PubAuthKey
 };
 
-// Draws a uniform integer in [min, order-1] of `len` octets, by rejection sampling.
+// Draws a uniform integer in [min, order-1] of `len` octets, by rejection sampling. order is
+// SakkeOrder() or P256Order(), the two the key material uses (any other fails).
 Result<SecretBytes> DrawScalar(RandomSource& rng, const BIGNUM* order, size_t len, unsigned min);
 
 Result<MasterSecrets> GenerateMasterSecrets(RandomSource& rng);
