@@ -72,6 +72,11 @@ struct Constants {
   Limbs28 p2_lent;    // 2p with 2^28 lent to every limb but the top: limbs >= 2^28 (for a - b + 2p)
   Limbs28 r2, r3;     // R^2, R^3 mod p (R = 2^1036)
   uint64_t k0;        // -p^-1 mod 2^28
+  // The same p and k0 in all four lanes, and the limb mask: the reduction reads them as whole
+  // vectors (a memory operand of vpmuludq) instead of broadcasting a limb per product.
+  alignas(32) uint64_t p_lanes[kN * kLanes];
+  alignas(32) uint64_t k0_lanes[kLanes];
+  alignas(32) uint64_t mask_lanes[kLanes];
 };
 
 Constants MakeConstants() {
@@ -98,6 +103,11 @@ Constants MakeConstants() {
   uint64_t inv = 1;
   for (int i = 0; i < 6; ++i) inv *= 2 - c.p[0] * inv;
   c.k0 = (0 - inv) & kMask;
+  for (int l = 0; l < kLanes; ++l) {
+    for (int j = 0; j < kN; ++j) c.p_lanes[j * kLanes + l] = c.p[j];
+    c.k0_lanes[l] = c.k0;
+    c.mask_lanes[l] = kMask;
+  }
   return c;
 }
 
@@ -138,39 +148,71 @@ MCX_AVX2_INLINE void SubtractIfNotBelow(__m256i* r, const __m256i* t, const uint
 }
 
 // The multiplication is a product T = a*b (or a^2) into 2N lazy columns, then a Montgomery
-// reduction of T. It is bound by vpmuludq throughput, not by loads, stores or additions (a loop
-// of independent vpmuludq on this file's reference core runs no faster than the same loop with a
-// vpaddq after each), so the work is counted in products: the old fused operand scanning made
-// 2 N^2 = 2,738 per 4 lanes; the product now takes 1,046 by one level of Karatsuba (or 703 for a
-// square) and the reduction N^2 + N = 1,406.
+// reduction of T: 1,046 products by one level of Karatsuba (703 for a square) and N^2 + N = 1,406
+// for the reduction. On Zen 3 `vpmuludq ymm` issues two a cycle, so the products alone would take
+// about 600 cycles; what costs is moving columns through memory. Both halves are therefore built
+// from one kernel, a pass of R rows (RowPass): R multipliers stay in registers, the other operand
+// enters a window of R registers one limb per column, and each column of T is loaded and stored
+// once per R products. A pass is a function of its own (noinline): compiled inside one large body,
+// GCC 12 spilled the window and the rows and ran the multiplication 1.3x slower (session 14).
 //
 // Column bounds: limbs are below 2^28, so a product is below 2^56. Karatsuba's middle product
 // multiplies sums of two limbs (below 2^29): at most 19 products below 2^58 per column. T's
 // columns then hold at most 57 products' worth of 2^56 (the low and middle halves overlap) and the
 // reduction adds at most N = 37 more plus a carry: below 2^63.
 
-// t[0, NA + NB - 1) += a * b, schoolbook, four rows of b per pass so that each column of t is
-// loaded and stored once per four products. a and b are NA and NB limb-vectors.
-template <int NA, int NB>
-MCX_AVX2_INLINE void AddProduct(__m256i* t, const __m256i* a, const __m256i* b) {
-  int i = 0;
-  for (; i + 4 <= NB; i += 4) {
-    const __m256i b0 = b[i], b1 = b[i + 1], b2 = b[i + 2], b3 = b[i + 3];
-    // column i + k gets a_k b0 + a_(k-1) b1 + a_(k-2) b2 + a_(k-3) b3 (terms outside a dropped)
-#pragma GCC unroll 40
-    for (int k = 0; k < NA + 3; ++k) {
-      __m256i x = _mm256_setzero_si256(), y = _mm256_setzero_si256();
-      if (k < NA) x = _mm256_mul_epu32(a[k], b0);
-      if (k >= 1 && k - 1 < NA) y = _mm256_mul_epu32(a[k - 1], b1);
-      if (k >= 2 && k - 2 < NA) x = _mm256_add_epi64(x, _mm256_mul_epu32(a[k - 2], b2));
-      if (k >= 3 && k - 3 < NA) y = _mm256_add_epi64(y, _mm256_mul_epu32(a[k - 3], b3));
-      t[i + k] = _mm256_add_epi64(t[i + k], _mm256_add_epi64(x, y));
+// t[k] (+)= sum_r a[k - r] b[r] over the rows r < R, for columns kFirst <= k < NA + R - 1 (terms
+// with k - r outside [0, NA) are absent, and with kTriangle those with k - r < r too: a square's
+// cross products). Columns k >= kNewFrom are written, not added to: no earlier pass reached them.
+// after_column(k) runs once column k is final for this pass. a is read with unaligned loads:
+// lane-field operands are uint64_t arrays with no alignment promise.
+template <int R, int NA, int kFirst, int kNewFrom, bool kTriangle, class AfterColumn>
+MCX_AVX2_INLINE void RowPass(__m256i* t, const __m256i* a, const __m256i* b, AfterColumn after_column) {
+  __m256i rows[R], window[R];  // window[r] = a[k - r]
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) {
+    rows[r] = b[r];
+    const int j = kFirst - 1 - r;
+    window[r] = j >= 0 && j < NA ? _mm256_loadu_si256(a + j) : _mm256_setzero_si256();
+  }
+#pragma GCC unroll 48
+  for (int k = kFirst; k < NA + R - 1; ++k) {
+#pragma GCC unroll 8
+    for (int r = R - 1; r > 0; --r) window[r] = window[r - 1];
+    if (k < NA) window[0] = _mm256_loadu_si256(a + k);
+    // two partial sums, so that the additions of a column are a tree, not a chain
+    __m256i sum[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
+    bool used[2] = {false, false};
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      if (k - r >= 0 && k - r < NA && (!kTriangle || k - r >= r)) {
+        const __m256i m = _mm256_mul_epu32(window[r], rows[r]);
+        sum[r & 1] = used[r & 1] ? _mm256_add_epi64(sum[r & 1], m) : m;
+        used[r & 1] = true;
+      }
     }
+    const __m256i v = used[1] ? _mm256_add_epi64(sum[0], sum[1]) : sum[0];
+    t[k] = k >= kNewFrom ? v : _mm256_add_epi64(t[k], v);
+    after_column(k);
   }
-  for (; i < NB; ++i) {
-#pragma GCC unroll 40
-    for (int k = 0; k < NA; ++k) t[i + k] = _mm256_add_epi64(t[i + k], _mm256_mul_epu32(a[k], b[i]));
-  }
+}
+
+struct NoHook {
+  MCX_AVX2_INLINE void operator()(int) const {}
+};
+
+template <int R, int NA, int kNewFrom>
+MCX_AVX2 __attribute__((noinline)) void ProductPass(__m256i* t, const __m256i* a, const __m256i* b) {
+  RowPass<R, NA, 0, kNewFrom, false>(t, a, b, NoHook{});
+}
+
+// t[0, NA + NB - 1) = a * b, in passes of four rows of b (the last pass takes what is left).
+template <int NA, int NB, int I = 0>
+MCX_AVX2_INLINE void ProductRows(__m256i* t, const __m256i* a, const __m256i* b) {
+  constexpr int R = NB - I >= 4 ? 4 : NB - I;
+  constexpr int kNewFrom = I == 0 ? 0 : NA - 1;  // earlier passes reached column I + NA - 2
+  ProductPass<R, NA, kNewFrom>(t + I, a, b + I);
+  if constexpr (I + R < NB) ProductRows<NA, NB, I + R>(t, a, b);
 }
 
 constexpr int kLo = 19, kHi = kN - kLo;  // Karatsuba split: a = a_lo + 2^(28*19) a_hi
@@ -179,110 +221,129 @@ constexpr int kLo = 19, kHi = kN - kLo;  // Karatsuba split: a = a_lo + 2^(28*19
 // b_hi); column by column M - L - H is exactly the cross term's column (all columns are exact
 // sums of nonnegative products, never carried), so no borrow arises.
 MCX_AVX2_INLINE void Product(__m256i* t, const uint64_t* a, const uint64_t* b) {
-  __m256i va[kN], vb[kN], sa[kLo], sb[kLo], l[2 * kLo], h[2 * kLo], m[2 * kLo];
+  const __m256i* va = reinterpret_cast<const __m256i*>(a);  // read by unaligned loads only
+  __m256i vb[kN], sa[kLo], sb[kLo], l[2 * kLo - 1], h[2 * kHi - 1], m[2 * kLo - 1];
 #pragma GCC unroll 40
-  for (int j = 0; j < kN; ++j) {
-    va[j] = Load(a + j * kLanes);
-    vb[j] = Load(b + j * kLanes);
-  }
+  for (int j = 0; j < kN; ++j) vb[j] = Load(b + j * kLanes);
 #pragma GCC unroll 40
   for (int j = 0; j < kLo; ++j) {
-    sa[j] = j < kHi ? _mm256_add_epi64(va[j], va[kLo + j]) : va[j];
+    const __m256i a_lo = Load(a + j * kLanes);
+    sa[j] = j < kHi ? _mm256_add_epi64(a_lo, Load(a + (kLo + j) * kLanes)) : a_lo;
     sb[j] = j < kHi ? _mm256_add_epi64(vb[j], vb[kLo + j]) : vb[j];
   }
-#pragma GCC unroll 40
-  for (int j = 0; j < 2 * kLo; ++j) l[j] = h[j] = m[j] = _mm256_setzero_si256();
-  AddProduct<kLo, kLo>(l, va, vb);
-  AddProduct<kHi, kHi>(h, va + kLo, vb + kLo);
-  AddProduct<kLo, kLo>(m, sa, sb);
+  ProductRows<kLo, kLo>(l, va, vb);
+  ProductRows<kHi, kHi>(h, va + kLo, vb + kLo);
+  ProductRows<kLo, kLo>(m, sa, sb);
 #pragma GCC unroll 80
   for (int k = 0; k < 2 * kN; ++k) {
     __m256i v = k < 2 * kLo - 1 ? l[k] : _mm256_setzero_si256();
-    if (k >= 2 * kLo) v = h[k - 2 * kLo];
+    if (k >= 2 * kLo && k - 2 * kLo < 2 * kHi - 1) v = h[k - 2 * kLo];
     if (k >= kLo && k - kLo < 2 * kLo - 1) {
-      v = _mm256_add_epi64(v, _mm256_sub_epi64(m[k - kLo], _mm256_add_epi64(l[k - kLo], h[k - kLo])));
+      __m256i lh = l[k - kLo];
+      if (k - kLo < 2 * kHi - 1) lh = _mm256_add_epi64(lh, h[k - kLo]);
+      v = _mm256_add_epi64(v, _mm256_sub_epi64(m[k - kLo], lh));
     }
     t[k] = v;
   }
 }
 
-// t[0, 2N) = a^2: each product a_i a_j (i < j) once, against the doubled limb 2 a_i (below 2^29),
-// and the squares a_i^2 on the diagonal. Rows go in pairs (i, i + 1).
+// Rows I .. I + 3 of a square: column i + j gets d_i a_j for i < j, with d_i = 2 a_i (below 2^29).
+template <int I>
+MCX_AVX2 __attribute__((noinline)) void SquarePass(__m256i* t, const __m256i* a, const __m256i* d) {
+  RowPass<4, kN - I - 1, 0, 2 * kN, true>(t + 2 * I + 1, a + I + 1, d + I, NoHook{});
+}
+
+template <int I = 0>
+MCX_AVX2_INLINE void SquareRows(__m256i* t, const __m256i* a, const __m256i* d) {
+  SquarePass<I>(t, a, d);
+  if constexpr (I + 4 < kN - 1) SquareRows<I + 4>(t, a, d);
+}
+
+// t[0, 2N) = a^2: the squares a_i^2 on the diagonal, then each cross product a_i a_j (i < j) once,
+// against the doubled limb, in passes of four rows (703 products against 1,046 for a * a).
 MCX_AVX2_INLINE void SquareProduct(__m256i* t, const uint64_t* a) {
-  __m256i va[kN], d[kN];
+  static_assert((kN - 1) % 4 == 0);  // the passes cover rows 0 .. N - 2; row N - 1 has no a_j, j > i
+  __m256i d[kN];
 #pragma GCC unroll 40
   for (int j = 0; j < kN; ++j) {
-    va[j] = Load(a + j * kLanes);
-    d[j] = _mm256_add_epi64(va[j], va[j]);
-    t[j] = t[kN + j] = _mm256_setzero_si256();
+    const __m256i v = Load(a + j * kLanes);
+    d[j] = _mm256_add_epi64(v, v);
+    t[2 * j] = _mm256_mul_epu32(v, v);
+    t[2 * j + 1] = _mm256_setzero_si256();
   }
-  int i = 0;
-  for (; i + 1 < kN; i += 2) {
-    const __m256i d0 = d[i], d1 = d[i + 1];
-    t[2 * i] = _mm256_add_epi64(t[2 * i], _mm256_mul_epu32(va[i], va[i]));
-    t[2 * i + 1] = _mm256_add_epi64(t[2 * i + 1], _mm256_mul_epu32(d0, va[i + 1]));
-    __m256i x = _mm256_mul_epu32(va[i + 1], va[i + 1]);
-    if (i + 2 < kN) x = _mm256_add_epi64(x, _mm256_mul_epu32(d0, va[i + 2]));
-    t[2 * i + 2] = _mm256_add_epi64(t[2 * i + 2], x);
-    for (int j = i + 3; j < kN; ++j) {  // column i + j: d_i a_j + d_(i+1) a_(j-1)
-      t[i + j] = _mm256_add_epi64(t[i + j], _mm256_add_epi64(_mm256_mul_epu32(d0, va[j]), _mm256_mul_epu32(d1, va[j - 1])));
-    }
-    if (i + 2 < kN) t[i + kN] = _mm256_add_epi64(t[i + kN], _mm256_mul_epu32(d1, va[kN - 1]));
-  }
-  for (; i < kN; ++i) t[2 * i] = _mm256_add_epi64(t[2 * i], _mm256_mul_epu32(va[i], va[i]));
+  SquareRows(t, reinterpret_cast<const __m256i*>(a), d);
 }
 
 // r = t / R mod p, below 2p, for the columns t of a product of two values below 2p: row i adds
 // q_i p with q_i = t_i k0 mod 2^28, clearing column i, whose carry moves to column i + 1. Rows go
-// in pairs: a pair's two digits are found from its two lowest columns (two extra products), then
-// one pass adds p_j q_i + p_(j-1) q_(i+1) into column i + j. The digits are a chain of four
-// dependent multiplications; they are found for the next pair in the middle of the current pass,
-// as soon as its two lowest columns are final, so that the chain runs under the pass's
-// independent products instead of between passes.
-// The digits q0, q1 of the reduction rows at columns i, i + 1 (Reduce): column i is then 0 mod 2^28
-// and only its carry matters; column i + 1 takes that carry and p_1 q0 + p_0 q1 (the rest of the
-// pass skips both).
-MCX_AVX2_INLINE void PairDigits(__m256i* acc, int i, __m256i k0, __m256i mask, __m256i p0, __m256i p1, __m256i& q0,
-                                __m256i& q1) {
-  const __m256i t = acc[i];
-  q0 = _mm256_and_si256(_mm256_mul_epu32(t, k0), mask);
-  const __m256i c0 = _mm256_srli_epi64(_mm256_add_epi64(t, _mm256_mul_epu32(p0, q0)), kBits);
-  const __m256i u = _mm256_add_epi64(_mm256_add_epi64(acc[i + 1], c0), _mm256_mul_epu32(p1, q0));
-  q1 = _mm256_and_si256(_mm256_mul_epu32(u, k0), mask);
-  acc[i + 1] = _mm256_add_epi64(u, _mm256_mul_epu32(p0, q1));
+// in blocks of four: the block's digits are found from its four lowest columns (Digits), then one
+// pass adds q_r p_j into column r + j for the rest. The digits are a chain of dependent
+// multiplications; each pass finds the next block's digits as soon as that block's columns are
+// final (four columns into the pass), so that the chain runs under the pass's independent products.
+// Views of K()'s lane-broadcast constants (__m256i may alias the uint64_t arrays).
+struct ReductionVectors {
+  const __m256i* p;
+  const __m256i* k0;
+  const __m256i* mask;
+};
+
+const ReductionVectors& RV() {
+  static const ReductionVectors v = {reinterpret_cast<const __m256i*>(K().p_lanes),
+                                     reinterpret_cast<const __m256i*>(K().k0_lanes),
+                                     reinterpret_cast<const __m256i*>(K().mask_lanes)};
+  return v;
+}
+
+// The R digits q of the reduction rows at columns 0 .. R - 1 of t; column R takes the carry out of
+// column R - 1 (columns 0 .. R - 1 are 0 mod 2^28 afterwards and are not read again).
+template <int R>
+MCX_AVX2_INLINE void Digits(__m256i* t, __m256i* q, const ReductionVectors& c) {
+  __m256i carry = _mm256_setzero_si256();
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) {
+    __m256i u = t[r];
+#pragma GCC unroll 8
+    for (int s = 0; s + 1 < r; ++s) u = _mm256_add_epi64(u, _mm256_mul_epu32(q[s], c.p[r - s]));
+    if (r > 0) u = _mm256_add_epi64(u, _mm256_add_epi64(carry, _mm256_mul_epu32(q[r - 1], c.p[1])));
+    q[r] = _mm256_and_si256(_mm256_mul_epu32(u, *c.k0), *c.mask);
+    carry = _mm256_srli_epi64(_mm256_add_epi64(u, _mm256_mul_epu32(q[r], c.p[0])), kBits);
+  }
+  t[R] = _mm256_add_epi64(t[R], carry);
+}
+
+// After column R + RNext - 1 of a reduction pass: the next block's columns are final.
+template <int R, int RNext>
+struct FindNextDigits {
+  __m256i* t;
+  __m256i* next;
+  const ReductionVectors* c;
+  MCX_AVX2_INLINE void operator()(int k) const {
+    if constexpr (RNext > 0) {
+      if (k == R + RNext - 1) Digits<RNext>(t + R, next, *c);
+    }
+  }
+};
+
+// The pass of the block whose R digits are q, from column R on (the block's own columns were
+// settled by Digits); finds the next block's RNext digits on the way. The hook is built here
+// rather than passed by value: a small struct copied through the stack costs a store-forwarding
+// stall per pass.
+template <int R, int RNext>
+MCX_AVX2 __attribute__((noinline)) void ReducePass(__m256i* t, const __m256i* q, __m256i* next) {
+  const ReductionVectors& c = RV();
+  RowPass<R, kN, R, 2 * kN, false>(t, c.p, q, FindNextDigits<R, RNext>{t, next, &c});
 }
 
 MCX_AVX2_INLINE void Reduce(uint64_t* r, __m256i* acc) {
-  const Constants& c = K();
-  const __m256i k0 = Set1(c.k0);
-  const __m256i mask = Set1(kMask);
-  const __m256i p0 = Set1(c.p[0]), p1 = Set1(c.p[1]);
-  __m256i q0, q1, n0 = _mm256_setzero_si256(), n1 = _mm256_setzero_si256();
-  PairDigits(acc, 0, k0, mask, p0, p1, q0, q1);
-  int i = 0;
-  for (; i + 1 < kN; i += 2) {
-    const __m256i p2 = Set1(c.p[2]), p3 = Set1(c.p[3]);
-    acc[i + 2] = _mm256_add_epi64(acc[i + 2], _mm256_add_epi64(_mm256_mul_epu32(p2, q0), _mm256_mul_epu32(p1, q1)));
-    acc[i + 3] = _mm256_add_epi64(acc[i + 3], _mm256_add_epi64(_mm256_mul_epu32(p3, q0), _mm256_mul_epu32(p2, q1)));
-    acc[i + 2] = _mm256_add_epi64(acc[i + 2], _mm256_srli_epi64(acc[i + 1], kBits));  // acc[i + 1] = 0 mod 2^28
-    if (i + 3 < kN) PairDigits(acc, i + 2, k0, mask, p0, p1, n0, n1);  // the next pair's columns are final now
-    __m256i prev_p = p3;
-#pragma GCC unroll 40
-    for (int j = 4; j < kN; ++j) {
-      const __m256i pj = Set1(c.p[j]);
-      acc[i + j] = _mm256_add_epi64(acc[i + j], _mm256_add_epi64(_mm256_mul_epu32(pj, q0), _mm256_mul_epu32(prev_p, q1)));
-      prev_p = pj;
-    }
-    acc[i + kN] = _mm256_add_epi64(acc[i + kN], _mm256_mul_epu32(prev_p, q1));
-    q0 = n0;
-    q1 = n1;
+  static_assert(kN == 9 * 4 + 1);  // nine blocks of four rows, then one
+  __m256i q[4], next[4];
+  Digits<4>(acc, q, RV());
+  for (int i = 0; i < 32; i += 4) {
+    ReducePass<4, 4>(acc + i, q, next);
+    for (int s = 0; s < 4; ++s) q[s] = next[s];
   }
-  for (; i < kN; ++i) {  // the last row when N is odd
-    const __m256i q = _mm256_and_si256(_mm256_mul_epu32(acc[i], k0), mask);
-#pragma GCC unroll 40
-    for (int j = 0; j < kN; ++j) acc[i + j] = _mm256_add_epi64(acc[i + j], _mm256_mul_epu32(Set1(c.p[j]), q));
-    acc[i + 1] = _mm256_add_epi64(acc[i + 1], _mm256_srli_epi64(acc[i], kBits));
-  }
+  ReducePass<4, 1>(acc + 32, q, next);
+  ReducePass<1, 0>(acc + 36, next, nullptr);
   Normalize(acc + kN);
 #pragma GCC unroll 40
   for (int j = 0; j < kN; ++j) Store(r + j * kLanes, acc[kN + j]);
