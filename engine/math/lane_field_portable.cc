@@ -213,7 +213,7 @@ const LaneField& SingleLaneFieldFor(MathPath path) {
   if (!MathPathAvailable(path)) return PortableLaneField();
   switch (path) {
     case MathPath::kIfma: return *IfmaLaneField();
-    case MathPath::kAvx2: return *AdxLaneField();
+    case MathPath::kAvx2: return *Avx2BatchLaneField();  // the batches' table too: docs/arithmetic.md
     case MathPath::kPortable: break;
   }
   return PortableLaneField();
