@@ -124,7 +124,10 @@ inline void FeSqr(Fe& r, const Fe& a) { FeMul(r, a, a); }
 // and q>>32 into limbs 1 and 2, q * kP[3] into limbs 3 and 4), the accumulator's six registers
 // renamed by one limb per step instead of shifted. Inline assembly needs no target attribute, so
 // this inlines anywhere; call it only when the CPU has BMI2 and ADX (the avx2 path). The final
-// subtraction is ReduceOnce's constant-time C++.
+// subtraction is ReduceOnce's constant-time C++. The assembly reads a and b through their
+// addresses and names them as memory inputs, so no "memory" clobber: GCC keeps other values in
+// registers across it and schedules around it (three independent chains: 53 -> 44 cycles per
+// multiplication on Zen 3, session 14).
 [[gnu::always_inline]] inline void FeMulAdx(Fe& r, const Fe& a, const Fe& b) {
   uint64_t r0, r1, r2, r3, r4, r5, lo, hi, zero;
   __asm__(
@@ -251,8 +254,8 @@ inline void FeSqr(Fe& r, const Fe& a) { FeMul(r, a, a); }
         "adcq $0, %[r2]\n\t"
       : [r0] "=&r"(r0), [r1] "=&r"(r1), [r2] "=&r"(r2), [r3] "=&r"(r3), [r4] "=&r"(r4), [r5] "=&r"(r5),
         [lo] "=&r"(lo), [hi] "=&r"(hi), [zero] "=&r"(zero)
-      : [a] "r"(a.data()), [b] "r"(b.data()), [p3] "m"(internal::kP[3])
-      : "rdx", "cc", "memory");
+      : [a] "r"(a.data()), [b] "r"(b.data()), [p3] "m"(internal::kP[3]), "m"(a), "m"(b)
+      : "rdx", "cc");
   const uint64_t t[4] = {r4, r5, r0, r1};
   internal::ReduceOnce(r, t, r2);  // below 2p
 }
@@ -364,8 +367,8 @@ inline void FeSqr(Fe& r, const Fe& a) { FeMul(r, a, a); }
         "adcq $0, %[lo]\n\t"
       : [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2), [t3] "=&r"(t3), [t4] "=&r"(t4), [t5] "=&r"(t5),
         [t6] "=&r"(t6), [t7] "=&r"(t7), [lo] "=&r"(lo), [hi] "=&r"(hi), [x] "=&r"(x)
-      : [a] "r"(a.data()), [p3] "m"(internal::kP[3])
-      : "rdx", "cc", "memory");
+      : [a] "r"(a.data()), [p3] "m"(internal::kP[3]), "m"(a)
+      : "rdx", "cc");
   const uint64_t t[4] = {t0, t1, t2, t3};
   internal::ReduceOnce(r, t, lo);  // below 2p
 }
