@@ -71,12 +71,15 @@ bool MathPathAvailable(MathPath path);
 const LaneField& PortableLaneField();
 // nullptr unless the CPU has BMI2 and ADX: one lane, mulx/adcx/adox (montgomery_adx.h). Two
 // tunings of the same arithmetic: AdxLaneField() for one scalar (w = 6, 16 lanes) and
-// AdxBatchLaneField() for many (w = 7, 128 scalars per shared inversion).
+// AdxBatchLaneField() for many (w = 7, 128 scalars per shared inversion). No path picks them since
+// session 14 (the avx2 path runs on the AVX2 lanes); kept, tested and audited for CPUs where they
+// measure faster.
 const LaneField* AdxLaneField();
 const LaneField* AdxBatchLaneField();
 // nullptr unless the CPU has AVX2: 4 lanes of 37 x 28-bit limbs, vpmuludq (lane_field_avx2.cc).
 const LaneField* Avx2LaneField();
-// The same 4-lane arithmetic tuned for the avx2 path's batches (its own window, batch size and table).
+// The same 4-lane arithmetic tuned for the avx2 path (its own window, batch size and table), which
+// uses it for batches and for one scalar alike.
 const LaneField* Avx2BatchLaneField();
 // nullptr unless the CPU (and the compiler that built us) supports AVX-512 F and IFMA.
 const LaneField* IfmaLaneField();

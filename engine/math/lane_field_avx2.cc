@@ -222,6 +222,7 @@ constexpr int kLo = 19, kHi = kN - kLo;  // Karatsuba split: a = a_lo + 2^(28*19
 // sums of nonnegative products, never carried), so no borrow arises.
 MCX_AVX2_INLINE void Product(__m256i* t, const uint64_t* a, const uint64_t* b) {
   const __m256i* va = reinterpret_cast<const __m256i*>(a);  // read by unaligned loads only
+  // b is copied: a pass reads its rows with aligned loads.
   __m256i vb[kN], sa[kLo], sb[kLo], l[2 * kLo - 1], h[2 * kHi - 1], m[2 * kLo - 1];
 #pragma GCC unroll 40
   for (int j = 0; j < kN; ++j) vb[j] = Load(b + j * kLanes);

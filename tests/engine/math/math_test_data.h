@@ -63,8 +63,8 @@ inline Limbs1024 Small(uint64_t v) {
 inline std::vector<MathPath> AllPaths() { return {MathPath::kPortable, MathPath::kAvx2, MathPath::kIfma}; }
 
 // The fields other than the portable one that this CPU can run, each checked against it: the
-// BMI2/ADX scalar field (both tunings), the AVX2 lane field (kept and tested though the AVX2 path does not pick
-// it today) and the IFMA lane field.
+// BMI2/ADX scalar field (both tunings), the AVX2 lane field's w = 6 tuning (these three kept and
+// tested though no path picks them today), its avx2-path tuning and the IFMA lane field.
 inline std::vector<const LaneField*> OtherFields() {
   std::vector<const LaneField*> fields;
   for (const LaneField* f : {AdxLaneField(), AdxBatchLaneField(), Avx2LaneField(), Avx2BatchLaneField(), IfmaLaneField()}) {
