@@ -282,7 +282,7 @@ void BM_Pvt(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(batch));
   state.SetLabel(kernel->Name());
 }
-BENCHMARK(BM_Pvt)->Args({0, 1})->Args({0, 8})->Args({0, 64})->Args({1, 1})->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_Pvt)->Args({0, 1})->Args({0, 8})->Args({0, 64})->Args({0, 256})->Args({1, 1})->Unit(benchmark::kMicrosecond);
 
 // A fresh P-256 key, as OpenSSL holds it and as ours (P256VerifyingKey, from the same point),
 // and its signatures in both encodings: DER for OpenSSL's verify, r || s for ours.

@@ -543,10 +543,11 @@ const LaneField& UncheckedAvx2LaneField() {
 
 // The same arithmetic tuned for the avx2 path's batches (docs/arithmetic.md): window and batch size
 // chosen by BM_Rsk/1/256 and BM_KeySet/1/256 with w = 6 to 9 and batches of 128 and 256 (session
-// 11: w = 8 about 9 % faster than w = 7; its table is 5.2 MiB).
+// 11: w = 8 about 9 % faster than w = 7; its table is 5.2 MiB). Batches of 256 since session 15:
+// the faster multiplication left the window's inversion a larger share (GMP, 5 % of an RSK at 128).
 const LaneField& UncheckedAvx2BatchLaneField() {
   static const LaneField field = {
-      "AVX2 (4 lanes x 37 x 28-bit limbs; w = 8, batches of 128)", kLanes, kN * kLanes, kEntryWords, 8, 16, 5, 128,
+      "AVX2 (4 lanes x 37 x 28-bit limbs; w = 8, batches of 256)", kLanes, kN * kLanes, kEntryWords, 8, 16, 5, 256,
       Mul, Sqr, Sub, Invert, EncodeEntry, Select, NegateLanes, ToPlain, ToMontgomery16, ScalarMul, ScalarSqr,
   };
   return field;
