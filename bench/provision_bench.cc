@@ -1,6 +1,6 @@
 // provision_bench: the bulk pipeline's efficiency and scaling, measured in one run.
 //
-//   pure     the engine's derivation alone: KeySetSource::DeriveBatch in batches of 64 on T
+//   pure     the engine's derivation alone: KeySetSource::DeriveBatch in the pipeline's batches on T
 //            threads, randomness from OpenSSL, nothing stored
 //   provision the whole pipeline into a scratch SQLite store: HSM randomness, the store check,
 //            AES-GCM sealing and batched transactions included
@@ -32,7 +32,7 @@ using Clock = std::chrono::steady_clock;
 std::string User(size_t i) { return "sip:bench" + std::to_string(i) + "@example.org"; }
 
 double PureRate(KeySetSource& source, size_t n, int threads, uint64_t period) {
-  constexpr size_t kBatch = 64;
+  const size_t kBatch = std::max<size_t>(64, source.BatchWidth());  // as the pipeline batches
   tbb::task_arena arena(threads);
   const auto t0 = Clock::now();
   arena.execute([&] {

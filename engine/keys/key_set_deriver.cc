@@ -35,6 +35,8 @@ KeySetDeriver::KeySetDeriver(CommunityParameters params, const MasterSecrets& se
       hs_prefix_(std::make_shared<const Sha256WithPrefix>(
           std::initializer_list<ByteView>{EncodedP256Generator(), pub_.kpak})) {}
 
+size_t KeySetDeriver::BatchWidth() const { return sakke_.BatchWidth(); }
+
 Status KeySetDeriver::ReceiverSecretKey(ByteView id, SecretBytes& rsk) const {
   SakkePoint point;
   Status st = sakke_.ReceiverSecretKey(id, secrets_.z, point);

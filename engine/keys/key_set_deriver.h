@@ -34,6 +34,9 @@ class KeySetDeriver {
 
   const CommunityParameters& params() const { return params_; }
   const KmsPublicKeys& public_keys() const { return pub_; }
+  // The SAKKE kernel's batch width (SakkeKernel::BatchWidth): DeriveBatch is fastest per key set
+  // with this many users or a multiple.
+  size_t BatchWidth() const;
 
   Result<KeySet> Derive(const std::string& user_uri, uint64_t key_period_no, RandomSource& rng) const;
   // Key sets for many users in one key period: element i is what Derive(user_uris[i], ...) returns

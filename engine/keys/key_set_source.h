@@ -28,6 +28,9 @@ class KeySetSource {
   // their inversions) do so.
   virtual std::vector<Result<KeySet>> DeriveBatch(std::span<const std::string> user_uris,
                                                   std::span<const uint64_t> key_period_nos) = 0;
+  // How many users a DeriveBatch call should hold for the source to share its work fully (1: it
+  // shares nothing). Bulk provisioning batches this wide.
+  virtual size_t BatchWidth() const { return 1; }
   // The same, every user in one key period.
   std::vector<Result<KeySet>> DeriveBatch(std::span<const std::string> user_uris, uint64_t key_period_no) {
     const std::vector<uint64_t> periods(user_uris.size(), key_period_no);
@@ -47,6 +50,7 @@ class HostKeySetSource final : public KeySetSource {
   Result<KeySet> Derive(const std::string& user_uri, uint64_t key_period_no) override {
     return deriver_.Derive(user_uri, key_period_no, rng_);
   }
+  size_t BatchWidth() const override { return deriver_.BatchWidth(); }
   using KeySetSource::DeriveBatch;
   std::vector<Result<KeySet>> DeriveBatch(std::span<const std::string> user_uris,
                                           std::span<const uint64_t> key_period_nos) override {

@@ -114,6 +114,8 @@ class FastSakkeKernel final : public SakkeKernel {
     return st;
   }
 
+  size_t BatchWidth() const override { return field_.batch; }
+
  private:
   const LaneField& field_;   // many scalars (MultiplyBaseBatch)
   const LaneField& single_;  // one scalar (MultiplyBaseSingle)

@@ -40,6 +40,11 @@ class SakkeKernel {
   // contents of out are unspecified.
   virtual Status ReceiverSecretKeys(std::span<const ByteView> ids, const SecretBytes& z,
                                     std::span<SakkePoint> out) const;
+
+  // How many identifiers ReceiverSecretKeys shares its work over at a time (the fast kernels:
+  // one inversion per window for this many); 1 where it shares nothing. Bulk callers that can
+  // choose their batch size pass this many, or a multiple.
+  virtual size_t BatchWidth() const { return 1; }
 };
 
 // OpenSSL BIGNUM and EC: correct, constant-time where OpenSSL is (BN_FLG_CONSTTIME inversion and

@@ -2,6 +2,7 @@
 // one as a device would, and report the issue rate. In a directory that holds a KMS (or with
 // --data-dir) it uses that KMS's custody: master secrets unsealed by its HSM, randomness from the
 // HSM. Elsewhere it creates a throw-away KMS in memory with OpenSSL's generator.
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -102,8 +103,10 @@ Status RunDemo(const DemoOptions& opt) {
   std::mutex error_mu;
   Status first_error;
   auto t0 = std::chrono::steady_clock::now();
-  // Batches of 64: the fast kernels share their inversions across a batch.
-  constexpr int kBatch = 64;
+  // Batches as wide as the source shares its work (the fast kernels' inversions: 64, or 256 on
+  // the avx2 path), narrower where that would leave a thread without a batch.
+  const int kBatch = std::max(1, std::min(static_cast<int>(std::max<size_t>(64, kms.source->BatchWidth())),
+                                          (opt.users + threads - 1) / threads));
   tbb::parallel_for(0, (opt.users + kBatch - 1) / kBatch, [&](int b) {
     const int first = b * kBatch, last = std::min(opt.users, first + kBatch);
     std::vector<std::string> uris;

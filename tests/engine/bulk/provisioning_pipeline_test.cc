@@ -1,7 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <map>
+#include <mutex>
 
 #include "engine/bulk/identity_reader.h"
 #include "engine/bulk/provisioning_pipeline.h"
@@ -129,6 +131,68 @@ TEST_F(ProvisioningPipelineTest, AListOfIdentitiesIsProvisionedLikeAFile) {
   Result<std::optional<Identity>> first = again.Next();
   ASSERT_TRUE(first.ok() && first->has_value());
   EXPECT_EQ((*first)->line, 1001u);
+}
+
+// A source that passes derivations through to the test KMS, announces a batch width of its own,
+// and records the size of every DeriveBatch call.
+class BatchRecordingSource final : public KeySetSource {
+ public:
+  BatchRecordingSource(KeySetSource& inner, size_t width) : inner_(inner), width_(width) {}
+  const KmsPublicKeys& public_keys() const override { return inner_.public_keys(); }
+  Result<KeySet> Derive(const std::string& user_uri, uint64_t key_period_no) override {
+    return inner_.Derive(user_uri, key_period_no);
+  }
+  using KeySetSource::DeriveBatch;
+  std::vector<Result<KeySet>> DeriveBatch(std::span<const std::string> user_uris,
+                                          std::span<const uint64_t> key_period_nos) override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      sizes_.push_back(user_uris.size());
+    }
+    return inner_.DeriveBatch(user_uris, key_period_nos);
+  }
+  size_t BatchWidth() const override { return width_; }
+  std::vector<size_t> SortedSizes() {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<size_t> s = sizes_;
+    std::sort(s.begin(), s.end());
+    return s;
+  }
+
+ private:
+  KeySetSource& inner_;
+  size_t width_;
+  std::mutex mu_;
+  std::vector<size_t> sizes_;
+};
+
+// With identities_per_batch left at 0 the pipeline derives as many users together as the source
+// shares its work over (256 on the avx2 path), and never fewer than 64.
+TEST_F(ProvisioningPipelineTest, BatchesFollowTheSourcesBatchWidth) {
+  struct Case {
+    size_t width;
+    std::vector<size_t> want;  // DeriveBatch sizes for 300 users, sorted
+  };
+  const Case cases[] = {{128, {44, 128, 128}}, {1, {44, 64, 64, 64, 64}}, {256, {44, 256}}};
+  int run = 0;
+  for (const Case& c : cases) {
+    std::vector<std::string> uris;
+    for (int i = 0; i < 300; ++i) uris.push_back("sip:wide" + std::to_string(run) + "-" + std::to_string(i) + "@example.org");
+    ++run;
+    IdentityList list(uris, 1);
+    BatchRecordingSource source(*kms_.source, c.width);
+    ProvisioningPipeline pipeline(source, *cipher_, *store_);
+    ProvisionPlan plan;
+    plan.periods = {1545};
+    plan.threads = 2;
+    ProvisionProgress progress;
+    Result<ProvisionSummary> s = pipeline.Run(list, plan, progress);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    EXPECT_EQ(s->issued, 300u);
+    EXPECT_EQ(source.SortedSizes(), c.want) << "batch width " << c.width;
+  }
+  EXPECT_GE(kms_.source->BatchWidth(), 1u);
+  EXPECT_EQ(kms_.source->BatchWidth(), kms_.sakke->BatchWidth());
 }
 
 // plan.stop (a job's worker whose lease was taken over): no more identities are read, what is in

@@ -10,6 +10,7 @@
 #include "engine/math/montgomery.h"
 #include "engine/math/montgomery_adx.h"
 #include "engine/math/p256_field.h"
+#include "engine/math/sakke_kernel.h"
 #include "tests/engine/math/math_test_data.h"
 
 namespace mcx {
@@ -276,6 +277,20 @@ TEST(MathPathTest, Avx2PathBatchesOnTheAvx2Lanes) {
   EXPECT_EQ(&SingleLaneFieldFor(MathPath::kAvx2), Avx2BatchLaneField());
   EXPECT_EQ(Avx2LaneField()->mul, Avx2BatchLaneField()->mul);
   EXPECT_NE(Avx2LaneField()->table_slot, Avx2BatchLaneField()->table_slot);  // different windows
+}
+
+// The fast kernel tells bulk callers its field's batch (the pipeline batches that wide); the
+// generic kernel shares nothing.
+TEST(MathPathTest, KernelsAnnounceTheirBatchWidth) {
+  for (MathPath path : {MathPath::kPortable, MathPath::kAvx2, MathPath::kIfma}) {
+    if (!MathPathAvailable(path)) continue;
+    EXPECT_EQ(NewFastSakkeKernel(path)->BatchWidth(), LaneFieldFor(path).batch)
+        << MathPathName(path);
+  }
+  EXPECT_EQ(NewGenericSakkeKernel()->BatchWidth(), 1u);
+  if (MathPathAvailable(MathPath::kAvx2)) {
+    EXPECT_EQ(NewFastSakkeKernel(MathPath::kAvx2)->BatchWidth(), 256u);
+  }
 }
 
 class VectorFieldTest : public ::testing::TestWithParam<int> {
