@@ -27,10 +27,17 @@ const Table& P256Table() { return p256::GeneratorCombTable(); }
 
 using p256::FeMulFn;
 using FeSqrFn = void (*)(Fe&, const Fe&);
-using LookupFn = void (*)(uint64_t (&acc)[8], const uint64_t* row, uint64_t index);
+// out = entry `index` of a window's row of kEntries affine points (x then y, 4 words each), every
+// entry read; all zero for an index outside the row. `scratch` is the caller's, wiped by it once
+// at the end rather than in every window (a call to OPENSSL_cleanse each time).
+using LookupFn = void (*)(Affine& out, uint64_t (&scratch)[8], const uint64_t* row, uint64_t index);
 
-void LookupPortable(uint64_t (&acc)[8], const uint64_t* row, uint64_t index) {
-  ct::Lookup(acc, row, kEntries, index);
+[[gnu::always_inline]] inline void LookupPortable(Affine& out, uint64_t (&scratch)[8], const uint64_t* row, uint64_t index) {
+  ct::Lookup(scratch, row, kEntries, index);
+  for (int l = 0; l < 4; ++l) {
+    out.x[l] = scratch[l];
+    out.y[l] = scratch[4 + l];
+  }
 }
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -39,7 +46,9 @@ void LookupPortable(uint64_t (&acc)[8], const uint64_t* row, uint64_t index) {
 // where and/or with a fresh broadcast took seven (a 64-entry scan 34 ns against 47 on Zen 3,
 // session 14). Two pairs of accumulators take alternate entries, so that the blend chains run side
 // by side. vpblendvb's timing does not depend on the mask; ct_audit runs this scan under valgrind.
-__attribute__((target("avx2"))) void LookupAvx2(uint64_t (&acc)[8], const uint64_t* row, uint64_t index) {
+// The result goes straight to `out` (no scratch): read back word by word from a scratch copy, it
+// stalled the caller (8 % of the batch's entry selection in perf, session 15).
+__attribute__((target("avx2"))) void LookupAvx2(Affine& out, uint64_t (&)[8], const uint64_t* row, uint64_t index) {
   static_assert(kEntries % 2 == 0, "entries in pairs");
   __m256i lo[2], hi[2];
   for (int k = 0; k < 2; ++k) lo[k] = hi[k] = _mm256_setzero_si256();
@@ -56,27 +65,22 @@ __attribute__((target("avx2"))) void LookupAvx2(uint64_t (&acc)[8], const uint64
       hi[k] = _mm256_blendv_epi8(hi[k], _mm256_loadu_si256(entry + 1), hit);
     }
   }
-  _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc), _mm256_or_si256(lo[0], lo[1]));
-  _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc + 4), _mm256_or_si256(hi[0], hi[1]));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out.x.data()), _mm256_or_si256(lo[0], lo[1]));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out.y.data()), _mm256_or_si256(hi[0], hi[1]));
 }
 #endif
 
 // out = digit's multiple of the window's base, or (0, 0) for digit 0, reading every entry so that
-// the memory trace does not depend on the digit. `scratch` is the caller's, wiped by it once at
-// the end rather than here in every window (a call to OPENSSL_cleanse each time).
+// the memory trace does not depend on the digit. `scratch` is the lookup's (LookupFn).
 template <LookupFn kLookup>
 [[gnu::always_inline]] inline void SelectEntry(const Affine (&row)[kEntries], uint64_t abs, uint64_t negative,
                                                uint64_t (&scratch)[8], Affine& out) {
   static_assert(sizeof(Affine) == 8 * sizeof(uint64_t), "an entry is x then y, 4 words each");
-  kLookup(scratch, reinterpret_cast<const uint64_t*>(row), abs - 1);  // abs 0: no entry
-  for (int l = 0; l < 4; ++l) {
-    out.x[l] = scratch[l];
-    out.y[l] = scratch[4 + l];
-  }
+  kLookup(out, scratch, reinterpret_cast<const uint64_t*>(row), abs - 1);  // abs 0: no entry
   Fe neg_y;
   const Fe zero{};
   p256::FeSub(neg_y, zero, out.y);
-  ct::SelectWords(out.y.data(), negative, neg_y.data(), out.y.data(), 4);
+  p256::FeSelect(out.y, negative, neg_y, out.y);
 }
 
 // The table in the IFMA lanes' representation (p256_lanes.h), built from the portable one on
@@ -224,12 +228,13 @@ template <FeMulFn kMul, FeSqrFn kSqr>
   p256::FeSub(r.y, v, y1hhh);  // Y3 = R(V - X3) - Y1 HHH
 }
 
-// Inline word selects: Select<4> (montgomery.h) is an out-of-line call, 6 % of [k]G in perf.
+// Inline word selects (p256::FeSelect, cmov): Select<4> (montgomery.h) is an out-of-line call, 6 %
+// of [k]G in perf.
 [[gnu::always_inline]] inline void SelectJacobian(Jacobian& r, uint64_t mask, const Jacobian& a, const Jacobian& b) {
   static_assert(sizeof(Jacobian) == 12 * sizeof(uint64_t), "three coordinates of 4 words");
-  ct::SelectWords(r.x.data(), mask, a.x.data(), b.x.data(), 4);
-  ct::SelectWords(r.y.data(), mask, a.y.data(), b.y.data(), 4);
-  ct::SelectWords(r.z.data(), mask, a.z.data(), b.z.data(), 4);
+  p256::FeSelect(r.x, mask, a.x, b.x);
+  p256::FeSelect(r.y, mask, a.y, b.y);
+  p256::FeSelect(r.z, mask, a.z, b.z);
 }
 
 // r = [k]G in projective coordinates. k = sum of digit_i 2^(7i), so r is the sum of one table
@@ -272,7 +277,7 @@ void MultiplyProjective(const Table& t, const Limbs256& k, Projective& r) {
   r.y = acc.y;
   kMul(r.z, zz, acc.z);
   const Fe zero{};
-  ct::SelectWords(r.z.data(), at_infinity, zero.data(), r.z.data(), 4);
+  p256::FeSelect(r.z, at_infinity, zero, r.z);
   SecureWipe(&acc, sizeof acc);
   SecureWipe(&sum, sizeof sum);
   SecureWipe(&entry, sizeof entry);
@@ -301,7 +306,7 @@ struct AffineLane {
   Affine acc;             // [s]G for the digits so far; meaningless while at_infinity
   Affine q;               // this window's entry
   Fe dx;                  // q.x - acc.x, or 1
-  Fe prefix;              // dx of this lane and of every lane before it, multiplied
+  Fe prefix;              // dx of this lane and of every earlier lane of its chain, multiplied
   uint64_t at_infinity;   // every digit so far was zero
   uint64_t zero_digit;    // this window's digit is zero
 };
@@ -311,12 +316,22 @@ constexpr size_t kMinAffineBatch = 32;
 // A chunk's lanes (about 200 octets each) stay in L2 either way; 256 halves the inversions per
 // scalar against 128, and SSK+PVT in batches of 256 ran 4-8 % faster on Zen 3 (both paths).
 constexpr size_t kMaxAffineBatch = 256;
+// Lane j belongs to chain j % kChains: Montgomery's trick runs as kChains products side by side,
+// and the chords go kChains lanes at a time, step by step. A lane's chord is a chain of four
+// dependent multiplications, and a FeMulAdx takes 39-42 TSC cycles to its result against 29-31 a
+// multiplication when independent ones follow each other (Zen 3, scratch benchmark): one lane's
+// chord after another ran at 223 TSC cycles a lane, four side by side at 194 (session 15). The
+// portable multiplication is C++ that GCC schedules itself, and there one chain was 10 % faster
+// (SSK+PVT in batches of 256).
+constexpr size_t kAdxChains = 4;
+constexpr size_t kPortableChains = 1;
+static_assert(kMinAffineBatch >= kAdxChains && kMinAffineBatch >= kPortableChains, "every chain has a lane");
 
-// Stage one of a window: every lane's entry and x-difference, and the running product of the
-// differences.
-template <FeMulFn kMul, LookupFn kLookup>
-void SelectWindowEntries(const Table& t, int window, std::span<const Limbs256> k, std::span<AffineLane> lanes,
-                         uint64_t (&scratch)[8]) {
+// Stage one of a window: every lane's entry and x-difference, and the running products of the
+// differences along each chain.
+template <FeMulFn kMul, LookupFn kLookup, size_t kChains>
+[[gnu::noinline]] void SelectWindowEntries(const Table& t, int window, std::span<const Limbs256> k,
+                                           std::span<AffineLane> lanes, uint64_t (&scratch)[8]) {
   for (size_t j = 0; j < lanes.size(); ++j) {
     AffineLane& lane = lanes[j];
     uint64_t negative;
@@ -324,56 +339,112 @@ void SelectWindowEntries(const Table& t, int window, std::span<const Limbs256> k
     SelectEntry<kLookup>(t.points[window], abs, negative, scratch, lane.q);
     lane.zero_digit = ct::IsZero(abs);
     p256::FeSub(lane.dx, lane.q.x, lane.acc.x);
-    ct::SelectWords(lane.dx.data(), lane.zero_digit | lane.at_infinity, t.one.data(), lane.dx.data(), 4);
+    p256::FeSelect(lane.dx, lane.zero_digit | lane.at_infinity, t.one, lane.dx);
     if (window == kWindows - 1) {
       // k = 0 (outside the contract) ends at infinity: a zero difference makes the product zero
       // and the inversion fail, as the one-scalar code's Z = 0 does, without a branch here.
       const Fe zero{};
-      ct::SelectWords(lane.dx.data(), lane.zero_digit & lane.at_infinity, zero.data(), lane.dx.data(), 4);
+      p256::FeSelect(lane.dx, lane.zero_digit & lane.at_infinity, zero, lane.dx);
     }
-    if (j == 0) {
+    if (j < kChains) {
       lane.prefix = lane.dx;
     } else {
-      kMul(lane.prefix, lanes[j - 1].prefix, lane.dx);
+      kMul(lane.prefix, lanes[j - kChains].prefix, lane.dx);
     }
   }
 }
 
-// Stage two: unwinds the inverse of the product lane by lane, from the last, and adds each lane's
-// entry with its own 1/dx. `inverse` is 1/(product of all dx) in Montgomery form; it is consumed.
-template <FeMulFn kMul, FeSqrFn kSqr>
-void AddWindowEntries(std::span<AffineLane> lanes, Fe& inverse) {
-  Fe inv_dx, lambda, x3, y3;
-  for (size_t j = lanes.size(); j-- > 0;) {
-    AffineLane& lane = lanes[j];
-    if (j > 0) {
-      kMul(inv_dx, inverse, lanes[j - 1].prefix);
-      kMul(inverse, inverse, lane.dx);
-    } else {
-      inv_dx = inverse;
+// inverses[c] = 1/(chain c's product), in Montgomery form, from one blinded inversion of the
+// chains' products multiplied together (Montgomery's trick once more, over kChains values).
+// Fails as BlindedInverse does if a product is zero.
+template <FeMulFn kMul, size_t kChains>
+Status InvertChains(std::span<const AffineLane> lanes, Fe (&inverses)[kChains]) {
+  const size_t n = lanes.size();
+  Fe ends[kChains], running[kChains];
+  for (size_t c = 0; c < kChains; ++c) ends[c] = lanes[n - 1 - (n - 1 - c) % kChains].prefix;  // chain's last lane
+  running[0] = ends[0];
+  for (size_t c = 1; c < kChains; ++c) kMul(running[c], running[c - 1], ends[c]);
+  Fe inverse;  // 1/(P R) for the product's Montgomery form P R, then R^3/(P R R) = R/P
+  Status st = BlindedInverse(P256FieldModulus(), running[kChains - 1], inverse);
+  if (st.ok()) {
+    kMul(inverse, inverse, P256FieldModulus().r3);
+    for (size_t c = kChains; c-- > 1;) {
+      kMul(inverses[c], inverse, running[c - 1]);
+      kMul(inverse, inverse, ends[c]);
     }
-    p256::FeSub(lambda, lane.q.y, lane.acc.y);
-    kMul(lambda, lambda, inv_dx);
-    kSqr(x3, lambda);
-    p256::FeSub(x3, x3, lane.acc.x);
-    p256::FeSub(x3, x3, lane.q.x);  // x3 = lambda^2 - x1 - x2
-    p256::FeSub(y3, lane.acc.x, x3);
-    kMul(y3, lambda, y3);
-    p256::FeSub(y3, y3, lane.acc.y);  // y3 = lambda (x1 - x3) - y1
-    ct::SelectWords(x3.data(), lane.at_infinity, lane.q.x.data(), x3.data(), 4);
-    ct::SelectWords(y3.data(), lane.at_infinity, lane.q.y.data(), y3.data(), 4);
-    ct::SelectWords(lane.acc.x.data(), lane.zero_digit, lane.acc.x.data(), x3.data(), 4);
-    ct::SelectWords(lane.acc.y.data(), lane.zero_digit, lane.acc.y.data(), y3.data(), 4);
+    inverses[0] = inverse;
+  }
+  SecureWipe(ends, sizeof ends);
+  SecureWipe(running, sizeof running);
+  SecureWipe(&inverse, sizeof inverse);
+  return st;
+}
+
+// A chord group's temporaries, one per chain; secret, wiped once a window by AddWindowEntries.
+template <size_t kChains>
+struct ChordTemporaries {
+  Fe inv_dx[kChains], lambda[kChains], x3[kChains], y3[kChains];
+};
+
+// The chord of lanes[first, first + count), one lane of each chain, written as steps over the
+// lanes so that their independent multiplications sit next to each other in the instruction
+// stream. inverses[c] is 1/(prefix of chain c up to its lane here); each is stepped down past its
+// lane.
+template <FeMulFn kMul, FeSqrFn kSqr, size_t kChains>
+[[gnu::always_inline]] inline void AddChordGroup(std::span<AffineLane> lanes, size_t first, size_t count,
+                                                 Fe (&inverses)[kChains], ChordTemporaries<kChains>& tmp) {
+  auto& [inv_dx, lambda, x3, y3] = tmp;
+  for (size_t s = 0; s < count; ++s) {
+    const size_t j = first + s;
+    Fe& inverse = inverses[j % kChains];
+    if (j >= kChains) {
+      kMul(inv_dx[s], inverse, lanes[j - kChains].prefix);
+      kMul(inverse, inverse, lanes[j].dx);
+    } else {
+      inv_dx[s] = inverse;
+    }
+  }
+  for (size_t s = 0; s < count; ++s) {
+    AffineLane& lane = lanes[first + s];
+    p256::FeSub(lambda[s], lane.q.y, lane.acc.y);
+    kMul(lambda[s], lambda[s], inv_dx[s]);
+  }
+  for (size_t s = 0; s < count; ++s) kSqr(x3[s], lambda[s]);
+  for (size_t s = 0; s < count; ++s) {
+    AffineLane& lane = lanes[first + s];
+    p256::FeSub(x3[s], x3[s], lane.acc.x);
+    p256::FeSub(x3[s], x3[s], lane.q.x);  // x3 = lambda^2 - x1 - x2
+    p256::FeSub(y3[s], lane.acc.x, x3[s]);
+  }
+  for (size_t s = 0; s < count; ++s) kMul(y3[s], lambda[s], y3[s]);
+  for (size_t s = 0; s < count; ++s) {
+    AffineLane& lane = lanes[first + s];
+    p256::FeSub(y3[s], y3[s], lane.acc.y);  // y3 = lambda (x1 - x3) - y1
+    p256::FeSelect(x3[s], lane.at_infinity, lane.q.x, x3[s]);
+    p256::FeSelect(y3[s], lane.at_infinity, lane.q.y, y3[s]);
+    p256::FeSelect(lane.acc.x, lane.zero_digit, lane.acc.x, x3[s]);
+    p256::FeSelect(lane.acc.y, lane.zero_digit, lane.acc.y, y3[s]);
     lane.at_infinity &= lane.zero_digit;
   }
-  SecureWipe(&inv_dx, sizeof inv_dx);
-  SecureWipe(&lambda, sizeof lambda);
-  SecureWipe(&x3, sizeof x3);
-  SecureWipe(&y3, sizeof y3);
+}
+
+// Stage two: unwinds the chains' inverses group by group, from the last lanes, and adds each
+// lane's entry with its own 1/dx. `inverses` come from InvertChains; they are consumed. The two
+// stages are functions of their own: inlined into one body with the lookups, GCC spilled the
+// accumulators of the multiplications to the stack (a fifth slower).
+template <FeMulFn kMul, FeSqrFn kSqr, size_t kChains>
+[[gnu::noinline]] void AddWindowEntries(std::span<AffineLane> lanes, Fe (&inverses)[kChains]) {
+  ChordTemporaries<kChains> tmp;
+  for (size_t end = lanes.size(); end > 0;) {
+    const size_t first = (end - 1) / kChains * kChains;  // a group never holds two lanes of a chain
+    AddChordGroup<kMul, kSqr, kChains>(lanes, first, end - first, inverses, tmp);
+    end = first;
+  }
+  SecureWipe(&tmp, sizeof tmp);
 }
 
 // out[j] = [k[j]]G for a batch of kMinAffineBatch to kMaxAffineBatch scalars in [1, n-1].
-template <FeMulFn kMul, FeSqrFn kSqr, LookupFn kLookup>
+template <FeMulFn kMul, FeSqrFn kSqr, LookupFn kLookup, size_t kChains>
 Status MultiplyAffineBatch(const Table& t, std::span<const Limbs256> k, std::span<P256Point> out) {
   std::vector<AffineLane> lanes(k.size());
   uint64_t scratch[8];
@@ -385,13 +456,12 @@ Status MultiplyAffineBatch(const Table& t, std::span<const Limbs256> k, std::spa
   }
   Status st = Status::Ok();
   for (int i = 1; i < kWindows && st.ok(); ++i) {
-    SelectWindowEntries<kMul, kLookup>(t, i, k, lanes, scratch);
-    Fe inverse;  // 1/(P R) for the product's Montgomery form P R, then R^3/(P R R) = R/P
-    st = BlindedInverse(P256FieldModulus(), lanes.back().prefix, inverse);
+    SelectWindowEntries<kMul, kLookup, kChains>(t, i, k, lanes, scratch);
+    Fe inverses[kChains];
+    st = InvertChains<kMul, kChains>(lanes, inverses);
     if (!st.ok()) break;  // a zero product: some k outside [1, n-1] (0, n, ...)
-    kMul(inverse, inverse, P256FieldModulus().r3);
-    AddWindowEntries<kMul, kSqr>(lanes, inverse);
-    SecureWipe(&inverse, sizeof inverse);
+    AddWindowEntries<kMul, kSqr, kChains>(lanes, inverses);
+    SecureWipe(inverses, sizeof inverses);
   }
   for (size_t j = 0; j < lanes.size() && st.ok(); ++j) {
     Fe x, y;
@@ -409,13 +479,13 @@ Status MultiplyAffineBatch(const Table& t, std::span<const Limbs256> k, std::spa
 
 // The one-lane paths' batch: chunks of kMinAffineBatch to kMaxAffineBatch scalars (none smaller,
 // so a chunk's inversions pay), each summed in affine coordinates.
-template <FeMulFn kMul, FeSqrFn kSqr, LookupFn kLookup>
+template <FeMulFn kMul, FeSqrFn kSqr, LookupFn kLookup, size_t kChains>
 Status MultiplyAffineChunks(const Table& t, std::span<const Limbs256> k, std::span<P256Point> out) {
   const size_t chunks = (k.size() + kMaxAffineBatch - 1) / kMaxAffineBatch;
   size_t done = 0;
   for (size_t c = 0; c < chunks; ++c) {
     const size_t size = (k.size() - done) / (chunks - c);  // even shares; >= 32 as k.size() >= 32
-    Status st = MultiplyAffineBatch<kMul, kSqr, kLookup>(t, k.subspan(done, size), out.subspan(done, size));
+    Status st = MultiplyAffineBatch<kMul, kSqr, kLookup, kChains>(t, k.subspan(done, size), out.subspan(done, size));
     if (!st.ok()) return st;
     done += size;
   }
@@ -426,12 +496,12 @@ Status MultiplyAffineChunksOn(MathPath path, std::span<const Limbs256> k, std::s
                               bool checked = true) {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
   if (path == MathPath::kAvx2 && (!checked || MathPathAvailable(MathPath::kAvx2))) {
-    return MultiplyAffineChunks<p256::FeMulAdx, p256::FeSqrAdx, LookupAvx2>(P256Table(), k, out);
+    return MultiplyAffineChunks<p256::FeMulAdx, p256::FeSqrAdx, LookupAvx2, kAdxChains>(P256Table(), k, out);
   }
 #endif
   (void)path;
   (void)checked;
-  return MultiplyAffineChunks<p256::FeMul, p256::FeSqr, LookupPortable>(P256Table(), k, out);
+  return MultiplyAffineChunks<p256::FeMul, p256::FeSqr, LookupPortable, kPortableChains>(P256Table(), k, out);
 }
 
 // out = (X/Z, Y/Z) encoded, given inv = 1/Z_m where Z_m = Z R is the Montgomery form of Z.

@@ -194,13 +194,16 @@ TEST_P(P256BatchPathTest, BatchSizesMatchSingle) {
 // batch's product of differences is then zero; elsewhere Z is).
 TEST_P(P256BatchPathTest, AScalarOutsideTheContractFailsTheBatch) {
   std::mt19937_64 gen(6513);
-  for (size_t size : {9, 40}) {
-    for (const Limbs256& bad : {Limbs256{}, P256OrderModulus().m}) {
-      std::vector<Limbs256> ks;
-      for (size_t i = 0; i < size; ++i) ks.push_back(RandomLimbs(gen));
-      ks[size / 2] = bad;
-      std::vector<P256Point> out(size);
-      EXPECT_FALSE(P256MultiplyGeneratorBatchOn(GetParam(), ks, out).ok()) << "size " << size;
+  for (size_t size : {9, 40, 43}) {
+    // Positions in different chains of the affine batch's Montgomery trick (lane j in chain j % 4).
+    for (size_t at : {size / 2, size - 1, size - 2}) {
+      for (const Limbs256& bad : {Limbs256{}, P256OrderModulus().m}) {
+        std::vector<Limbs256> ks;
+        for (size_t i = 0; i < size; ++i) ks.push_back(RandomLimbs(gen));
+        ks[at] = bad;
+        std::vector<P256Point> out(size);
+        EXPECT_FALSE(P256MultiplyGeneratorBatchOn(GetParam(), ks, out).ok()) << "size " << size << ", at " << at;
+      }
     }
   }
 }
