@@ -70,6 +70,7 @@ struct Constants {
   Limbs28 not_p;      // 2^1036 - 1 - p, limb by limb 2^28 - 1 - p_j
   Limbs28 not_p2;     // 2^1036 - 1 - 2p
   Limbs28 p2_lent;    // 2p with 2^28 lent to every limb but the top: limbs >= 2^28 (for a - b + 2p)
+  Limbs28 top_lent;   // 2^1036 with 2^28 lent to every limb (for a - b + 2^1036)
   Limbs28 r2, r3;     // R^2, R^3 mod p (R = 2^1036)
   uint64_t k0;        // -p^-1 mod 2^28
   // The same p and k0 in all four lanes, and the limb mask: the reduction reads them as whole
@@ -93,6 +94,7 @@ Constants MakeConstants() {
     c.not_p[j] = kMask - c.p[j];
     c.not_p2[j] = kMask - c.p2[j];
     c.p2_lent[j] = c.p2[j] + (j + 1 < kN ? (uint64_t{1} << kBits) : 0) - (j > 0 ? 1 : 0);
+    c.top_lent[j] = (uint64_t{1} << kBits) - (j > 0 ? 1 : 0);  // the top limb's 2^28 is 2^1036
   }
   Limbs1024 x{};
   x[0] = 1;
@@ -364,17 +366,31 @@ MCX_AVX2 void Sqr(uint64_t* r, const uint64_t* a) {
 
 // r = a - b + 2p, then minus 2p where that stays nonnegative. The 2p added has 2^28 lent to every
 // limb below the top, so each limb sum is nonnegative before the carries.
+// r = a - b where a >= b, else a - b + 2p: below 2p for a and b below 2p. Both candidates come
+// from the difference at once, t = a - b + 2p and u = a - b + 2^1036, whose carry out of bit 1036
+// says a >= b; their two carry chains are independent and run side by side, where normalising
+// a - b + 2p and then subtracting 2p (SubtractIfNotBelow) ran them one after the other.
 MCX_AVX2 void Sub(uint64_t* r, const uint64_t* a, const uint64_t* b) {
   const Constants& c = K();
-  __m256i t[kN];
+  __m256i t[kN], u[kN];
 #pragma GCC unroll 40
   for (int j = 0; j < kN; ++j) {
-    t[j] = _mm256_add_epi64(_mm256_sub_epi64(Load(a + j * kLanes), Load(b + j * kLanes)), Set1(c.p2_lent[j]));
+    const __m256i d = _mm256_sub_epi64(Load(a + j * kLanes), Load(b + j * kLanes));
+    t[j] = _mm256_add_epi64(d, Set1(c.p2_lent[j]));
+    u[j] = _mm256_add_epi64(d, Set1(c.top_lent[j]));
   }
-  Normalize(t);  // a - b + 2p, in [0, 4p)
-  SubtractIfNotBelow(t, t, c.not_p2);
+  const __m256i mask = Set1(kMask);
 #pragma GCC unroll 40
-  for (int j = 0; j < kN; ++j) Store(r + j * kLanes, t[j]);
+  for (int j = 0; j + 1 < kN; ++j) {
+    t[j + 1] = _mm256_add_epi64(t[j + 1], _mm256_srli_epi64(t[j], kBits));
+    u[j + 1] = _mm256_add_epi64(u[j + 1], _mm256_srli_epi64(u[j], kBits));
+    t[j] = _mm256_and_si256(t[j], mask);
+    u[j] = _mm256_and_si256(u[j], mask);
+  }
+  const __m256i take_u = _mm256_cmpeq_epi64(_mm256_srli_epi64(u[kN - 1], kBits), Set1(1));  // a >= b
+  u[kN - 1] = _mm256_and_si256(u[kN - 1], mask);
+#pragma GCC unroll 40
+  for (int j = 0; j < kN; ++j) Store(r + j * kLanes, _mm256_blendv_epi8(t[j], u[j], take_u));
 }
 
 // out = lane `lane` of a, fully reduced (below p), as a plain integer of 16 limbs.

@@ -357,6 +357,10 @@ TEST_P(VectorFieldTest, MatchesPortableLaneByLane) {
     check(scratch, "sub", [&](int l) { Limbs1024 d; SubMod(p, d, xa[l], xb[l]); return d; });
     f_.sub(scratch.data(), b.data(), a.data());
     check(scratch, "sub reversed", [&](int l) { Limbs1024 d; SubMod(p, d, xb[l], xa[l]); return d; });
+    f_.sub(scratch.data(), a.data(), a.data());  // a - a: the boundary of the final choice
+    check(scratch, "sub of itself", [&](int) { return Limbs1024{}; });
+    EXPECT_EQ(scratch, std::vector<uint64_t>(scratch.size(), 0)) << "a - a is 0 itself, not 2p, round " << round;
+    f_.sub(scratch.data(), b.data(), a.data());
     f_.sub(scratch.data(), r.data(), scratch.data());  // an operand that is a product (below 2p)
     check(scratch, "sub of a product", [&](int l) {
       Limbs1024 m = mont(xa[l], xb[l]), d, e;
