@@ -35,11 +35,17 @@ constexpr int kLanes = 4;
 constexpr int kN = 37;  // limbs of 28 bits: 1036 bits
 constexpr int kBits = 28;
 constexpr uint64_t kMask = (uint64_t{1} << kBits) - 1;
-// A table entry holds x then y, one 28-bit limb per 32-bit word (74 words), padded to whole
-// 256-bit vectors: 10 vectors, 40 uint64_t. The scan reads every entry of a window for every lane,
-// so the entry's size is its cost (64-bit words would be 19 vectors; the BMI2/ADX field's are 8).
-constexpr int kEntryVecs = (2 * kN * 4 + 31) / 32;  // 10
-constexpr int kEntryWords = kEntryVecs * 4;
+// A table entry holds x then y, limbs 0-35 one per 32-bit word (72 words: 9 vectors, 36 uint64_t).
+// The coordinates are canonical (below p < 2^1024), so each top limb has 16 bits; they ride in the
+// spare top nibbles of the coordinate's first four words. The scan reads every entry of a window
+// for every lane, so the entry's size is its cost: 9 vectors against 10 with a word for the top
+// limbs too (64-bit words would be 19 vectors; the BMI2/ADX field's are 8).
+constexpr int kEntryCoordWords = kN - 1;                // 36 32-bit words per coordinate
+constexpr int kEntryVecs = 2 * kEntryCoordWords / 8;    // 9
+constexpr int kEntryWords = kEntryVecs * 4;             // uint64_t
+constexpr int kTopNibbles = 4;                          // 16 bits of top limb, 4 in each word
+static_assert(2 * kEntryCoordWords == 8 * kEntryVecs, "whole vectors");
+static_assert(1024 - (kN - 1) * kBits == 4 * kTopNibbles, "a canonical top limb fits the nibbles");
 
 // Plain integers in radix 2^28 (one lane's worth).
 using Limbs28 = uint64_t[kN];
@@ -364,12 +370,12 @@ MCX_AVX2 void Sqr(uint64_t* r, const uint64_t* a) {
   Reduce(r, acc);
 }
 
-// r = a - b + 2p, then minus 2p where that stays nonnegative. The 2p added has 2^28 lent to every
-// limb below the top, so each limb sum is nonnegative before the carries.
 // r = a - b where a >= b, else a - b + 2p: below 2p for a and b below 2p. Both candidates come
 // from the difference at once, t = a - b + 2p and u = a - b + 2^1036, whose carry out of bit 1036
 // says a >= b; their two carry chains are independent and run side by side, where normalising
-// a - b + 2p and then subtracting 2p (SubtractIfNotBelow) ran them one after the other.
+// a - b + 2p and then subtracting 2p (SubtractIfNotBelow) ran them one after the other. The
+// constants have 2^28 lent to every limb (and borrowed back from the next), so that each limb sum
+// is nonnegative before the carries.
 MCX_AVX2 void Sub(uint64_t* r, const uint64_t* a, const uint64_t* b) {
   const Constants& c = K();
   __m256i t[kN], u[kN];
@@ -452,8 +458,8 @@ MCX_AVX2 Status Invert(uint64_t* r, const uint64_t* a) {
   return Status::Ok();
 }
 
-// Table entries: x then y, one lane's 37 limbs each (32-bit words), Montgomery form, fully
-// reduced, zero padding.
+// Table entries: x then y, Montgomery form, fully reduced, limbs 0-35 in 32-bit words and the top
+// limb's 16 bits in the top nibbles of the first four (kEntryVecs).
 MCX_AVX2 void EncodeEntry(uint64_t* entry, const Limbs1024& x, const Limbs1024& y) {
   alignas(32) uint64_t v[kN * kLanes];
   alignas(32) uint64_t r2[kN * kLanes];
@@ -461,6 +467,7 @@ MCX_AVX2 void EncodeEntry(uint64_t* entry, const Limbs1024& x, const Limbs1024& 
   const Limbs1024* coords[2] = {&x, &y};
   uint32_t words[kEntryWords * 2] = {};
   for (int k = 0; k < 2; ++k) {
+    uint32_t* coord = words + k * kEntryCoordWords;
     uint64_t limbs[kN];
     To28(*coords[k], limbs);
     Broadcast(v, limbs);
@@ -468,7 +475,10 @@ MCX_AVX2 void EncodeEntry(uint64_t* entry, const Limbs1024& x, const Limbs1024& 
     Limbs1024 canonical;
     ExtractCanonical(canonical, v, 0);
     To28(canonical, limbs);
-    for (int j = 0; j < kN; ++j) words[k * kN + j] = static_cast<uint32_t>(limbs[j]);
+    for (int j = 0; j + 1 < kN; ++j) coord[j] = static_cast<uint32_t>(limbs[j]);
+    for (int i = 0; i < kTopNibbles; ++i) {
+      coord[i] |= static_cast<uint32_t>((limbs[kN - 1] >> (4 * i)) & 0xf) << kBits;
+    }
   }
   std::memcpy(entry, words, sizeof words);
 }
@@ -486,9 +496,13 @@ MCX_AVX2 void Select(uint64_t* x, uint64_t* y, int lane, const uint64_t* entries
   }
   alignas(32) uint32_t point[kEntryWords * 2];
   for (int v = 0; v < kEntryVecs; ++v) _mm256_store_si256(reinterpret_cast<__m256i*>(point) + v, acc[v]);
-  for (int j = 0; j < kN; ++j) {
-    x[j * kLanes + lane] = point[j];
-    y[j * kLanes + lane] = point[kN + j];
+  uint64_t* coords[2] = {x, y};
+  for (int k = 0; k < 2; ++k) {
+    const uint32_t* coord = point + k * kEntryCoordWords;
+    uint64_t top = 0;
+    for (int i = 0; i < kTopNibbles; ++i) top |= static_cast<uint64_t>(coord[i] >> kBits) << (4 * i);
+    for (int j = 0; j + 1 < kN; ++j) coords[k][j * kLanes + lane] = coord[j] & kMask;
+    coords[k][(kN - 1) * kLanes + lane] = top;
   }
   SecureWipe(point, sizeof point);
 }
