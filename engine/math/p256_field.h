@@ -86,10 +86,7 @@ inline void ReduceOnce(Fe& r, const uint64_t t[4], uint64_t top) {
       : [d0] "+&r"(d0), [d1] "+&r"(d1), [d2] "+&r"(d2), [d3] "+&r"(d3), [top] "+&r"(top)
       : [t0] "r"(t0), [t1] "r"(t1), [t2] "r"(t2), [t3] "r"(t3), [p1] "m"(kP[1]), [p3] "m"(kP[3])
       : "cc");
-  r[0] = d0;
-  r[1] = d1;
-  r[2] = d2;
-  r[3] = d3;
+  r = Fe{d0, d1, d2, d3};
 }
 #endif
 
@@ -415,10 +412,7 @@ inline void FeSqr(Fe& r, const Fe& a) { FeMul(r, a, a); }
       : [r0] "+r"(r0), [r1] "+r"(r1), [r2] "+r"(r2), [r3] "+r"(r3)
       : [m] "r"(mask), [a] "r"(a.data()), "m"(a)
       : "cc");
-  r[0] = r0;
-  r[1] = r1;
-  r[2] = r2;
-  r[3] = r3;
+  r = Fe{r0, r1, r2, r3};
 #else
   ct::SelectWords(r.data(), mask, a.data(), b.data(), 4);
 #endif
