@@ -74,7 +74,6 @@ struct Constants {
   Limbs28 p;          // p
   Limbs28 p2;         // 2p
   Limbs28 not_p;      // 2^1036 - 1 - p, limb by limb 2^28 - 1 - p_j
-  Limbs28 not_p2;     // 2^1036 - 1 - 2p
   Limbs28 p2_lent;    // 2p with 2^28 lent to every limb but the top: limbs >= 2^28 (for a - b + 2p)
   Limbs28 top_lent;   // 2^1036 with 2^28 lent to every limb (for a - b + 2^1036)
   Limbs28 r2, r3;     // R^2, R^3 mod p (R = 2^1036)
@@ -98,7 +97,6 @@ Constants MakeConstants() {
   }
   for (int j = 0; j < kN; ++j) {
     c.not_p[j] = kMask - c.p[j];
-    c.not_p2[j] = kMask - c.p2[j];
     c.p2_lent[j] = c.p2[j] + (j + 1 < kN ? (uint64_t{1} << kBits) : 0) - (j > 0 ? 1 : 0);
     c.top_lent[j] = (uint64_t{1} << kBits) - (j > 0 ? 1 : 0);  // the top limb's 2^28 is 2^1036
   }
