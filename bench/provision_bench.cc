@@ -32,7 +32,7 @@ using Clock = std::chrono::steady_clock;
 std::string User(size_t i) { return "sip:bench" + std::to_string(i) + "@example.org"; }
 
 double PureRate(KeySetSource& source, size_t n, int threads, uint64_t period) {
-  const size_t kBatch = std::max<size_t>(64, source.BatchWidth());  // as the pipeline batches
+  const size_t kBatch = BulkDeriveBatch(source);  // as the pipeline batches
   tbb::task_arena arena(threads);
   const auto t0 = Clock::now();
   arena.execute([&] {

@@ -86,7 +86,7 @@ Status LocalBench::MeasureDerivation(LocalFigures& out) {
     std::vector<std::thread> workers;
     for (int t = 0; t < threads; ++t) {
       workers.emplace_back([&, t] {
-        std::vector<std::string> batch(std::max<size_t>(64, kms_.source().BatchWidth()));
+        std::vector<std::string> batch(BulkDeriveBatch(kms_.source()));
         uint64_t next = 0;
         while (Clock::now() < deadline) {
           for (std::string& u : batch) u = BenchUser(static_cast<uint64_t>(t) * 100000000ull + next++);

@@ -31,9 +31,7 @@ Result<ProvisionSummary> ProvisioningPipeline::Run(IdentitySource& reader, const
                                                    ProvisionProgress& progress, const FailedPairSink& failed_sink) {
   if (plan.periods.empty()) return Status::InvalidArgument("no key periods to provision");
   const int threads = plan.threads > 0 ? plan.threads : CoreCount();
-  // Batches below 64 would cost the store a lookup for every few identities.
-  const size_t per_batch =
-      plan.identities_per_batch > 0 ? plan.identities_per_batch : std::max<size_t>(64, source_.BatchWidth());
+  const size_t per_batch = plan.identities_per_batch > 0 ? plan.identities_per_batch : BulkDeriveBatch(source_);
   const auto start = std::chrono::steady_clock::now();
 
   std::mutex error_mu;

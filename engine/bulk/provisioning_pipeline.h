@@ -25,8 +25,9 @@ namespace mcx {
 struct ProvisionPlan {
   std::vector<uint64_t> periods;   // KeyPeriodNo values to issue for every identity
   int threads = 0;                 // derivation threads; 0 means one per core
-  // Identities derived together; 0: the source's BatchWidth(), at least 64 (the fast kernels
-  // share their inversions this wide: 64 on the portable and IFMA paths, 256 on the avx2 path).
+  // Identities derived together; 0: BulkDeriveBatch(source), the source's BatchWidth() and at
+  // least 64 (the fast kernels share their inversions this wide: 64 on the portable and IFMA
+  // paths, 256 on the avx2 path).
   size_t identities_per_batch = 0;
   size_t records_per_commit = 2048;
   // Pairs for which this answers true are skipped and counted as revoked (revoked users).

@@ -9,6 +9,7 @@
 // which only see this interface, would not change. See docs/hsm.md, "The derivation seam".
 #pragma once
 
+#include <algorithm>
 #include <span>
 #include <string>
 #include <vector>
@@ -37,6 +38,11 @@ class KeySetSource {
     return DeriveBatch(user_uris, periods);
   }
 };
+
+// Users per DeriveBatch call for bulk callers that choose their own batches (the provisioning
+// pipeline, `mcx-kms demo`, the benchmarks): the source's BatchWidth(), and at least 64, so that
+// the per-batch costs around it (a store lookup, a task) stay small next to the derivations.
+inline size_t BulkDeriveBatch(const KeySetSource& source) { return std::max<size_t>(64, source.BatchWidth()); }
 
 class HostKeySetSource final : public KeySetSource {
  public:

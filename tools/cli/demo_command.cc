@@ -105,7 +105,7 @@ Status RunDemo(const DemoOptions& opt) {
   auto t0 = std::chrono::steady_clock::now();
   // Batches as wide as the source shares its work (the fast kernels' inversions: 64, or 256 on
   // the avx2 path), narrower where that would leave a thread without a batch.
-  const int kBatch = std::max(1, std::min(static_cast<int>(std::max<size_t>(64, kms.source->BatchWidth())),
+  const int kBatch = std::max(1, std::min(static_cast<int>(BulkDeriveBatch(*kms.source)),
                                           (opt.users + threads - 1) / threads));
   tbb::parallel_for(0, (opt.users + kBatch - 1) / kBatch, [&](int b) {
     const int first = b * kBatch, last = std::min(opt.users, first + kBatch);
