@@ -18,6 +18,7 @@ namespace mcx {
 namespace {
 
 constexpr int kScalarBits = 1022;  // q < 2^1022
+constexpr int kMaxLanes = 8;       // the widest field's (IFMA) lanes per vector
 
 struct FixedBaseTable {
   int w = 0;              // digit width
@@ -349,15 +350,21 @@ Limbs1024 OddScalar(const Limbs1024& k, uint64_t& flip) {
   return r;
 }
 
+// A signed odd digit d as the table index of |d| (entries hold 1, 3, 5, ... times the window's
+// point) and an all-ones negate word when d < 0. d is secret.
+uint32_t DigitIndex(int32_t d, uint64_t& negate) {
+  const uint64_t word = static_cast<uint64_t>(static_cast<int64_t>(d));
+  const uint64_t negative = ct::Msb(word);
+  const uint64_t magnitude = (word ^ negative) - negative;  // |d|: odd, 1 .. 2^w - 1
+  negate = negative;
+  return static_cast<uint32_t>((magnitude - 1) >> 1);
+}
+
 // Sets lane `lane` of (x, y) to entries[index] of a window (or a one-entry table), negated when
 // the digit is negative. index and sign are secret.
 void SelectDigit(const LaneField& f, uint64_t* x, uint64_t* y, int lane, const uint64_t* entries, size_t count,
                  int32_t d, uint64_t* negate) {
-  const uint64_t word = static_cast<uint64_t>(static_cast<int64_t>(d));
-  const uint64_t negative = ct::Msb(word);
-  const uint64_t magnitude = (word ^ negative) - negative;  // |d|: odd, 1 .. 2^w - 1
-  negate[lane] = negative;
-  f.select(x, y, lane, entries, count, static_cast<uint32_t>((magnitude - 1) >> 1));
+  f.select(x, y, lane, entries, count, DigitIndex(d, negate[lane]));
 }
 
 // One batch of up to field.batch scalars through one LaneField, one lane per scalar.
@@ -406,15 +413,19 @@ class Batch {
   // The window-i entry of each lane's digit, into the accumulator (first) or the addend.
   void Lookup(int i, bool first) {
     const uint64_t* window = t_.Window(i, f_.entry_words);
-    uint64_t negate[8];
+    uint64_t negate[kMaxLanes];
+    uint32_t index[kMaxLanes];
     for (size_t g = 0; g < acc_.groups(); ++g) {
       uint64_t* x = first ? acc_.X(g) : acc_.Tx(g);
       uint64_t* y = first ? acc_.Y(g) : acc_.Ty(g);
       for (int lane = 0; lane < f_.lanes; ++lane) {
-        SelectDigit(f_, x, y, lane, window, t_.per_window, digits_[(g * f_.lanes + lane) * t_.windows + i], negate);
+        index[lane] = DigitIndex(digits_[(g * f_.lanes + lane) * t_.windows + i], negate[lane]);
       }
+      f_.select_lanes(x, y, window, t_.per_window, index);
       f_.negate_lanes(y, negate);
     }
+    SecureWipe(negate, sizeof negate);
+    SecureWipe(index, sizeof index);
   }
 
   const LaneField& f_;
@@ -472,7 +483,7 @@ class Single {
     SecureWipe(k.data(), sizeof k);
 
     // Each lane starts from its public start point (index 0 of a one-entry table).
-    uint64_t negate[8] = {};
+    uint64_t negate[kMaxLanes] = {};
     for (size_t l = 0; l < lanes_; ++l) {
       const size_t g = l / f_.lanes;
       f_.select(acc_.X(g), acc_.Y(g), static_cast<int>(l % f_.lanes), t_.single_starts.data() + l * f_.entry_words, 1, 0);
@@ -539,6 +550,7 @@ class Single {
 
 Status MultiplyBaseBatch(const LaneField& field, std::span<const Limbs1024> scalars, std::span<SakkePoint> out) {
   if (out.size() != scalars.size()) return Status::Internal("MultiplyBaseBatch: size mismatch");
+  if (field.lanes > kMaxLanes) return Status::Internal("MultiplyBaseBatch: more lanes than kMaxLanes");
   const FixedBaseTable& table = TableFor(field);
   const size_t per_batch = field.batch;
   for (size_t start = 0; start < scalars.size(); start += per_batch) {
@@ -550,6 +562,7 @@ Status MultiplyBaseBatch(const LaneField& field, std::span<const Limbs1024> scal
 }
 
 Status MultiplyBaseSingle(const LaneField& field, const Limbs1024& scalar, SakkePoint& out) {
+  if (field.lanes > kMaxLanes) return Status::Internal("MultiplyBaseSingle: more lanes than kMaxLanes");
   Single single(field, TableFor(field));
   return single.Run(scalar, out);
 }

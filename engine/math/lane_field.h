@@ -44,6 +44,10 @@ struct LaneField {
   void (*encode_entry)(uint64_t* entry, const Limbs1024& x, const Limbs1024& y);
   // Lane `lane` of (x, y) = entries[index], reading all `count` entries. index is secret.
   void (*select)(uint64_t* x, uint64_t* y, int lane, const uint64_t* entries, size_t count, uint32_t index);
+  // Every lane l of (x, y) = entries[index[l]] (`lanes` indices), reading all `count` entries: the
+  // batch's lookup, where all lanes read one window. The same values as select() lane by lane;
+  // the AVX2 field loads each entry once for its four lanes. index is secret.
+  void (*select_lanes)(uint64_t* x, uint64_t* y, const uint64_t* entries, size_t count, const uint32_t* index);
   // y = -y in the lanes whose negate[lane] is all ones (others zero). negate is secret.
   void (*negate_lanes)(uint64_t* y, const uint64_t* negate);
   // Lane `lane` of a as a plain canonical integer (out of Montgomery form).
@@ -58,6 +62,12 @@ struct LaneField {
   // scalar_mul(mod, r, a, a), byte for byte: MontSqrAdx where the path multiplies with MontMulAdx.
   void (*scalar_sqr)(const Modulus1024& mod, Limbs1024& r, const Limbs1024& a);
 };
+
+// select_lanes for a field whose lanes are selected one at a time by kSelect.
+template <void (*kSelect)(uint64_t*, uint64_t*, int, const uint64_t*, size_t, uint32_t), int kLanes>
+void SelectEachLane(uint64_t* x, uint64_t* y, const uint64_t* entries, size_t count, const uint32_t* index) {
+  for (int l = 0; l < kLanes; ++l) kSelect(x, y, l, entries, count, index[l]);
+}
 
 // The arithmetic paths, slowest first. kAvx2 needs AVX2, BMI2 and ADX (Intel Haswell/Broadwell
 // and later, AMD Zen); kIfma needs AVX-512 F and IFMA (Intel Ice Lake and later, AMD Zen 4).

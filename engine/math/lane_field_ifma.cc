@@ -247,7 +247,7 @@ const LaneField* IfmaLaneField() {
   // Every IFMA CPU has BMI2 and ADX; the check keeps the scalar steps safe anyway.
   static const LaneField field = {
       "AVX-512 IFMA (8 lanes x 20 x 52-bit limbs)", kLanes, kN * kLanes, 2 * kN, 6, 16, 1, 64,
-      Mul, Sqr, Sub, Invert, EncodeEntry, Select, NegateLanes, ToPlain, ToMontgomery16,
+      Mul, Sqr, Sub, Invert, EncodeEntry, Select, SelectEachLane<Select, kLanes>, NegateLanes, ToPlain, ToMontgomery16,
       CpuHasAdx() ? MontMulAdx : MontMul<kLimbs1024>, CpuHasAdx() ? MontSqrAdx : SqrPortable,
   };
   static const bool available = ifma52::CpuHasIfma();

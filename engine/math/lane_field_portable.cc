@@ -91,6 +91,10 @@ bool CpuHasAvx2() { return false; }
 // The ADX fields' table scan: AVX2 where the CPU has it (every ADX CPU of the avx2 path does).
 using SelectFn = void (*)(uint64_t*, uint64_t*, int, const uint64_t*, size_t, uint32_t);
 SelectFn AdxSelect() { return CpuHasAvx2() ? SelectEntryAvx2 : SelectEntry; }
+using SelectLanesFn = void (*)(uint64_t*, uint64_t*, const uint64_t*, size_t, const uint32_t*);
+SelectLanesFn AdxSelectLanes() {
+  return CpuHasAvx2() ? SelectEachLane<SelectEntryAvx2, 1> : SelectEachLane<SelectEntry, 1>;
+}
 
 void NegateLanes(uint64_t* y, const uint64_t* negate) {
   Limbs1024 neg;
@@ -116,7 +120,7 @@ const LaneField& PortableLaneField() {
   static const LaneField field = {
       "portable (16 x 64-bit limbs)", 1, kLimbs1024, 2 * kLimbs1024, 6, 8, 0, 64,
       Mul<MontMul<kLimbs1024>>, Sqr<MontMul<kLimbs1024>>, Sub, Invert<MontMul<kLimbs1024>>,
-      EncodeEntry, SelectEntry, NegateLanes, ToPlain<MontMul<kLimbs1024>>, CopyLane, MontMul<kLimbs1024>,
+      EncodeEntry, SelectEntry, SelectEachLane<SelectEntry, 1>, NegateLanes, ToPlain<MontMul<kLimbs1024>>, CopyLane, MontMul<kLimbs1024>,
       ScalarSqrPortable,
   };
   return field;
@@ -126,7 +130,7 @@ const LaneField& UncheckedAdxLaneField() {
   static const LaneField field = {
       "BMI2/ADX (16 x 64-bit limbs, mulx/adcx/adox)", 1, kLimbs1024, 2 * kLimbs1024, 6, 16, 3, 64,
       Mul<MontMulAdx>, SqrAdx, SubAdx, Invert<MontMulAdx>,
-      EncodeEntry, AdxSelect(), NegateLanes, ToPlain<MontMulAdx>, CopyLane, MontMulAdx, MontSqrAdx,
+      EncodeEntry, AdxSelect(), AdxSelectLanes(), NegateLanes, ToPlain<MontMulAdx>, CopyLane, MontMulAdx, MontSqrAdx,
   };
   return field;
 }
@@ -138,7 +142,7 @@ const LaneField& UncheckedAdxBatchLaneField() {
       "BMI2/ADX (16 x 64-bit limbs, mulx/adcx/adox; w = 7, batches of 128)", 1, kLimbs1024, 2 * kLimbs1024, 7, 16, 4,
       128,
       Mul<MontMulAdx>, SqrAdx, SubAdx, Invert<MontMulAdx>,
-      EncodeEntry, AdxSelect(), NegateLanes, ToPlain<MontMulAdx>, CopyLane, MontMulAdx, MontSqrAdx,
+      EncodeEntry, AdxSelect(), AdxSelectLanes(), NegateLanes, ToPlain<MontMulAdx>, CopyLane, MontMulAdx, MontSqrAdx,
   };
   return field;
 }

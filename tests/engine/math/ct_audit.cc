@@ -97,7 +97,8 @@ int Run() {
     fields.push_back(&UncheckedAdxBatchLaneField());
   }
   if (HostHas("avx2")) {
-    // The avx2 path's batches (w = 8, 128 per batch). UncheckedAvx2LaneField() runs the same
+    // The avx2 path's batches (w = 8, 256 per batch; their lookup is the four-lane select_lanes,
+    // one scalar's the one-lane select). UncheckedAvx2LaneField() runs the same
     // kernels with w = 6, a window the portable and ADX fields already take through the audit, so
     // auditing it too only doubled this test's time under valgrind.
     fields.push_back(&UncheckedAvx2BatchLaneField());

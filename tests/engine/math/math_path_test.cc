@@ -427,6 +427,45 @@ TEST_P(VectorFieldTest, LongChainsOfUnreducedOperandsMatchPortable) {
   }
 }
 
+// select_lanes (one pass over a window for every lane) against select lane by lane: the same words
+// and the entry's own coordinates, for tables of 1, 7 and 128 entries (a w = 8 window), with every
+// lane at the first entry, at the last, all at one entry and at random ones.
+TEST_P(VectorFieldTest, SelectLanesMatchesSelectLaneByLane) {
+  const Modulus1024& p = SakkeFieldModulus();
+  TestRng rng(47);
+  const int lanes = f_.lanes;
+  for (size_t count : {size_t{1}, size_t{7}, size_t{128}}) {
+    std::vector<Limbs1024> xs(count), ys(count);
+    std::vector<uint64_t> entries(count * f_.entry_words);
+    for (size_t e = 0; e < count; ++e) {
+      xs[e] = rng.Below(p.m);
+      ys[e] = rng.Below(p.m);
+      if (e == 0) ys[e] = p.m, ys[e][0] -= 1;  // p - 1: every bit of a coordinate's top limb set
+      f_.encode_entry(entries.data() + e * f_.entry_words, xs[e], ys[e]);
+    }
+    for (int round = 0; round < 40; ++round) {
+      std::vector<uint32_t> index(static_cast<size_t>(lanes));
+      const uint32_t shared = static_cast<uint32_t>(rng.Below(p.m)[0] % count);
+      for (int l = 0; l < lanes; ++l) {
+        const uint32_t random = static_cast<uint32_t>(rng.Below(p.m)[0] % count);
+        index[l] = round == 0 ? 0 : round == 1 ? static_cast<uint32_t>(count - 1) : round == 2 ? shared : random;
+      }
+      std::vector<uint64_t> x1(f_.words, 1), y1(f_.words, 1), x2(f_.words, 2), y2(f_.words, 2);
+      f_.select_lanes(x1.data(), y1.data(), entries.data(), count, index.data());
+      for (int l = 0; l < lanes; ++l) f_.select(x2.data(), y2.data(), l, entries.data(), count, index[l]);
+      ASSERT_EQ(x1, x2) << "count " << count << ", round " << round;
+      ASSERT_EQ(y1, y2) << "count " << count << ", round " << round;
+      for (int l = 0; l < lanes; ++l) {
+        Limbs1024 x, y;
+        f_.to_plain(x, x1.data(), l);
+        f_.to_plain(y, y1.data(), l);
+        ASSERT_EQ(x, xs[index[l]]) << "count " << count << ", round " << round << ", lane " << l;
+        ASSERT_EQ(y, ys[index[l]]) << "count " << count << ", round " << round << ", lane " << l;
+      }
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Fields, VectorFieldTest, ::testing::Values(0, 1, 2), [](const auto& info) {
   return std::string(info.param == 0 ? "Adx" : info.param == 1 ? "Avx2Lanes" : "Ifma");
 });
