@@ -22,6 +22,7 @@
 #include <cstring>
 
 #include "base/secret.h"
+#include "engine/math/avx2_table_scan.h"
 #include "engine/math/inverse.h"
 #include "engine/math/montgomery_adx.h"
 
@@ -513,67 +514,18 @@ MCX_AVX2 void Select(uint64_t* x, uint64_t* y, int lane, const uint64_t* entries
   SecureWipe(point, sizeof point);
 }
 
-// a where mask is zero, b where it is all ones: one vpblendvb. Written out because GCC turns the
-// intrinsic into a sign test (vpcmpgtb) plus the blend when it cannot see the mask is a compare's.
-MCX_AVX2_INLINE __m256i BlendByMask(__m256i a, __m256i b, __m256i mask) {
-  __m256i r;
-  asm("vpblendvb %3, %2, %1, %0" : "=x"(r) : "x"(a), "x"(b), "x"(mask));
-  return r;
-}
-
-// Vectors [first, first + kPieces) of entries[want[l]] into points[l], for the four lanes at once.
-// Each piece of an entry is loaded once and kept by four lanes' masks: 8 accumulators, 2 pieces,
-// 4 wanted indices, the counter and a mask fill the 16 registers. Of each 8 keeps, 5 are blends
-// (vpblendvb runs on two of Zen 3's four vector pipes) and 3 and/or pairs (any pipe): the best of
-// 2 to 6 blends in a scratch benchmark.
-template <int kPieces>
-MCX_AVX2_INLINE void SelectPieces(uint32_t (*points)[kEntryWords * 2], const uint64_t* entries, size_t count,
-                                  const __m256i (&want)[kLanes], int first) {
-  __m256i acc[kLanes][kPieces];
-#pragma GCC unroll 4
-  for (int l = 0; l < kLanes; ++l) {
-#pragma GCC unroll 2
-    for (int c = 0; c < kPieces; ++c) acc[l][c] = _mm256_setzero_si256();
-  }
-  const __m256i w0 = want[0], w1 = want[1], w2 = want[2], w3 = want[3];
-  __m256i at = _mm256_setzero_si256();
-  for (size_t e = 0; e < count; ++e) {
-    const uint64_t* entry = entries + e * kEntryWords + first * kLanes;
-    __m256i piece[kPieces];
-#pragma GCC unroll 2
-    for (int c = 0; c < kPieces; ++c) piece[c] = Load(entry + c * kLanes);
-#pragma GCC unroll 4
-    for (int l = 0; l < kLanes; ++l) {
-      const __m256i hit = _mm256_cmpeq_epi64(at, l == 0 ? w0 : l == 1 ? w1 : l == 2 ? w2 : w3);
-#pragma GCC unroll 2
-      for (int c = 0; c < kPieces; ++c) {
-        if ((l * kPieces + c) % 8 < 5) {
-          acc[l][c] = BlendByMask(acc[l][c], piece[c], hit);
-        } else {
-          acc[l][c] = _mm256_or_si256(acc[l][c], _mm256_and_si256(hit, piece[c]));
-        }
-      }
-    }
-    at = _mm256_add_epi64(at, Set1(1));
-  }
-#pragma GCC unroll 4
-  for (int l = 0; l < kLanes; ++l) {
-#pragma GCC unroll 2
-    for (int c = 0; c < kPieces; ++c) _mm256_store_si256(reinterpret_cast<__m256i*>(points[l]) + first + c, acc[l][c]);
-  }
-}
-
 // Every lane l of (x, y) = entries[index[l]] in one pass over the window (the batch's lookup, where
 // the four lanes read the same window). A quarter of the loads of four one-lane scans: a window is
 // 36 KiB, more than L1, so those streamed it from L2 four times. 7.4 -> 4.6 TSC cycles per lane
 // and entry in a scratch benchmark (docs/arithmetic.md).
 MCX_AVX2 void SelectLanes(uint64_t* x, uint64_t* y, const uint64_t* entries, size_t count, const uint32_t* index) {
-  __m256i want[kLanes];
-  for (int l = 0; l < kLanes; ++l) want[l] = Set1(index[l]);
+  uint64_t want[kLanes] = {index[0], index[1], index[2], index[3]};
   alignas(32) uint32_t points[kLanes][kEntryWords * 2];
+  __m256i* const out[kLanes] = {reinterpret_cast<__m256i*>(points[0]), reinterpret_cast<__m256i*>(points[1]),
+                                reinterpret_cast<__m256i*>(points[2]), reinterpret_cast<__m256i*>(points[3])};
   static_assert(kEntryVecs % 2 == 1, "pairs of pieces, then one");
-  for (int v = 0; v + 1 < kEntryVecs; v += 2) SelectPieces<2>(points, entries, count, want, v);
-  SelectPieces<1>(points, entries, count, want, kEntryVecs - 1);
+  for (int v = 0; v + 1 < kEntryVecs; v += 2) avx2_scan::SelectFourEntries<2>(out, entries, count, kEntryWords, want, v);
+  avx2_scan::SelectFourEntries<1>(out, entries, count, kEntryWords, want, kEntryVecs - 1);
   for (int l = 0; l < kLanes; ++l) UnpackEntry(x, y, l, points[l]);
   SecureWipe(points, sizeof points);
   SecureWipe(want, sizeof want);

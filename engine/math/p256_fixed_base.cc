@@ -2,6 +2,8 @@
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
+
+#include "engine/math/avx2_table_scan.h"
 #endif
 
 #include <algorithm>
@@ -40,6 +42,17 @@ using LookupFn = void (*)(Affine& out, uint64_t (&scratch)[8], const uint64_t* r
   }
 }
 
+// Four lanes' entries of one row (the batch's lanes all read the same window): *out[l] = entry
+// index[l], as LookupFn.
+using LookupFourFn = void (*)(Affine* const (&out)[4], uint64_t (&scratch)[8], const uint64_t* row,
+                              const uint64_t (&index)[4]);
+
+template <LookupFn kLookup>
+[[gnu::always_inline]] inline void LookupEach(Affine* const (&out)[4], uint64_t (&scratch)[8], const uint64_t* row,
+                                              const uint64_t (&index)[4]) {
+  for (int l = 0; l < 4; ++l) kLookup(*out[l], scratch, row, index[l]);
+}
+
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 // ct::Lookup with AVX2: an entry is two 256-bit loads, blended into the accumulators under an
 // equality mask (vpcmpeqq against a running counter, vpblendvb): four vector operations an entry
@@ -68,7 +81,25 @@ __attribute__((target("avx2"))) void LookupAvx2(Affine& out, uint64_t (&)[8], co
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(out.x.data()), _mm256_or_si256(lo[0], lo[1]));
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(out.y.data()), _mm256_or_si256(hi[0], hi[1]));
 }
+
+// Four lanes from one pass over the row (avx2_table_scan.h): each entry's x and y are loaded once
+// for the four, where four LookupAvx2 scans loaded them four times and blended every piece.
+__attribute__((target("avx2"))) void LookupFourAvx2(Affine* const (&out)[4], uint64_t (&)[8], const uint64_t* row,
+                                                    const uint64_t (&index)[4]) {
+  static_assert(sizeof(Affine) == 2 * sizeof(__m256i), "an entry is two pieces: x, y");
+  __m256i* const pieces[4] = {reinterpret_cast<__m256i*>(out[0]), reinterpret_cast<__m256i*>(out[1]),
+                              reinterpret_cast<__m256i*>(out[2]), reinterpret_cast<__m256i*>(out[3])};
+  avx2_scan::SelectFourEntries<2>(pieces, row, kEntries, 8, index, 0);
+}
 #endif
+
+// q = -q where negative is all ones (secret).
+[[gnu::always_inline]] inline void NegateEntry(Affine& q, uint64_t negative) {
+  Fe neg_y;
+  const Fe zero{};
+  p256::FeSub(neg_y, zero, q.y);
+  p256::FeSelect(q.y, negative, neg_y, q.y);
+}
 
 // out = digit's multiple of the window's base, or (0, 0) for digit 0, reading every entry so that
 // the memory trace does not depend on the digit. `scratch` is the lookup's (LookupFn).
@@ -77,10 +108,7 @@ template <LookupFn kLookup>
                                                uint64_t (&scratch)[8], Affine& out) {
   static_assert(sizeof(Affine) == 8 * sizeof(uint64_t), "an entry is x then y, 4 words each");
   kLookup(out, scratch, reinterpret_cast<const uint64_t*>(row), abs - 1);  // abs 0: no entry
-  Fe neg_y;
-  const Fe zero{};
-  p256::FeSub(neg_y, zero, out.y);
-  p256::FeSelect(out.y, negative, neg_y, out.y);
+  NegateEntry(out, negative);
 }
 
 // The table in the IFMA lanes' representation (p256_lanes.h), built from the portable one on
@@ -327,31 +355,53 @@ constexpr size_t kAdxChains = 4;
 constexpr size_t kPortableChains = 1;
 static_assert(kMinAffineBatch >= kAdxChains && kMinAffineBatch >= kPortableChains, "every chain has a lane");
 
+// Lane j's entry (looked up, not yet negated) into its chain: the x-difference, or 1 where the
+// digit is zero or the accumulator at infinity, and the running product of its chain.
+template <FeMulFn kMul, size_t kChains>
+[[gnu::always_inline]] inline void ChainDifference(const Table& t, int window, std::span<AffineLane> lanes, size_t j,
+                                                   uint64_t abs, uint64_t negative) {
+  AffineLane& lane = lanes[j];
+  NegateEntry(lane.q, negative);
+  lane.zero_digit = ct::IsZero(abs);
+  p256::FeSub(lane.dx, lane.q.x, lane.acc.x);
+  p256::FeSelect(lane.dx, lane.zero_digit | lane.at_infinity, t.one, lane.dx);
+  if (window == kWindows - 1) {
+    // k = 0 (outside the contract) ends at infinity: a zero difference makes the product zero
+    // and the inversion fail, as the one-scalar code's Z = 0 does, without a branch here.
+    const Fe zero{};
+    p256::FeSelect(lane.dx, lane.zero_digit & lane.at_infinity, zero, lane.dx);
+  }
+  if (j < kChains) {
+    lane.prefix = lane.dx;
+  } else {
+    kMul(lane.prefix, lanes[j - kChains].prefix, lane.dx);
+  }
+}
+
 // Stage one of a window: every lane's entry and x-difference, and the running products of the
-// differences along each chain.
-template <FeMulFn kMul, LookupFn kLookup, size_t kChains>
+// differences along each chain. The entries come four lanes at a time (one pass over the row).
+template <FeMulFn kMul, LookupFn kLookup, LookupFourFn kLookupFour, size_t kChains>
 [[gnu::noinline]] void SelectWindowEntries(const Table& t, int window, std::span<const Limbs256> k,
                                            std::span<AffineLane> lanes, uint64_t (&scratch)[8]) {
-  for (size_t j = 0; j < lanes.size(); ++j) {
-    AffineLane& lane = lanes[j];
-    uint64_t negative;
-    const uint64_t abs = BoothDigit(k[j], window, &negative);
-    SelectEntry<kLookup>(t.points[window], abs, negative, scratch, lane.q);
-    lane.zero_digit = ct::IsZero(abs);
-    p256::FeSub(lane.dx, lane.q.x, lane.acc.x);
-    p256::FeSelect(lane.dx, lane.zero_digit | lane.at_infinity, t.one, lane.dx);
-    if (window == kWindows - 1) {
-      // k = 0 (outside the contract) ends at infinity: a zero difference makes the product zero
-      // and the inversion fail, as the one-scalar code's Z = 0 does, without a branch here.
-      const Fe zero{};
-      p256::FeSelect(lane.dx, lane.zero_digit & lane.at_infinity, zero, lane.dx);
+  const uint64_t* row = reinterpret_cast<const uint64_t*>(t.points[window]);
+  uint64_t abs[4], negative[4], index[4];
+  for (size_t j = 0; j < lanes.size(); j += 4) {
+    const size_t n = std::min<size_t>(4, lanes.size() - j);
+    for (size_t q = 0; q < n; ++q) {
+      abs[q] = BoothDigit(k[j + q], window, &negative[q]);
+      index[q] = abs[q] - 1;  // abs 0: no entry
     }
-    if (j < kChains) {
-      lane.prefix = lane.dx;
+    if (n == 4) {
+      Affine* const out[4] = {&lanes[j].q, &lanes[j + 1].q, &lanes[j + 2].q, &lanes[j + 3].q};
+      kLookupFour(out, scratch, row, index);
     } else {
-      kMul(lane.prefix, lanes[j - kChains].prefix, lane.dx);
+      for (size_t q = 0; q < n; ++q) kLookup(lanes[j + q].q, scratch, row, index[q]);
     }
+    for (size_t q = 0; q < n; ++q) ChainDifference<kMul, kChains>(t, window, lanes, j + q, abs[q], negative[q]);
   }
+  SecureWipe(abs, sizeof abs);
+  SecureWipe(negative, sizeof negative);
+  SecureWipe(index, sizeof index);
 }
 
 // inverses[c] = 1/(chain c's product), in Montgomery form, from one blinded inversion of the
@@ -444,7 +494,7 @@ template <FeMulFn kMul, FeSqrFn kSqr, size_t kChains>
 }
 
 // out[j] = [k[j]]G for a batch of kMinAffineBatch to kMaxAffineBatch scalars in [1, n-1].
-template <FeMulFn kMul, FeSqrFn kSqr, LookupFn kLookup, size_t kChains>
+template <FeMulFn kMul, FeSqrFn kSqr, LookupFn kLookup, LookupFourFn kLookupFour, size_t kChains>
 Status MultiplyAffineBatch(const Table& t, std::span<const Limbs256> k, std::span<P256Point> out) {
   std::vector<AffineLane> lanes(k.size());
   uint64_t scratch[8];
@@ -456,7 +506,7 @@ Status MultiplyAffineBatch(const Table& t, std::span<const Limbs256> k, std::spa
   }
   Status st = Status::Ok();
   for (int i = 1; i < kWindows && st.ok(); ++i) {
-    SelectWindowEntries<kMul, kLookup, kChains>(t, i, k, lanes, scratch);
+    SelectWindowEntries<kMul, kLookup, kLookupFour, kChains>(t, i, k, lanes, scratch);
     Fe inverses[kChains];
     st = InvertChains<kMul, kChains>(lanes, inverses);
     if (!st.ok()) break;  // a zero product: some k outside [1, n-1] (0, n, ...)
@@ -479,13 +529,13 @@ Status MultiplyAffineBatch(const Table& t, std::span<const Limbs256> k, std::spa
 
 // The one-lane paths' batch: chunks of kMinAffineBatch to kMaxAffineBatch scalars (none smaller,
 // so a chunk's inversions pay), each summed in affine coordinates.
-template <FeMulFn kMul, FeSqrFn kSqr, LookupFn kLookup, size_t kChains>
+template <FeMulFn kMul, FeSqrFn kSqr, LookupFn kLookup, LookupFourFn kLookupFour, size_t kChains>
 Status MultiplyAffineChunks(const Table& t, std::span<const Limbs256> k, std::span<P256Point> out) {
   const size_t chunks = (k.size() + kMaxAffineBatch - 1) / kMaxAffineBatch;
   size_t done = 0;
   for (size_t c = 0; c < chunks; ++c) {
     const size_t size = (k.size() - done) / (chunks - c);  // even shares; >= 32 as k.size() >= 32
-    Status st = MultiplyAffineBatch<kMul, kSqr, kLookup, kChains>(t, k.subspan(done, size), out.subspan(done, size));
+    Status st = MultiplyAffineBatch<kMul, kSqr, kLookup, kLookupFour, kChains>(t, k.subspan(done, size), out.subspan(done, size));
     if (!st.ok()) return st;
     done += size;
   }
@@ -496,12 +546,12 @@ Status MultiplyAffineChunksOn(MathPath path, std::span<const Limbs256> k, std::s
                               bool checked = true) {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
   if (path == MathPath::kAvx2 && (!checked || MathPathAvailable(MathPath::kAvx2))) {
-    return MultiplyAffineChunks<p256::FeMulAdx, p256::FeSqrAdx, LookupAvx2, kAdxChains>(P256Table(), k, out);
+    return MultiplyAffineChunks<p256::FeMulAdx, p256::FeSqrAdx, LookupAvx2, LookupFourAvx2, kAdxChains>(P256Table(), k, out);
   }
 #endif
   (void)path;
   (void)checked;
-  return MultiplyAffineChunks<p256::FeMul, p256::FeSqr, LookupPortable, kPortableChains>(P256Table(), k, out);
+  return MultiplyAffineChunks<p256::FeMul, p256::FeSqr, LookupPortable, LookupEach<LookupPortable>, kPortableChains>(P256Table(), k, out);
 }
 
 // out = (X/Z, Y/Z) encoded, given inv = 1/Z_m where Z_m = Z R is the Montgomery form of Z.
