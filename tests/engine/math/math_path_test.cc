@@ -440,7 +440,10 @@ TEST_P(VectorFieldTest, SelectLanesMatchesSelectLaneByLane) {
     for (size_t e = 0; e < count; ++e) {
       xs[e] = rng.Below(p.m);
       ys[e] = rng.Below(p.m);
-      if (e == 0) ys[e] = p.m, ys[e][0] -= 1;  // p - 1: every bit of a coordinate's top limb set
+      if (e == 0) {  // p - 1, the largest coordinate: its top limb (0x997a) uses every top nibble
+        ys[e] = p.m;
+        ys[e][0] -= 1;
+      }
       f_.encode_entry(entries.data() + e * f_.entry_words, xs[e], ys[e]);
     }
     for (int round = 0; round < 40; ++round) {
